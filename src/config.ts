@@ -1,0 +1,113 @@
+// The only reader of process.env and process.argv. Every knob is one row of
+// OPTIONS: a flag, an env variable, a zod schema with its default, and help.
+import { z } from "zod";
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
+
+const OPTIONS = {
+  host: { schema: z.string().min(1).default("0.0.0.0"), help: "address to listen on" },
+  port: { schema: int(0, 65535).default(8000), help: "HTTP and WebSocket port (0 picks a free one)" },
+  db: { schema: z.string().min(1).default("./data/rim.db"), help: "SQLite database file (created with its folder if missing)" },
+  sync: { schema: z.enum(["full", "normal"]).default("full"), help: "SQLite synchronous mode: full survives power loss, normal only process crashes" },
+  tokenTtlDays: { schema: int(1, 3650).default(30), help: "days a login token stays valid" },
+  bodyLimit: { schema: int(1024).default(1024 * 1024), help: "largest REST request body in bytes" },
+  loginMaxPerAccount: { schema: int(1).default(10), help: "failed logins per account within the window before 429" },
+  loginMaxPerIp: { schema: int(1).default(100), help: "failed logins per address within the window before 429" },
+  loginWindowMinutes: { schema: int(1).default(15), help: "window of the login throttle in minutes" },
+  argon2Memory: { schema: int(8, 4 * 1024 * 1024).default(65536), help: "argon2id memory cost in KiB" },
+  argon2Time: { schema: int(1, 100).default(2), help: "argon2id time cost (iterations)" },
+  legacyWsPort: { schema: int(0, 65535).default(0), help: "second WebSocket listener on any path, as rim's port 3012 (0 = off)" },
+  wsMaxFrame: { schema: int(1024).default(64 * 1024), help: "largest WebSocket frame in bytes (1009 close above)" },
+  maxContent: { schema: int(1).default(32 * 1024), help: "largest message content in bytes (413)" },
+  wsRate: { schema: int(0).default(100), help: "frames per second a socket may send, sustained (0 = no limit)" },
+  wsBurst: { schema: int(1).default(200), help: "frames a socket may send in a burst" },
+  maxSocketsPerUser: { schema: int(0).default(32), help: "open logged-in sockets per user (0 = no cap)" },
+  wsLoginTimeout: { schema: int(1).default(10), help: "seconds a socket may stay without Login" },
+  wsIdleTimeout: { schema: int(0, 960).default(120), help: "seconds of silence before a socket is pinged and closed" },
+  wsBackpressure: { schema: int(1024).default(1024 * 1024), help: "bytes buffered for a slow socket before it is closed" },
+  syncPage: { schema: int(1, 10_000).default(500), help: "messages sent per Sync frame" },
+  wsOrigins: { schema: z.string().default(""), help: "allowed WebSocket Origins, comma-separated, * for any (default: the server's own)" },
+  logFormat: { schema: z.enum(["text", "json"]).default("text"), help: "log line format" },
+  logLevel: { schema: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"), help: "lowest level logged" },
+} as const;
+
+type Options = typeof OPTIONS;
+export type Config = { [K in keyof Options]: z.output<Options[K]["schema"]> };
+
+export const COMMANDS = ["serve", "migrate", "help", "version"] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export const flagName = (key: string) => "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+export const envName = (key: string) => "RIM_" + key.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
+
+export class ConfigError extends Error {}
+
+/** Parses a command line and an environment; flags win over env, env over defaults. */
+export function parseConfig(argv: string[], env: Record<string, string | undefined>): { command: Command; config: Config; args: string[] } {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(OPTIONS)) {
+    const v = env[envName(key)];
+    if (v !== undefined && v !== "") raw[key] = v;
+  }
+  const byFlag = new Map(Object.keys(OPTIONS).map((k) => [flagName(k), k]));
+  const positional: string[] = [];
+  let command: Command | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") command = "help";
+    else if (arg === "--version" || arg === "-v") command = command ?? "version";
+    else if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      const name = eq === -1 ? arg : arg.slice(0, eq);
+      const key = byFlag.get(name);
+      if (!key) throw new ConfigError(`unknown flag ${name}`);
+      const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+      if (value === undefined) throw new ConfigError(`${name} needs a value`);
+      raw[key] = value;
+    } else positional.push(arg);
+  }
+  if (!command) {
+    const first = positional.shift() ?? "serve";
+    if (!(COMMANDS as readonly string[]).includes(first)) throw new ConfigError(`unknown command ${first}`);
+    command = first as Command;
+  }
+  const shape = Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, o.schema]));
+  const parsed = z.object(shape).safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0]);
+    throw new ConfigError(`${flagName(key)} / ${envName(key)}: ${issue.message}`);
+  }
+  return { command, config: parsed.data as Config, args: positional };
+}
+
+/** Defaults, overridable; for tests and tools that build an App without a command line. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return { ...parseConfig([], {}).config, ...overrides };
+}
+
+export function helpText(version: string): string {
+  const rows = Object.entries(OPTIONS).map(([k, o]) => {
+    const def = (o.schema as z.ZodType).safeParse(undefined);
+    const shown = def.success ? JSON.stringify(def.data) : "";
+    return `  ${(flagName(k) + " <v>").padEnd(28)} ${envName(k).padEnd(26)} ${o.help} [${shown}]`;
+  });
+  return [
+    `rim ${version}: a self-hosted team chat server`,
+    "",
+    "usage: rim [serve|migrate] [flags]",
+    "  serve      run the server (default)",
+    "  migrate    apply database migrations and exit",
+    "  --help     this text;  --version  the version",
+    "",
+    "flags (each also from its environment variable):",
+    ...rows,
+  ].join("\n");
+}
+
+/** Reads the real process command line and environment. */
+export function readProcessConfig() {
+  return parseConfig(process.argv.slice(2), process.env);
+}
+

@@ -1,0 +1,26 @@
+// Applies the migrations embedded in the program. Compatible with drizzle's
+// own bookkeeping table, so drizzle-kit sees the same history.
+import type { Database } from "bun:sqlite";
+import { MIGRATIONS } from "./migrations.gen";
+
+type Migration = { tag: string; when: number; sql: string };
+
+const TABLE = "__drizzle_migrations";
+
+/** Applies every migration newer than the last applied one; returns the tags applied. */
+export function migrate(sqlite: Database, migrations: Migration[] = MIGRATIONS): string[] {
+  sqlite.run(`CREATE TABLE IF NOT EXISTS ${TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL, created_at NUMERIC)`);
+  const last = sqlite.query<{ at: number | null }, []>(`SELECT max(created_at) AS at FROM ${TABLE}`).get()?.at ?? 0;
+  const pending = migrations.filter((m) => m.when > last);
+  if (pending.length === 0) return [];
+  sqlite.transaction(() => {
+    for (const m of pending) {
+      for (const stmt of m.sql.split("--> statement-breakpoint")) {
+        if (stmt.trim()) sqlite.run(stmt);
+      }
+      const hash = new Bun.CryptoHasher("sha256").update(m.sql).digest("hex");
+      sqlite.run(`INSERT INTO ${TABLE} (hash, created_at) VALUES (?, ?)`, [hash, m.when]);
+    }
+  }).immediate();
+  return pending.map((m) => m.tag);
+}

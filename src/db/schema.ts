@@ -1,0 +1,99 @@
+// Times are integer milliseconds since the epoch; the transports format them.
+
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const users = sqliteTable("users", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  account: text("account").notNull().unique(),
+  name: text("name").notNull(),
+  avatar: text("avatar").notNull().default(""),
+  email: text("email").notNull().default(""),
+  passwordHash: text("password_hash").notNull(),
+  createdAt: integer("created_at").notNull(),
+  disabledAt: integer("disabled_at"),
+});
+
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    // sha256 of the token: a stolen database file holds no usable token.
+    tokenHash: text("token_hash").notNull().unique(),
+    userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    lastUsedAt: integer("last_used_at").notNull(),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId), index("sessions_expires_idx").on(t.expiresAt)],
+);
+
+export const groups = sqliteTable(
+  "groups",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    name: text("name").notNull(),
+    avatar: text("avatar").notNull().default(""),
+    mode: integer("mode").notNull(),
+    creatorUid: integer("creator_uid").notNull().references(() => users.id),
+    // "low:high" user ids of a direct chat, so creating it twice finds the first.
+    directKey: text("direct_key").unique(),
+    lastSeq: integer("last_seq").notNull().default(0),
+    lastMsgId: integer("last_msg_id"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("groups_last_msg_idx").on(t.lastMsgId)],
+);
+
+export const groupMembers = sqliteTable(
+  "group_members",
+  {
+    groupId: integer("group_id").notNull().references(() => groups.id, { onDelete: "cascade" }),
+    userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    role: integer("role").notNull(),
+    joinedAt: integer("joined_at").notNull(),
+    // Forward-only cursors: the highest message id read / delivered.
+    readMsgId: integer("read_msg_id").notNull().default(0),
+    deliveredMsgId: integer("delivered_msg_id").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index("group_members_user_idx").on(t.userId, t.groupId)],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    groupId: integer("group_id").notNull().references(() => groups.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    senderUid: integer("sender_uid").notNull().references(() => users.id),
+    kind: text("kind").notNull(),
+    content: text("content").notNull(),
+    clientMsgId: text("client_msg_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("messages_group_seq_idx").on(t.groupId, t.seq),
+    uniqueIndex("messages_sender_client_idx").on(t.senderUid, t.clientMsgId),
+    index("messages_group_id_idx").on(t.groupId, t.id),
+  ],
+);
+
+export const friendRequests = sqliteTable(
+  "friend_requests",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    applicantUid: integer("applicant_uid").notNull().references(() => users.id, { onDelete: "cascade" }),
+    targetUid: integer("target_uid").notNull().references(() => users.id, { onDelete: "cascade" }),
+    // 0 applied, 1 confirmed; a rejected request is deleted.
+    status: integer("status").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("friend_pair_idx").on(t.applicantUid, t.targetUid),
+    index("friend_target_idx").on(t.targetUid, t.status),
+    index("friend_applicant_idx").on(t.applicantUid, t.status),
+  ],
+);
+
+export const schema = { users, sessions, groups, groupMembers, messages, friendRequests };

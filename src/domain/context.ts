@@ -1,0 +1,21 @@
+import type { Db } from "../db/open";
+import type { Clock } from "../time";
+import type { LoginThrottle } from "./throttle";
+
+/** Everything a domain function may touch, handed in explicitly: no globals. */
+export type Ctx = {
+  db: Db;
+  clock: Clock;
+  /** Random ids and tokens (nanoid). */
+  newId: (size?: number) => string;
+  auth: {
+    tokenTtlMs: number;
+    argon2: { memoryCost: number; timeCost: number };
+    throttle: LoginThrottle;
+    /** A hash to verify against when the account is unknown, so both failures cost the same. */
+    dummyHash?: Promise<string>;
+  };
+  limits: { maxContent: number };
+};
+
+export const MAX_ID = Number.MAX_SAFE_INTEGER;

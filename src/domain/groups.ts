@@ -1,0 +1,173 @@
+import { and, asc, desc, eq, inArray } from "drizzle-orm";
+import { groupMembers, groups, users } from "../db/schema";
+import { badRequest, forbidden, notFound } from "../errors";
+import type { Ctx } from "./context";
+import { assertUsersExist } from "./users";
+import { groupView, userView, type GroupView, type UserView } from "./views";
+
+export const ROLE = { member: 1, admin: 2, owner: 3 } as const;
+export const MODE = { direct: 1, group: 2 } as const;
+
+export type GroupRow = typeof groups.$inferSelect;
+export type MemberRow = typeof groupMembers.$inferSelect;
+
+export type NewGroup = { name: string; avatar: string; mode: number; members: { uid: number; role: number }[] };
+
+const directKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`);
+
+export function findGroup(ctx: Ctx, gid: number): GroupRow {
+  const group = ctx.db.select().from(groups).where(eq(groups.id, gid)).get();
+  if (!group) throw notFound("group not found");
+  return group;
+}
+
+export function findMembership(ctx: Ctx, gid: number, uid: number): MemberRow | undefined {
+  return ctx.db
+    .select()
+    .from(groupMembers)
+    .where(and(eq(groupMembers.groupId, gid), eq(groupMembers.userId, uid)))
+    .get();
+}
+
+/** The group and the caller's membership; 404 for no group, 403 for a non-member. */
+export function requireMember(ctx: Ctx, gid: number, uid: number): { group: GroupRow; member: MemberRow } {
+  const group = findGroup(ctx, gid);
+  const member = findMembership(ctx, gid, uid);
+  if (!member) throw forbidden("not a member of this group");
+  return { group, member };
+}
+
+function requireAdmin(ctx: Ctx, gid: number, uid: number) {
+  const found = requireMember(ctx, gid, uid);
+  if (found.member.role < ROLE.admin) throw forbidden("only the group's admins may do that");
+  return found;
+}
+
+/**
+ * Creates a group owned by the caller. A direct chat (mode 1) between the
+ * same two people exists once: creating it again returns the first.
+ */
+export function createGroup(ctx: Ctx, callerId: number, input: NewGroup): { gid: number; created: boolean; memberIds: number[] } {
+  const others = new Map<number, number>();
+  for (const m of input.members) if (m.uid !== callerId) others.set(m.uid, Math.max(others.get(m.uid) ?? 0, m.role));
+  assertUsersExist(ctx, [...others.keys()]);
+
+  return ctx.db.transaction((tx) => {
+    let key: string | null = null;
+    if (input.mode === MODE.direct) {
+      if (others.size !== 1) throw badRequest("users: a direct chat (mode 1) has exactly one other member");
+      const other = [...others.keys()][0]!;
+      key = directKey(callerId, other);
+      const existing = tx.select({ id: groups.id }).from(groups).where(eq(groups.directKey, key)).get();
+      if (existing) return { gid: existing.id, created: false, memberIds: [callerId, other] };
+    }
+    const now = ctx.clock();
+    const { id } = tx
+      .insert(groups)
+      .values({ name: input.name, avatar: input.avatar, mode: input.mode, creatorUid: callerId, directKey: key, createdAt: now })
+      .returning({ id: groups.id })
+      .get();
+    const rows = [{ uid: callerId, role: ROLE.owner as number }, ...[...others].map(([uid, role]) => ({ uid, role }))];
+    tx.insert(groupMembers)
+      .values(rows.map((r) => ({ groupId: id, userId: r.uid, role: r.role, joinedAt: now })))
+      .run();
+    return { gid: id, created: true, memberIds: rows.map((r) => r.uid) };
+  }, { behavior: "immediate" });
+}
+
+export function updateGroup(ctx: Ctx, callerId: number, input: { gid: number; name?: string; avatar?: string }): GroupView {
+  requireAdmin(ctx, input.gid, callerId);
+  const set: Partial<GroupRow> = {};
+  if (input.name !== undefined) set.name = input.name;
+  if (input.avatar !== undefined) set.avatar = input.avatar;
+  if (Object.keys(set).length) ctx.db.update(groups).set(set).where(eq(groups.id, input.gid)).run();
+  return groupView(findGroup(ctx, input.gid));
+}
+
+export function listGroupsOf(ctx: Ctx, uid: number): GroupView[] {
+  return ctx.db
+    .select({ id: groups.id, name: groups.name, avatar: groups.avatar, mode: groups.mode, creatorUid: groups.creatorUid })
+    .from(groupMembers)
+    .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+    .where(eq(groupMembers.userId, uid))
+    .orderBy(asc(groups.id))
+    .all()
+    .map(groupView);
+}
+
+export function listMembers(ctx: Ctx, callerId: number, gid: number): { role: number; user: UserView }[] {
+  requireMember(ctx, gid, callerId);
+  return ctx.db
+    .select({ role: groupMembers.role, user: users })
+    .from(groupMembers)
+    .innerJoin(users, eq(users.id, groupMembers.userId))
+    .where(eq(groupMembers.groupId, gid))
+    .orderBy(desc(groupMembers.role), asc(groupMembers.joinedAt), asc(users.id))
+    .all()
+    .map((r) => ({ role: r.role, user: userView(r.user) }));
+}
+
+export function memberIdsOf(ctx: Ctx, gid: number): number[] {
+  return ctx.db
+    .select({ uid: groupMembers.userId })
+    .from(groupMembers)
+    .where(eq(groupMembers.groupId, gid))
+    .all()
+    .map((r) => r.uid);
+}
+
+export function groupIdsOf(ctx: Ctx, uid: number): number[] {
+  return ctx.db
+    .select({ gid: groupMembers.groupId })
+    .from(groupMembers)
+    .where(eq(groupMembers.userId, uid))
+    .all()
+    .map((r) => r.gid);
+}
+
+/** Adds members (admins and owner only). Returns the uids that were not members yet. */
+export function addMembers(ctx: Ctx, callerId: number, gid: number, uids: number[]): number[] {
+  const { group } = requireAdmin(ctx, gid, callerId);
+  if (group.mode === MODE.direct) throw badRequest("gid: a direct chat's members cannot change");
+  assertUsersExist(ctx, uids);
+  return ctx.db.transaction((tx) => {
+    const present = new Set(
+      tx.select({ uid: groupMembers.userId }).from(groupMembers)
+        .where(and(eq(groupMembers.groupId, gid), inArray(groupMembers.userId, uids))).all().map((r) => r.uid),
+    );
+    const added = [...new Set(uids)].filter((u) => !present.has(u));
+    if (added.length === 0) return added;
+    // A newcomer starts with everything already said counted as read.
+    const cursor = tx.select({ last: groups.lastMsgId }).from(groups).where(eq(groups.id, gid)).get()?.last ?? 0;
+    const now = ctx.clock();
+    tx.insert(groupMembers)
+      .values(added.map((uid) => ({ groupId: gid, userId: uid, role: ROLE.member, joinedAt: now, readMsgId: cursor, deliveredMsgId: cursor })))
+      .run();
+    return added;
+  }, { behavior: "immediate" });
+}
+
+/**
+ * Removes members. Anyone may leave; admins remove members, only the owner
+ * removes admins, and nobody removes the owner. All or nothing.
+ */
+export function removeMembers(ctx: Ctx, callerId: number, gid: number, uids: number[]): number[] {
+  const { group, member: caller } = requireMember(ctx, gid, callerId);
+  if (group.mode === MODE.direct) throw badRequest("gid: a direct chat's members cannot change");
+  const targets = ctx.db
+    .select({ uid: groupMembers.userId, role: groupMembers.role })
+    .from(groupMembers)
+    .where(and(eq(groupMembers.groupId, gid), inArray(groupMembers.userId, [...new Set(uids)])))
+    .all();
+  for (const t of targets) {
+    if (t.role === ROLE.owner) throw forbidden(t.uid === callerId ? "the owner cannot leave the group" : "the owner cannot be removed");
+    if (t.uid === callerId) continue;
+    if (caller.role < ROLE.admin) throw forbidden("only the group's admins may remove others");
+    if (t.role >= ROLE.admin && caller.role < ROLE.owner) throw forbidden("only the owner may remove an admin");
+  }
+  const removed = targets.map((t) => t.uid);
+  if (removed.length) {
+    ctx.db.delete(groupMembers).where(and(eq(groupMembers.groupId, gid), inArray(groupMembers.userId, removed))).run();
+  }
+  return removed;
+}

@@ -1,0 +1,89 @@
+import { and, eq, inArray, isNull } from "drizzle-orm";
+import { users } from "../db/schema";
+import { conflict, notFound, unauthorized } from "../errors";
+import type { Ctx } from "./context";
+import { issueSession } from "./sessions";
+import { userView, type UserView } from "./views";
+
+export type NewUser = { name: string; avatar: string; email: string; account: string; password: string };
+
+// Hashing is the one slow step, so these two functions are async; the
+// database work around it stays synchronous.
+function hashPassword(ctx: Ctx, password: string): Promise<string> {
+  return Bun.password.hash(password, { algorithm: "argon2id", ...ctx.auth.argon2 });
+}
+
+function dummyHash(ctx: Ctx): Promise<string> {
+  ctx.auth.dummyHash ??= hashPassword(ctx, "not a password " + ctx.newId());
+  return ctx.auth.dummyHash;
+}
+
+const accountTaken = () => conflict("Account Existed");
+
+export async function registerUser(ctx: Ctx, input: NewUser): Promise<number> {
+  // Checked before hashing so a taken account costs no argon2 work.
+  if (findUserByAccount(ctx, input.account)) throw accountTaken();
+  const passwordHash = await hashPassword(ctx, input.password);
+  try {
+    const row = ctx.db
+      .insert(users)
+      .values({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: ctx.clock() })
+      .returning({ id: users.id })
+      .get();
+    return row.id;
+  } catch (err) {
+    if (String(err).includes("UNIQUE")) throw accountTaken();
+    throw err;
+  }
+}
+
+/** Checks the password and opens a session; unknown account and wrong password fail alike. */
+export async function login(ctx: Ctx, account: string, password: string, ip: string): Promise<{ token: string; userId: number }> {
+  ctx.auth.throttle.assertAllowed(account, ip);
+  const user = findUserByAccount(ctx, account);
+  const hash = user && !user.disabledAt ? user.passwordHash : await dummyHash(ctx);
+  const ok = await Bun.password.verify(password, hash);
+  if (!ok || !user || user.disabledAt) {
+    ctx.auth.throttle.recordFailure(account, ip);
+    throw unauthorized("wrong account or password");
+  }
+  ctx.auth.throttle.recordSuccess(account);
+  return { token: issueSession(ctx, user.id), userId: user.id };
+}
+
+export function findUserByAccount(ctx: Ctx, account: string) {
+  return ctx.db.select().from(users).where(eq(users.account, account)).get();
+}
+
+export function getUser(ctx: Ctx, uid: number): UserView {
+  const row = ctx.db.select().from(users).where(eq(users.id, uid)).get();
+  if (!row) throw notFound("user not found");
+  return userView(row);
+}
+
+/** rim's search: an exact account, with the email blanked; null when none. */
+export function searchUser(ctx: Ctx, account: string): UserView | null {
+  const row = findUserByAccount(ctx, account);
+  return row && !row.disabledAt ? { ...userView(row), email: "" } : null;
+}
+
+export function getUsers(ctx: Ctx, uids: number[]): Map<number, UserView> {
+  if (uids.length === 0) return new Map();
+  const rows = ctx.db.select().from(users).where(inArray(users.id, [...new Set(uids)])).all();
+  return new Map(rows.map((r) => [r.id, userView(r)]));
+}
+
+/** Throws 404 unless every uid names an existing, enabled user. */
+export function assertUsersExist(ctx: Ctx, uids: number[]): void {
+  const unique = [...new Set(uids)];
+  if (unique.length === 0) return;
+  const found = ctx.db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(inArray(users.id, unique), isNull(users.disabledAt)))
+    .all();
+  if (found.length !== unique.length) {
+    const have = new Set(found.map((r) => r.id));
+    throw notFound(`user ${unique.find((u) => !have.has(u))} not found`);
+  }
+}

@@ -1,0 +1,50 @@
+// The wire shapes of rim, built from rows. Field names and casing are the
+// contract with rim clients; never add a password or hash here.
+import type { groups, messages, users } from "../db/schema";
+import { formatTime } from "../time";
+
+type UserRow = typeof users.$inferSelect;
+type GroupRow = typeof groups.$inferSelect;
+type MessageRow = typeof messages.$inferSelect;
+
+export type UserView = { id: number; name: string; avatar: string; email: string; account: string };
+export type GroupView = { id: number; name: string; avatar: string; mode: number; creatorUid: number };
+export type MessageView = {
+  id: number;
+  kind: string;
+  content: string;
+  gid: number;
+  uid: number;
+  client_msg_id: string;
+  seq: number;
+  createTime: string;
+  updateTime: string;
+};
+
+export const userView = (u: Pick<UserRow, "id" | "name" | "avatar" | "email" | "account">): UserView => ({
+  id: u.id,
+  name: u.name,
+  avatar: u.avatar,
+  email: u.email,
+  account: u.account,
+});
+
+export const groupView = (g: Pick<GroupRow, "id" | "name" | "avatar" | "mode" | "creatorUid">): GroupView => ({
+  id: g.id,
+  name: g.name,
+  avatar: g.avatar,
+  mode: g.mode,
+  creatorUid: g.creatorUid,
+});
+
+export const messageView = (m: MessageRow): MessageView => ({
+  id: m.id,
+  kind: m.kind,
+  content: m.content,
+  gid: m.groupId,
+  uid: m.senderUid,
+  client_msg_id: m.clientMsgId,
+  seq: m.seq,
+  createTime: formatTime(m.createdAt),
+  updateTime: formatTime(m.updatedAt),
+});

@@ -1,0 +1,64 @@
+// The zod schemas of every REST input. Ids are JSON numbers in bodies (as
+// rim's serde wanted) and decimal strings in queries.
+import { z } from "zod";
+import { MAX_ID } from "../domain/context";
+
+export const id = z.number().int().min(1).max(MAX_ID);
+export const queryId = z.coerce.number().int().min(1).max(MAX_ID);
+const page = z.number().int().min(1).max(1_000_000).default(1);
+const size = (max: number) => z.number().int().min(1).max(max).default(20);
+
+export const account = z
+  .string()
+  .min(3)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.\-@]+$/, "letters, digits and _ . - @ only");
+const password = z.string().min(6).max(256);
+const name = z.string().trim().max(64);
+const avatar = z.string().max(2048);
+const email = z.union([z.literal(""), z.email().max(254)]);
+
+export const createUserBody = z.object({
+  account,
+  password,
+  // rim's demo client leaves out the fields a user did not type.
+  name: name.optional(),
+  avatar: avatar.default(""),
+  email: email.default(""),
+});
+
+export const loginBody = z.object({ account: z.string().max(64), password: z.string().max(256) });
+export const uidQuery = z.object({ uid: queryId });
+export const tokenQuery = z.object({ token: z.string().min(1).max(200) });
+export const accountQuery = z.object({ account: z.string().min(1).max(64) });
+
+const role = z.union([z.literal(1), z.literal(2)]);
+export const createGroupBody = z.object({
+  group: z.object({
+    name: z.string().trim().max(100).default(""),
+    avatar: avatar.default(""),
+    mode: z.union([z.literal(1), z.literal(2)]),
+    creatorUid: id.optional(),
+  }),
+  users: z.array(z.object({ uid: id, role: role.default(1) })).max(1000).default([]),
+});
+export const updateGroupBody = z
+  .object({ id, name: z.string().trim().min(1).max(100).optional(), avatar: avatar.optional() })
+  .refine((b) => b.name !== undefined || b.avatar !== undefined, { message: "name or avatar is required", path: ["name"] });
+export const gidQuery = z.object({ gid: queryId });
+export const changeMembersBody = z.object({
+  gid: id,
+  uids: z.array(id).min(1).max(1000),
+  opType: z.union([z.literal(1), z.literal(2)]),
+});
+
+export const chatListBody = z.object({ uid: id.optional(), page, size: size(100) });
+export const historyBody = z.object({ gid: id, uid: id.optional(), page, size: size(200), beforeId: id.optional() });
+export const groupReadBody = z.object({ gid: id, uid: id.optional() });
+
+export const friendAddBody = z.object({ fid: id, uid: id.optional() });
+export const friendListQuery = z.object({
+  status: z.enum(["0", "1", "2"]).transform(Number).pipe(z.union([z.literal(0), z.literal(1), z.literal(2)])),
+  dir: z.enum(["in", "out"]).default("out"),
+});
+export const friendModifyBody = z.object({ fid: id, status: z.union([z.literal(1), z.literal(2)]), uid: id.optional() });

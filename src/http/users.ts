@@ -1,0 +1,34 @@
+import { Hono } from "hono";
+import type { App } from "../app";
+import { revokeSession, resolveToken } from "../domain/sessions";
+import { getUser, login, registerUser, searchUser } from "../domain/users";
+import { accountQuery, createUserBody, loginBody, tokenQuery, uidQuery } from "./schemas";
+import { clientIp, readBody, readQuery, reply, type Env } from "./context";
+
+export function userRoutes(app: App) {
+  return new Hono<Env>()
+    .post("/create", async (c) => {
+      const b = await readBody(c, createUserBody);
+      const uid = await registerUser(app, { ...b, name: b.name || b.account });
+      app.log.info("user.created", { uid });
+      return reply(c, uid);
+    })
+    .post("/login", async (c) => {
+      const b = await readBody(c, loginBody);
+      const { token, userId } = await login(app, b.account, b.password, clientIp(c));
+      app.log.info("user.login", { uid: userId });
+      return reply(c, token);
+    })
+    .post("/logout", (c) => {
+      const session = c.get("session");
+      revokeSession(app, session.sessionId);
+      app.hub.closeSessions([session.tokenHash], "logged out");
+      return reply(c, true);
+    })
+    .get("/get", (c) => reply(c, getUser(app, readQuery(c, uidQuery).uid)))
+    .get("/token", (c) => {
+      const { token } = readQuery(c, tokenQuery);
+      return reply(c, getUser(app, resolveToken(app, token).userId));
+    })
+    .get("/search", (c) => reply(c, searchUser(app, readQuery(c, accountQuery).account)));
+}

@@ -1,0 +1,85 @@
+// Starts the listeners: HTTP + /ws on the main port, and optionally rim's
+// legacy WebSocket port (any path, any Origin). Stops them gracefully.
+import type { Server } from "bun";
+import type { App } from "./app";
+import { AppError, errorEnvelope } from "./errors";
+import { createHttpApp } from "./http/app";
+import type { SocketData } from "./ws/hub";
+import { createSocketHandlers, newSocketData } from "./ws/server";
+import { createTurnQueue } from "./ws/turn";
+
+export type Running = { server: Server<SocketData>; legacy: Server<SocketData> | null; url: string; stop(): Promise<void> };
+
+/** Origins allowed to open a socket: a list, "*", or (empty) the server's own host. */
+export function originAllowed(allow: string, origin: string | null, host: string | null): boolean {
+  if (!origin) return true; // native clients send none
+  const list = allow.split(",").map((s) => s.trim()).filter(Boolean);
+  if (list.includes("*")) return true;
+  if (list.length > 0) return list.includes(origin);
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+const refuse = (status: 400 | 403, msg: string) =>
+  Response.json(errorEnvelope(new AppError(status === 400 ? "bad_request" : "forbidden", msg)), { status });
+
+export function startServer(app: App): Running {
+  const http = createHttpApp(app);
+  const queue = createTurnQueue(app);
+  const websocket = createSocketHandlers(app, queue);
+
+  const server = Bun.serve<SocketData>({
+    hostname: app.config.host,
+    port: app.config.port,
+    maxRequestBodySize: app.config.bodyLimit + 64 * 1024,
+    fetch(req, srv) {
+      const ip = srv.requestIP(req)?.address ?? "unknown";
+      const url = new URL(req.url);
+      if (url.pathname === "/ws") {
+        if (!originAllowed(app.config.wsOrigins, req.headers.get("origin"), req.headers.get("host"))) return refuse(403, "origin not allowed");
+        if (srv.upgrade(req, { data: newSocketData(ip, false) })) return undefined;
+        return refuse(400, "expected a WebSocket upgrade");
+      }
+      return http.fetch(req, { ip });
+    },
+    websocket,
+  });
+  app.hub.attach(server);
+
+  let legacy: Server<SocketData> | null = null;
+  if (app.config.legacyWsPort) {
+    // rim's demo client is served from another port, so any Origin is accepted here.
+    legacy = Bun.serve<SocketData>({
+      hostname: app.config.host,
+      port: app.config.legacyWsPort,
+      fetch(req, srv) {
+        const ip = srv.requestIP(req)?.address ?? "unknown";
+        if (srv.upgrade(req, { data: newSocketData(ip, true) })) return undefined;
+        return refuse(400, "expected a WebSocket upgrade");
+      },
+      websocket,
+    });
+    app.hub.markLegacy(legacy);
+    app.hub.attach(legacy);
+  }
+
+  const url = `http://${app.config.host === "0.0.0.0" ? "127.0.0.1" : app.config.host}:${server.port}`;
+  app.log.info("server.listening", { url, legacyWsPort: legacy?.port ?? 0, db: app.config.db });
+
+  return {
+    server,
+    legacy,
+    url,
+    async stop() {
+      // Stop accepting, commit what is queued (its acks go out), then say goodbye.
+      queue.flush();
+      app.hub.closeAll(1001, "server shutting down");
+      await Promise.all([server.stop(), legacy?.stop()]);
+      app.hub.detach(server);
+      if (legacy) app.hub.detach(legacy);
+    },
+  };
+}

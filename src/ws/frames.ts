@@ -1,0 +1,48 @@
+// One zod schema per client event, and the shapes of the server's frames.
+// Field names and casing are rim's: a rim client must work unchanged.
+import { z } from "zod";
+import { MAX_ID } from "../domain/context";
+import { MESSAGE_KINDS } from "../domain/messages";
+import type { MessageView } from "../domain/views";
+
+export const EVENTS = ["Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync"] as const;
+export type EventName = (typeof EVENTS)[number];
+
+const id = z.number().int().min(1).max(MAX_ID);
+const clientMsgId = z.string().min(1, "required").max(128);
+const common = { clientMsgId, uid: id.optional(), kind: z.enum(MESSAGE_KINDS).optional() };
+
+export const envelope = z.object({
+  event: z.string().refine((e): e is EventName => (EVENTS as readonly string[]).includes(e), { message: "unknown event" }),
+  body: z.record(z.string(), z.unknown()),
+});
+
+export const bodies = {
+  // rim's demo client also sends a gid with Login: ignored.
+  Login: z.object({ ...common, content: z.string().min(1, "must be a token").max(200) }),
+  Msg: z.object({ ...common, kind: z.enum(MESSAGE_KINDS), gid: id, content: z.string() }),
+  Ack: z.object({ ...common, gid: id, msgId: id }),
+  Read: z.object({ ...common, gid: id, msgId: id }),
+  Heart: z.object(common),
+  Logout: z.object(common),
+  Sync: z.object({ ...common, msgId: z.number().int().min(0).max(MAX_ID), gid: id.optional() }),
+} satisfies Record<EventName, z.ZodType>;
+
+export type Bodies = { [E in EventName]: z.output<(typeof bodies)[E]> };
+
+export type OkAck = { clientMsgId: string; serverMsgId: number | null; kind: "Ack"; content: "Ok"; [extra: string]: unknown };
+
+export const okAck = (clientMsgId: string, serverMsgId: number | null, extra: Record<string, unknown> = {}): OkAck => ({
+  clientMsgId,
+  serverMsgId,
+  kind: "Ack",
+  content: "Ok",
+  ...extra,
+});
+
+/** The push every member receives for a stored message. */
+export const msgPush = (m: MessageView) =>
+  JSON.stringify({
+    event: "Msg",
+    body: { kind: m.kind, uid: m.uid, gid: m.gid, content: m.content, clientMsgId: m.client_msg_id, msgId: m.id, seq: m.seq, createTime: m.createTime },
+  });

@@ -1,0 +1,120 @@
+// Who is connected and to which topics. One Bun pub/sub topic per group and
+// one per user; every socket of a member is subscribed, so a publish reaches
+// all of a user's devices.
+import type { Server, ServerWebSocket } from "bun";
+
+export type SocketData = {
+  id: number;
+  ip: string;
+  legacy: boolean;
+  /** Set by Login; the socket's only identity. */
+  uid: number | null;
+  sessionId: number | null;
+  tokenHash: string | null;
+  topics: Set<string>;
+  bucket: { tokens: number; at: number; strikes: number };
+  loginTimer: ReturnType<typeof setTimeout> | null;
+};
+
+export type Sock = ServerWebSocket<SocketData>;
+
+export const groupTopic = (gid: number) => `g:${gid}`;
+export const userTopic = (uid: number) => `u:${uid}`;
+
+export type Hub = ReturnType<typeof createHub>;
+
+export function createHub() {
+  const servers = new Set<Server<SocketData>>();
+  const byUser = new Map<number, Set<Sock>>();
+  // Which user a socket is subscribed for; kept here because ws.data.uid
+  // changes before the deferred unbind of a Logout runs.
+  const boundTo = new Map<Sock, number>();
+  const all = new Set<Sock>();
+
+  const subscribe = (ws: Sock, topic: string) => {
+    ws.subscribe(topic);
+    ws.data.topics.add(topic);
+  };
+  const unsubscribe = (ws: Sock, topic: string) => {
+    ws.data.topics.delete(topic);
+    if (ws.readyState === 1) ws.unsubscribe(topic);
+  };
+
+  const hub = {
+    attach(server: Server<SocketData>) {
+      servers.add(server);
+    },
+    detach(server: Server<SocketData>) {
+      servers.delete(server);
+    },
+    socketsOf(uid: number): ReadonlySet<Sock> {
+      return byUser.get(uid) ?? new Set();
+    },
+    onlineUsers(): number {
+      return byUser.size;
+    },
+    track(ws: Sock) {
+      all.add(ws);
+    },
+    /** Forgets a closed socket entirely. */
+    untrack(ws: Sock) {
+      hub.unbind(ws);
+      all.delete(ws);
+    },
+    socketCount(): number {
+      return all.size;
+    },
+    /** Binds a logged-in socket to its user and that user's groups. */
+    bind(ws: Sock, uid: number, gids: number[]) {
+      if (!all.has(ws)) return; // closed while its Login was committing
+      if (boundTo.has(ws)) hub.unbind(ws);
+      boundTo.set(ws, uid);
+      let set = byUser.get(uid);
+      if (!set) byUser.set(uid, (set = new Set()));
+      set.add(ws);
+      subscribe(ws, userTopic(uid));
+      for (const gid of gids) subscribe(ws, groupTopic(gid));
+    },
+    unbind(ws: Sock) {
+      for (const topic of [...ws.data.topics]) unsubscribe(ws, topic);
+      const uid = boundTo.get(ws);
+      if (uid === undefined) return;
+      boundTo.delete(ws);
+      const set = byUser.get(uid);
+      set?.delete(ws);
+      if (set && set.size === 0) byUser.delete(uid);
+    },
+    /** Publishes to every subscriber of a topic on every listener, but `except`. */
+    publish(topic: string, data: string, except?: Sock) {
+      for (const server of servers) {
+        if (except && except.data.legacy === isLegacy(server)) except.publish(topic, data);
+        else server.publish(topic, data);
+      }
+    },
+    joinGroup(gid: number, uids: number[]) {
+      for (const uid of uids) for (const ws of hub.socketsOf(uid)) subscribe(ws, groupTopic(gid));
+    },
+    leaveGroup(gid: number, uids: number[]) {
+      for (const uid of uids) for (const ws of hub.socketsOf(uid)) unsubscribe(ws, groupTopic(gid));
+    },
+    closeAll(code: number, reason: string) {
+      for (const ws of [...all]) ws.close(code, reason);
+    },
+    /** Closes every socket logged in with one of these tokens (logout, password change). */
+    closeSessions(tokenHashes: string[], reason: string) {
+      const doomed = new Set(tokenHashes);
+      if (doomed.size === 0) return;
+      for (const set of byUser.values()) {
+        for (const ws of [...set]) if (ws.data.tokenHash && doomed.has(ws.data.tokenHash)) ws.close(4001, reason);
+      }
+    },
+  };
+
+  const legacyServers = new WeakSet<Server<SocketData>>();
+  const isLegacy = (s: Server<SocketData>) => legacyServers.has(s);
+  return Object.assign(hub, {
+    markLegacy(server: Server<SocketData>) {
+      legacyServers.add(server);
+    },
+  });
+}

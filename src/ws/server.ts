@@ -1,0 +1,96 @@
+// Bun's WebSocket handlers: parse each frame once, apply the limits, and hand
+// the frame to the turn queue, which runs its handler and replies.
+import type { WebSocketHandler } from "bun";
+import type { App } from "../app";
+import { AppError, badRequest, describeZodError } from "../errors";
+import { bodies, envelope, type EventName } from "./frames";
+import { handlers } from "./dispatch";
+import type { SocketData, Sock } from "./hub";
+import type { TurnQueue } from "./turn";
+
+// Events that never write: they still go through the queue to keep replies in order.
+const READ_ONLY = new Set<EventName>(["Heart"]);
+// A socket still flooding after this many 429 replies is closed.
+const MAX_STRIKES = 50;
+
+let nextSocketId = 1;
+
+export function newSocketData(ip: string, legacy: boolean): SocketData {
+  return {
+    id: nextSocketId++,
+    ip,
+    legacy,
+    uid: null,
+    sessionId: null,
+    tokenHash: null,
+    topics: new Set(),
+    bucket: { tokens: 0, at: 0, strikes: 0 },
+    loginTimer: null,
+  };
+}
+
+/** Token bucket: `rate` frames a second sustained, `burst` at once. */
+function allowFrame(app: App, ws: Sock): boolean {
+  const rate = app.config.wsRate;
+  if (rate === 0) return true;
+  const b = ws.data.bucket;
+  const now = performance.now();
+  b.tokens = Math.min(app.config.wsBurst, b.tokens + ((now - b.at) / 1000) * rate);
+  b.at = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+function clientMsgIdOf(frame: unknown): string | null {
+  const body = (frame as { body?: { clientMsgId?: unknown } } | null)?.body;
+  return typeof body?.clientMsgId === "string" ? body.clientMsgId.slice(0, 128) : null;
+}
+
+export function createSocketHandlers(app: App, queue: TurnQueue): WebSocketHandler<SocketData> {
+  return {
+    maxPayloadLength: app.config.wsMaxFrame,
+    backpressureLimit: app.config.wsBackpressure,
+    // A slow reader is closed rather than silently missing messages; it resumes with Sync.
+    closeOnBackpressureLimit: true,
+    idleTimeout: app.config.wsIdleTimeout,
+    sendPings: true,
+    perMessageDeflate: false,
+
+    open(ws) {
+      ws.data.bucket = { tokens: app.config.wsBurst, at: performance.now(), strikes: 0 };
+      app.hub.track(ws);
+      ws.data.loginTimer = setTimeout(() => {
+        if (ws.data.uid === null) ws.close(4008, "login timeout");
+      }, app.config.wsLoginTimeout * 1000);
+    },
+
+    message(ws, raw) {
+      if (!allowFrame(app, ws)) {
+        if (++ws.data.bucket.strikes > MAX_STRIKES) return ws.close(4029, "rate limit");
+        return queue.reject(ws, new AppError("rate_limited", "too many frames, slow down"), null);
+      }
+      ws.data.bucket.strikes = 0;
+      if (typeof raw !== "string") return queue.reject(ws, badRequest("frame: binary frames are not supported"), null);
+      let frame: unknown;
+      try {
+        frame = JSON.parse(raw);
+      } catch {
+        return queue.reject(ws, badRequest("frame: must be JSON"), null);
+      }
+      const clientMsgId = clientMsgIdOf(frame);
+      const env = envelope.safeParse(frame);
+      if (!env.success) return queue.reject(ws, badRequest(describeZodError(env.error)), clientMsgId);
+      const event = env.data.event as EventName;
+      const body = bodies[event].safeParse(env.data.body);
+      if (!body.success) return queue.reject(ws, badRequest(describeZodError(body.error)), clientMsgId);
+      const handler = handlers[event] as (a: App, w: Sock, b: unknown, o: Parameters<(typeof handlers)["Heart"]>[3]) => void;
+      queue.enqueue({ ws, clientMsgId, db: !READ_ONLY.has(event), run: (out) => handler(app, ws, body.data, out) });
+    },
+
+    close(ws) {
+      if (ws.data.loginTimer) clearTimeout(ws.data.loginTimer);
+      app.hub.untrack(ws);
+    },
+  };
+}
