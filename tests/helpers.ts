@@ -1,0 +1,171 @@
+// A fresh App on a real, migrated database; users, groups and sockets in one line.
+import { closeApp, createApp, type App } from "../src/app";
+import { defaultConfig, type Config } from "../src/config";
+import { createGroup } from "../src/domain/groups";
+import { login, registerUser } from "../src/domain/users";
+import { createHttpApp } from "../src/http/app";
+import { startServer, type Running } from "../src/server";
+import { manualClock } from "../src/time";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Cheap argon2 and silent logs; everything else as in production. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return defaultConfig({ db: ":memory:", argon2Memory: 256, argon2Time: 1, logLevel: "silent", host: "127.0.0.1", port: 0, ...overrides });
+}
+
+export function tempDir(prefix = "rim-test-"): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export type TestApp = App & { http: ReturnType<typeof createHttpApp>; close(): void };
+
+export function makeApp(overrides: Partial<Config> = {}, opts: { clock?: ReturnType<typeof manualClock> } = {}): TestApp {
+  const app = createApp(testConfig(overrides), { clock: opts.clock });
+  return Object.assign(app, { http: createHttpApp(app), close: () => closeApp(app) });
+}
+
+export type Reply = { status: number; body: any; headers: Headers };
+
+/** One REST call through Hono's app.request. */
+export async function call(
+  app: TestApp,
+  method: "GET" | "POST",
+  path: string,
+  opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string>; ip?: string } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+  let body: string | undefined;
+  if (opts.raw !== undefined) body = opts.raw;
+  else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+  if (body !== undefined) headers["Content-Type"] ??= "application/json";
+  const res = await app.http.request(path, { method, headers, body }, { ip: opts.ip ?? "127.0.0.1" });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+export type TestUser = { uid: number; token: string; account: string };
+
+let seq = 0;
+/** Registers a user and logs in, through the domain (fast, no HTTP). */
+export async function user(app: App, account = `user${++seq}`, password = "password1"): Promise<TestUser> {
+  const uid = await registerUser(app, { account, password, name: account.toUpperCase(), avatar: "", email: "" });
+  const { token } = await login(app, account, password, "127.0.0.1");
+  return { uid, token, account };
+}
+
+export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {
+  const admins = new Set((opts.admins ?? []).map((a) => a.uid));
+  return createGroup(app, owner.uid, {
+    name: opts.name ?? "team",
+    avatar: "",
+    mode: opts.mode ?? 2,
+    members: members.map((m) => ({ uid: m.uid, role: admins.has(m.uid) ? 2 : 1 })),
+  }).gid;
+}
+
+/** A real server on a free port. */
+export function serve(overrides: Partial<Config> = {}): { app: App; running: Running; url: string; wsUrl: string; stop(): Promise<void> } {
+  const app = createApp(testConfig(overrides));
+  const running = startServer(app);
+  const url = `http://127.0.0.1:${running.server.port}`;
+  return {
+    app,
+    running,
+    url,
+    wsUrl: `ws://127.0.0.1:${running.server.port}/ws`,
+    async stop() {
+      await running.stop();
+      closeApp(app);
+    },
+  };
+}
+
+export type Frame = Record<string, any>;
+
+/** A WebSocket client that queues every frame it receives, for `next` to take in order. */
+export class Client {
+  readonly frames: Frame[] = [];
+  private waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
+  private n = 0;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.onmessage = (ev) => {
+      const f = JSON.parse(String(ev.data)) as Frame;
+      const i = this.waiters.findIndex((w) => w.pred(f));
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(f);
+      else this.frames.push(f);
+    };
+    ws.onclose = (ev) => {
+      this.closed = { code: ev.code, reason: ev.reason };
+      for (const w of this.closeWaiters) w(this.closed);
+    };
+  }
+
+  static open(url: string, headers?: Record<string, string>): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, headers ? ({ headers } as any) : undefined);
+      const c = new Client(ws);
+      ws.onopen = () => resolve(c);
+      ws.onerror = () => reject(new Error("socket error"));
+    });
+  }
+
+  send(frame: unknown) {
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** Sends a frame with a fresh clientMsgId and waits for its reply. */
+  async request(event: string, body: Record<string, unknown> = {}): Promise<Frame> {
+    const clientMsgId = (body.clientMsgId as string) ?? `c${++this.n}-${Math.random().toString(36).slice(2)}`;
+    this.send({ event, body: { kind: "Text", content: "", ...body, clientMsgId } });
+    return this.next((f) => f.kind === "Ack" && f.clientMsgId === clientMsgId);
+  }
+
+  login(u: TestUser) {
+    return this.request("Login", { content: u.token, uid: u.uid });
+  }
+
+  /** The first queued or future frame matching pred. */
+  next(pred: (f: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
+    const i = this.frames.findIndex(pred);
+    if (i >= 0) return Promise.resolve(this.frames.splice(i, 1)[0]!);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve: (f: Frame) => (clearTimeout(t), resolve(f)) };
+      const t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        reject(new Error("no matching frame within " + timeoutMs + " ms"));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  /** Resolves true if a matching frame arrives within ms, false otherwise (leaves it queued). */
+  async expectNone(pred: (f: Frame) => boolean = () => true, ms = 150): Promise<boolean> {
+    await Bun.sleep(ms);
+    return !this.frames.some(pred);
+  }
+
+  waitClose(timeoutMs = 3000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("socket did not close")), timeoutMs);
+      this.closeWaiters.push((c) => (clearTimeout(t), resolve(c)));
+    });
+  }
+
+  close() {
+    this.ws.close();
+  }
+}
+
+export const isPush = (event: string) => (f: Frame) => f.event === event;
