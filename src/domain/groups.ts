@@ -95,16 +95,17 @@ export function listGroupsOf(ctx: Ctx, uid: number): GroupView[] {
     .map(groupView);
 }
 
-export function listMembers(ctx: Ctx, callerId: number, gid: number): { role: number; user: UserView }[] {
+/** Members with their roles; readMsgId (an addition to rim's shape) lets clients show "read by N". */
+export function listMembers(ctx: Ctx, callerId: number, gid: number): { role: number; user: UserView; readMsgId: number }[] {
   requireMember(ctx, gid, callerId);
   return ctx.db
-    .select({ role: groupMembers.role, user: users })
+    .select({ role: groupMembers.role, user: users, readMsgId: groupMembers.readMsgId })
     .from(groupMembers)
     .innerJoin(users, eq(users.id, groupMembers.userId))
     .where(eq(groupMembers.groupId, gid))
     .orderBy(desc(groupMembers.role), asc(groupMembers.joinedAt), asc(users.id))
     .all()
-    .map((r) => ({ role: r.role, user: userView(r.user) }));
+    .map((r) => ({ role: r.role, user: userView(r.user), readMsgId: r.readMsgId }));
 }
 
 export function memberIdsOf(ctx: Ctx, gid: number): number[] {
