@@ -5,7 +5,12 @@ export type Logger = Record<Exclude<LogLevel, "silent">, (event: string, fields?
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 export function createLogger(opts: { level: LogLevel; format: "text" | "json"; write?: (line: string) => void }): Logger {
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  // A closed stderr (a supervisor gone away) must never take the server down.
+  const write = opts.write ?? ((line: string) => {
+    try {
+      process.stderr.write(line + "\n");
+    } catch {}
+  });
   const at = (level: Exclude<LogLevel, "silent">) => (event: string, fields: Record<string, unknown> = {}) => {
     if (RANK[level] < RANK[opts.level]) return;
     const time = new Date().toISOString();
