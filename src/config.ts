@@ -5,7 +5,7 @@ import { z } from "zod";
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
 
-const OPTIONS = {
+export const OPTIONS = {
   host: { schema: z.string().min(1).default("0.0.0.0"), help: "address to listen on" },
   port: { schema: int(0, 65535).default(8000), help: "HTTP and WebSocket port (0 picks a free one)" },
   db: { schema: z.string().min(1).default("./data/rim.db"), help: "SQLite database file (created with its folder if missing)" },
