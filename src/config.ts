@@ -28,6 +28,7 @@ export const OPTIONS = {
   wsBackpressure: { schema: int(1024).default(1024 * 1024), help: "bytes buffered for a slow socket before it is closed" },
   syncPage: { schema: int(1, 10_000).default(500), help: "messages sent per Sync frame" },
   wsOrigins: { schema: z.string().default(""), help: "allowed WebSocket Origins, comma-separated, * for any (default: the server's own)" },
+  corsOrigins: { schema: z.string().default(""), help: "origins allowed to call the REST API from a browser, comma-separated, * for any (default: none)" },
   logFormat: { schema: z.enum(["text", "json"]).default("text"), help: "log line format" },
   logLevel: { schema: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"), help: "lowest level logged" },
 } as const;

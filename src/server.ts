@@ -75,9 +75,10 @@ export function startServer(app: App): Running {
     url,
     async stop() {
       // Stop accepting, commit what is queued (its acks go out), then say goodbye.
+      const stopped = Promise.all([server.stop(), legacy?.stop()]);
       queue.flush();
       app.hub.closeAll(1001, "server shutting down");
-      await Promise.all([server.stop(), legacy?.stop()]);
+      await stopped;
       app.hub.detach(server);
       if (legacy) app.hub.detach(legacy);
     },

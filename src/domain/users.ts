@@ -2,7 +2,7 @@ import { and, eq, inArray, isNull } from "drizzle-orm";
 import { users } from "../db/schema";
 import { conflict, notFound, unauthorized } from "../errors";
 import type { Ctx } from "./context";
-import { issueSession } from "./sessions";
+import { issueSession, revokeUserSessions } from "./sessions";
 import { userView, type UserView } from "./views";
 
 export type NewUser = { name: string; avatar: string; email: string; account: string; password: string };
@@ -49,6 +49,17 @@ export async function login(ctx: Ctx, account: string, password: string, ip: str
   }
   ctx.auth.throttle.recordSuccess(account);
   return { token: issueSession(ctx, user.id), userId: user.id };
+}
+
+/** Checks the old password, stores the new one and revokes every other session. Returns the revoked token hashes. */
+export async function changePassword(ctx: Ctx, uid: number, sessionId: number, oldPassword: string, newPassword: string): Promise<string[]> {
+  const row = ctx.db.select().from(users).where(eq(users.id, uid)).get();
+  if (!row || !(await Bun.password.verify(oldPassword, row.passwordHash))) throw unauthorized("wrong password");
+  const passwordHash = await hashPassword(ctx, newPassword);
+  return ctx.db.transaction(() => {
+    ctx.db.update(users).set({ passwordHash }).where(eq(users.id, uid)).run();
+    return revokeUserSessions(ctx, uid, sessionId);
+  }, { behavior: "immediate" });
 }
 
 export function findUserByAccount(ctx: Ctx, account: string) {

@@ -2,6 +2,8 @@
 // body limit. Routes stay thin: parse, call the domain, reply, announce.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
 import type { App } from "../app";
 import { resolveToken } from "../domain/sessions";
 import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
@@ -23,6 +25,12 @@ export function createHttpApp(app: App) {
     return c.json(errorEnvelope(e), e.status);
   });
   http.notFound((c) => c.json(errorEnvelope(new AppError("not_found", "no such route")), 404));
+
+  http.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+  const allowed = app.config.corsOrigins.split(",").map((o) => o.trim()).filter(Boolean);
+  if (allowed.length) {
+    http.use("/api/*", cors({ origin: allowed.includes("*") ? "*" : allowed, allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }));
+  }
 
   http.get("/", (c) => c.text("hello rim"));
   http.get("/health", (c) => {

@@ -27,6 +27,7 @@ export const createUserBody = z.object({
   email: email.default(""),
 });
 
+export const passwordBody = z.object({ oldPassword: z.string().max(256), newPassword: password });
 export const loginBody = z.object({ account: z.string().max(64), password: z.string().max(256) });
 export const uidQuery = z.object({ uid: queryId });
 export const tokenQuery = z.object({ token: z.string().min(1).max(200) });

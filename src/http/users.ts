@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import type { App } from "../app";
 import { revokeSession, resolveToken } from "../domain/sessions";
-import { getUser, login, registerUser, searchUser } from "../domain/users";
-import { accountQuery, createUserBody, loginBody, tokenQuery, uidQuery } from "./schemas";
+import { changePassword, getUser, login, registerUser, searchUser } from "../domain/users";
+import { accountQuery, createUserBody, loginBody, passwordBody, tokenQuery, uidQuery } from "./schemas";
 import { clientIp, readBody, readQuery, reply, type Env } from "./context";
 
 export function userRoutes(app: App) {
@@ -23,6 +23,14 @@ export function userRoutes(app: App) {
       const session = c.get("session");
       revokeSession(app, session.sessionId);
       app.hub.closeSessions([session.tokenHash], "logged out");
+      return reply(c, true);
+    })
+    .post("/password", async (c) => {
+      const b = await readBody(c, passwordBody);
+      const session = c.get("session");
+      const revoked = await changePassword(app, session.userId, session.sessionId, b.oldPassword, b.newPassword);
+      app.hub.closeSessions(revoked, "password changed");
+      app.log.info("user.password_changed", { uid: session.userId, revoked: revoked.length });
       return reply(c, true);
     })
     .get("/get", (c) => reply(c, getUser(app, readQuery(c, uidQuery).uid)))
