@@ -7,18 +7,21 @@ import { migrate } from "./db/migrate";
 import type { Ctx } from "./domain/context";
 import { createLoginThrottle } from "./domain/throttle";
 import { createLogger, type Logger } from "./log";
+import { createMetrics, type Metrics } from "./metrics";
 import { systemClock, type Clock } from "./time";
 import { createHub, type Hub } from "./ws/hub";
 
-export type App = Ctx & { config: Config; hub: Hub; log: Logger };
+export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics };
 
 export function createApp(config: Config, opts: { clock?: Clock; log?: Logger } = {}): App {
   const clock = opts.clock ?? systemClock;
   const db = openDatabase(config.db, { sync: config.sync });
   migrate(db.$client);
   const log = opts.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const metrics = createMetrics();
   return {
     config,
+    metrics,
     db,
     clock,
     log,
@@ -34,7 +37,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger } 
       }),
     },
     limits: { maxContent: config.maxContent },
-    hub: createHub(),
+    hub: createHub(metrics),
   };
 }
 

@@ -29,6 +29,10 @@ export const OPTIONS = {
   syncPage: { schema: int(1, 10_000).default(500), help: "messages sent per Sync frame" },
   wsOrigins: { schema: z.string().default(""), help: "allowed WebSocket Origins, comma-separated, * for any (default: the server's own)" },
   corsOrigins: { schema: z.string().default(""), help: "origins allowed to call the REST API from a browser, comma-separated, * for any (default: none)" },
+  registration: { schema: z.enum(["open", "invite", "closed"]).default("open"), help: "who may register: anyone, holders of an invite code, or nobody (operators still can)" },
+  inviteTtlDays: { schema: int(1, 3650).default(7), help: "days an invite code stays valid" },
+  metrics: { schema: z.enum(["off", "on"]).default("off"), help: "serve Prometheus metrics at /metrics" },
+  metricsToken: { schema: z.string().default(""), help: "bearer token /metrics requires (empty: none)" },
   logFormat: { schema: z.enum(["text", "json"]).default("text"), help: "log line format" },
   logLevel: { schema: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"), help: "lowest level logged" },
 } as const;
@@ -36,7 +40,12 @@ export const OPTIONS = {
 type Options = typeof OPTIONS;
 export type Config = { [K in keyof Options]: z.output<Options[K]["schema"]> };
 
-export const COMMANDS = ["serve", "migrate", "help", "version"] as const;
+export const COMMANDS = ["serve", "migrate", "user", "invite", "backup", "restore", "stats", "help", "version"] as const;
+
+// Flags that belong to one command only (e.g. `rim user create --account ann`).
+const COMMAND_FLAGS: Partial<Record<string, readonly string[]>> = {
+  user: ["--account", "--password", "--name", "--email"],
+};
 export type Command = (typeof COMMANDS)[number];
 
 export const flagName = (key: string) => "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -45,7 +54,9 @@ export const envName = (key: string) => "RIM_" + key.replace(/[A-Z]/g, (c) => "_
 export class ConfigError extends Error {}
 
 /** Parses a command line and an environment; flags win over env, env over defaults. */
-export function parseConfig(argv: string[], env: Record<string, string | undefined>): { command: Command; config: Config; args: string[] } {
+export type Parsed = { command: Command; config: Config; args: string[]; flags: Record<string, string> };
+
+export function parseConfig(argv: string[], env: Record<string, string | undefined>): Parsed {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(OPTIONS)) {
     const v = env[envName(key)];
@@ -53,6 +64,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   }
   const byFlag = new Map(Object.keys(OPTIONS).map((k) => [flagName(k), k]));
   const positional: string[] = [];
+  const flags: Record<string, string> = {};
   let command: Command | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -62,10 +74,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       const eq = arg.indexOf("=");
       const name = eq === -1 ? arg : arg.slice(0, eq);
       const key = byFlag.get(name);
-      if (!key) throw new ConfigError(`unknown flag ${name}`);
+      const own = COMMAND_FLAGS[positional[0] ?? ""]?.includes(name);
+      if (!key && !own) throw new ConfigError(`unknown flag ${name}`);
       const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
       if (value === undefined) throw new ConfigError(`${name} needs a value`);
-      raw[key] = value;
+      if (key) raw[key] = value;
+      else flags[name.slice(2)] = value;
     } else positional.push(arg);
   }
   if (!command) {
@@ -80,7 +94,9 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     const key = String(issue.path[0]);
     throw new ConfigError(`${flagName(key)} / ${envName(key)}: ${issue.message}`);
   }
-  return { command, config: parsed.data as Config, args: positional };
+  // A password for `rim user` may come from the environment, to keep it out of `ps`.
+  if (command === "user" && flags.password === undefined && env.RIM_PASSWORD) flags.password = env.RIM_PASSWORD;
+  return { command, config: parsed.data as Config, args: positional, flags };
 }
 
 /** Defaults, overridable; for tests and tools that build an App without a command line. */
@@ -97,9 +113,18 @@ export function helpText(version: string): string {
   return [
     `rim ${version}: a self-hosted team chat server`,
     "",
-    "usage: rim [serve|migrate] [flags]",
-    "  serve      run the server (default)",
-    "  migrate    apply database migrations and exit",
+    "usage: rim [command] [flags]",
+    "  serve                        run the server (default)",
+    "  migrate                      apply database migrations and exit",
+    "  user create --account A --password P [--name N] [--email E]",
+    "  user reset-password --account A --password P   (revokes the user's tokens)",
+    "  user disable --account A     (revokes tokens; logins refused)",
+    "  user enable --account A",
+    "  invite                       print a single-use invite code",
+    "  backup FILE                  consistent copy of the database, also while serving",
+    "  restore FILE                 replace the database with FILE (refused while serving)",
+    "  stats                        counts of users, groups, messages, sessions",
+    "  (RIM_PASSWORD may replace --password)",
     "  --help     this text;  --version  the version",
     "",
     "flags (each also from its environment variable):",

@@ -1,22 +1,86 @@
 #!/usr/bin/env bun
-// The command line: serve (default), migrate, --help, --version.
+// The command line: serve (default), migrate, user, invite, backup, restore, stats.
 import pkg from "../package.json";
-import { closeApp, createApp } from "./app";
-import { ConfigError, helpText, readProcessConfig } from "./config";
-import { openDatabase, closeDatabase } from "./db/open";
+import { closeApp, createApp, type App } from "./app";
+import { ConfigError, helpText, readProcessConfig, type Parsed } from "./config";
+import { backupDatabase, holdServingLock, restoreDatabase } from "./db/ops";
+import { closeDatabase, openDatabase } from "./db/open";
 import { migrate } from "./db/migrate";
+import { createInvite } from "./domain/invites";
+import { databaseStats } from "./domain/stats";
+import { registerUser, resetPassword, setDisabled } from "./domain/users";
+import { ZodError } from "zod";
+import { describeZodError } from "./errors";
+import { createUserBody } from "./http/schemas";
 import { startServer } from "./server";
 
-function main(): number | undefined {
-  let parsed;
+class UsageError extends Error {}
+
+/** Runs fn on an App without serving, then closes it. */
+async function withApp<T>(p: Parsed, fn: (app: App) => T | Promise<T>): Promise<T> {
+  const app = createApp({ ...p.config, logLevel: "warn" });
   try {
-    parsed = readProcessConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`rim: ${err.message}\nTry 'rim --help'.`);
-    return 2;
+    return await fn(app);
+  } finally {
+    closeApp(app);
   }
-  const { command, config } = parsed;
+}
+
+function need(p: Parsed, flag: string): string {
+  const v = p.flags[flag];
+  if (!v) throw new UsageError(`--${flag} is required`);
+  return v;
+}
+
+async function userCommand(p: Parsed): Promise<void> {
+  const action = p.args[0];
+  const account = need(p, "account");
+  await withApp(p, async (app) => {
+    switch (action) {
+      case "create": {
+        const input = createUserBody.parse({ account, password: need(p, "password"), name: p.flags.name, email: p.flags.email });
+        const uid = await registerUser(app, { ...input, name: input.name || input.account });
+        console.log(`created user ${account} (uid ${uid})`);
+        return;
+      }
+      case "reset-password": {
+        const password = createUserBody.shape.password.parse(need(p, "password"));
+        const revoked = await resetPassword(app, account, password);
+        console.log(`password of ${account} reset; ${revoked.length} token(s) revoked`);
+        return;
+      }
+      case "disable":
+      case "enable": {
+        const revoked = setDisabled(app, account, action === "disable");
+        console.log(`${account} ${action}d${action === "disable" ? `; ${revoked.length} token(s) revoked` : ""}`);
+        return;
+      }
+      default:
+        throw new UsageError("usage: rim user create|reset-password|disable|enable --account A [--password P]");
+    }
+  });
+}
+
+function serve(p: Parsed): void {
+  const releaseLock = holdServingLock(p.config.db);
+  const app = createApp(p.config);
+  const running = startServer(app);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info("server.stopping", { signal });
+    await running.stop();
+    closeApp(app);
+    releaseLock();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+async function run(p: Parsed): Promise<number | undefined> {
+  const { command, config } = p;
   switch (command) {
     case "help":
       console.log(helpText(pkg.version));
@@ -24,6 +88,9 @@ function main(): number | undefined {
     case "version":
       console.log(pkg.version);
       return 0;
+    case "serve":
+      serve(p);
+      return undefined;
     case "migrate": {
       const db = openDatabase(config.db, { sync: config.sync });
       const applied = migrate(db.$client);
@@ -31,24 +98,48 @@ function main(): number | undefined {
       console.log(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
       return 0;
     }
-    case "serve": {
-      const app = createApp(config);
-      const running = startServer(app);
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        app.log.info("server.stopping", { signal });
-        await running.stop();
-        closeApp(app);
-        process.exit(0);
-      };
-      process.on("SIGTERM", () => void stop("SIGTERM"));
-      process.on("SIGINT", () => void stop("SIGINT"));
-      return undefined;
+    case "user":
+      await userCommand(p);
+      return 0;
+    case "invite":
+      console.log(await withApp(p, (app) => createInvite(app, null, config.inviteTtlDays)));
+      return 0;
+    case "backup": {
+      const target = p.args[0];
+      if (!target) throw new UsageError("usage: rim backup FILE [--db DB]");
+      backupDatabase(config.db, target);
+      console.log(`backed up ${config.db} to ${target}`);
+      return 0;
     }
+    case "restore": {
+      const source = p.args[0];
+      if (!source) throw new UsageError("usage: rim restore FILE [--db DB]");
+      restoreDatabase(config.db, source);
+      const db = openDatabase(config.db, { sync: config.sync });
+      migrate(db.$client);
+      closeDatabase(db);
+      console.log(`restored ${config.db} from ${source}`);
+      return 0;
+    }
+    case "stats":
+      console.log(JSON.stringify(await withApp(p, (app) => databaseStats(app)), null, 2));
+      return 0;
   }
 }
 
-const code = main();
+async function main(): Promise<number | undefined> {
+  try {
+    return await run(readProcessConfig());
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      console.error(`rim: ${err.message}\nTry 'rim --help'.`);
+      return 2;
+    }
+    const msg = err instanceof ZodError ? describeZodError(err) : err instanceof Error ? err.message : String(err);
+    console.error(`rim: ${msg}`);
+    return 1;
+  }
+}
+
+const code = await main();
 if (code !== undefined) process.exit(code);

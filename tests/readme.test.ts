@@ -4,7 +4,7 @@ import { envName, flagName, OPTIONS } from "../src/config";
 
 const readme = await Bun.file(new URL("../README.md", import.meta.url)).text();
 
-test.each(Object.keys(OPTIONS))("README documents --%s and its env variable", (key) => {
+test.each(Object.keys(OPTIONS))("README documents the option %s and its env variable", (key) => {
   expect(readme).toContain("`" + flagName(key) + "`");
   expect(readme).toContain("`" + envName(key) + "`");
 });

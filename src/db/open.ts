@@ -26,5 +26,6 @@ export function closeDatabase(db: Db): void {
   try {
     db.$client.run("PRAGMA optimize");
   } catch {}
-  db.$client.close();
+  // true: finalize drizzle's prepared statements and release the file now, not at GC.
+  db.$client.close(true);
 }

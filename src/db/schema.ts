@@ -96,4 +96,16 @@ export const friendRequests = sqliteTable(
   ],
 );
 
-export const schema = { users, sessions, groups, groupMembers, messages, friendRequests };
+
+
+// Invitations for `--registration invite`: single-use codes, stored hashed like tokens.
+export const invites = sqliteTable("invites", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  codeHash: text("code_hash").notNull().unique(),
+  createdBy: integer("created_by").references(() => users.id, { onDelete: "set null" }),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  usedBy: integer("used_by").references(() => users.id, { onDelete: "set null" }),
+  usedAt: integer("used_at"),
+});
+export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites };

@@ -166,6 +166,15 @@ export function removeMembers(ctx: Ctx, callerId: number, gid: number, uids: num
     if (caller.role < ROLE.admin) throw forbidden("only the group's admins may remove others");
     if (t.role >= ROLE.admin && caller.role < ROLE.owner) throw forbidden("only the owner may remove an admin");
   }
+  // Checked on the uids asked for, not only the members found: a member's request to remove others is refused, not a silent no-op.
+  const wanted = [...new Set(uids)];
+  if (caller.role < ROLE.admin && wanted.some((u) => u !== callerId)) throw forbidden("only the group's admins may remove others");
+  const absent = wanted.filter((u) => !targets.some((t) => t.uid === u));
+  if (absent.length) {
+    const known = new Set(ctx.db.select({ id: users.id }).from(users).where(inArray(users.id, absent)).all().map((r) => r.id));
+    const unknown = absent.find((u) => !known.has(u));
+    if (unknown !== undefined) throw notFound(`user ${unknown} not found`);
+  }
   const removed = targets.map((t) => t.uid);
   if (removed.length) {
     ctx.db.delete(groupMembers).where(and(eq(groupMembers.groupId, gid), inArray(groupMembers.userId, removed))).run();

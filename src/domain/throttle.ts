@@ -49,8 +49,11 @@ export function createLoginThrottle(opts: { windowMs: number; maxPerAccount: num
       bump("a:" + account);
       bump("i:" + ip);
     },
-    recordSuccess(account: string) {
+    /** Forgives the account; with ip, takes back the failure login() counted for it in advance. */
+    recordSuccess(account: string, ip?: string) {
       windows.delete("a:" + account);
+      const w = ip === undefined ? undefined : live("i:" + ip);
+      if (w && w.count > 0) w.count--;
     },
   };
 }

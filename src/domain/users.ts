@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import { users } from "../db/schema";
-import { conflict, notFound, unauthorized } from "../errors";
+import { conflict, forbidden, notFound, unauthorized } from "../errors";
+import { inviteIsLive, redeemInvite } from "./invites";
 import type { Ctx } from "./context";
 import { issueSession, revokeUserSessions } from "./sessions";
 import { userView, type UserView } from "./views";
@@ -20,17 +21,22 @@ function dummyHash(ctx: Ctx): Promise<string> {
 
 const accountTaken = () => conflict("Account Existed");
 
-export async function registerUser(ctx: Ctx, input: NewUser): Promise<number> {
-  // Checked before hashing so a taken account costs no argon2 work.
+/** Registers a user; with an invite code, the code is redeemed in the same transaction. */
+export async function registerUser(ctx: Ctx, input: NewUser, invite?: string): Promise<number> {
+  // Checked before hashing so a taken account or a dead code costs no argon2 work.
   if (findUserByAccount(ctx, input.account)) throw accountTaken();
+  if (invite !== undefined && !inviteIsLive(ctx, invite)) throw forbidden("invite: unknown, used or expired code");
   const passwordHash = await hashPassword(ctx, input.password);
   try {
-    const row = ctx.db
-      .insert(users)
-      .values({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: ctx.clock() })
-      .returning({ id: users.id })
-      .get();
-    return row.id;
+    return ctx.db.transaction(() => {
+      const row = ctx.db
+        .insert(users)
+        .values({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: ctx.clock() })
+        .returning({ id: users.id })
+        .get();
+      if (invite !== undefined) redeemInvite(ctx, invite, row.id);
+      return row.id;
+    }, { behavior: "immediate" });
   } catch (err) {
     if (String(err).includes("UNIQUE")) throw accountTaken();
     throw err;
@@ -40,14 +46,13 @@ export async function registerUser(ctx: Ctx, input: NewUser): Promise<number> {
 /** Checks the password and opens a session; unknown account and wrong password fail alike. */
 export async function login(ctx: Ctx, account: string, password: string, ip: string): Promise<{ token: string; userId: number }> {
   ctx.auth.throttle.assertAllowed(account, ip);
+  // Counted as a failure before the first await, so parallel guesses cannot all pass the check above; a success takes it back.
+  ctx.auth.throttle.recordFailure(account, ip);
   const user = findUserByAccount(ctx, account);
   const hash = user && !user.disabledAt ? user.passwordHash : await dummyHash(ctx);
   const ok = await Bun.password.verify(password, hash);
-  if (!ok || !user || user.disabledAt) {
-    ctx.auth.throttle.recordFailure(account, ip);
-    throw unauthorized("wrong account or password");
-  }
-  ctx.auth.throttle.recordSuccess(account);
+  if (!ok || !user || user.disabledAt) throw unauthorized("wrong account or password");
+  ctx.auth.throttle.recordSuccess(account, ip);
   return { token: issueSession(ctx, user.id), userId: user.id };
 }
 
@@ -59,6 +64,27 @@ export async function changePassword(ctx: Ctx, uid: number, sessionId: number, o
   return ctx.db.transaction(() => {
     ctx.db.update(users).set({ passwordHash }).where(eq(users.id, uid)).run();
     return revokeUserSessions(ctx, uid, sessionId);
+  }, { behavior: "immediate" });
+}
+
+/** Operator: sets a new password and revokes every token. Returns the revoked token hashes. */
+export async function resetPassword(ctx: Ctx, account: string, newPassword: string): Promise<string[]> {
+  const user = findUserByAccount(ctx, account);
+  if (!user) throw notFound("user not found");
+  const passwordHash = await hashPassword(ctx, newPassword);
+  return ctx.db.transaction(() => {
+    ctx.db.update(users).set({ passwordHash }).where(eq(users.id, user.id)).run();
+    return revokeUserSessions(ctx, user.id);
+  }, { behavior: "immediate" });
+}
+
+/** Operator: a disabled user cannot log in and loses every token. */
+export function setDisabled(ctx: Ctx, account: string, disabled: boolean): string[] {
+  const user = findUserByAccount(ctx, account);
+  if (!user) throw notFound("user not found");
+  return ctx.db.transaction(() => {
+    ctx.db.update(users).set({ disabledAt: disabled ? ctx.clock() : null }).where(eq(users.id, user.id)).run();
+    return disabled ? revokeUserSessions(ctx, user.id) : [];
   }, { behavior: "immediate" });
 }
 

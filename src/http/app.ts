@@ -21,11 +21,19 @@ export function createHttpApp(app: App) {
   http.onError((err, c) => {
     const e = err instanceof AppError ? err : toAppError(err);
     if (e.status === 500) app.log.error("http.error", { path: c.req.path, error: String((err as Error)?.stack ?? err) });
+    app.metrics.inc("rim_errors_total", { transport: "http", code: e.status });
     if (e.retryAfter) c.header("Retry-After", String(e.retryAfter));
     return c.json(errorEnvelope(e), e.status);
   });
   http.notFound((c) => c.json(errorEnvelope(new AppError("not_found", "no such route")), 404));
 
+  http.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    // The path only: a query string may carry a token (user/token?token=).
+    const quiet = c.req.path === "/health" || c.req.path === "/metrics";
+    app.log[quiet ? "debug" : "info"]("http.request", { method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(1) });
+  });
   http.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
   const allowed = app.config.corsOrigins.split(",").map((o) => o.trim()).filter(Boolean);
   if (allowed.length) {
@@ -37,6 +45,20 @@ export function createHttpApp(app: App) {
     app.db.$client.query("SELECT 1").get();
     return c.json({ status: "ok", uptime: Math.round(process.uptime()) });
   });
+
+  if (app.config.metrics === "on") {
+    http.get("/metrics", (c) => {
+      const want = app.config.metricsToken;
+      if (want && c.req.header("Authorization") !== `Bearer ${want}`) throw unauthorized("metrics token required");
+      const stats = app.db.$client.query<{ n: number }, []>("SELECT coalesce(max(id), 0) AS n FROM messages").get();
+      const body = app.metrics.render({
+        rim_ws_sockets: app.hub.socketCount(),
+        rim_users_online: app.hub.onlineUsers(),
+        rim_messages: stats?.n ?? 0,
+      });
+      return c.text(body, 200, { "Content-Type": "text/plain; version=0.0.4" });
+    });
+  }
 
   http.use(
     "/api/*",

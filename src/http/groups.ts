@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { App } from "../app";
 import { addMembers, createGroup, listGroupsOf, listMembers, removeMembers, updateGroup } from "../domain/groups";
-import { changeMembersBody, createGroupBody, gidQuery, uidQuery, updateGroupBody } from "./schemas";
+import { changeMembersBody, createGroupBody, gidQuery, ownUidQuery, updateGroupBody } from "./schemas";
 import { callerUid, readBody, readQuery, reply, type Env } from "./context";
 import { announce } from "../ws/notify";
 
@@ -21,7 +21,7 @@ export function groupRoutes(app: App) {
       announce.groupUpdated(app, group, me);
       return reply(c, true);
     })
-    .get("/get", (c) => reply(c, listGroupsOf(app, callerUid(c, readQuery(c, uidQuery).uid))))
+    .get("/get", (c) => reply(c, listGroupsOf(app, callerUid(c, readQuery(c, ownUidQuery).uid))))
     .get("/user/get", (c) => reply(c, listMembers(app, callerUid(c), readQuery(c, gidQuery).gid)))
     .post("/user/change", async (c) => {
       const b = await readBody(c, changeMembersBody);

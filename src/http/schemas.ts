@@ -25,11 +25,14 @@ export const createUserBody = z.object({
   name: name.optional(),
   avatar: avatar.default(""),
   email: email.default(""),
+  invite: z.string().min(1).max(64).optional(),
 });
 
 export const passwordBody = z.object({ oldPassword: z.string().max(256), newPassword: password });
 export const loginBody = z.object({ account: z.string().max(64), password: z.string().max(256) });
 export const uidQuery = z.object({ uid: queryId });
+/** A uid that may only name the caller; left out, it means the caller. */
+export const ownUidQuery = z.object({ uid: queryId.optional() });
 export const tokenQuery = z.object({ token: z.string().min(1).max(200) });
 export const accountQuery = z.object({ account: z.string().min(1).max(64) });
 

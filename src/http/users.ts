@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import type { App } from "../app";
+import { forbidden } from "../errors";
+import { createInvite } from "../domain/invites";
 import { revokeSession, resolveToken } from "../domain/sessions";
 import { changePassword, getUser, login, registerUser, searchUser } from "../domain/users";
 import { accountQuery, createUserBody, loginBody, passwordBody, tokenQuery, uidQuery } from "./schemas";
@@ -9,7 +11,10 @@ export function userRoutes(app: App) {
   return new Hono<Env>()
     .post("/create", async (c) => {
       const b = await readBody(c, createUserBody);
-      const uid = await registerUser(app, { ...b, name: b.name || b.account });
+      const policy = app.config.registration;
+      if (policy === "closed") throw forbidden("registration is closed; ask the operator for an account");
+      if (policy === "invite" && !b.invite) throw forbidden("invite: registration needs an invite code");
+      const uid = await registerUser(app, { ...b, name: b.name || b.account }, policy === "invite" ? b.invite : undefined);
       app.log.info("user.created", { uid });
       return reply(c, uid);
     })
@@ -19,6 +24,7 @@ export function userRoutes(app: App) {
       app.log.info("user.login", { uid: userId });
       return reply(c, token);
     })
+    .post("/invite", (c) => reply(c, createInvite(app, c.get("session").userId, app.config.inviteTtlDays)))
     .post("/logout", (c) => {
       const session = c.get("session");
       revokeSession(app, session.sessionId);

@@ -48,7 +48,10 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     const uid = identity(ws, b.uid);
     const { message, duplicate } = sendMessage(app, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId });
     out.reply(ws, okAck(b.clientMsgId, message.id, { seq: message.seq }));
-    if (!duplicate) out.publish(groupTopic(message.gid), msgPush(message), ws);
+    if (!duplicate) {
+      app.metrics.inc("rim_messages_stored_total");
+      out.publish(groupTopic(message.gid), msgPush(message), ws);
+    }
   },
 
   Ack(app, ws, b, out) {
@@ -64,6 +67,8 @@ export const handlers: { [E in EventName]: Handler<E> } = {
   },
 
   Heart(_app, ws, b, out) {
+    // Allowed before Login; after it, a uid naming someone else is refused like any frame's.
+    if (ws.data.uid !== null) identity(ws, b.uid);
     out.reply(ws, okAck(b.clientMsgId, null));
   },
 

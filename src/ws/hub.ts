@@ -2,6 +2,7 @@
 // one per user; every socket of a member is subscribed, so a publish reaches
 // all of a user's devices.
 import type { Server, ServerWebSocket } from "bun";
+import type { Metrics } from "../metrics";
 
 export type SocketData = {
   id: number;
@@ -23,7 +24,7 @@ export const userTopic = (uid: number) => `u:${uid}`;
 
 export type Hub = ReturnType<typeof createHub>;
 
-export function createHub() {
+export function createHub(metrics?: Metrics) {
   const servers = new Set<Server<SocketData>>();
   const byUser = new Map<number, Set<Sock>>();
   // Which user a socket is subscribed for; kept here because ws.data.uid
@@ -86,6 +87,12 @@ export function createHub() {
     },
     /** Publishes to every subscriber of a topic on every listener, but `except`. */
     publish(topic: string, data: string, except?: Sock) {
+      if (metrics) {
+        metrics.inc("rim_pushes_total");
+        let n = 0;
+        for (const server of servers) n += server.subscriberCount(topic);
+        metrics.inc("rim_deliveries_total", undefined, except?.data.topics.has(topic) ? n - 1 : n);
+      }
       for (const server of servers) {
         if (except && except.data.legacy === isLegacy(server)) except.publish(topic, data);
         else server.publish(topic, data);

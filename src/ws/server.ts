@@ -88,7 +88,8 @@ export function createSocketHandlers(app: App, queue: TurnQueue): WebSocketHandl
       queue.enqueue({ ws, clientMsgId, db: !READ_ONLY.has(event), run: (out) => handler(app, ws, body.data, out) });
     },
 
-    close(ws) {
+    close(ws, code) {
+      app.metrics.inc("rim_ws_closed_total", { code });
       if (ws.data.loginTimer) clearTimeout(ws.data.loginTimer);
       app.hub.untrack(ws);
     },

@@ -22,7 +22,7 @@ export type TurnQueue = ReturnType<typeof createTurnQueue>;
 // A flood of frames in one turn is still committed in bounded batches.
 const MAX_BATCH = 2000;
 
-export function createTurnQueue(app: App, hooks: { onCommit?: (ms: number, jobs: number) => void } = {}) {
+export function createTurnQueue(app: App) {
   let pending: Job[] = [];
   let scheduled = false;
   const sqlite = app.db.$client;
@@ -36,7 +36,7 @@ export function createTurnQueue(app: App, hooks: { onCommit?: (ms: number, jobs:
     } catch (err) {
       const e = toAppError(err);
       if (e.status === 500) app.log.error("ws.error", { error: String((err as Error)?.stack ?? err) });
-      return [errorReply(job.ws, e, job.clientMsgId)];
+      return [errorReply(job.ws, e, job.clientMsgId, app)];
     }
   }
 
@@ -58,9 +58,9 @@ export function createTurnQueue(app: App, hooks: { onCommit?: (ms: number, jobs:
         if (sqlite.inTransaction) sqlite.run("ROLLBACK");
         app.log.error("ws.commit_failed", { jobs: jobs.length, error: String(err) });
         const failure = new AppError("internal", "could not store, try again");
-        outcomes = jobs.map((j) => [errorReply(j.ws, failure, j.clientMsgId)]);
+        outcomes = jobs.map((j) => [errorReply(j.ws, failure, j.clientMsgId, app)]);
       }
-      hooks.onCommit?.(performance.now() - started, jobs.length);
+      app.metrics.observeCommit(performance.now() - started, jobs.length);
     }
     for (const actions of outcomes) for (const act of actions) act();
   }
@@ -85,7 +85,8 @@ export function createTurnQueue(app: App, hooks: { onCommit?: (ms: number, jobs:
   };
 }
 
-function errorReply(ws: Sock, err: AppError, clientMsgId: string | null): Action {
+function errorReply(ws: Sock, err: AppError, clientMsgId: string | null, app?: App): Action {
+  app?.metrics.inc("rim_errors_total", { transport: "ws", code: err.status });
   const data = JSON.stringify(toErrorAck(err, clientMsgId));
   return () => send(ws, data);
 }

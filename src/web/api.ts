@@ -1,0 +1,78 @@
+/// <reference lib="dom" />
+// The REST half of rim's public protocol: every reply is the envelope
+// {ok, code, msg, data}; a failed one becomes an ApiError.
+
+export type User = { id: number; name: string; avatar: string; email: string; account: string };
+export type Group = { id: number; name: string; avatar: string; mode: number; creatorUid: number };
+export type Member = { role: number; user: User; readMsgId: number };
+export type MessageInfo = { id: number; kind: string; content: string; gid: number; uid: number; client_msg_id: string; createTime: string };
+export type ChatMessage = { group: Group; msg: MessageInfo; user: User; unread: number | null };
+
+export const ROLE = { member: 1, admin: 2, owner: 3 } as const;
+export const MODE = { direct: 1, group: 2 } as const;
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let token = localStorage.getItem("rim.token") ?? "";
+export const getToken = () => token;
+export function setToken(t: string) {
+  token = t;
+  if (t) localStorage.setItem("rim.token", t);
+  else localStorage.removeItem("rim.token");
+}
+
+async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let res: Response;
+  try {
+    res = await fetch("/api" + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, "cannot reach the server");
+  }
+  const env = (await res.json().catch(() => null)) as { ok: boolean; code: number; msg: string | null; data: T } | null;
+  if (!env) throw new ApiError(res.status, `server error (${res.status})`);
+  if (!env.ok) throw new ApiError(env.code, env.msg ?? `error ${env.code}`);
+  return env.data;
+}
+
+const q = (params: Record<string, string | number>) => "?" + new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+
+export const api = {
+  register: (account: string, password: string, name: string) => call<number>("POST", "/user/create", { account, password, name }),
+  login: (account: string, password: string) => call<string>("POST", "/user/login", { account, password }),
+  logout: () => call<boolean>("POST", "/user/logout"),
+  me: () => call<User>("GET", "/user/token" + q({ token })),
+  user: (uid: number) => call<User>("GET", "/user/get" + q({ uid })),
+  search: (account: string) => call<User | null>("GET", "/user/search" + q({ account })),
+
+  groups: (uid: number) => call<Group[]>("GET", "/group/get" + q({ uid })),
+  members: (gid: number) => call<Member[]>("GET", "/group/user/get" + q({ gid })),
+  createGroup: (mode: number, name: string, uids: number[]) =>
+    call<number>("POST", "/group/create", { group: { name, avatar: "", mode }, users: uids.map((uid) => ({ uid, role: 1 })) }),
+  renameGroup: (id: number, name: string) => call<boolean>("POST", "/group/update", { id, name }),
+  changeMembers: (gid: number, uids: number[], add: boolean) => call<boolean>("POST", "/group/user/change", { gid, uids, opType: add ? 1 : 2 }),
+
+  chatList: (page: number, size: number) => call<ChatMessage[]>("POST", "/message/chat/list", { page, size }),
+  history: (gid: number, size: number, beforeId?: number) => call<ChatMessage[]>("POST", "/message/history", { gid, size, beforeId }),
+
+  friends: () => call<User[]>("GET", "/friend/list" + q({ status: 1 })),
+  friendRequests: (dir: "in" | "out") => call<User[]>("GET", "/friend/list" + q({ status: 0, dir })),
+  addFriend: (fid: number) => call<boolean>("POST", "/friend/add", { fid }),
+  answerFriend: (fid: number, accept: boolean) => call<boolean>("POST", "/friend/status/modify", { fid, status: accept ? 1 : 2 }),
+};
+
+/** A user by exact account, or an error that says so. */
+export async function findAccount(account: string): Promise<User> {
+  const u = await api.search(account.trim());
+  if (!u) throw new ApiError(404, `no user with account "${account.trim()}"`);
+  return u;
+}
