@@ -70,10 +70,10 @@ describe("the rim CLI", () => {
     const app = createApp(testConfig({ db }));
     const http = createHttpApp(app);
     const login = (password: string) =>
-      http.request("/api/user/login", { method: "POST", body: JSON.stringify({ account: "opsann", password }) }).then((r) => r.status);
+      Promise.resolve(http.request("/api/user/login", { method: "POST", body: JSON.stringify({ account: "opsann", password }) })).then((r) => r.status);
     const tokenRes = await http.request("/api/user/login", { method: "POST", body: JSON.stringify({ account: "opsann", password: "secret12" }) });
     const token = ((await tokenRes.json()) as any).data;
-    const me = () => http.request("/api/user/token?token=" + token, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.status);
+    const me = () => Promise.resolve(http.request("/api/user/token?token=" + token, { headers: { Authorization: `Bearer ${token}` } })).then((r) => r.status);
     expect(await me()).toBe(200);
 
     expect(rim(["user", "reset-password", "--account", "opsann", "--password", "newpass12"]).out).toContain("1 token(s) revoked");
@@ -98,7 +98,7 @@ describe("the rim CLI", () => {
     const app = createApp(testConfig({ db, registration: "invite" }));
     const http = createHttpApp(app);
     const create = (account: string) =>
-      http.request("/api/user/create", { method: "POST", body: JSON.stringify({ account, password: "secret12", invite: code }) }).then((r) => r.status);
+      Promise.resolve(http.request("/api/user/create", { method: "POST", body: JSON.stringify({ account, password: "secret12", invite: code }) })).then((r) => r.status);
     expect(await create("invited1")).toBe(200);
     expect(await create("invited2")).toBe(403);
     closeApp(app);

@@ -12,8 +12,11 @@ import { groupRoutes } from "./groups";
 import { messageRoutes } from "./messages";
 import { userRoutes } from "./users";
 import type { Env } from "./context";
+import { DOCS_HTML } from "./docs";
+import { openApiDocument } from "./openapi";
+import { wsJsonSchema } from "../ws/schema";
 
-const PUBLIC = new Set(["/api/user/login", "/api/user/create"]);
+const PUBLIC = new Set(["/api/user/login", "/api/user/create", "/api/openapi.json", "/api/ws-schema.json"]);
 
 export function createHttpApp(app: App) {
   const http = new Hono<Env>();
@@ -40,7 +43,8 @@ export function createHttpApp(app: App) {
     http.use("/api/*", cors({ origin: allowed.includes("*") ? "*" : allowed, allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }));
   }
 
-  http.get("/", (c) => c.text("hello rim"));
+  // A browser opening the root goes to the web client; anything else still gets rim's greeting.
+  http.get("/", (c) => ((c.req.header("Accept") ?? "").includes("text/html") ? c.redirect("/app/", 302) : c.text("hello rim")));
   http.get("/health", (c) => {
     app.db.$client.query("SELECT 1").get();
     return c.json({ status: "ok", uptime: Math.round(process.uptime()) });
@@ -79,6 +83,12 @@ export function createHttpApp(app: App) {
     }
     await next();
   });
+
+  // Built once, on first request: generating JSON Schema is not free.
+  let openapi: unknown, wsSchema: unknown;
+  http.get("/api/openapi.json", (c) => c.json((openapi ??= openApiDocument())));
+  http.get("/api/ws-schema.json", (c) => c.json((wsSchema ??= wsJsonSchema())));
+  http.get("/docs", (c) => c.html(DOCS_HTML));
 
   http.route("/api/user", userRoutes(app));
   http.route("/api/group", groupRoutes(app));
