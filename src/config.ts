@@ -2,7 +2,9 @@
 // OPTIONS: a flag, an env variable, a zod schema with its default, and help.
 import { z } from "zod";
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+// Decimal digits only: z.coerce alone would read "" and "  " as 0 (so `--port=` meant a random port).
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.union([z.number(), z.string().trim().regex(/^-?\d+$/, "expected an integer").transform(Number)]).pipe(z.number().int().min(min).max(max));
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
 
 export const OPTIONS = {

@@ -1,0 +1,130 @@
+// parseConfig(argv, env): defaults, env over defaults, flags over env, and a
+// ConfigError naming the flag and variable for every bad input.
+import { describe, expect, test } from "bun:test";
+import { ConfigError, defaultConfig, envName, flagName, parseConfig, type Config } from "../src/config";
+
+type Env = Record<string, string>;
+
+describe("defaults", () => {
+  test("no flags, no env: serve with the documented defaults", () => {
+    const { command, config, args } = parseConfig([], {});
+    expect(command).toBe("serve");
+    expect(args).toEqual([]);
+    expect(config).toMatchObject({
+      host: "0.0.0.0",
+      port: 8000,
+      db: "./data/rim.db",
+      sync: "full",
+      tokenTtlDays: 30,
+      bodyLimit: 1024 * 1024,
+      loginMaxPerAccount: 10,
+      loginMaxPerIp: 100,
+      loginWindowMinutes: 15,
+      logLevel: "info",
+    });
+  });
+
+  test("unrelated environment variables are ignored", () => {
+    expect(parseConfig([], { PORT: "1", RIM_NOT_AN_OPTION: "x", HOME: "/root" }).config).toEqual(parseConfig([], {}).config);
+  });
+
+  test("defaultConfig applies overrides on top of the defaults", () => {
+    expect(defaultConfig({ port: 1234 })).toEqual({ ...parseConfig([], {}).config, port: 1234 });
+  });
+});
+
+describe("names", () => {
+  test.each([
+    ["port", "--port", "RIM_PORT"],
+    ["db", "--db", "RIM_DB"],
+    ["tokenTtlDays", "--token-ttl-days", "RIM_TOKEN_TTL_DAYS"],
+    ["loginMaxPerIp", "--login-max-per-ip", "RIM_LOGIN_MAX_PER_IP"],
+  ])("%s is %s and %s", (key, flag, env) => {
+    expect(flagName(key)).toBe(flag);
+    expect(envName(key)).toBe(env);
+  });
+
+  const defaults = parseConfig([], {}).config;
+  test.each(Object.keys(defaults))("option %s can be set by its flag and by its env variable", (key) => {
+    const value = String(defaults[key as keyof Config]);
+    expect(parseConfig([`${flagName(key)}=${value}`], {}).config).toEqual(defaults);
+    if (value !== "") expect(parseConfig([], { [envName(key)]: value }).config).toEqual(defaults);
+  });
+});
+
+describe("flags and env", () => {
+  test.each<[string, string[], Env, Partial<Config>]>([
+    ["--port N", ["--port", "9000"], {}, { port: 9000 }],
+    ["--port=N", ["--port=9001"], {}, { port: 9001 }],
+    ["--port 0 (a free port)", ["--port", "0"], {}, { port: 0 }],
+    ["RIM_PORT", [], { RIM_PORT: "9002" }, { port: 9002 }],
+    ["the flag beats RIM_PORT", ["--port", "9003"], { RIM_PORT: "9002" }, { port: 9003 }],
+    ["a good flag beats a bad env value", ["--port", "9004"], { RIM_PORT: "not-a-port" }, { port: 9004 }],
+    ["an empty env value means unset", [], { RIM_PORT: "" }, { port: 8000 }],
+    ["RIM_DB", [], { RIM_DB: "/tmp/x.db" }, { db: "/tmp/x.db" }],
+    ["--db beats RIM_DB", ["--db", "a.db"], { RIM_DB: "b.db" }, { db: "a.db" }],
+    ["RIM_HOST", [], { RIM_HOST: "127.0.0.1" }, { host: "127.0.0.1" }],
+    ["--host", ["--host", "::1"], {}, { host: "::1" }],
+    ["RIM_TOKEN_TTL_DAYS", [], { RIM_TOKEN_TTL_DAYS: "7" }, { tokenTtlDays: 7 }],
+    ["--token-ttl-days", ["--token-ttl-days", "1"], { RIM_TOKEN_TTL_DAYS: "7" }, { tokenTtlDays: 1 }],
+    ["RIM_BODY_LIMIT", [], { RIM_BODY_LIMIT: "2048" }, { bodyLimit: 2048 }],
+    ["login throttle knobs", ["--login-max-per-ip", "7"], { RIM_LOGIN_MAX_PER_ACCOUNT: "3", RIM_LOGIN_WINDOW_MINUTES: "1" }, { loginMaxPerAccount: 3, loginMaxPerIp: 7, loginWindowMinutes: 1 }],
+    ["--sync normal", ["--sync", "normal"], {}, { sync: "normal" }],
+    ["the last of a repeated flag wins", ["--port", "1", "--port", "2"], {}, { port: 2 }],
+  ])("%s", (_label, argv, env, want) => {
+    expect(parseConfig(argv, env).config).toMatchObject(want);
+  });
+});
+
+describe("commands", () => {
+  test.each<[string[], string, Partial<Config>]>([
+    [["serve", "--port", "1"], "serve", { port: 1 }],
+    [["--port", "1", "serve"], "serve", { port: 1 }],
+    [["migrate", "--db", "m.db"], "migrate", { db: "m.db" }],
+    [["--help"], "help", {}],
+    [["-h"], "help", {}],
+    [["serve", "--help"], "help", {}],
+    [["--version"], "version", {}],
+    [["-v"], "version", {}],
+    [["--version", "--help"], "help", {}],
+  ])("%p → %s", (argv, command, want) => {
+    const parsed = parseConfig(argv, {});
+    expect(parsed.command).toBe(command as any);
+    expect(parsed.config).toMatchObject(want);
+  });
+});
+
+describe("bad input is a ConfigError naming the flag", () => {
+  test.each<[string, string[], Env, string]>([
+    ["--port abc", ["--port", "abc"], {}, "--port / RIM_PORT"],
+    ["--port 70000", ["--port", "70000"], {}, "--port / RIM_PORT"],
+    ["--port -1", ["--port=-1"], {}, "--port / RIM_PORT"],
+    ["--port 1.5", ["--port", "1.5"], {}, "--port / RIM_PORT"],
+    ["--port with an empty value", ["--port="], {}, "--port / RIM_PORT"],
+    ["--port of spaces", ["--port", "  "], {}, "--port / RIM_PORT"],
+    ["RIM_PORT=abc", [], { RIM_PORT: "abc" }, "--port / RIM_PORT"],
+    ["RIM_TOKEN_TTL_DAYS=0", [], { RIM_TOKEN_TTL_DAYS: "0" }, "--token-ttl-days / RIM_TOKEN_TTL_DAYS"],
+    ["--token-ttl-days 3651", ["--token-ttl-days", "3651"], {}, "--token-ttl-days"],
+    ["--body-limit below 1024", ["--body-limit", "100"], {}, "--body-limit / RIM_BODY_LIMIT"],
+    ["--login-max-per-account 0", ["--login-max-per-account", "0"], {}, "--login-max-per-account"],
+    ["--sync sometimes", ["--sync", "sometimes"], {}, "--sync / RIM_SYNC"],
+    ["RIM_LOG_LEVEL=loud", [], { RIM_LOG_LEVEL: "loud" }, "--log-level / RIM_LOG_LEVEL"],
+    ["--db with an empty value", ["--db="], {}, "--db / RIM_DB"],
+    ["--host with an empty value", ["--host="], {}, "--host / RIM_HOST"],
+    ["an unknown flag", ["--nope"], {}, "unknown flag --nope"],
+    ["an unknown flag with a value", ["--nope=1"], {}, "unknown flag --nope"],
+    ["a flag in the wrong case", ["--PORT", "1"], {}, "unknown flag --PORT"],
+    ["a camelCase flag", ["--tokenTtlDays", "1"], {}, "unknown flag --tokenTtlDays"],
+    ["a flag without its value", ["--port"], {}, "--port needs a value"],
+    ["an unknown command", ["launch"], {}, "unknown command launch"],
+  ])("%s", (_label, argv, env, fragment) => {
+    let err: unknown;
+    try {
+      parseConfig(argv, env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain(fragment);
+  });
+});
