@@ -42,6 +42,14 @@ function allowFrame(app: App, ws: Sock): boolean {
   return true;
 }
 
+function tryParse(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return null;
+  }
+}
+
 function clientMsgIdOf(frame: unknown): string | null {
   const body = (frame as { body?: { clientMsgId?: unknown } } | null)?.body;
   return typeof body?.clientMsgId === "string" ? body.clientMsgId.slice(0, 128) : null;
@@ -68,7 +76,7 @@ export function createSocketHandlers(app: App, queue: TurnQueue): WebSocketHandl
     message(ws, raw) {
       if (!allowFrame(app, ws)) {
         if (++ws.data.bucket.strikes > MAX_STRIKES) return ws.close(4029, "rate limit");
-        return queue.reject(ws, new AppError("rate_limited", "too many frames, slow down"), null);
+        return queue.reject(ws, new AppError("rate_limited", "too many frames, slow down"), typeof raw === "string" ? clientMsgIdOf(tryParse(raw)) : null);
       }
       ws.data.bucket.strikes = 0;
       if (typeof raw !== "string") return queue.reject(ws, badRequest("frame: binary frames are not supported"), null);
