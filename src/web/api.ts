@@ -21,6 +21,9 @@ export class ApiError extends Error {
 }
 
 let token = localStorage.getItem("rim.token") ?? "";
+/** Called when the server no longer accepts our token (expired, revoked, password changed). */
+let onUnauthorized = () => {};
+export const whenUnauthorized = (fn: () => void) => void (onUnauthorized = fn);
 export const getToken = () => token;
 export function setToken(t: string) {
   token = t;
@@ -40,7 +43,10 @@ async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Pr
   }
   const env = (await res.json().catch(() => null)) as { ok: boolean; code: number; msg: string | null; data: T } | null;
   if (!env) throw new ApiError(res.status, `server error (${res.status})`);
-  if (!env.ok) throw new ApiError(env.code, env.msg ?? `error ${env.code}`);
+  if (!env.ok) {
+    if (env.code === 401 && token) onUnauthorized();
+    throw new ApiError(env.code, env.msg ?? `error ${env.code}`);
+  }
   return env.data;
 }
 

@@ -313,7 +313,7 @@ function Composer({ gid }: { gid: number }) {
         value={text}
         placeholder="Write a message"
         aria-label="Message"
-        enterKeyHint="send"
+        enterkeyhint="send"
         maxLength={8000}
         onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)}
         onKeyDown={(e) => {
@@ -606,8 +606,6 @@ function Home() {
 }
 
 function App() {
-  const [, rerender] = useReducer((n: number) => n + 1, 0);
-  useEffect(() => store.subscribe(rerender), []);
   if (state.booting) return <p class="boot muted">Loading…</p>;
   return state.me ? <Home /> : <Auth />;
 }
@@ -619,5 +617,13 @@ function followAddress() {
 }
 addEventListener("popstate", followAddress);
 
-render(<App />, document.getElementById("app")!);
+// Every change of the store renders the whole tree again (coalesced per microtask; Preact diffs).
+const root = document.getElementById("app")!;
+const draw = () => {
+  const unread = [...state.convs.values()].reduce((n, c) => n + c.unread, 0);
+  document.title = unread ? `(${unread}) rim` : "rim";
+  render(<App />, root);
+};
+store.subscribe(draw);
+draw();
 store.boot().then(followAddress);

@@ -2,7 +2,7 @@
 // The client's state and every rule about it: conversations, messages
 // deduplicated by id, the outbox of unacknowledged sends, read cursors, and
 // the Sync cursor that makes a reconnect resume with no gap and no double.
-import { api, ApiError, MODE, setToken, getToken, type Group, type Member, type MessageInfo, type User } from "./api";
+import { api, ApiError, MODE, setToken, getToken, whenUnauthorized, type Group, type Member, type MessageInfo, type User } from "./api";
 import { Disconnected, Link, newClientMsgId, type LinkState, type Push } from "./socket";
 
 export type Msg = { id: number; gid: number; uid: number; kind: string; content: string; clientMsgId: string; createTime: string };
@@ -147,8 +147,10 @@ export async function logOut() {
   try {
     await api.logout();
   } catch {}
+  localStorage.removeItem(outboxKey());
   reset();
 }
+whenUnauthorized(() => state.me && reset());
 
 function reset() {
   link?.stop();

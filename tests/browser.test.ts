@@ -1,0 +1,260 @@
+// The web client in real headless Chromium (Debian's, never a downloaded
+// one): two people register, chat directly, see unread counts and read
+// receipts; one goes offline while the other writes, and gets every missed
+// message exactly once, in order, when it comes back. Then groups and friends.
+// Screenshots land in tests/artifacts/ (RIM_SCREENSHOT=1 also refreshes docs/screenshot.png).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { sendMessage } from "../src/domain/messages";
+import { searchUser } from "../src/domain/users";
+import { serve } from "./helpers";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = join(import.meta.dir, "artifacts");
+const DOCS_SHOT = join(import.meta.dir, "..", "docs", "screenshot.png");
+const available = existsSync(CHROMIUM);
+
+if (!available) {
+  const why = `${CHROMIUM} is missing: install it with 'apt-get install -y chromium' (npm test does when it can)`;
+  if (process.env.CI) {
+    test("browser: Chromium is installed", () => {
+      throw new Error(why);
+    });
+  } else {
+    console.warn(`browser.test.ts skipped: ${why}`);
+  }
+}
+const run = available ? test : test.skip;
+
+let server: ReturnType<typeof serve>;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  if (!available) return;
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = serve();
+  // Playwright gives every launch a fresh temporary profile (user-data-dir) and removes it after.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+});
+
+afterAll(async () => {
+  if (!available) return;
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await server?.stop();
+});
+
+async function person(viewport: { width: number; height: number }): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(8000);
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  return { ctx, page };
+}
+
+async function register(page: Page, account: string, name: string) {
+  await page.goto(server.url + "/");
+  expect(new URL(page.url()).pathname).toBe("/app/"); // a browser at / is sent to the client
+  await page.getByRole("button", { name: "Create an account" }).click();
+  await page.getByRole("textbox", { name: "Account", exact: true }).fill(account);
+  await page.getByRole("textbox", { name: "Display name" }).fill(name);
+  await page.getByLabel("Password", { exact: true }).fill("password1");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: "Log out" }).waitFor();
+}
+
+/** Polls fn until its value deep-equals want (bun:test has no expect.poll), then asserts it. */
+async function until<T>(fn: () => Promise<T>, want: Awaited<T>, timeout = 8000): Promise<void> {
+  const end = Date.now() + timeout;
+  let got = await fn();
+  while (!Bun.deepEquals(got, want) && Date.now() < end) {
+    await Bun.sleep(50);
+    got = await fn();
+  }
+  expect(got as Awaited<T>).toEqual(want);
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+const bubbles = (page: Page) => page.locator(".messages .msg .bubble").allTextContents();
+const conv = (page: Page, title: string) => page.locator(".conv", { has: page.locator(".conv-title", { hasText: title }) });
+
+async function send(page: Page, text: string) {
+  await page.getByLabel("Message", { exact: true }).fill(text);
+  await page.keyboard.press("Enter");
+}
+
+/** Waits until the newest own message is acknowledged (no pending item left). */
+async function settled(page: Page) {
+  await until(() => page.locator(".msg[data-state]").count(), 0, 8000);
+}
+
+run(
+  "two people chat in the browser: unread, read receipts, offline catch-up",
+  async () => {
+    const started = performance.now();
+    const a = await person({ width: 1100, height: 700 }); // a laptop
+    const b = await person({ width: 375, height: 740 }); // a phone
+    // Bob's browser has granted notifications; a stand-in records what the client shows.
+    await b.ctx.addInitScript(() => {
+      const shown: [string, string | undefined][] = [];
+      (window as any).shownNotifications = shown;
+      (window as any).Notification = class {
+        static permission = "granted";
+        static requestPermission = async () => "granted";
+        onclick: (() => void) | null = null;
+        constructor(title: string, opts?: { body?: string }) {
+          shown.push([title, opts?.body]);
+        }
+        close() {}
+      };
+    });
+    await register(a.page, "alice", "Alice Adams");
+    await register(b.page, "bob", "Bob Brown");
+
+    // Alice starts a direct chat with Bob by his account and writes.
+    await a.page.getByRole("button", { name: "New chat" }).click();
+    await a.page.getByLabel("Their account").fill("bob");
+    await a.page.getByRole("button", { name: "Start chat" }).click();
+    await a.page.getByRole("heading", { name: "Bob Brown" }).waitFor();
+    await send(a.page, "Hi Bob, lunch at noon?");
+    await settled(a.page);
+    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Sent");
+
+    // Bob, on the list, sees the new conversation with one unread message.
+    const bobsRow = conv(b.page, "Alice Adams");
+    await bobsRow.locator(".badge").waitFor();
+    expect(await bobsRow.locator(".badge").textContent()).toBe("1");
+    expect(await bobsRow.locator(".preview").textContent()).toBe("Hi Bob, lunch at noon?");
+    await shot(b.page, "1-bob-unread");
+    expect(await b.page.evaluate(() => (window as any).shownNotifications)).toEqual([["Alice Adams", "Hi Bob, lunch at noon?"]]);
+
+    // Bob opens it: Alice sees "Read by 1" on her message; Bob answers.
+    await bobsRow.click();
+    await b.page.getByRole("heading", { name: "Alice Adams" }).waitFor();
+    expect(await bubbles(b.page)).toEqual(["Hi Bob, lunch at noon?"]);
+    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+    await send(b.page, "Sure, see you there");
+    await settled(b.page);
+    await until(() => bubbles(a.page), ["Hi Bob, lunch at noon?", "Sure, see you there"]);
+    // Alice has the chat in view: nothing counts as unread for her, and Bob sees her read it.
+    expect(await conv(a.page, "Bob Brown").locator(".badge").count()).toBe(0);
+    await until(() => b.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+
+    // Bob loses the network. Alice keeps writing; Bob writes too, offline.
+    await b.ctx.setOffline(true);
+    await b.page.locator(".banner").waitFor();
+    expect(await b.page.locator(".banner").textContent()).toContain("Offline");
+    const missed = ["one", "two", "three", "four", "five"].map((n) => `missed message ${n}`);
+    for (const text of missed) await send(a.page, text);
+    await settled(a.page);
+    await send(b.page, "typed while offline");
+    await b.page.locator('.msg[data-state="sending"]').waitFor();
+    await shot(b.page, "2-bob-offline");
+
+    // Back online: every missed message exactly once, in order; the queued one goes out once.
+    await b.ctx.setOffline(false);
+    await b.page.locator(".banner").waitFor({ state: "detached", timeout: 15_000 });
+    const expected = ["Hi Bob, lunch at noon?", "Sure, see you there", ...missed, "typed while offline"];
+    await until(() => bubbles(b.page), expected, 10_000);
+    await settled(b.page);
+    await until(() => bubbles(a.page), expected);
+    const ids = (await b.page.locator(".messages .msg[data-msg-id]").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-msg-id")))));
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(expected.length);
+    // Bob was looking at the chat, so Alice's catch-up messages show as read.
+    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+    // The server drops Bob's socket (no offline event this time): he reconnects and resumes by himself.
+    const bob = searchUser(server.app, "bob")!;
+    for (const ws of server.app.hub.socketsOf(bob.id)) ws.close(1012, "restarting");
+    await send(a.page, "after the drop");
+    expected.push("after the drop");
+    await until(() => bubbles(b.page), expected, 10_000);
+    // A reload starts from REST history: the same messages, still once each.
+    await b.page.reload();
+    await b.page.getByRole("heading", { name: "Alice Adams" }).waitFor();
+    await until(() => bubbles(b.page), expected);
+
+    await shot(b.page, "3-bob-caught-up");
+    await shot(a.page, "4-alice-desktop");
+    if (process.env.RIM_SCREENSHOT || !existsSync(DOCS_SHOT)) copyFileSync(join(ARTIFACTS, "4-alice-desktop.png"), DOCS_SHOT);
+    console.log(`browser chat scenario: ${Math.round(performance.now() - started)} ms`);
+  },
+  60_000,
+);
+
+run(
+  "groups and friends in the browser: create, rename, add and remove members, requests",
+  async () => {
+    const a = await person({ width: 1000, height: 700 });
+    const b = await person({ width: 1000, height: 700 });
+    await register(a.page, "carol", "Carol Chen");
+    await register(b.page, "dave", "Dave Diaz");
+
+    // Friend request: Carol asks, Dave sees it, accepts; both list each other.
+    await a.page.getByRole("button", { name: "Friends" }).click();
+    await a.page.getByLabel("Add a friend by account").fill("dave");
+    await a.page.getByRole("button", { name: "Send request" }).click();
+    await a.page.getByText("Request sent to Dave Diaz.").waitFor();
+    await a.page.getByText("Waiting for an answer").waitFor();
+    await a.page.getByRole("button", { name: "Close" }).click();
+    await b.page.reload();
+    await b.page.getByRole("button", { name: /Friends\s*1/ }).click();
+    await b.page.getByRole("button", { name: "Accept" }).click();
+    await b.page.locator(".people", { hasText: "Carol Chen" }).getByRole("button", { name: "Message" }).waitFor();
+    await b.page.getByRole("button", { name: "Close" }).click();
+
+    // Carol creates a group with Dave, renames it; Dave sees it live.
+    await a.page.getByRole("button", { name: "New group" }).click();
+    await a.page.getByLabel("Name").fill("Launch crew");
+    await a.page.getByLabel(/Members/).fill("dave");
+    await a.page.getByRole("button", { name: "Create group" }).click();
+    await a.page.getByRole("heading", { name: "Launch crew" }).waitFor();
+    await send(a.page, "Welcome to the crew");
+    await settled(a.page);
+    await conv(b.page, "Launch crew").locator(".badge").waitFor();
+    await a.page.getByRole("button", { name: "Members" }).click();
+    await a.page.getByRole("dialog").getByLabel("Name").fill("Launch team");
+    await a.page.getByRole("button", { name: "Rename" }).click();
+    await conv(b.page, "Launch team").waitFor();
+    await conv(a.page, "Launch team").waitFor();
+    expect(await a.page.locator(".people li").count()).toBe(2);
+    await shot(a.page, "5-group-members");
+
+    // Removing Dave takes the group off his list at once.
+    await a.page.locator(".people li", { hasText: "Dave Diaz" }).getByRole("button", { name: "Remove" }).click();
+    await until(() => a.page.locator(".people li").count(), 1);
+    await conv(b.page, "Launch team").waitFor({ state: "detached" });
+    // And adding him back brings it back.
+    await a.page.getByLabel(/Add members/).fill("dave");
+    await a.page.getByRole("button", { name: "Add", exact: true }).click();
+    await until(() => a.page.locator(".people li").count(), 2);
+    await conv(b.page, "Launch team").waitFor();
+    await a.page.getByRole("button", { name: "Close" }).click();
+
+    // A long history: Dave gets the newest page, and older pages as he scrolls up.
+    const gid = Number(await conv(a.page, "Launch team").getAttribute("data-gid"));
+    const carol = searchUser(server.app, "carol")!;
+    const older = Array.from({ length: 75 }, (_, i) => `history ${i + 1}`);
+    for (const [i, content] of older.entries()) sendMessage(server.app, carol.id, { gid, kind: "Text", content, clientMsgId: `seed-${i}` });
+    await b.page.reload();
+    const row = conv(b.page, "Launch team");
+    expect(await row.locator(".badge").textContent()).toBe("75");
+    await row.click();
+    await until(async () => (await bubbles(b.page)).length >= 30, true);
+    expect((await bubbles(b.page)).at(-1)).toBe("history 75");
+    const list = b.page.getByRole("list", { name: "Messages" });
+    for (let i = 0; i < 10 && !(await b.page.getByText("Start of the conversation").count()); i++) {
+      await list.evaluate((el) => (el.scrollTop = 0));
+      await Bun.sleep(150);
+    }
+    expect(await bubbles(b.page)).toEqual(["Welcome to the crew", ...older]);
+  },
+  60_000,
+);
