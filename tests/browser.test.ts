@@ -151,17 +151,17 @@ run(
     await b.ctx.setOffline(true);
     await b.page.locator(".banner").waitFor();
     expect(await b.page.locator(".banner").textContent()).toContain("Offline");
-    const missed = ["one", "two", "three", "four", "five"].map((n) => `missed message ${n}`);
+    const missed = ["Running five minutes late", "Grabbing a table by the window", "Want me to order for you?", "Soup of the day is lentil", "See you soon"];
     for (const text of missed) await send(a.page, text);
     await settled(a.page);
-    await send(b.page, "typed while offline");
+    await send(b.page, "On my way (typed in the tunnel)");
     await b.page.locator('.msg[data-state="sending"]').waitFor();
     await shot(b.page, "2-bob-offline");
 
     // Back online: every missed message exactly once, in order; the queued one goes out once.
     await b.ctx.setOffline(false);
     await b.page.locator(".banner").waitFor({ state: "detached", timeout: 15_000 });
-    const expected = ["Hi Bob, lunch at noon?", "Sure, see you there", ...missed, "typed while offline"];
+    const expected = ["Hi Bob, lunch at noon?", "Sure, see you there", ...missed, "On my way (typed in the tunnel)"];
     await until(() => bubbles(b.page), expected, 10_000);
     await settled(b.page);
     await until(() => bubbles(a.page), expected);
@@ -173,13 +173,30 @@ run(
     // The server drops Bob's socket (no offline event this time): he reconnects and resumes by himself.
     const bob = searchUser(server.app, "bob")!;
     for (const ws of server.app.hub.socketsOf(bob.id)) ws.close(1012, "restarting");
-    await send(a.page, "after the drop");
-    expected.push("after the drop");
+    await send(a.page, "Ordered you the lentil soup");
+    expected.push("Ordered you the lentil soup");
     await until(() => bubbles(b.page), expected, 10_000);
     // A reload starts from REST history: the same messages, still once each.
     await b.page.reload();
     await b.page.getByRole("heading", { name: "Alice Adams" }).waitFor();
     await until(() => bubbles(b.page), expected);
+
+    // A group beside the direct chat: Bob's answer there shows as unread while Alice reads Bob's chat.
+    await a.page.getByRole("button", { name: "New group" }).click();
+    await a.page.getByLabel("Name").fill("Weekend hike");
+    await a.page.getByLabel(/Members/).fill("bob");
+    await a.page.getByRole("button", { name: "Create group" }).click();
+    await a.page.getByRole("heading", { name: "Weekend hike" }).waitFor();
+    await send(a.page, "Who is in for Saturday?");
+    await settled(a.page);
+    await conv(a.page, "Bob Brown").click();
+    await b.page.getByRole("button", { name: "Back to conversations" }).click();
+    await conv(b.page, "Weekend hike").click();
+    await send(b.page, "Count me in!");
+    await settled(b.page);
+    await until(() => conv(a.page, "Weekend hike").locator(".badge").textContent(), "1");
+    expect(await conv(a.page, "Weekend hike").locator(".preview").textContent()).toBe("Bob Brown: Count me in!");
+    expect(await a.page.title()).toBe("(1) rim");
 
     await shot(b.page, "3-bob-caught-up");
     await shot(a.page, "4-alice-desktop");

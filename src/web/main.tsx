@@ -210,10 +210,10 @@ function Sidebar({ show }: { show(d: Dialog): void }) {
 
 // ---------- one conversation ----------
 
-function Status({ c, m }: { c: Conv; m: Msg }) {
+const statusOf = (c: Conv, m: Msg) => {
   const n = store.readBy(c, m);
-  return <span class="status">{n > 0 ? `Read by ${n}` : "Sent"}</span>;
-}
+  return n > 0 ? `Read by ${n}` : "Sent";
+};
 
 function PendingItem({ p }: { p: Pending }) {
   return (
@@ -266,20 +266,36 @@ function Messages({ c }: { c: Conv }) {
   };
 
   const group = c.group.mode !== MODE.direct;
+  // A status shows where it changes: read cursors only move forward, so an
+  // own message is read by at least as many as any later one.
+  const statuses: (string | null)[] = [];
+  let after: string | null = null;
+  for (let i = c.msgs.length - 1; i >= 0; i--) {
+    const m = c.msgs[i]!;
+    if (m.uid !== state.me?.id) continue;
+    const st = statusOf(c, m);
+    statuses[i] = st !== after ? st : null;
+    after = st;
+  }
   return (
     <ol class="messages" ref={ref} onScroll={onScroll} aria-label="Messages" aria-live="polite">
       <li class="history-edge muted">{c.loadingOlder ? "Loading…" : c.loaded && !c.hasOlder ? "Start of the conversation" : ""}</li>
       {c.msgs.map((m, i) => {
         const mine = m.uid === state.me?.id;
         const showName = group && !mine && c.msgs[i - 1]?.uid !== m.uid;
+        // The time shows once per run of one sender's messages within a minute.
+        const next = c.msgs[i + 1];
+        const showMeta = statuses[i] || !next || next.uid !== m.uid || when(next.createTime) !== when(m.createTime);
         return (
           <li key={m.id} class={mine ? "msg mine" : "msg"} data-msg-id={m.id}>
             {showName && <span class="sender">{store.userName(m.uid)}</span>}
             <p class="bubble">{m.content}</p>
-            <small class="meta">
-              <time>{when(m.createTime)}</time>
-              {mine && <Status c={c} m={m} />}
-            </small>
+            {showMeta && (
+              <small class="meta">
+                <time>{when(m.createTime)}</time>
+                {statuses[i] && <span class="status">{statuses[i]}</span>}
+              </small>
+            )}
           </li>
         );
       })}
@@ -435,7 +451,7 @@ function GroupInfo({ c, close }: { c: Conv; close(): void }) {
         >
           <label class="grow">
             Name
-            <input name="name" required maxLength={100} value={c.group.name} />
+            <input name="name" required maxLength={100} defaultValue={c.group.name} />
           </label>
           <button disabled={busy}>Rename</button>
         </form>

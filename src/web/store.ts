@@ -144,6 +144,7 @@ export async function register(account: string, password: string, name: string) 
 }
 
 export async function logOut() {
+  link?.stop();
   try {
     await api.logout();
   } catch {}
