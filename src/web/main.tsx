@@ -120,8 +120,8 @@ function Banner() {
     const t = setInterval(tick, 1000);
     return () => clearInterval(t);
   }, [state.link]);
-  if (state.link !== "offline") return null;
-  const secs = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
+  if (!state.reconnecting) return null;
+  const secs = state.link === "offline" ? Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000)) : 0;
   return (
     <div class="banner" role="status">
       <span>Offline. {secs > 0 ? `Reconnecting in ${secs}s…` : "Reconnecting…"}</span>
@@ -623,6 +623,17 @@ function Home() {
 
 function App() {
   if (state.booting) return <p class="boot muted">Loading…</p>;
+  if (state.bootError)
+    return (
+      <main class="auth">
+        <p role="alert">
+          Cannot reach the server ({state.bootError}).{" "}
+          <button type="button" onClick={store.boot}>
+            Try again
+          </button>
+        </p>
+      </main>
+    );
   return state.me ? <Home /> : <Auth />;
 }
 

@@ -34,6 +34,10 @@ export const state = {
   outbox: [] as Pending[],
   open: null as number | null,
   link: "connecting" as LinkState,
+  /** The link was lost and is not back yet (the first connect does not count). */
+  reconnecting: false,
+  /** Set when the server could not be reached at startup. */
+  bootError: "",
   retryAt: 0,
   friendRequests: 0,
   notice: "" as string,
@@ -123,11 +127,17 @@ export async function boot() {
     state.booting = false;
     return changed();
   }
+  state.booting = true;
+  state.bootError = "";
+  changed();
   try {
     await start(await api.me());
   } catch (e) {
+    link?.stop();
+    link = null;
+    state.me = null;
     if (e instanceof ApiError && e.code === 401) setToken("");
-    else state.notice = (e as Error).message;
+    else state.bootError = (e as Error).message;
   }
   state.booting = false;
   changed();
@@ -157,7 +167,7 @@ function reset() {
   link?.stop();
   link = null;
   setToken("");
-  Object.assign(state, { me: null, convs: new Map(), users: new Map(), outbox: [], open: null, link: "connecting", friendRequests: 0, notice: "" });
+  Object.assign(state, { me: null, convs: new Map(), users: new Map(), outbox: [], open: null, link: "connecting", reconnecting: false, friendRequests: 0, notice: "" });
   cursor = connMax = connections = 0;
   synced = false;
   changed();
@@ -179,6 +189,8 @@ async function start(me: User) {
     onState(s) {
       state.link = s;
       state.retryAt = link?.retryAt ?? 0;
+      if (s === "offline") state.reconnecting = true;
+      if (s === "online") state.reconnecting = false;
       if (s !== "online") synced = false;
       changed();
     },
@@ -262,10 +274,14 @@ async function onReady() {
   // Every push of this connection came after its Login, in id order: they join the cursor now.
   if (connMax > cursor) cursor = connMax;
   synced = true;
-  if (connections++ > 0) refreshGroupsSoon(); // memberships may have changed while away
+  if (connections++ > 0) {
+    // Memberships and friend requests may have changed while away.
+    refreshGroupsSoon();
+    refreshFriendRequests();
+  }
   for (const p of state.outbox) if (p.state === "sending") transmit(p);
   const c = state.open !== null ? state.convs.get(state.open) : undefined;
-  if (c) markRead(c);
+  if (c && inView(c)) markRead(c);
 }
 
 function onPush(p: Push) {
