@@ -11,7 +11,8 @@ import { sendMessage } from "../src/domain/messages";
 import { searchUser } from "../src/domain/users";
 import { serve } from "./helpers";
 
-const CHROMIUM = "/usr/bin/chromium";
+// RIM_CHROMIUM points elsewhere only to try the missing-browser path.
+const CHROMIUM = process.env.RIM_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dir, "artifacts");
 const DOCS_SHOT = join(import.meta.dir, "..", "docs", "screenshot.png");
 const available = existsSync(CHROMIUM);
@@ -48,6 +49,32 @@ afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
   await server?.stop();
+});
+
+// Needs no browser: what the server answers at / and /app/.
+test("a browser at / is sent to /app/, which serves the bundled client; other clients still get hello rim", async () => {
+  const s = serve();
+  try {
+    const redirect = await fetch(s.url + "/", { headers: { Accept: "text/html,application/xhtml+xml" }, redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get("location")).toBe("/app/");
+    expect(await (await fetch(s.url + "/")).text()).toBe("hello rim");
+    for (const path of ["/app", "/app/", "/app/c/1"]) {
+      const page = await fetch(s.url + path);
+      expect(page.headers.get("content-type")).toContain("text/html");
+      const html = await page.text();
+      const js = html.match(/<script[^>]+src="([^"]+)"/)?.[1];
+      const css = html.match(/<link[^>]+stylesheet[^>]+href="([^"]+)"|<link[^>]+href="([^"]+\.css)"/);
+      expect(js).toBeDefined();
+      expect(css).not.toBeNull();
+      const bundle = await fetch(new URL(js!, s.url + path));
+      expect(bundle.status).toBe(200);
+      expect(bundle.headers.get("content-type")).toContain("javascript");
+      expect((await bundle.text()).length).toBeGreaterThan(1000);
+    }
+  } finally {
+    await s.stop();
+  }
 });
 
 async function person(viewport: { width: number; height: number }): Promise<{ ctx: BrowserContext; page: Page }> {
