@@ -9,7 +9,11 @@ export const EVENTS = ["Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync"]
 export type EventName = (typeof EVENTS)[number];
 
 const id = z.number().int().min(1).max(MAX_ID);
-const clientMsgId = z.string().min(1, "required").max(128);
+// Text that is not well-formed Unicode (a lone surrogate) is stored as U+FFFD,
+// so two different clientMsgIds would collide and the second message be lost.
+const wellFormed = (s: string) => !/\p{Cs}/u.test(s);
+const unicode = z.string().refine(wellFormed, { message: "must be well-formed Unicode (no lone surrogates)" });
+const clientMsgId = unicode.min(1, "required").max(128);
 const common = { clientMsgId, uid: id.optional(), kind: z.enum(MESSAGE_KINDS).optional() };
 
 export const envelope = z.object({
@@ -20,7 +24,7 @@ export const envelope = z.object({
 export const bodies = {
   // rim's demo client also sends a gid with Login: ignored.
   Login: z.object({ ...common, content: z.string().min(1, "must be a token").max(200) }),
-  Msg: z.object({ ...common, kind: z.enum(MESSAGE_KINDS), gid: id, content: z.string() }),
+  Msg: z.object({ ...common, kind: z.enum(MESSAGE_KINDS), gid: id, content: unicode }),
   Ack: z.object({ ...common, gid: id, msgId: id }),
   Read: z.object({ ...common, gid: id, msgId: id }),
   Heart: z.object(common),
