@@ -33,6 +33,8 @@ export class ServerProcess {
     readonly url: string,
     /** The last 200 lines of its stderr. */
     readonly tail: string[],
+    /** Every stderr line that reports a server-side error. */
+    private readonly errorLines: string[],
     drained: Promise<void>,
   ) {
     this.exited = drained.then(() => proc.exited);
@@ -47,6 +49,7 @@ export class ServerProcess {
     const args = ["src/main.ts", "serve", "--host", "127.0.0.1", "--port", "0", "--db", dbFile, "--sync", "full", "--ws-rate", "0", "--argon2-memory", "256", "--argon2-time", "1", ...extra];
     const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     const tail: string[] = [];
+    const errorLines: string[] = [];
     let found!: (url: string) => void;
     let failed!: (err: Error) => void;
     const listening = new Promise<string>((res, rej) => ((found = res), (failed = rej)));
@@ -62,6 +65,7 @@ export class ServerProcess {
           buf = buf.slice(nl + 1);
           tail.push(line);
           if (tail.length > 200) tail.shift();
+          if (/\bERROR\b|"level":"error"/.test(line)) errorLines.push(line);
           const m = /server\.listening url="([^"]+)"/.exec(line);
           if (m) found(m[1]!);
         }
@@ -72,7 +76,7 @@ export class ServerProcess {
     return listening.then(
       (url) => {
         clearTimeout(timer);
-        return new ServerProcess(proc, url, tail, drained);
+        return new ServerProcess(proc, url, tail, errorLines, drained);
       },
       (err) => {
         clearTimeout(timer);
@@ -88,7 +92,7 @@ export class ServerProcess {
 
   /** Stderr lines that report a server-side error. */
   errors(): string[] {
-    return this.tail.filter((l) => /\bERROR\b|"level":"error"/.test(l));
+    return this.errorLines;
   }
 }
 
@@ -364,6 +368,44 @@ async function resendUnacked(server: ServerProcess, world: World, ledger: Ledger
 
 // ---------------------------------------------------------------- load
 
+/** Four loops creating accounts over REST (argon2 runs between the request's read and its insert). */
+function restLoad(server: ServerProcess, tag: string) {
+  const created: string[] = [];
+  const errors: string[] = [];
+  let running = true;
+  const loops = Array.from({ length: 4 }, async (_, i) => {
+    for (let n = 0; running; n++) {
+      const account = `rest_${tag}_${i}_${n}`;
+      const res = await fetch(server.url + "/api/user/create", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ account, password: "password1" }) }).catch(() => null);
+      if (!res) return; // refused or cut: the server is going away
+      const body = (await res.json().catch(() => null)) as any;
+      if (res.status === 200 && body?.ok) created.push(account);
+      else if (body !== null) errors.push(`user/create ${account}: ${res.status} ${JSON.stringify(body)}`);
+      else return; // the reply was cut off
+    }
+  });
+  return {
+    created,
+    errors,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Every account whose creation was answered 200 is in the file. */
+function checkAccounts(dbFile: string, created: string[]) {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    const accounts = new Set((db.query("SELECT account FROM users").all() as { account: string }[]).map((r) => r.account));
+    const lost = created.filter((a) => !accounts.has(a));
+    if (lost.length) fail(`accounts created (200) but not stored: ${lost.join(", ")}`);
+  } finally {
+    db.close();
+  }
+}
+
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
@@ -402,7 +444,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 
 // ---------------------------------------------------------------- the runs
 
-export type CrashReport = { kills: number; acked: number; resent: number; committedButUnacked: number; stored: number; seed: number };
+export type CrashReport = { kills: number; acked: number; resent: number; committedButUnacked: number; stored: number; accounts: number; seed: number };
 
 /** `kills` SIGKILL cycles on one database file, then a clean SIGTERM. Throws on the first broken invariant. */
 export async function runKills(opts: { kills: number; seed?: number; log?: Log }): Promise<CrashReport> {
@@ -412,7 +454,8 @@ export async function runKills(opts: { kills: number; seed?: number; log?: Log }
   const tmp = tempDir("rim-crash-");
   const dbFile = join(tmp.dir, "rim.db");
   const ledger = new Ledger();
-  const report: CrashReport = { kills: 0, acked: 0, resent: 0, committedButUnacked: 0, stored: 0, seed };
+  const report: CrashReport = { kills: 0, acked: 0, resent: 0, committedButUnacked: 0, stored: 0, accounts: 0, seed };
+  let accounts = 0;
   log(`crash: seed ${seed}, db ${dbFile}`);
   let server = await ServerProcess.start(dbFile);
   try {
@@ -420,6 +463,7 @@ export async function runKills(opts: { kills: number; seed?: number; log?: Log }
     for (let cycle = 1; cycle <= opts.kills; cycle++) {
       const ackedBefore = ledger.acked.size;
       const senders = await startLoad(server, world, ledger, `k${cycle}`, rand);
+      const rest = restLoad(server, `k${cycle}`);
       // Let a random amount of load through, then kill at a random moment.
       await untilAcks(senders, 20 + Math.floor(rand() * 200), server);
       await Bun.sleep(Math.floor(rand() * 40));
@@ -427,11 +471,15 @@ export async function runKills(opts: { kills: number; seed?: number; log?: Log }
       const code = await withTimeout(server.exited, 10_000, "exit after SIGKILL");
       await withTimeout(Promise.all(senders.map((s) => s.closed)), 10_000, "sockets closing after SIGKILL");
       for (const s of senders) s.stop();
+      await withTimeout(rest.stop(), 10_000, "REST requests ending");
       if (ledger.errors.length) fail("unexpected replies:\n" + ledger.errors.slice(0, 10).join("\n"));
+      if (rest.errors.length) fail("REST errors under load:\n" + rest.errors.slice(0, 5).join("\n"));
       if (server.errors().length) fail("the server logged errors:\n" + server.errors().join("\n"));
 
       server = await ServerProcess.start(dbFile);
       const { committedUnacked, rows } = checkFile(dbFile, ledger, world.gids);
+      checkAccounts(dbFile, rest.created);
+      accounts += rest.created.length;
       const { resent, hadCommitted } = await resendUnacked(server, world, ledger, committedUnacked, dbFile);
       checkFile(dbFile, ledger, world.gids);
       if (ledger.unacked().length) fail("messages still unacked after the resend");
@@ -446,6 +494,7 @@ export async function runKills(opts: { kills: number; seed?: number; log?: Log }
     const { rows } = checkFile(dbFile, ledger, world.gids);
     report.acked = ledger.acked.size;
     report.stored = rows;
+    report.accounts = accounts;
     if (rows !== ledger.acked.size) fail(`${rows} stored but ${ledger.acked.size} acked after resending everything`);
     return report;
   } finally {
@@ -470,44 +519,32 @@ export async function runGraceful(opts: { signal?: "SIGTERM" | "SIGINT"; seed?: 
   try {
     const world = await makeWorld(server.url, seed.toString(36));
     const senders = await startLoad(server, world, ledger, "g", rand);
-    // REST writes too (account creation awaits argon2 between its reads and its insert).
-    const created: string[] = [];
-    const restErrors: string[] = [];
-    let restRunning = true;
-    const restLoad = Array.from({ length: 4 }, async (_, i) => {
-      for (let n = 0; restRunning; n++) {
-        const account = `rest_${i}_${n}`;
-        const res = await fetch(server.url + "/api/user/create", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ account, password: "password1" }) }).catch(() => null);
-        if (!res) return; // refused or cut: the server is going away
-        const body = (await res.json().catch(() => null)) as any;
-        if (res.status === 200 && body?.ok) created.push(account);
-        else restErrors.push(`user/create ${account}: ${res.status} ${JSON.stringify(body)}`);
-      }
-    });
+    const rest = restLoad(server, "g");
+    // A socket that never logged in is told goodbye the same way.
+    const idle = new WebSocket(server.wsUrl);
+    await new Promise<void>((res, rej) => ((idle.onopen = () => res()), (idle.onerror = () => rej(new Error("socket error")))));
+    const idleClosed = new Promise<number>((res) => (idle.onclose = (ev) => res(ev.code)));
     await untilAcks(senders, 20 + Math.floor(rand() * 200), server);
     await Bun.sleep(Math.floor(rand() * 40));
     server.signal(signal);
     const code = await withTimeout(server.exited, 15_000, `exit after ${signal}`);
     await withTimeout(Promise.all(senders.map((s) => s.closed)), 10_000, `sockets closing after ${signal}`);
     for (const s of senders) s.stop();
-    restRunning = false;
-    await withTimeout(Promise.all(restLoad), 10_000, "REST requests ending");
-    if (restErrors.length) fail(`REST errors during ${signal}:\n` + restErrors.slice(0, 5).join("\n"));
+    await withTimeout(rest.stop(), 10_000, "REST requests ending");
+    if (rest.errors.length) fail(`REST errors during ${signal}:\n` + rest.errors.slice(0, 5).join("\n"));
     if (code !== 0) fail(`exit code ${code} after ${signal}:\n${server.tail.join("\n")}`);
     const closeCodes: Record<number, number> = {};
     for (const s of senders) closeCodes[s.closeCode!] = (closeCodes[s.closeCode!] ?? 0) + 1;
+    const idleCode = await withTimeout(idleClosed, 10_000, "the idle socket closing");
+    closeCodes[idleCode] = (closeCodes[idleCode] ?? 0) + 1;
     if (Object.keys(closeCodes).join() !== "1001") fail(`close codes after ${signal}: ${JSON.stringify(closeCodes)}`);
     if (ledger.errors.length) fail("unexpected replies:\n" + ledger.errors.slice(0, 10).join("\n"));
     if (server.errors().length) fail("the server logged errors:\n" + server.errors().join("\n"));
     const wal = dbFile + "-wal";
     const walLeft = existsSync(wal) ? statSync(wal).size : 0;
     const { rows, committedUnacked } = checkFile(dbFile, ledger, world.gids);
-    const db = new Database(dbFile, { readonly: true });
-    const accounts = new Set((db.query("SELECT account FROM users").all() as { account: string }[]).map((r) => r.account));
-    db.close();
-    const lost = created.filter((a) => !accounts.has(a));
-    if (lost.length) fail(`accounts created (200) but not stored: ${lost.join(", ")}`);
-    const report = { signal, acked: ledger.acked.size, stored: rows, closeCodes, walLeft, storedUnacked: committedUnacked.size, accountsCreated: created.length };
+    checkAccounts(dbFile, rest.created);
+    const report = { signal, acked: ledger.acked.size, stored: rows, closeCodes, walLeft, storedUnacked: committedUnacked.size, accountsCreated: rest.created.length };
     log(`graceful: ${JSON.stringify(report)}`);
     return report;
   } finally {
@@ -525,7 +562,7 @@ if (import.meta.main) {
   const log: Log = (l) => console.log(l);
   const started = performance.now();
   const crash = await runKills({ kills, log });
-  log(`crash: ${crash.kills} kills survived, seed ${crash.seed}: ${crash.acked} messages acked and stored, ${crash.resent} unacked resent (${crash.committedButUnacked} had committed before the kill)`);
+  log(`crash: ${crash.kills} kills survived, seed ${crash.seed}: ${crash.acked} messages acked and stored, ${crash.resent} unacked resent (${crash.committedButUnacked} had committed before the kill), ${crash.accounts} accounts created over REST under load and kept`);
   const runs = long ? 10 : 1;
   for (let i = 0; i < runs; i++) await runGraceful({ signal: i % 2 ? "SIGINT" : "SIGTERM", log });
   log(`graceful: ${runs} shutdown(s) under load clean`);

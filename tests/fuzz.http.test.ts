@@ -64,6 +64,7 @@ const BODY_ROUTES: BodyRoute[] = [
       f(["avatar"], false, invalidFor(isStr(0, 2048))),
       // Text without "@" is never an email; "" is allowed.
       f(["email"], false, invalidFor((x) => typeof x === "string" && (x === "" || x.includes("@")), fc.constant("no-at-sign"))),
+      f(["invite"], false, invalidFor(isStr(1, 64), fc.constant(""))),
     ],
   },
   {
@@ -177,8 +178,12 @@ const QUERY_ROUTES: QueryRoute[] = [
 const AUTHED: { method: "GET" | "POST"; path: string }[] = [
   ...BODY_ROUTES.filter((r) => r.auth).map((r) => ({ method: "POST" as const, path: r.path })),
   ...QUERY_ROUTES.map((r) => ({ method: "GET" as const, path: r.path })),
+  // No input but the token.
   { method: "POST", path: "/api/user/logout" },
+  { method: "POST", path: "/api/user/invite" },
 ];
+/** Routes that take no input at all (nothing to fuzz but the method, below). */
+const NO_INPUT = ["GET /api/openapi.json", "GET /api/ws-schema.json"];
 
 // ---------------------------------------------------------------- requests and the property
 
@@ -322,14 +327,21 @@ describe(`REST fuzz (${RUNS} cases per target)`, () => {
     );
   }, TIMEOUT);
 
-  test("unknown paths and wrong methods are a 4xx envelope", async () => {
-    const known = new Set([...BODY_ROUTES.map((r) => "POST " + r.path), ...QUERY_ROUTES.map((r) => "GET " + r.path), "POST /api/user/logout", "GET /", "GET /health"]);
+  test("every REST route is fuzzed here (a new route needs its row in this file)", () => {
+    const fuzzed = new Set([...BODY_ROUTES.map((r) => "POST " + r.path), ...QUERY_ROUTES.map((r) => "GET " + r.path), ...AUTHED.map((r) => `${r.method} ${r.path}`), ...NO_INPUT]);
+    const routes = [...new Set(app.http.routes.filter((r) => r.path.startsWith("/api/") && r.method !== "ALL").map((r) => `${r.method} ${r.path}`))];
+    expect(routes.filter((r) => !fuzzed.has(r))).toEqual([]);
+  });
+
+  test("unknown paths and wrong methods under /api are a 4xx envelope", async () => {
+    // Every real route (pages outside /api, such as a web client, may answer any GET: only /api is fuzzed here).
+    const known = new Set(app.http.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`));
     const segment = fc.oneof(fc.constantFrom("api", "user", "group", "message", "friend", "get", "create", "list", "__proto__", "constructor", "%FF", "%2e%2e", "health", ""), fc.stringMatching(/^[A-Za-z0-9_~-]{1,10}$/));
-    const path = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => "/" + s.join("/"));
-    const anyKnown = fc.constantFrom(...[...known].map((k) => k.split(" ")[1]!));
+    const path = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => "/api/" + s.join("/"));
+    const anyKnown = fc.constantFrom(...[...known].map((k) => k.split(" ")[1]!).filter((p) => p.startsWith("/api/")));
     await fc.assert(
       fc.asyncProperty(fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH") as fc.Arbitrary<"GET" | "POST">, fc.oneof(path, anyKnown), fc.boolean(), async (method, p, auth) => {
-        if (known.has(`${method} ${p}`) || (method === "GET" && p === "/health") || /(^|\/)(%2e%2e|\.\.?)(\/|$)/i.test(p)) return; // a real route
+        if (known.has(`${method} ${p}`) || !p.startsWith("/api/") || /(^|\/)(%2e%2e|\.\.?)(\/|$)/i.test(p)) return; // a real route, or not under /api
         const headers: Record<string, string> = { "Content-Type": "application/json" };
         if (auth) headers.Authorization = `Bearer ${A.token}`;
         await refused({ method, path: p, headers, body: method === "GET" ? undefined : encode(toV({})) });

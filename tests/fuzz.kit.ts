@@ -282,6 +282,7 @@ const TABLES: Record<string, string> = {
   messages: "SELECT * FROM messages ORDER BY id",
   friend_requests: "SELECT * FROM friend_requests ORDER BY id",
   sessions: "SELECT id, token_hash, user_id, created_at, expires_at FROM sessions ORDER BY id",
+  invites: "SELECT * FROM invites ORDER BY id",
 };
 
 /** Row count and a hash of the contents of each table: equal snapshots mean nothing was written. */

@@ -89,6 +89,7 @@ afterAll(() => [alice, anon, bob].forEach((x) => x.ws.close()));
 
 let sentinels = 0;
 let cases = 0;
+let pushed = 0; // pushes bob got: only the valid messages of the bursts
 
 /**
  * Sends one frame and, behind it, a Sync that proves the socket's state (logged in as A and a member
@@ -317,12 +318,64 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
     console.log("raw bytes after the handshake:", JSON.stringify(outcomes));
   }, TIMEOUT);
 
-  test("afterwards: /health answers, the sockets still work, nobody was pushed anything", async () => {
+  test("bursts of valid and invalid frames in one turn: one reply each, in order; only the valid ones take effect", async () => {
+    let burstId = 0;
+    const item = fc.oneof(
+      { weight: 2, arbitrary: fc.string({ unit: "grapheme", maxLength: 30 }).map((content) => ({ valid: true as const, content })) },
+      { weight: 3, arbitrary: fc.constantFrom(...EVENTS).chain((e) => eventFrame(e).filter(fits)).map((frame) => ({ valid: false as const, frame })) },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { minLength: 2, maxLength: 20 }), async (burst) => {
+        const before = snapshot(s.app.db.$client);
+        const frames = burst.map((b) =>
+          b.valid ? { ...b, clientMsgId: `burst-${++burstId}`, text: "" } : { ...b, clientMsgId: expectedClientMsgId(seen(b.frame)), text: text(b.frame) },
+        );
+        for (const f of frames) if (f.valid) f.text = JSON.stringify({ event: "Msg", body: { kind: "Text", gid: G, content: f.content, clientMsgId: f.clientMsgId } });
+        const sentinel = `sentinel-${++sentinels}`;
+        alice.got.length = 0;
+        const pushesBefore = bob.got.length;
+        // All in one go: the server reads them in one turn and commits them together.
+        for (const f of frames) alice.ws.send(f.text);
+        alice.ws.send(JSON.stringify({ event: "Heart", body: { clientMsgId: sentinel } }));
+        await alice.until(() => alice.got.some((x) => x.clientMsgId === sentinel), "the sentinel's reply");
+        const replies = alice.got.slice(0, alice.got.findIndex((x) => x.clientMsgId === sentinel));
+        expect(replies.length).toBe(frames.length);
+        const stored: { id: number; content: string }[] = [];
+        frames.forEach((f, i) => {
+          const r = replies[i];
+          if (f.valid) {
+            expect(r).toEqual({ clientMsgId: f.clientMsgId, serverMsgId: expect.any(Number), kind: "Ack", content: "Ok", seq: expect.any(Number) });
+            stored.push({ id: r.serverMsgId, content: f.content! });
+          } else {
+            expect(r).toEqual({ clientMsgId: f.clientMsgId, serverMsgId: null, kind: "Ack", content: "Error", code: expect.any(Number), msg: expect.any(String) });
+            expect(r.code >= 400 && r.code < 500).toBe(true);
+          }
+        });
+        // Exactly the valid messages were stored, and pushed to the other member, in order.
+        const after = snapshot(s.app.db.$client);
+        expect(after.messages).toBe((before.messages as number) + stored.length);
+        for (const k of ["users", "group_members", "friend_requests", "sessions", "invites"]) expect(after[k + "#"]).toBe(before[k + "#"]);
+        for (const m of stored) {
+          const row = s.app.db.$client.query("SELECT content, sender_uid AS uid, group_id AS gid FROM messages WHERE id = ?").get(m.id);
+          expect(row).toEqual({ content: m.content, uid: A.uid, gid: G });
+        }
+        await bob.until(() => bob.got.length >= pushesBefore + stored.length, "bob's pushes");
+        expect(bob.got.slice(pushesBefore).map((p) => p.body?.msgId)).toEqual(stored.map((m) => m.id));
+        cases += frames.length;
+      }),
+      { ...params(), numRuns: Math.max(20, Math.ceil(RUNS / 4)) },
+    );
+    pushed = bob.got.length;
+  }, TIMEOUT);
+
+  test("afterwards: /health answers, the sockets still work, only the valid burst messages were pushed", async () => {
     expect((await fetch(s.url + "/health")).status).toBe(200);
     expect(await exchange(alice, JSON.stringify({ event: "Heart", body: { clientMsgId: "last" } }))).toEqual([{ clientMsgId: "last", serverMsgId: null, kind: "Ack", content: "Ok" }]);
-    expect(bob.got).toEqual([]);
+    // Bob heard of the valid messages of the bursts only.
+    expect(bob.got.length).toBe(pushed);
+    expect(bob.got.every((p) => p.event === "Msg" && p.body.uid === A.uid && p.body.clientMsgId.startsWith("burst-"))).toBe(true);
     const snap = snapshot(s.app.db.$client);
-    expect({ users: snap.users, groups: snap.groups, messages: snap.messages }).toEqual({ users: 3, groups: 2, messages: 2 });
+    expect({ users: snap.users, groups: snap.groups, messages: snap.messages }).toEqual({ users: 3, groups: 2, messages: 2 + pushed });
     console.log(`WebSocket fuzz: ${cases} cases`);
   });
 });
