@@ -70,6 +70,10 @@ export function startServer(app: App): Running {
     app.hub.attach(legacy);
   }
 
+  // A socket that outlives its login token is closed (4001) even if it sends nothing.
+  const sweep = setInterval(() => app.hub.closeExpired(app.clock()), 60_000);
+  sweep.unref();
+
   const url = `http://${app.config.host === "0.0.0.0" ? "127.0.0.1" : app.config.host}:${server.port}`;
   app.log.info("server.listening", { url, legacyWsPort: legacy?.port ?? 0, db: app.config.db });
 
@@ -79,6 +83,7 @@ export function startServer(app: App): Running {
     url,
     async stop() {
       // Stop accepting, commit what is queued (its acks go out), then say goodbye.
+      clearInterval(sweep);
       const stopped = Promise.all([server.stop(), legacy?.stop()]);
       queue.flush();
       app.hub.closeAll(1001, "server shutting down");

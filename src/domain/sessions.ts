@@ -5,7 +5,7 @@ import { sessions, users } from "../db/schema";
 import { unauthorized } from "../errors";
 import type { Ctx } from "./context";
 
-export type Session = { sessionId: number; userId: number; tokenHash: string };
+export type Session = { sessionId: number; userId: number; tokenHash: string; expiresAt: number };
 
 export const hashToken = (token: string) => new Bun.CryptoHasher("sha256").update(token).digest("hex");
 
@@ -28,7 +28,7 @@ export function resolveToken(ctx: Ctx, token: string): Session {
   const tokenHash = hashToken(token);
   const now = ctx.clock();
   const row = ctx.db
-    .select({ id: sessions.id, userId: sessions.userId, lastUsedAt: sessions.lastUsedAt, disabledAt: users.disabledAt })
+    .select({ id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, lastUsedAt: sessions.lastUsedAt, disabledAt: users.disabledAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now)))
@@ -37,7 +37,7 @@ export function resolveToken(ctx: Ctx, token: string): Session {
   if (now - row.lastUsedAt > TOUCH_EVERY_MS) {
     ctx.db.update(sessions).set({ lastUsedAt: now }).where(eq(sessions.id, row.id)).run();
   }
-  return { sessionId: row.id, userId: row.userId, tokenHash };
+  return { sessionId: row.id, userId: row.userId, tokenHash, expiresAt: row.expiresAt };
 }
 
 /** Revokes one session (logout). */

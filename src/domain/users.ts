@@ -57,9 +57,15 @@ export async function login(ctx: Ctx, account: string, password: string, ip: str
 }
 
 /** Checks the old password, stores the new one and revokes every other session. Returns the revoked token hashes. */
-export async function changePassword(ctx: Ctx, uid: number, sessionId: number, oldPassword: string, newPassword: string): Promise<string[]> {
+export async function changePassword(ctx: Ctx, uid: number, sessionId: number, oldPassword: string, newPassword: string, ip = "unknown"): Promise<string[]> {
   const row = ctx.db.select().from(users).where(eq(users.id, uid)).get();
-  if (!row || !(await Bun.password.verify(oldPassword, row.passwordHash))) throw unauthorized("wrong password");
+  if (!row) throw unauthorized();
+  // A wrong old password is a password guess: it counts (in advance, as in login) toward the login throttle,
+  // so a stolen token cannot brute-force the password. 403, not 401: the token itself is fine.
+  ctx.auth.throttle.assertAllowed(row.account, ip);
+  ctx.auth.throttle.recordFailure(row.account, ip);
+  if (!(await Bun.password.verify(oldPassword, row.passwordHash))) throw forbidden("oldPassword: wrong password");
+  ctx.auth.throttle.recordSuccess(row.account, ip);
   const passwordHash = await hashPassword(ctx, newPassword);
   return ctx.db.transaction(() => {
     ctx.db.update(users).set({ passwordHash }).where(eq(users.id, uid)).run();

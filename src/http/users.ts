@@ -34,7 +34,7 @@ export function userRoutes(app: App) {
     .post("/password", async (c) => {
       const b = await readBody(c, passwordBody);
       const session = c.get("session");
-      const revoked = await changePassword(app, session.userId, session.sessionId, b.oldPassword, b.newPassword);
+      const revoked = await changePassword(app, session.userId, session.sessionId, b.oldPassword, b.newPassword, clientIp(c));
       app.hub.closeSessions(revoked, "password changed");
       app.log.info("user.password_changed", { uid: session.userId, revoked: revoked.length });
       return reply(c, true);

@@ -26,6 +26,7 @@ function forget(ws: Sock) {
   ws.data.uid = null;
   ws.data.sessionId = null;
   ws.data.tokenHash = null;
+  ws.data.expiresAt = null;
 }
 
 // Logins of the current turn: bound only after its commit, so counted here
@@ -53,6 +54,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     ws.data.uid = uid;
     ws.data.sessionId = session.sessionId;
     ws.data.tokenHash = session.tokenHash;
+    ws.data.expiresAt = session.expiresAt;
     out.effect(() => {
       app.hub.bind(ws, uid, gids);
       // Logged in in time: a later Logout must not get the socket closed by the login timer.
@@ -100,20 +102,30 @@ export const handlers: { [E in EventName]: Handler<E> } = {
   Sync(app, ws, b, out) {
     const uid = identity(ws, b.uid);
     const page = app.config.syncPage;
-    const rows = messagesSince(app, uid, { afterId: b.msgId, gid: b.gid, limit: page + 1 });
     // A page also stops at half the backpressure limit, so a Sync never gets its own socket closed.
     const budget = app.config.wsBackpressure / 2;
     let bytes = 0;
     let last = b.msgId;
     let sent = 0;
-    for (const m of rows.slice(0, page)) {
-      const frame = msgPush(m);
-      if (sent > 0 && bytes + frame.length > budget) break;
-      bytes += frame.length;
-      out.reply(ws, frame);
-      last = m.id;
-      sent++;
+    let more = false;
+    // Rows come in growing chunks, so a page that the byte budget cuts short (big messages)
+    // loads little more than it sends, instead of a whole page of rows every time.
+    for (let chunk = 16; !more; chunk *= 4) {
+      const limit = Math.min(chunk, page - sent) + 1;
+      const rows = messagesSince(app, uid, { afterId: last, gid: b.gid, limit });
+      for (const m of rows) {
+        const frame = msgPush(m);
+        if (sent === page || (sent > 0 && bytes + frame.length > budget)) {
+          more = true;
+          break;
+        }
+        bytes += frame.length;
+        out.reply(ws, frame);
+        last = m.id;
+        sent++;
+      }
+      if (rows.length < limit) break;
     }
-    out.reply(ws, okAck(b.clientMsgId, last, { more: sent < rows.length }));
+    out.reply(ws, okAck(b.clientMsgId, last, { more }));
   },
 };

@@ -12,6 +12,8 @@ export type SocketData = {
   uid: number | null;
   sessionId: number | null;
   tokenHash: string | null;
+  /** When the Login's token expires: the socket is closed then (4001). */
+  expiresAt: number | null;
   topics: Set<string>;
   bucket: { tokens: number; at: number; strikes: number };
   loginTimer: ReturnType<typeof setTimeout> | null;
@@ -106,6 +108,10 @@ export function createHub(metrics?: Metrics) {
     },
     closeAll(code: number, reason: string) {
       for (const ws of [...all]) ws.close(code, reason);
+    },
+    /** Closes every socket whose login token has expired (4001), so an expired token stops receiving too. */
+    closeExpired(now: number) {
+      for (const ws of [...all]) if (ws.data.expiresAt !== null && ws.data.expiresAt <= now) ws.close(4001, "session expired");
     },
     /** Closes every socket logged in with one of these tokens (logout, password change). */
     closeSessions(tokenHashes: string[], reason: string) {

@@ -2,7 +2,7 @@
 // the frame to the turn queue, which runs its handler and replies.
 import type { WebSocketHandler } from "bun";
 import type { App } from "../app";
-import { AppError, badRequest, describeZodError } from "../errors";
+import { AppError, badRequest, describeZodError, toErrorAck, unauthorized } from "../errors";
 import { bodies, envelope, type EventName } from "./frames";
 import { handlers } from "./dispatch";
 import type { SocketData, Sock } from "./hub";
@@ -23,6 +23,7 @@ export function newSocketData(ip: string, legacy: boolean): SocketData {
     uid: null,
     sessionId: null,
     tokenHash: null,
+    expiresAt: null,
     topics: new Set(),
     bucket: { tokens: 0, at: 0, strikes: 0 },
     loginTimer: null,
@@ -74,8 +75,17 @@ export function createSocketHandlers(app: App, queue: TurnQueue): WebSocketHandl
     },
 
     message(ws, raw) {
+      // A socket already condemned for flooding: its remaining frames are dropped.
+      if (ws.data.bucket.strikes > MAX_STRIKES) return;
+      // A socket outliving its login token: the frame gets 401 and the socket is closed (4001), as after a logout.
+      if (ws.data.expiresAt !== null && ws.data.expiresAt <= app.clock()) {
+        const clientMsgId = typeof raw === "string" ? clientMsgIdOf(tryParse(raw)) : null;
+        const ack = toErrorAck(unauthorized("session expired, log in again"), clientMsgId);
+        return queue.enqueue({ ws, clientMsgId, db: false, run: (out) => (out.reply(ws, ack), out.effect(() => ws.close(4001, "session expired"))) });
+      }
       if (!allowFrame(app, ws)) {
-        if (++ws.data.bucket.strikes > MAX_STRIKES) return ws.close(4029, "rate limit");
+        // Closed through the queue, after the replies already owed to it (its Oks and 429s) have gone out.
+        if (++ws.data.bucket.strikes > MAX_STRIKES) return queue.enqueue({ ws, clientMsgId: null, db: false, run: (out) => out.effect(() => ws.close(4029, "rate limit")) });
         return queue.reject(ws, new AppError("rate_limited", "too many frames, slow down"), typeof raw === "string" ? clientMsgIdOf(tryParse(raw)) : null);
       }
       ws.data.bucket.strikes = 0;
