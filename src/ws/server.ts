@@ -107,6 +107,7 @@ export function createSocketHandlers(app: App, queue: TurnQueue): WebSocketHandl
     },
 
     close(ws, code) {
+      // Bun reports a close for backpressure as 1006, like a dropped connection.
       app.metrics.inc("rim_ws_closed_total", { code });
       if (ws.data.loginTimer) clearTimeout(ws.data.loginTimer);
       app.hub.untrack(ws);
