@@ -13,7 +13,7 @@ import { requestFriend } from "../src/domain/friends";
 import { sendMessage } from "../src/domain/messages";
 import { group, makeApp, user, type TestApp, type TestUser } from "./helpers";
 import {
-  applyOps, badUtf8, encode, fatalOps, invalidFor, isId, isStr, noise, notAnObject, oneOf, params, show,
+  applyOps, badUtf8, encode, fatalOps, invalidFor, isId, isStr, noise, wellFormed, notAnObject, oneOf, params, show,
   RUNS, snapshot, TIMEOUT, toV, weirdString, withNoise, type Field, type Snapshot, type V,
 } from "./fuzz.kit";
 
@@ -59,11 +59,11 @@ const BODY_ROUTES: BodyRoute[] = [
     base: () => ({ account: "fz_newcomer", password: "password1", name: "New", avatar: "", email: "" }),
     fields: [
       f(["account"], true, invalidFor(isStr(3, 64, accountRe), fc.constant("fz_alice"), fc.constant("ab"), fc.constant("a b c"))),
-      f(["password"], true, invalidFor(isStr(6, 256), fc.constant("12345"))),
-      f(["name"], false, invalidFor((x) => typeof x === "string" && x.trim().length <= 64)),
+      f(["password"], true, invalidFor(isStr(6, 256), fc.constant("12345"), fc.constant("password\uD800"))),
+      f(["name"], false, invalidFor((x) => wellFormed(x) && x.trim().length <= 64, fc.constant("a\uD800"))),
       f(["avatar"], false, invalidFor(isStr(0, 2048))),
       // Text without "@" is never an email; "" is allowed.
-      f(["email"], false, invalidFor((x) => typeof x === "string" && (x === "" || x.includes("@")), fc.constant("no-at-sign"))),
+      f(["email"], false, invalidFor((x) => wellFormed(x) && (x === "" || x.includes("@")), fc.constant("no-at-sign"), fc.constant("a@b\uDC00.c"))),
       f(["invite"], false, invalidFor(isStr(1, 64), fc.constant(""))),
     ],
   },
@@ -88,7 +88,7 @@ const BODY_ROUTES: BodyRoute[] = [
     base: () => ({ group: { name: "fz group", avatar: "", mode: 2 }, users: [{ uid: B.uid, role: 1 }] }),
     fields: [
       f(["group"], true, invalidFor((x) => x !== null && typeof x === "object" && !Array.isArray(x))),
-      f(["group", "name"], false, invalidFor((x) => typeof x === "string" && x.trim().length <= 100)),
+      f(["group", "name"], false, invalidFor((x) => wellFormed(x) && x.trim().length <= 100, fc.constant("team\uD83D"))),
       f(["group", "avatar"], false, invalidFor(isStr(0, 2048))),
       f(["group", "mode"], true, invalidFor(oneOf(1, 2), fc.constant(3), fc.constant("1"))),
       f(["group", "creatorUid"], false, idOpt(B.uid, NX)),
@@ -104,7 +104,7 @@ const BODY_ROUTES: BodyRoute[] = [
     fields: [
       f(["id"], true, id(H, NX)),
       // name is the only change asked for: leaving it out is a fault too.
-      f(["name"], true, invalidFor((x) => typeof x === "string" && x.trim().length >= 1 && x.trim().length <= 100, fc.constant("   "))),
+      f(["name"], true, invalidFor((x) => wellFormed(x) && x.trim().length >= 1 && x.trim().length <= 100, fc.constant("   "), fc.constant("\uDE00"))),
       f(["avatar"], false, invalidFor(isStr(0, 2048))),
     ],
   },

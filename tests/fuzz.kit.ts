@@ -184,8 +184,10 @@ export const invalidFor = (accepts: (x: unknown) => boolean, ...extra: fc.Arbitr
   fc.oneof({ arbitrary: hostile, weight: 3 * Math.max(1, extra.length) }, ...extra.map((arbitrary) => ({ arbitrary, weight: 2 }))).filter((v) => !accepts(seen(v)));
 
 export const isId = (x: unknown) => typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= MAX_ID;
+/** Text without lone surrogates: the server refuses the rest (stored, they would turn into U+FFFD). */
+export const wellFormed = (x: unknown): x is string => typeof x === "string" && !/\p{Cs}/u.test(x);
 export const isStr = (min: number, max: number, re?: RegExp) => (x: unknown) =>
-  typeof x === "string" && x.length >= min && x.length <= max && (!re || re.test(x));
+  wellFormed(x) && x.length >= min && x.length <= max && (!re || re.test(x));
 export const oneOf = (...ok: unknown[]) => (x: unknown) => ok.some((o) => Object.is(o, x) || o === x);
 
 /** Bytes that are not UTF-8: stray continuation bytes, overlong forms, encoded surrogates, 0xFF. */

@@ -19,7 +19,30 @@ export async function readBody<S extends z.ZodType>(c: Ctx, schema: S): Promise<
   } catch {
     throw badRequest("body: must be JSON");
   }
+  if (!wellFormed(raw)) throw badRequest("body: text must be well-formed Unicode (no lone surrogates)");
   return schema.parse(raw);
+}
+
+/**
+ * Whether every string (and key) in a parsed body is well-formed Unicode. A lone
+ * surrogate (JSON "\ud800") would be stored as U+FFFD: not what was sent, and
+ * two different texts would become one. Iterative: bodies may nest deeply.
+ */
+function wellFormed(root: unknown): boolean {
+  const lone = /\p{Cs}/u;
+  const stack = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === "string") {
+      if (lone.test(v)) return false;
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        if (lone.test(k)) return false;
+        stack.push(x);
+      }
+    }
+  }
+  return true;
 }
 
 export function readQuery<S extends z.ZodType>(c: Ctx, schema: S): z.output<S> {
