@@ -8,13 +8,15 @@
 //   - each group's seq runs 1..max without gaps or repeats (and groups.last_seq/last_msg_id agree);
 //   - every stored message is one a sender sent (nothing invented, nothing mangled);
 //   - resending every unacked clientMsgId (Login again, Msg with the same clientMsgId)
-//     stores it at most once: if it had committed, the ack returns the stored id and seq.
+//     stores it at most once: if it had committed, the ack returns the stored id and seq;
+//   - every account created over REST meanwhile (answered 200) is there.
 // The graceful run sends SIGTERM (or SIGINT) under load instead and checks: exit code 0,
-// every socket closed with 1001, every acked message stored, integrity ok.
+// every socket closed with 1001, every acked message and account stored, integrity ok.
+// On a failure the database file is kept and its path printed.
 //
 //   bun tests/crash-run.ts            3 kills + a graceful shutdown (what CI runs)
 //   bun tests/crash-run.ts --long     50 kills + graceful shutdowns by SIGTERM and SIGINT
-//   bun tests/crash-run.ts --kills N  N kills
+//   bun tests/crash-run.ts --kills N  N kills; --seed S replays the senders' choices (not the timing)
 import { Database } from "bun:sqlite";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -458,6 +460,7 @@ export async function runKills(opts: { kills: number; seed?: number; log?: Log }
   let accounts = 0;
   log(`crash: seed ${seed}, db ${dbFile}`);
   let server = await ServerProcess.start(dbFile);
+  let passed = false;
   try {
     const world = await makeWorld(server.url, seed.toString(36));
     for (let cycle = 1; cycle <= opts.kills; cycle++) {
@@ -496,11 +499,13 @@ export async function runKills(opts: { kills: number; seed?: number; log?: Log }
     report.stored = rows;
     report.accounts = accounts;
     if (rows !== ledger.acked.size) fail(`${rows} stored but ${ledger.acked.size} acked after resending everything`);
+    passed = true;
     return report;
   } finally {
     server.signal("SIGKILL");
     await server.exited.catch(() => {});
-    tmp.cleanup();
+    if (passed) tmp.cleanup();
+    else console.error(`crash: seed ${seed}; database kept at ${dbFile}`);
   }
 }
 
@@ -516,6 +521,7 @@ export async function runGraceful(opts: { signal?: "SIGTERM" | "SIGINT"; seed?: 
   const dbFile = join(tmp.dir, "rim.db");
   const ledger = new Ledger();
   const server = await ServerProcess.start(dbFile);
+  let passed = false;
   try {
     const world = await makeWorld(server.url, seed.toString(36));
     const senders = await startLoad(server, world, ledger, "g", rand);
@@ -546,11 +552,13 @@ export async function runGraceful(opts: { signal?: "SIGTERM" | "SIGINT"; seed?: 
     checkAccounts(dbFile, rest.created);
     const report = { signal, acked: ledger.acked.size, stored: rows, closeCodes, walLeft, storedUnacked: committedUnacked.size, accountsCreated: rest.created.length };
     log(`graceful: ${JSON.stringify(report)}`);
+    passed = true;
     return report;
   } finally {
     server.signal("SIGKILL");
     await server.exited.catch(() => {});
-    tmp.cleanup();
+    if (passed) tmp.cleanup();
+    else console.error(`graceful: seed ${seed}; database kept at ${dbFile}`);
   }
 }
 
@@ -559,9 +567,11 @@ if (import.meta.main) {
   const long = argv.includes("--long");
   const k = argv.indexOf("--kills");
   const kills = k >= 0 ? Number(argv[k + 1]) : long ? 50 : 3;
+  const sd = argv.indexOf("--seed");
+  const seed = sd >= 0 ? Number(argv[sd + 1]) : undefined;
   const log: Log = (l) => console.log(l);
   const started = performance.now();
-  const crash = await runKills({ kills, log });
+  const crash = await runKills({ kills, seed, log });
   log(`crash: ${crash.kills} kills survived, seed ${crash.seed}: ${crash.acked} messages acked and stored, ${crash.resent} unacked resent (${crash.committedButUnacked} had committed before the kill), ${crash.accounts} accounts created over REST under load and kept`);
   const runs = long ? 10 : 1;
   for (let i = 0; i < runs; i++) await runGraceful({ signal: i % 2 ? "SIGINT" : "SIGTERM", log });
