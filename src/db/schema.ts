@@ -75,6 +75,8 @@ export const messages = sqliteTable(
     uniqueIndex("messages_group_seq_idx").on(t.groupId, t.seq),
     uniqueIndex("messages_sender_client_idx").on(t.senderUid, t.clientMsgId),
     index("messages_group_id_idx").on(t.groupId, t.id),
+    // Unread counts: a member's own messages after their read cursor, found without scanning the others'.
+    index("messages_group_sender_idx").on(t.groupId, t.senderUid, t.id),
   ],
 );
 

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, inArray } from "drizzle-orm";
+import { selectList } from "../db/columns";
 import { groupMembers, groups, users } from "../db/schema";
 import { badRequest, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
@@ -15,18 +16,18 @@ export type NewGroup = { name: string; avatar: string; mode: number; members: { 
 
 const directKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
+// Run by nearly every request and frame: prepared once (Database.query caches the statement).
+const SQL_GROUP = `SELECT ${selectList(groups)} FROM groups WHERE id = ?`;
+const SQL_MEMBERSHIP = `SELECT ${selectList(groupMembers)} FROM group_members WHERE group_id = ? AND user_id = ?`;
+
 export function findGroup(ctx: Ctx, gid: number): GroupRow {
-  const group = ctx.db.select().from(groups).where(eq(groups.id, gid)).get();
+  const group = ctx.db.$client.query<GroupRow, [number]>(SQL_GROUP).get(gid);
   if (!group) throw notFound("group not found");
   return group;
 }
 
 export function findMembership(ctx: Ctx, gid: number, uid: number): MemberRow | undefined {
-  return ctx.db
-    .select()
-    .from(groupMembers)
-    .where(and(eq(groupMembers.groupId, gid), eq(groupMembers.userId, uid)))
-    .get();
+  return ctx.db.$client.query<MemberRow, [number, number]>(SQL_MEMBERSHIP).get(gid, uid) ?? undefined;
 }
 
 /** The group and the caller's membership; 404 for no group, 403 for a non-member. */

@@ -1,6 +1,7 @@
-import { and, asc, desc, eq, gt, inArray, lt, type SQL } from "drizzle-orm";
-import { groupMembers, groups, messages } from "../db/schema";
-import { AppError } from "../errors";
+import { and, asc, eq, gt, inArray } from "drizzle-orm";
+import { groupMembers, messages } from "../db/schema";
+import { selectList } from "../db/columns";
+import { AppError, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
 import { requireMember } from "./groups";
 import { getUsers } from "./users";
@@ -12,49 +13,59 @@ export type MessageKind = (typeof MESSAGE_KINDS)[number];
 export type OutgoingMessage = { gid: number; kind: MessageKind; content: string; clientMsgId: string };
 export type Sent = { message: MessageView; duplicate: boolean };
 
+// The Msg path runs once per message: its SQL is written out and prepared
+// once (Database.query caches the statement), where drizzle's builder would
+// render and prepare every query anew, which cost ~80% of the server's CPU
+// under load (bench/, BENCHMARKS.md).
+const MESSAGE_COLUMNS = selectList(messages);
+const SQL_EARLIER = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_uid = ? AND client_msg_id = ?`;
+const SQL_MEMBER = "SELECT g.last_seq AS lastSeq, m.user_id AS member FROM groups g LEFT JOIN group_members m ON m.group_id = g.id AND m.user_id = ? WHERE g.id = ?";
+const SQL_INSERT =
+  "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+const SQL_BUMP = "UPDATE groups SET last_seq = ?, last_msg_id = ? WHERE id = ?";
+
+type MessageRow = typeof messages.$inferSelect;
+
 /**
  * Stores a message with the group's next seq. Idempotent per sender and
  * clientMsgId: a resend returns the message stored the first time.
  * Runs inside the caller's transaction when there is one.
  */
 export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage): Sent {
-  const earlier = ctx.db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.senderUid, senderId), eq(messages.clientMsgId, input.clientMsgId)))
-    .get();
+  const sqlite = ctx.db.$client;
+  const earlier = sqlite.query<MessageRow, [number, string]>(SQL_EARLIER).get(senderId, input.clientMsgId);
   if (earlier) return { message: messageView(earlier), duplicate: true };
   if (Buffer.byteLength(input.content) > ctx.limits.maxContent) {
     throw new AppError("too_large", `content: longer than ${ctx.limits.maxContent} bytes`);
   }
-  const { group } = requireMember(ctx, input.gid, senderId);
+  // requireMember's checks in one statement: 404 for no group, 403 for a non-member.
+  const found = sqlite.query<{ lastSeq: number; member: number | null }, [number, number]>(SQL_MEMBER).get(senderId, input.gid);
+  if (!found) throw notFound("group not found");
+  if (found.member === null) throw forbidden("not a member of this group");
   const now = ctx.clock();
-  const seq = group.lastSeq + 1;
-  const row = ctx.db
-    .insert(messages)
-    .values({ groupId: group.id, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now })
-    .returning()
-    .get();
-  ctx.db.update(groups).set({ lastSeq: seq, lastMsgId: row.id }).where(eq(groups.id, group.id)).run();
+  const seq = found.lastSeq + 1;
+  const id = Number(
+    sqlite.query(SQL_INSERT).run(input.gid, seq, senderId, input.kind, input.content, input.clientMsgId, now, now).lastInsertRowid,
+  );
+  sqlite.query(SQL_BUMP).run(seq, id, input.gid);
+  const row: MessageRow = { id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now };
   return { message: messageView(row), duplicate: false };
 }
+
+const SQL_PAGE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`;
+const SQL_PAGE_BEFORE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? AND id < ? ORDER BY id DESC LIMIT ?`;
 
 export type HistoryQuery = { gid: number; page: number; size: number; beforeId?: number };
 
 /** A page of a group's messages with their senders: page 1 is the newest, each page ascending. */
 export function history(ctx: Ctx, callerId: number, q: HistoryQuery): { group: GroupView; msg: MessageView; user: UserView; unread: null }[] {
   const group = groupView(requireMember(ctx, q.gid, callerId).group);
-  const where: SQL[] = [eq(messages.groupId, q.gid)];
-  if (q.beforeId !== undefined) where.push(lt(messages.id, q.beforeId));
-  const rows = ctx.db
-    .select()
-    .from(messages)
-    .where(and(...where))
-    .orderBy(desc(messages.id))
-    .limit(q.size)
-    .offset(q.beforeId !== undefined ? 0 : (q.page - 1) * q.size)
-    .all()
-    .reverse();
+  const sqlite = ctx.db.$client;
+  const rows = (
+    q.beforeId !== undefined
+      ? sqlite.query<MessageRow, [number, number, number]>(SQL_PAGE_BEFORE).all(q.gid, q.beforeId, q.size)
+      : sqlite.query<MessageRow, [number, number, number]>(SQL_PAGE).all(q.gid, q.size, (q.page - 1) * q.size)
+  ).reverse();
   const senders = getUsers(ctx, rows.map((r) => r.senderUid));
   return rows.map((r) => ({ group, msg: messageView(r), user: senders.get(r.senderUid)!, unread: null }));
 }

@@ -1,7 +1,7 @@
 // Tokens are random (nanoid, 192 bits) and stored only as their sha256, so
 // the database file never holds a usable token.
-import { and, eq, gt, lt, ne } from "drizzle-orm";
-import { sessions, users } from "../db/schema";
+import { and, eq, lt, ne } from "drizzle-orm";
+import { sessions } from "../db/schema";
 import { unauthorized } from "../errors";
 import type { Ctx } from "./context";
 
@@ -22,17 +22,19 @@ export function issueSession(ctx: Ctx, userId: number): string {
   return token;
 }
 
+const SQL_SESSION =
+  "SELECT s.id, s.user_id AS userId, s.expires_at AS expiresAt, s.last_used_at AS lastUsedAt, u.disabled_at AS disabledAt " +
+  "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?";
+
 /** The live session of a token, or 401. */
 export function resolveToken(ctx: Ctx, token: string): Session {
   if (!token || token.length > 200) throw unauthorized();
   const tokenHash = hashToken(token);
   const now = ctx.clock();
-  const row = ctx.db
-    .select({ id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, lastUsedAt: sessions.lastUsedAt, disabledAt: users.disabledAt })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now)))
-    .get();
+  // Every REST request and every Login runs this: prepared once (Database.query caches it).
+  const row = ctx.db.$client
+    .query<{ id: number; userId: number; expiresAt: number; lastUsedAt: number; disabledAt: number | null }, [string, number]>(SQL_SESSION)
+    .get(tokenHash, now);
   if (!row || row.disabledAt) throw unauthorized();
   if (now - row.lastUsedAt > TOUCH_EVERY_MS) {
     ctx.db.update(sessions).set({ lastUsedAt: now }).where(eq(sessions.id, row.id)).run();

@@ -110,9 +110,13 @@ export function searchUser(ctx: Ctx, account: string): UserView | null {
   return row && !row.disabledAt ? { ...userView(row), email: "" } : null;
 }
 
+type UserViewRow = Parameters<typeof userView>[0];
+const SQL_USERS = "SELECT id, name, avatar, email, account FROM users WHERE id IN (SELECT value FROM json_each(?))";
+
 export function getUsers(ctx: Ctx, uids: number[]): Map<number, UserView> {
   if (uids.length === 0) return new Map();
-  const rows = ctx.db.select().from(users).where(inArray(users.id, [...new Set(uids)])).all();
+  // One prepared statement for any number of ids (a JSON array), instead of SQL built per call.
+  const rows = ctx.db.$client.query<UserViewRow, [string]>(SQL_USERS).all(JSON.stringify([...new Set(uids)]));
   return new Map(rows.map((r) => [r.id, userView(r)]));
 }
 

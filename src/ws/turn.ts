@@ -62,7 +62,19 @@ export function createTurnQueue(app: App) {
       }
       app.metrics.observeCommit(performance.now() - started, jobs.length);
     }
-    for (const actions of outcomes) for (const act of actions) act();
+    // Consecutive jobs of one socket send corked: their replies leave in one write, not one syscall each.
+    for (let i = 0; i < jobs.length; ) {
+      const ws = jobs[i]!.ws;
+      let end = i + 1;
+      while (end < jobs.length && jobs[end]!.ws === ws) end++;
+      const from = i;
+      const run = () => {
+        for (let k = from; k < end; k++) for (const act of outcomes[k]!) act();
+      };
+      if (typeof ws.cork === "function") ws.cork(run);
+      else run();
+      i = end;
+    }
   }
 
   return {

@@ -1,0 +1,171 @@
+// Fan-out load generator: one sender, every other member of the group
+// connected and logged in. Closed loop keeps `inflight` messages unacked for
+// the maximum rate; open loop sends at a fixed rate on a schedule and measures
+// from the scheduled time (no coordinated omission). Receivers only count
+// frames; a few probe receivers also time each push (sent → received).
+import { cpuPercent, procSample, selfCpuMs } from "../lib/proc";
+import { Samples, round } from "../lib/stats";
+import { openLoggedIn, parseTarget, pool, type Conn } from "../lib/ws";
+import { readConfig, runMain } from "../lib/client";
+
+export type FanoutConfig = {
+  wsUrl: string;
+  serverPid: number;
+  gid: number;
+  sender: { uid: number; token: string };
+  receivers: { uid: number; token: string }[];
+  mode: "closed" | "open";
+  inflight: number;
+  rate: number;
+  warmupMs: number;
+  durationMs: number;
+  probes: number;
+  contentBytes: number;
+};
+
+const NEEDLE = Buffer.from('"clientMsgId":"f');
+const MAX_MSGS = 1 << 21;
+
+function indexOfMsg(payload: Buffer, from = 0): number {
+  const at = payload.indexOf(NEEDLE, from);
+  if (at < 0) return -1;
+  let i = at + NEEDLE.length;
+  let n = 0;
+  for (let c = payload[i]!; c >= 48 && c <= 57; c = payload[++i]!) n = n * 10 + (c - 48);
+  return n;
+}
+
+runMain(async () => {
+  const cfg = readConfig<FanoutConfig>();
+  const t = parseTarget(cfg.wsUrl);
+  const R = cfg.receivers.length;
+  const receivers = await pool(cfg.receivers, 64, (u) => openLoggedIn(t, u.uid, u.token, { gid: cfg.gid }));
+  const sender = await openLoggedIn(t, cfg.sender.uid, cfg.sender.token, { gid: cfg.gid });
+
+  const intended = new Float64Array(MAX_MSGS);
+  let windowStart = Infinity;
+  let windowEnd = Infinity;
+  const measured = (i: number) => intended[i]! >= windowStart && intended[i]! < windowEnd;
+  const ackLat = new Samples();
+  const e2e = new Samples();
+  let sent = 0;
+  let acked = 0;
+  let errors = 0;
+  let firstError: unknown = null;
+  let sending = true;
+  let overloaded = false;
+
+  // Probes: receivers spread over the member list, each timing every push.
+  const probeIdx = new Set<number>();
+  for (let k = 0; k < Math.min(cfg.probes, R); k++) probeIdx.add(Math.round((k * (R - 1)) / Math.max(1, cfg.probes - 1)));
+  for (const i of probeIdx) {
+    receivers[i]!.onFrame = (_c, payload) => {
+      const now = performance.now();
+      const m = indexOfMsg(payload);
+      if (m >= 0 && measured(m)) e2e.add(now - intended[m]!);
+    };
+  }
+  let closedReceivers = 0;
+  for (const r of receivers) r.onClose = () => closedReceivers++;
+  const totalReceived = () => {
+    let n = 0;
+    for (const r of receivers) n += r.received;
+    return n;
+  };
+
+  const body = "x".repeat(cfg.contentBytes);
+  // Unique per run: a resent clientMsgId is (rightly) deduplicated by the server and not pushed again.
+  const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+  const sendOne = (at: number) => {
+    const i = sent++;
+    intended[i] = at;
+    sender.send(`{"event":"Msg","body":{"kind":"Text","gid":${cfg.gid},"content":"${body}","clientMsgId":"f${i}.${run}"}}`);
+  };
+
+  sender.onFrame = (_c, payload) => {
+    const now = performance.now();
+    const ack = JSON.parse(payload.toString("utf8"));
+    if (typeof ack.clientMsgId !== "string" || ack.clientMsgId[0] !== "f") return;
+    const i = parseInt(ack.clientMsgId.slice(1), 10);
+    acked++;
+    if (ack.content !== "Ok") {
+      errors++;
+      firstError ??= ack;
+    }
+    if (measured(i)) ackLat.add(now - intended[i]!);
+    if (cfg.mode === "closed" && sending && sent < MAX_MSGS) sendOne(performance.now());
+  };
+
+  const base = totalReceived();
+  const t0 = performance.now();
+  windowStart = t0 + cfg.warmupMs;
+  windowEnd = windowStart + cfg.durationMs;
+  let snapStart = { recv: 0, acked: 0, srv: procSample(cfg.serverPid), cpu: 0, at: 0 };
+  let snapEnd = { ...snapStart };
+  const startTimer = setTimeout(() => {
+    snapStart = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), cpu: selfCpuMs(), at: performance.now() };
+  }, cfg.warmupMs);
+  const ended = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      snapEnd = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), cpu: selfCpuMs(), at: performance.now() };
+      sending = false;
+      resolve();
+    }, cfg.warmupMs + cfg.durationMs),
+  );
+
+  if (cfg.mode === "closed") {
+    for (let k = 0; k < cfg.inflight; k++) sendOne(performance.now());
+  } else {
+    const period = 1000 / cfg.rate;
+    const backlogCap = Math.max(1000, cfg.rate * 2);
+    const tick = () => {
+      if (!sending) return;
+      const now = performance.now();
+      while (sent < MAX_MSGS && t0 + sent * period <= now) sendOne(t0 + sent * period);
+      if (sent - acked > backlogCap || closedReceivers > 0) {
+        // More than two seconds of work queued: the server cannot keep up at this rate.
+        overloaded = true;
+        sending = false;
+        return;
+      }
+      setTimeout(tick, 1);
+    };
+    tick();
+  }
+  await Promise.race([ended, (async () => { while (sending) await Bun.sleep(20); })()]);
+  clearTimeout(startTimer);
+  if (overloaded) snapEnd = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), cpu: selfCpuMs(), at: performance.now() };
+
+  // Drain: every sent message acked and pushed to every live receiver (bounded).
+  const drainUntil = performance.now() + 10_000;
+  while (performance.now() < drainUntil && (acked < sent || totalReceived() - base < acked * (R - closedReceivers))) await Bun.sleep(10);
+  const expected = acked * R;
+  const got = totalReceived() - base;
+
+  const secs = (snapEnd.at - snapStart.at) / 1000;
+  const result = {
+    mode: cfg.mode,
+    rate: cfg.mode === "open" ? cfg.rate : null,
+    inflight: cfg.mode === "closed" ? cfg.inflight : null,
+    groupSize: R + 1,
+    window_s: round(secs, 2),
+    sent,
+    acked,
+    msgs_per_s: round((snapEnd.acked - snapStart.acked) / secs, 0),
+    deliveries_per_s: round((snapEnd.recv - snapStart.recv) / secs, 0),
+    ack_ms: ackLat.summary(),
+    e2e_ms: e2e.summary(),
+    errors,
+    firstError,
+    undelivered: expected - got,
+    closedReceivers,
+    overloaded,
+    server_cpu_pct: cpuPercent(snapStart.srv, snapEnd.srv),
+    client_cpu_pct: round(((snapEnd.cpu - snapStart.cpu) / (snapEnd.at - snapStart.at)) * 100, 1),
+    server_rss_kb: snapEnd.srv?.rssKB ?? null,
+  };
+  sender.close();
+  for (const r of receivers) r.close();
+  await Bun.sleep(50);
+  return result;
+});

@@ -1,0 +1,211 @@
+// bun bench/run.ts [--quick] [--only fanout,office,capacity,history,coldstart]
+//                  [--server binary|source] [--rim-src DIR] [--profile] [--keep]
+// Runs the scenarios, prints a table per scenario and writes the JSON to
+// bench/results/. See BENCHMARKS.md.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { capacity } from "./scenarios/capacity";
+import { coldStart } from "./scenarios/coldstart";
+import { fanout } from "./scenarios/fanout";
+import { history } from "./scenarios/history";
+import { office } from "./scenarios/office";
+import { CORES, PINNED, ROOT } from "./lib/spawn";
+import { table } from "./lib/stats";
+import type { RunCtx } from "./scenarios/context";
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(name);
+const value = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const quick = flag("--quick");
+const profile = flag("--profile");
+const server = profile ? "source" : (value("--server") ?? "binary");
+const ALL = ["fanout", "office", "capacity", "history", "coldstart"] as const;
+const only = (value("--only")?.split(",") ?? [...ALL]) as string[];
+
+const sh = (cmd: string[]) => {
+  const r = Bun.spawnSync(cmd, { cwd: ROOT, stderr: "pipe" });
+  return r.success ? r.stdout.toString().trim() : "";
+};
+
+const started = new Date();
+const dir = mkdtempSync(join(tmpdir(), "rim-bench-"));
+const log = (msg: string) => console.error(`[${((performance.now()) / 1000).toFixed(1)}s] ${msg}`);
+
+if (value("--rim-src") && server === "binary") throw new Error("--rim-src needs --server source");
+if (server === "binary" || only.includes("coldstart")) {
+  log("building dist/rim");
+  const b = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (!b.success) throw new Error("build failed:\n" + b.stderr.toString());
+}
+const profDir = join(ROOT, "bench/results/profiles");
+if (profile) mkdirSync(profDir, { recursive: true });
+// --rim-src DIR runs another checkout's src/main.ts (e.g. a baseline copy for before/after figures).
+const rimSrc = value("--rim-src") ?? ROOT;
+const rimCmd =
+  server === "binary"
+    ? [join(ROOT, "dist/rim")]
+    : profile
+      ? ["bun", "--cpu-prof", "--cpu-prof-dir", profDir, join(rimSrc, "src/main.ts")]
+      : ["bun", join(rimSrc, "src/main.ts")];
+
+const ctx: RunCtx = { dir, rimCmd, quick, log };
+
+const meta = {
+  date: started.toISOString(),
+  commit: sh(["git", "rev-parse", "--short", "HEAD"]),
+  dirty: sh(["git", "status", "--porcelain", "--", "src"]).length > 0,
+  bun: Bun.version,
+  cpu: cpus()[0]?.model ?? "?",
+  cores: CORES,
+  memGB: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  pinned: PINNED,
+  server: server === "binary" ? "dist/rim (bun build --compile)" : `bun ${join(rimSrc, "src/main.ts")}${profile ? " --cpu-prof" : ""}`,
+  quick,
+  loadavgStart: loadavg().map((v) => Math.round(v * 100) / 100),
+  loadavgEnd: [] as number[],
+};
+
+const results: Record<string, any> = {};
+const out: (string | null)[] = [];
+
+async function scenario(name: string, fn: () => Promise<any>) {
+  if (!only.includes(name)) return;
+  log(`— ${name}`);
+  try {
+    results[name] = await fn();
+  } catch (err) {
+    log(`${name} failed: ${(err as Error).stack ?? err}`);
+    results[name] = { error: String((err as Error).message ?? err) };
+  }
+}
+
+// Order: the noisiest on the machine (capacity leaves sockets in TIME_WAIT) last.
+await scenario("coldstart", () => coldStart(ctx, { runs: quick ? 5 : 20 }));
+await scenario("fanout", () =>
+  fanout(ctx, quick
+    ? { sizes: [100], rates: [5000], closed: true, warmupMs: 1000, durationMs: 3000, inflight: 64 }
+    : { sizes: [100, 1000], rates: [1000, 5000, 10000], closed: true, warmupMs: 1500, durationMs: 5000, inflight: 64 }),
+);
+await scenario("history", () =>
+  history(ctx, quick
+    ? { messages: 100_000, groups: 1000, users: 2000, groupsPerUser: 25, requests: 300, warmup: 100 }
+    : { messages: 1_000_000, groups: 1000, users: 2000, groupsPerUser: 25, requests: 3000, warmup: 300 }),
+);
+await scenario("office", () => office(ctx, quick ? { users: 1000, durationMs: 10_000 } : { users: 3000, durationMs: 120_000 }));
+await scenario("capacity", () =>
+  capacity(ctx, quick
+    ? { sockets: 2000, steps: [500, 2000], settleMs: 1000, ceiling: false }
+    : { sockets: 19_000, steps: [1000, 5500, 10_000, 14_500, 19_000], settleMs: 3000, ceiling: true }),
+);
+
+meta.loadavgEnd = loadavg().map((v) => Math.round(v * 100) / 100);
+
+const r = results;
+const err = (name: string) => (r[name]?.error ? `${name}: FAILED ${r[name].error}\n` : null);
+if (r.fanout?.rows) {
+  out.push("fan-out: one sender, every other member connected; deliveries = pushes received by them; latencies in ms");
+  out.push(
+    table(
+      ["size", "load", "server", "msg/s", "deliveries/s", "ack p50", "ack p99", "e2e p50", "e2e p99", "srv cpu%", "cli cpu%", "note"],
+      r.fanout.rows.map((x: any) => [
+        x.size, x.load, x.server, x.msgs_per_s, x.deliveries_per_s, x.ack_ms?.p50, x.ack_ms?.p99, x.e2e_ms?.p50, x.e2e_ms?.p99,
+        x.server_cpu_pct, x.client_cpu_pct,
+        [x.error ? `error: ${x.error}` : "", x.overloaded ? "overloaded" : "", x.errors ? `${x.errors} errors` : "", x.undelivered ? `${x.undelivered} undelivered` : ""].filter(Boolean).join(" "),
+      ]),
+    ),
+  );
+  out.push("");
+  out.push("fan-out, rim ÷ ceiling (throughput: higher is better; latency: lower is better)");
+  out.push(table(["size", "load", "deliveries/s", "ack p99", "e2e p99"], r.fanout.ratios.map((x: any) => [x.size, x.load, x.deliveries, x.ack_p99, x.e2e_p99])));
+  out.push("");
+}
+out.push(err("fanout"));
+if (r.office && !r.office.error) {
+  const o = r.office;
+  out.push(`office day: ${o.users} users in ${o.groups} groups (${Object.entries(o.groupSizes).map(([k, v]) => `${v}×${k}`).join(", ")}), ${o.duration_s} s`);
+  out.push(
+    table(
+      ["msg/s", "deliveries/s", "ack p50", "ack p99", "delivery p50", "delivery p99", "read ack p99", "reconnects", "sync p99", "missing", "errors", "srv cpu%", "rss MB start→end"],
+      [[o.msgs_per_s, o.deliveries_per_s, o.ack_ms.p50, o.ack_ms.p99, o.delivery_ms.p50, o.delivery_ms.p99, o.read_ack_ms.p99, o.reconnects, o.sync_ms.p99, o.missing, o.errors, o.server_cpu_pct, `${o.server_rss_mb.start}→${o.server_rss_mb.end}`]],
+    ),
+  );
+  out.push(
+    "delivery p99 by group size: " +
+      Object.entries(o.delivery_by_size_ms).map(([k, v]: [string, any]) => `${k}: ${v.p99} ms (n=${v.n})`).join(", "),
+  );
+  out.push("");
+}
+out.push(err("office"));
+if (r.capacity && !r.capacity.error) {
+  const c = r.capacity;
+  out.push(`capacity: authenticated idle sockets (server open-file limit ${c.server_nofile_limit})`);
+  const row = (name: string, x: any) => [name, x.held, x.failed, x.rss_idle_mb, x.rss_held_mb, x.kb_per_socket_total, x.kb_per_socket_slope, x.connect_per_s, x.rss_after_release_mb];
+  out.push(
+    table(
+      ["server", "held", "failed", "rss idle MB", "rss held MB", "KB/socket", "KB/socket (slope)", "connects/s ≤10k", "rss after close MB"],
+      [row("rim", c), ...(c.ceiling ? [row("ceiling", c.ceiling)] : [])],
+    ),
+  );
+  out.push("KB/socket = (held − idle RSS) ÷ sockets; slope = between the first step and the last (one-time costs left out)");
+  out.push("");
+}
+out.push(err("capacity"));
+if (r.history && !r.history.error) {
+  const h = r.history;
+  out.push(`history: ${h.messages.toLocaleString("en-US")} messages in ${h.groups} groups, ${h.users} users × ${h.groupsPerUser} groups; REST, one request at a time; ms`);
+  out.push(
+    table(
+      ["request", "p50", "p90", "p99", "max", "n", "errors"],
+      ["rest_floor", "history", "history_deep", "chat_list"].map((k) => [k, h[k].p50, h[k].p90, h[k].p99, h[k].max, h[k].n, h[k].errors]),
+    ),
+  );
+  out.push("");
+}
+out.push(err("history"));
+if (r.coldstart && !r.coldstart.error) {
+  const c = r.coldstart;
+  out.push(`cold start: dist/rim ${c.binary_mb} MB; exec → first WebSocket Ack over ${c.runs} runs: p50 ${c.exec_to_ack_ms.p50} ms, max ${c.exec_to_ack_ms.max} ms (socket accepted: p50 ${c.exec_to_upgrade_ms.p50} ms)`);
+  out.push("");
+}
+out.push(err("coldstart"));
+
+// The issue's targets, each with the measured figure beside it.
+type Target = { target: string; measured: string; met: boolean | null };
+const targets: Target[] = [];
+const check = (target: string, value: number | null | undefined, ok: (v: number) => boolean, show: (v: number) => string) =>
+  targets.push(value === null || value === undefined || !Number.isFinite(value) ? { target, measured: "not measured", met: null } : { target, measured: show(value), met: ok(value) });
+for (const size of [100, 1000]) {
+  const q = r.fanout?.ratios?.find((x: any) => x.size === size && x.load.startsWith("closed"));
+  const rim = r.fanout?.rows?.find((x: any) => x.size === size && x.server === "rim" && x.load.startsWith("closed"));
+  check(`fan-out deliveries/s ≥ 0.8× ceiling, group of ${size}`, q?.deliveries, (v) => v >= 0.8, (v) => `${v}× (${rim?.deliveries_per_s?.toLocaleString("en-US")}/s)`);
+}
+const open5k = r.fanout?.rows?.find((x: any) => x.size === 100 && x.server === "rim" && x.load === "open 5k/s");
+check("open loop 5k msg/s, group of 100: ack p99 ≤ 5 ms", open5k?.overloaded ? NaN : open5k?.ack_ms?.p99, (v) => v <= 5, (v) => `${v} ms`);
+check("open loop 5k msg/s, group of 100: e2e p99 ≤ 10 ms", open5k?.overloaded ? NaN : open5k?.e2e_ms?.p99, (v) => v <= 10, (v) => `${v} ms`);
+check("≤ 6 KB RSS per idle authenticated socket", r.capacity?.kb_per_socket_total, (v) => v <= 6, (v) => `${v} KB (slope ${r.capacity.kb_per_socket_slope} KB)`);
+check("19k sockets held", r.capacity?.held, (v) => v >= 19_000, (v) => `${v.toLocaleString("en-US")}${r.capacity.failed ? `, ${r.capacity.failed} failed` : ""}`);
+check(`history p99 ≤ 1 ms at ${r.history?.messages?.toLocaleString("en-US") ?? "?"} messages`, r.history?.history?.p99, (v) => v <= 1, (v) => `${v} ms (p50 ${r.history.history.p50})`);
+check(`chat/list p99 ≤ 1 ms at ${r.history?.messages?.toLocaleString("en-US") ?? "?"} messages`, r.history?.chat_list?.p99, (v) => v <= 1, (v) => `${v} ms (p50 ${r.history.chat_list.p50})`);
+check("exec to first WebSocket Ack ≤ 100 ms", r.coldstart?.exec_to_ack_ms?.p50, (v) => v <= 100, (v) => `p50 ${v} ms, max ${r.coldstart.exec_to_ack_ms.max} ms`);
+out.push(quick ? "targets (quick run: smaller scale and shorter, indicative only)" : "targets");
+out.push(table(["target", "measured", "met"], targets.map((t) => [t.target, t.measured, t.met === null ? "–" : t.met ? "yes" : "NO"])));
+
+const report = { meta, targets, results };
+const resultsDir = join(ROOT, "bench/results");
+mkdirSync(resultsDir, { recursive: true });
+const stamp = started.toISOString().replace(/[:.]/g, "-");
+const file = join(resultsDir, `${quick ? "quick" : "full"}-${stamp}.json`);
+writeFileSync(file, JSON.stringify(report, null, 2));
+writeFileSync(join(resultsDir, "latest.json"), JSON.stringify(report, null, 2));
+
+console.log(JSON.stringify(report));
+console.log("");
+console.log(`rim bench ${meta.date} commit ${meta.commit}${meta.dirty ? " (src modified)" : ""}, bun ${meta.bun}, ${meta.cores} × ${meta.cpu}, pinned ${meta.pinned}, load ${meta.loadavgStart.join(" ")} → ${meta.loadavgEnd.join(" ")}`);
+console.log(out.filter((l) => l !== null).join("\n"));
+console.log(`results: ${file}`);
+if (!flag("--keep")) rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,87 @@
+// Fan-out against rim and against the ceiling server, interleaved in one run,
+// closed loop then open loop, for each group size.
+import { closeSeedDb, openSeedDb, productionHash, seedGroup, seedUsers } from "../lib/seed";
+import { runClient, startServer, type ServerProc } from "../lib/spawn";
+import type { FanoutConfig } from "../clients/fanout";
+import { dbPath, type RunCtx } from "./context";
+
+export type FanoutOptions = { sizes: number[]; rates: number[]; closed: boolean; warmupMs: number; durationMs: number; inflight: number };
+
+export type FanoutRow = { size: number; load: string; server: "rim" | "ceiling" } & Record<string, any>;
+
+export async function fanout(ctx: RunCtx, o: FanoutOptions) {
+  const maxSize = Math.max(...o.sizes);
+  const file = dbPath(ctx, "fanout");
+  const db = openSeedDb(file);
+  const users = seedUsers(db, maxSize, await productionHash());
+  const gids = new Map(o.sizes.map((s) => [s, seedGroup(db, users.slice(0, s).map((u) => u.uid))]));
+  closeSeedDb(db);
+
+  const servers: Record<"rim" | "ceiling", ServerProc> = {
+    rim: await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: file }),
+    ceiling: await startServer({ kind: "ceiling" }),
+  };
+  const rows: FanoutRow[] = [];
+  try {
+    for (const size of o.sizes) {
+      const loads: { load: string; mode: "closed" | "open"; rate: number }[] = [];
+      if (o.closed) loads.push({ load: `closed ${o.inflight}`, mode: "closed", rate: 0 });
+      for (const rate of o.rates) loads.push({ load: `open ${rate / 1000}k/s`, mode: "open", rate });
+      for (const l of loads) {
+        for (const kind of ["rim", "ceiling"] as const) {
+          const s = servers[kind];
+          const cfg: FanoutConfig = {
+            wsUrl: s.wsUrl,
+            serverPid: s.pid,
+            gid: gids.get(size)!,
+            sender: users[0]!,
+            receivers: users.slice(1, size),
+            mode: l.mode,
+            inflight: o.inflight,
+            rate: l.rate,
+            warmupMs: o.warmupMs,
+            durationMs: o.durationMs,
+            probes: 8,
+            contentBytes: 64,
+          };
+          let r: any;
+          try {
+            r = await runClient("fanout", cfg, { dir: ctx.dir, timeoutMs: o.warmupMs + o.durationMs + 60_000 });
+          } catch (err) {
+            if (s.proc.exitCode !== null) throw new Error(`${kind} server died:\n${s.tail().join("\n")}`);
+            rows.push({ size, load: l.load, server: kind, error: String((err as Error).message ?? err) });
+            ctx.log(`fanout ${size} ${l.load} ${kind}: failed: ${err}`);
+            continue;
+          }
+          rows.push({ size, load: l.load, server: kind, ...r });
+          ctx.log(
+            `fanout ${size} ${l.load} ${kind}: ${r.msgs_per_s} msg/s, ${r.deliveries_per_s} deliveries/s, ack p99 ${r.ack_ms.p99} ms, e2e p99 ${r.e2e_ms.p99} ms` +
+              (r.overloaded ? " (overloaded)" : "") + (r.errors ? ` errors ${r.errors}` : "") + (r.undelivered ? ` undelivered ${r.undelivered}` : ""),
+          );
+        }
+      }
+    }
+  } finally {
+    await servers.rim.stop();
+    await servers.ceiling.stop();
+  }
+  return { rows, ratios: ratios(rows) };
+}
+
+/** rim ÷ ceiling for throughput, and rim ÷ ceiling for latencies, per size and load. */
+function ratios(rows: FanoutRow[]) {
+  const out: Record<string, any>[] = [];
+  for (const r of rows.filter((x) => x.server === "rim")) {
+    const c = rows.find((x) => x.server === "ceiling" && x.size === r.size && x.load === r.load);
+    if (!c) continue;
+    const q = (a: number, b: number) => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? Math.round((a / b) * 100) / 100 : null);
+    out.push({
+      size: r.size,
+      load: r.load,
+      deliveries: q(r.deliveries_per_s, c.deliveries_per_s),
+      ack_p99: q(r.ack_ms.p99, c.ack_ms.p99),
+      e2e_p99: q(r.e2e_ms.p99, c.e2e_ms.p99),
+    });
+  }
+  return out;
+}

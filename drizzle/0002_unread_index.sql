@@ -1,0 +1,1 @@
+CREATE INDEX `messages_group_sender_idx` ON `messages` (`group_id`,`sender_uid`,`id`);
