@@ -29,27 +29,14 @@ function forget(ws: Sock) {
   ws.data.expiresAt = null;
 }
 
-// Logins of the current turn: bound only after its commit, so counted here
-// against the socket cap meanwhile. Cleared once the turn (and its binds) is done.
-const claimed = new Map<number, Set<Sock>>();
-function claim(uid: number, ws: Sock) {
-  if (claimed.size === 0) queueMicrotask(() => claimed.clear());
-  let set = claimed.get(uid);
-  if (!set) claimed.set(uid, (set = new Set()));
-  set.add(ws);
-}
-
 export const handlers: { [E in EventName]: Handler<E> } = {
   Login(app, ws, b, out) {
     const session = resolveToken(app, b.content);
     const uid = session.userId;
     if (b.uid !== undefined && b.uid !== uid) throw forbidden("uid: not the owner of this token");
     const max = app.config.maxSocketsPerUser;
-    const open = app.hub.socketsOf(uid);
-    const mine = claimed.get(uid);
-    const pending = mine ? [...mine].filter((w) => w !== ws && !open.has(w)).length : 0;
-    if (max > 0 && !open.has(ws) && open.size + pending >= max) throw new AppError("rate_limited", `too many open sockets for this user (${max})`);
-    claim(uid, ws);
+    if (max > 0 && app.hub.socketCountOf(uid, ws) >= max) throw new AppError("rate_limited", `too many open sockets for this user (${max})`);
+    app.hub.claim(ws, uid);
     const gids = groupIdsOf(app, uid);
     ws.data.uid = uid;
     ws.data.sessionId = session.sessionId;

@@ -33,6 +33,9 @@ export function createHub(metrics?: Metrics) {
   // changes before the deferred unbind of a Logout runs.
   const boundTo = new Map<Sock, number>();
   const all = new Set<Sock>();
+  // Sockets whose Login is waiting for its commit: they count against the
+  // per-user cap before bind() makes them members of byUser.
+  const claims = new Map<Sock, number>();
 
   const subscribe = (ws: Sock, topic: string) => {
     ws.subscribe(topic);
@@ -59,8 +62,19 @@ export function createHub(metrics?: Metrics) {
     track(ws: Sock) {
       all.add(ws);
     },
+    claim(ws: Sock, uid: number) {
+      claims.set(ws, uid);
+    },
+    /** Sockets of uid, bound or claimed, other than `except`. */
+    socketCountOf(uid: number, except: Sock): number {
+      let n = 0;
+      for (const ws of hub.socketsOf(uid)) if (ws !== except) n++;
+      for (const [ws, owner] of claims) if (owner === uid && ws !== except && !boundTo.has(ws)) n++;
+      return n;
+    },
     /** Forgets a closed socket entirely. */
     untrack(ws: Sock) {
+      claims.delete(ws);
       hub.unbind(ws);
       all.delete(ws);
     },
@@ -69,6 +83,7 @@ export function createHub(metrics?: Metrics) {
     },
     /** Binds a logged-in socket to its user and that user's groups. */
     bind(ws: Sock, uid: number, gids: number[]) {
+      claims.delete(ws);
       if (!all.has(ws)) return; // closed while its Login was committing
       if (boundTo.has(ws)) hub.unbind(ws);
       boundTo.set(ws, uid);
