@@ -5,7 +5,6 @@ import type { Server, ServerWebSocket } from "bun";
 import type { Metrics } from "../metrics";
 
 export type SocketData = {
-  id: number;
   ip: string;
   legacy: boolean;
   /** Set by Login; the socket's only identity. */

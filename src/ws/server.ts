@@ -13,11 +13,8 @@ const READ_ONLY = new Set<EventName>(["Heart"]);
 // A socket still flooding after this many 429 replies is closed.
 const MAX_STRIKES = 50;
 
-let nextSocketId = 1;
-
 export function newSocketData(ip: string, legacy: boolean): SocketData {
   return {
-    id: nextSocketId++,
     ip,
     legacy,
     uid: null,
