@@ -68,7 +68,8 @@ export class ServerProcess {
           tail.push(line);
           if (tail.length > 200) tail.shift();
           if (/\bERROR\b|"level":"error"/.test(line)) errorLines.push(line);
-          const m = /server\.listening url="([^"]+)"/.exec(line);
+          // Text (url="…") or JSON ("url":"…") log lines.
+          const m = /server\.listening.*?\burl"?[=:]"([^"]+)"/.exec(line);
           if (m) found(m[1]!);
         }
       }
