@@ -1,5 +1,6 @@
 // bun bench/run.ts [--quick] [--only fanout,office,capacity,history,coldstart]
 //                  [--server binary|source] [--rim-src DIR] [--profile] [--keep]
+//                  [--fanout-sizes 100,1000] [--fanout-rates 1000,5000]
 // Runs the scenarios, prints a table per scenario and writes the JSON to
 // bench/results/. See BENCHMARKS.md.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { fanout } from "./scenarios/fanout";
 import { history } from "./scenarios/history";
 import { office } from "./scenarios/office";
 import { CORES, PINNED, ROOT } from "./lib/spawn";
+import { useMigrations } from "./lib/seed";
 import { table } from "./lib/stats";
 import type { RunCtx } from "./scenarios/context";
 
@@ -53,6 +55,7 @@ const rimCmd =
       : ["bun", join(rimSrc, "src/main.ts")];
 
 const ctx: RunCtx = { dir, rimCmd, quick, log };
+if (rimSrc !== ROOT) useMigrations((await import(join(rimSrc, "src/db/migrations.gen.ts"))).MIGRATIONS);
 
 const meta = {
   date: started.toISOString(),
@@ -86,11 +89,14 @@ async function scenario(name: string, fn: () => Promise<any>) {
 
 // Order: the noisiest on the machine (capacity leaves sockets in TIME_WAIT) last.
 await scenario("coldstart", () => coldStart(ctx, { runs: quick ? 5 : 20 }));
-await scenario("fanout", () =>
-  fanout(ctx, quick
+const list = (name: string) => value(name)?.split(",").map(Number);
+await scenario("fanout", () => {
+  const o = quick
     ? { sizes: [100], rates: [5000], closed: true, warmupMs: 1000, durationMs: 3000, inflight: 64 }
-    : { sizes: [100, 1000], rates: [1000, 5000, 10000], closed: true, warmupMs: 1500, durationMs: 5000, inflight: 64 }),
-);
+    : { sizes: [100, 1000], rates: [1000, 5000, 10000], closed: true, warmupMs: 1500, durationMs: 5000, inflight: 64 };
+  // --fanout-sizes 100 --fanout-rates 5000: a subset, e.g. for before/after comparisons.
+  return fanout(ctx, { ...o, sizes: list("--fanout-sizes") ?? o.sizes, rates: list("--fanout-rates") ?? o.rates });
+});
 await scenario("history", () =>
   history(ctx, quick
     ? { messages: 100_000, groups: 1000, users: 2000, groupsPerUser: 25, requests: 300, warmup: 100 }

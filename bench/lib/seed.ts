@@ -6,6 +6,7 @@ import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { defaultConfig } from "../../src/config";
 import { migrate } from "../../src/db/migrate";
+import { MIGRATIONS } from "../../src/db/migrations.gen";
 import { hashToken } from "../../src/domain/sessions";
 
 export type SeedUser = { uid: number; token: string; account: string };
@@ -20,6 +21,12 @@ export function productionHash(): Promise<string> {
   return hashOnce;
 }
 
+let migrations = MIGRATIONS;
+/** Seeds with another checkout's migrations (run.ts --rim-src), so the schema is the one its server expects. */
+export function useMigrations(m: typeof MIGRATIONS) {
+  migrations = m;
+}
+
 /** Creates (or opens) a database file and applies the server's migrations. */
 export function openSeedDb(file: string): Database {
   const db = new Database(file, { create: true, strict: true });
@@ -27,7 +34,7 @@ export function openSeedDb(file: string): Database {
   db.run("PRAGMA synchronous = OFF");
   db.run("PRAGMA foreign_keys = ON");
   db.run("PRAGMA cache_size = -262144");
-  migrate(db);
+  migrate(db, migrations);
   return db;
 }
 
