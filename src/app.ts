@@ -4,6 +4,7 @@ import { nanoid } from "nanoid";
 import type { Config } from "./config";
 import { closeDatabase, openDatabase } from "./db/open";
 import { migrate } from "./db/migrate";
+import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
 import { createLoginThrottle } from "./domain/throttle";
 import { createLogger, type Logger } from "./log";
@@ -11,17 +12,24 @@ import { createMetrics, type Metrics } from "./metrics";
 import { systemClock, type Clock } from "./time";
 import { createHub, type Hub } from "./ws/hub";
 
-export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics };
+export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability };
 
-export function createApp(config: Config, opts: { clock?: Clock; log?: Logger } = {}): App {
+export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"] } = {}): App {
   const clock = opts.clock ?? systemClock;
-  const db = openDatabase(config.db, { sync: config.sync });
+  // --sync full is kept by fsyncing the WAL off the event loop (db/durability.ts), so SQLite itself runs at NORMAL.
+  const db = openDatabase(config.db, { sync: "normal" });
   migrate(db.$client);
   const log = opts.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const durability = createDurability(db.$client, config.db, {
+    mode: config.sync,
+    sync: opts.fsync,
+    onError: (err) => log.error("db.fsync_failed", { error: String(err) }),
+  });
   const metrics = createMetrics();
   return {
     config,
     metrics,
+    durability,
     db,
     clock,
     log,
@@ -42,5 +50,6 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger } 
 }
 
 export function closeApp(app: App): void {
+  app.durability.close();
   closeDatabase(app.db);
 }

@@ -11,7 +11,7 @@ export const OPTIONS = {
   host: { schema: z.string().min(1).default("0.0.0.0"), help: "address to listen on" },
   port: { schema: int(0, 65535).default(8000), help: "HTTP and WebSocket port (0 picks a free one)" },
   db: { schema: z.string().min(1).default("./data/rim.db"), help: "SQLite database file (created with its folder if missing)" },
-  sync: { schema: z.enum(["full", "normal"]).default("full"), help: "SQLite synchronous mode: full survives power loss, normal only process crashes" },
+  sync: { schema: z.enum(["full", "normal"]).default("full"), help: "full: nothing is acked before it is fsynced (survives power loss); normal: survives process crashes only" },
   tokenTtlDays: { schema: int(1, 3650).default(30), help: "days a login token stays valid" },
   bodyLimit: { schema: int(1024).default(1024 * 1024), help: "largest REST request body in bytes" },
   loginMaxPerAccount: { schema: int(1).default(10), help: "failed logins per account within the window before 429" },

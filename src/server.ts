@@ -86,6 +86,8 @@ export function startServer(app: App): Running {
       clearInterval(sweep);
       const stopped = Promise.all([server.stop(), legacy?.stop()]);
       queue.flush();
+      // The acks of that last commit leave once it is on disk: wait for them before closing.
+      await app.durability.whenDurable().catch(() => {});
       app.hub.closeAll(1001, "server shutting down");
       await stopped;
       app.hub.detach(server);

@@ -73,6 +73,16 @@ export function createHttpApp(app: App) {
       },
     }),
   );
+  // A write is answered only once it is on disk (see db/durability.ts).
+  http.use("/api/*", async (c, next) => {
+    await next();
+    if (c.req.method === "GET") return;
+    try {
+      await app.durability.whenDurable();
+    } catch {
+      c.res = c.json(errorEnvelope(new AppError("internal", "could not confirm the write, try again")), 500);
+    }
+  });
   http.use("/api/*", async (c, next) => {
     // rim's demo client sends a stale Authorization header on login and create: ignore it there.
     if (!PUBLIC.has(c.req.path)) {

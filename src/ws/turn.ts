@@ -1,8 +1,8 @@
 // Group commit: every frame received in one turn of the event loop is run,
 // in order, inside one BEGIN IMMEDIATE … COMMIT (each in its own savepoint,
-// so one failure rolls back only itself). Only after the commit are the
-// replies sent and the pushes published. With synchronous=FULL that is one
-// fsync per turn instead of one per message.
+// so one failure rolls back only itself). Only once the commit is on disk
+// (db/durability.ts: one fsync, off the event loop, for every commit made
+// before it) are the replies sent and the pushes published, in order.
 import type { Database } from "bun:sqlite";
 import type { App } from "../app";
 import { AppError, toAppError, toErrorAck } from "../errors";
@@ -62,7 +62,19 @@ export function createTurnQueue(app: App) {
       }
       app.metrics.observeCommit(performance.now() - started, jobs.length);
     }
-    // Consecutive jobs of one socket send corked: their replies leave in one write, not one syscall each.
+    // Even a batch that wrote nothing waits its turn, so each socket's replies stay in the order of its frames.
+    app.durability.afterCommit((durable) => {
+      if (durable) deliver(jobs, outcomes);
+      else {
+        // Stored but maybe not on disk: say so; a resend with the same clientMsgId is answered from what was stored.
+        const failure = new AppError("internal", "could not confirm the write, send again");
+        deliver(jobs, jobs.map((j) => [errorReply(j.ws, failure, j.clientMsgId, app)]));
+      }
+    });
+  }
+
+  // Consecutive jobs of one socket send corked: their replies leave in one write, not one syscall each.
+  function deliver(jobs: Job[], outcomes: Action[][]) {
     for (let i = 0; i < jobs.length; ) {
       const ws = jobs[i]!.ws;
       let end = i + 1;
