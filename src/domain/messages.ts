@@ -21,7 +21,7 @@ const MESSAGE_COLUMNS = selectList(messages);
 const SQL_EARLIER = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_uid = ? AND client_msg_id = ?`;
 const SQL_MEMBER = "SELECT g.last_seq AS lastSeq, m.user_id AS member FROM groups g LEFT JOIN group_members m ON m.group_id = g.id AND m.user_id = ? WHERE g.id = ?";
 const SQL_INSERT =
-  "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+  "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_uid, client_msg_id) DO NOTHING";
 const SQL_BUMP = "UPDATE groups SET last_seq = ?, last_msg_id = ? WHERE id = ?";
 
 type MessageRow = typeof messages.$inferSelect;
@@ -33,20 +33,29 @@ type MessageRow = typeof messages.$inferSelect;
  */
 export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage): Sent {
   const sqlite = ctx.db.$client;
-  const earlier = sqlite.query<MessageRow, [number, string]>(SQL_EARLIER).get(senderId, input.clientMsgId);
-  if (earlier) return { message: messageView(earlier), duplicate: true };
-  if (Buffer.byteLength(input.content) > ctx.limits.maxContent) {
-    throw new AppError("too_large", `content: longer than ${ctx.limits.maxContent} bytes`);
-  }
+  // A resend is found through the unique index the insert already checks; the
+  // select for it runs only when the insert (or a check before it) says no.
+  const resent = (): Sent | null => {
+    const earlier = sqlite.query<MessageRow, [number, string]>(SQL_EARLIER).get(senderId, input.clientMsgId);
+    return earlier ? { message: messageView(earlier), duplicate: true } : null;
+  };
   // requireMember's checks in one statement: 404 for no group, 403 for a non-member.
   const found = sqlite.query<{ lastSeq: number; member: number | null }, [number, number]>(SQL_MEMBER).get(senderId, input.gid);
-  if (!found) throw notFound("group not found");
-  if (found.member === null) throw forbidden("not a member of this group");
+  if (!found || found.member === null) {
+    const earlier = resent();
+    if (earlier) return earlier;
+    throw found ? forbidden("not a member of this group") : notFound("group not found");
+  }
+  if (Buffer.byteLength(input.content) > ctx.limits.maxContent) {
+    const earlier = resent();
+    if (earlier) return earlier;
+    throw new AppError("too_large", `content: longer than ${ctx.limits.maxContent} bytes`);
+  }
   const now = ctx.clock();
   const seq = found.lastSeq + 1;
-  const id = Number(
-    sqlite.query(SQL_INSERT).run(input.gid, seq, senderId, input.kind, input.content, input.clientMsgId, now, now).lastInsertRowid,
-  );
+  const inserted = sqlite.query(SQL_INSERT).run(input.gid, seq, senderId, input.kind, input.content, input.clientMsgId, now, now);
+  if (inserted.changes === 0) return resent()!;
+  const id = Number(inserted.lastInsertRowid);
   sqlite.query(SQL_BUMP).run(seq, id, input.gid);
   const row: MessageRow = { id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now };
   return { message: messageView(row), duplicate: false };
