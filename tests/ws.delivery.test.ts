@@ -3,7 +3,7 @@
 // legacy listener sharing topics with /ws.
 import { afterEach, describe, expect, test } from "bun:test";
 import { group, user, type Frame } from "./helpers";
-import { cleanup, collect, connect, freePort, isAck, isMsg, record, say, start, storedMessages, TIME } from "./ws.kit";
+import { cleanup, collect, connect, freePort, isAck, isMsg, record, say, start, storedMessages, TIME, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
 
@@ -42,9 +42,7 @@ describe("fan-out: two users, three sockets", () => {
 
   test("a socket opened later gets live pushes too, and a closed one no longer counts", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     const b1 = await connect(s, b);
     const b2 = await connect(s, b);
@@ -60,9 +58,7 @@ describe("fan-out: two users, three sockets", () => {
 describe("idempotent send", () => {
   test("a resent clientMsgId returns the original serverMsgId, stores once, pushes once", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     const a2 = await connect(s, a);
     const b1 = await connect(s, b);
@@ -80,9 +76,7 @@ describe("idempotent send", () => {
 
   test("also when both copies arrive in the same turn, and after reconnecting on a new socket", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     const b1 = await connect(s, b);
     const frame = { event: "Msg", body: { kind: "Text", uid: a.uid, gid, content: "twice", clientMsgId: "dup-2" } };
@@ -104,9 +98,7 @@ describe("idempotent send", () => {
 
   test("idempotency is per sender: another user's same clientMsgId is a new message", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     const b1 = await connect(s, b);
     const fromA = await say(a1, gid, "a's", { clientMsgId: "same" });
@@ -120,9 +112,7 @@ describe("idempotent send", () => {
 describe("per-group order under concurrent senders", () => {
   test("four sockets sending at once: seq is 1..N without gaps, and every socket sees ascending ids", async () => {
     const s = start({ wsRate: 0 });
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const socks = [await connect(s, a), await connect(s, a), await connect(s, b), await connect(s, b)];
     const logs = socks.map(record);
     const PER = 30;
@@ -177,9 +167,7 @@ describe("legacy listener", () => {
     const port = freePort();
     const s = start({ legacyWsPort: port });
     expect(s.running.legacy?.port).toBe(port);
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const aMain = await connect(s, a);
     const aLegacy = await connect(`ws://127.0.0.1:${port}/`, a);
     const b1 = await connect(`ws://127.0.0.1:${port}/any/path?x=1`, b);

@@ -2,7 +2,7 @@
 // are cleaned up after each test, REST calls over real HTTP, and direct
 // looks into the database to check what was (not) stored.
 import { expect } from "bun:test";
-import { Client, serve, type Frame, type TestUser } from "./helpers";
+import { Client, group, serve, user, type Frame, type TestUser } from "./helpers";
 import type { Config } from "../src/config";
 
 export type Served = ReturnType<typeof serve>;
@@ -122,3 +122,10 @@ export async function until(cond: () => boolean, timeoutMs = 3000, what = "condi
 }
 
 export const TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+/** Two users, a and b, in a group of their own (a owns it). */
+export async function twoInGroup(s: Served): Promise<{ a: TestUser; b: TestUser; gid: number }> {
+  const a = await user(s.app);
+  const b = await user(s.app);
+  return { a, b, gid: group(s.app, a, [b]) };
+}

@@ -4,16 +4,14 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { WebSocket as BunWebSocket } from "bun";
 import { group, user, type Frame } from "./helpers";
-import { cleanup, collect, connect, expectError, isAck, isMsg, record, say, start, storedMessages, until } from "./ws.kit";
+import { cleanup, collect, connect, expectError, isAck, isMsg, record, say, start, storedMessages, until, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
 
 describe("sizes", () => {
   test("a frame over wsMaxFrame closes the socket with 1009; other sockets carry on", async () => {
     const s = start({ wsMaxFrame: 2048 });
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     // Just under the limit is fine.
@@ -27,9 +25,7 @@ describe("sizes", () => {
 
   test("content over maxContent (in bytes) is a 413 error ack and stores nothing; exactly the limit is fine", async () => {
     const s = start({ maxContent: 100 });
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     expectError(await say(ca, gid, "x".repeat(101), { clientMsgId: "c101" }), 413, "c101");
@@ -45,9 +41,7 @@ describe("sizes", () => {
 describe("rate limit", () => {
   test("beyond the burst frames get 429 error acks that echo their clientMsgId; a socket that goes on is closed", async () => {
     const s = start({ wsRate: 5, wsBurst: 5 });
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const c = await connect(s);
     const cb = await connect(s, b);
     // The Login used nothing yet: c's bucket is full (5). 10 frames at once: 5 pass, 5 are refused.
@@ -81,9 +75,7 @@ describe("rate limit", () => {
 describe("sockets per user", () => {
   test("the Login of a socket beyond maxSocketsPerUser is 429; closing one makes room; other users are unaffected", async () => {
     const s = start({ maxSocketsPerUser: 2 });
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     await connect(s, a);
     const a3 = await connect(s);
@@ -122,9 +114,7 @@ describe("sockets per user", () => {
 describe("backpressure", () => {
   test("a reader that stops reading is closed, and Sync brings exactly what it missed", async () => {
     const s = start({ wsBackpressure: 64 * 1024, wsRate: 0 });
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const slow = await connect(s, b);
     const got = record(slow);

@@ -2,7 +2,7 @@
 // open sockets at once, with their Notify frames.
 import { afterEach, describe, expect, test } from "bun:test";
 import { group, user } from "./helpers";
-import { api, cleanup, connect, expectError, isMsg, isNotify, say, start, storedMessages } from "./ws.kit";
+import { api, cleanup, connect, expectError, isMsg, isNotify, say, start, storedMessages, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
 
@@ -79,9 +79,7 @@ describe("membership change while connected", () => {
 
   test("a member who leaves by themself stops getting pushes on every socket", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const b1 = await connect(s, b);
     const b2 = await connect(s, b);

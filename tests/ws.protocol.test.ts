@@ -2,7 +2,7 @@
 // (Login, Msg, Ack, Read, Heart, Logout, Sync) answered and refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { group, user } from "./helpers";
-import { cleanup, connect, cursors, expectError, isMsg, record, say, start, storedMessages, TIME } from "./ws.kit";
+import { cleanup, connect, cursors, expectError, isMsg, record, say, start, storedMessages, TIME, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
 
@@ -64,9 +64,7 @@ describe("the seed's five example exchanges", () => {
 describe("Login", () => {
   test("binds the socket; a Login without uid takes the token's owner", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const cb = await connect(s);
     expect(await cb.request("Login", { content: b.token })).toMatchObject({ content: "Ok", serverMsgId: null });
     const ca = await connect(s, a);
@@ -111,9 +109,7 @@ describe("Login", () => {
 describe("Msg", () => {
   test("every kind is stored and pushed with its own kind; the Ack carries serverMsgId and seq", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     const kinds = ["Text", "RichText", "Image"] as const;
@@ -151,9 +147,7 @@ describe("Msg", () => {
 describe("Ack and Read", () => {
   test("happy: Ack moves the delivered cursor; Read moves read (and delivered) and answers serverMsgId = msgId", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     const m1 = (await say(ca, gid, "one")).serverMsgId;
@@ -217,9 +211,7 @@ describe("Heart", () => {
 describe("Logout", () => {
   test("unbinds the socket: no more pushes, its frames need a new Login, and the token stays valid", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     expect(await cb.request("Logout", { uid: b.uid, clientMsgId: "o1" })).toEqual({ clientMsgId: "o1", serverMsgId: null, kind: "Ack", content: "Ok" });
@@ -236,9 +228,7 @@ describe("Logout", () => {
 
   test("refused: before Login 401, another user's uid 403 (and the socket stays logged in)", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const anon = await connect(s);
     expectError(await anon.request("Logout", { clientMsgId: "q1" }), 401, "q1");
     const cb = await connect(s, b);
@@ -252,9 +242,7 @@ describe("Logout", () => {
 describe("Sync", () => {
   test("happy: pushes what came after msgId, then the Ack with the last id and more:false", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) ids.push((await say(ca, gid, `m${i}`)).serverMsgId);

@@ -3,16 +3,14 @@
 // Origin checks, and garbage frames that each get exactly one error reply.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Client, group, user } from "./helpers";
-import { api, cleanup, connect, cursors, expectError, isAck, isMsg, isNotify, say, start, storedMessages } from "./ws.kit";
+import { api, cleanup, connect, cursors, expectError, isAck, isMsg, isNotify, say, start, storedMessages, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
 
 describe("before Login", () => {
   test("every event but Login and Heart is 401, and nothing is stored or pushed", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const cb = await connect(s, b);
     const m = await say(await connect(s, a), gid, "hi");
     await cb.next(isMsg);
@@ -68,9 +66,7 @@ describe("before Login", () => {
 describe("forged uid and non-members", () => {
   test("a member's frame naming another uid is 403: nothing stored, no cursor moved, nothing pushed", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const m = await say(ca, gid, "real");
     const cb = await connect(s, b);
@@ -113,9 +109,7 @@ describe("forged uid and non-members", () => {
 describe("token revocation", () => {
   test("REST logout closes every socket logged in with that token, and only those", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     // A second token for a: another device.
     const other = await api(s, "/api/user/login", null, { account: a.account, password: "password1" });
     const token2 = other.body.data as string;
@@ -152,9 +146,7 @@ describe("Origin", () => {
 describe("garbage frames", () => {
   test("every bad frame gets exactly one error reply, in order, and the server stays up", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const c = await connect(s, a);
     const cb = await connect(s, b);
     const good = { kind: "Text", gid, content: "x" };
@@ -218,9 +210,7 @@ describe("garbage frames", () => {
 
   test("a bad frame between good ones does not disturb their replies or order", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const c = await connect(s, a);
     c.send({ event: "Msg", body: { kind: "Text", gid, content: "1", clientMsgId: "ok-1" } });
     c.send("garbage");

@@ -3,7 +3,7 @@
 // chat list's unread counts.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Client, group, user, type Frame, type TestUser } from "./helpers";
-import { api, cleanup, collect, connect, cursors, expectError, isMsg, isNotify, record, say, start, storedMessages, type Served } from "./ws.kit";
+import { api, cleanup, collect, connect, cursors, expectError, isMsg, isNotify, record, say, start, storedMessages, type Served, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
 
@@ -84,9 +84,7 @@ describe("Sync", () => {
 
   test("pages: 12 messages with syncPage 5 come as 5, 5, 2 with more true, true, false; a full last page says more:false", async () => {
     const s = start({ syncPage: 5 });
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const ids: number[] = [];
     for (let i = 0; i < 12; i++) ids.push((await say(ca, gid, `m${i}`)).serverMsgId);
@@ -137,9 +135,7 @@ describe("Sync", () => {
 
   test("a page stops early at half the backpressure limit, and looping still gets everything", async () => {
     const s = start({ syncPage: 100, wsBackpressure: 64 * 1024 });
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const big = "x".repeat(10_000);
     for (let i = 0; i < 12; i++) await say(ca, gid, big + i);
@@ -153,9 +149,7 @@ describe("Sync", () => {
 describe("Ack and Read cursors", () => {
   test("move forward only: an older id is accepted and ignored", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) ids.push((await say(ca, gid, `m${i}`)).serverMsgId);
@@ -202,9 +196,7 @@ describe("Ack and Read cursors", () => {
 
   test("REST chat/list unread counts follow Read frames", async () => {
     const s = start();
-    const a = await user(s.app);
-    const b = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) ids.push((await say(ca, gid, `m${i}`)).serverMsgId);
