@@ -7,6 +7,7 @@ import { cpuPercent, procSample, selfCpuMs, type ProcSample } from "../lib/proc"
 import { Samples, round } from "../lib/stats";
 import { connectWs, parseTarget, pool, request, type Conn } from "../lib/ws";
 import { readConfig, runMain } from "../lib/client";
+import { rng } from "../lib/rng";
 
 export type OfficeConfig = {
   wsUrl: string;
@@ -23,17 +24,6 @@ export type OfficeConfig = {
   seed: number;
 };
 
-// A small deterministic PRNG (mulberry32), so runs are comparable.
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type User = {
   uid: number;

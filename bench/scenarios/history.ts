@@ -7,19 +7,10 @@ import { BENCH_PASSWORD, closeSeedDb, openSeedDb, productionHash, seedUsers } fr
 import { runClient, startServer } from "../lib/spawn";
 import { round } from "../lib/stats";
 import { dbPath, type RunCtx } from "./context";
+import { rng } from "../lib/rng";
 
 export type HistoryOptions = { messages: number; groups: number; users: number; groupsPerUser: number; requests: number; warmup: number };
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function seedHistory(file: string, o: HistoryOptions) {
   const rand = rng(7);
