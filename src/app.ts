@@ -1,5 +1,6 @@
 // The explicit context every layer receives: config, database, clock, ids,
-// the socket hub and the logger. Built once by main, or per test.
+// the socket hub, the write path and the logger. Built once by main (for
+// serving and for operator commands alike), or per test.
 import { nanoid } from "nanoid";
 import type { Config } from "./config";
 import { closeDatabase, openDatabase } from "./db/open";
@@ -11,8 +12,10 @@ import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { systemClock, type Clock } from "./time";
 import { createHub, type Hub } from "./ws/hub";
+import { applyEffect } from "./write/apply";
+import { createWriter, type Writer } from "./write/writer";
 
-export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability };
+export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer };
 
 export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"] } = {}): App {
   const clock = opts.clock ?? systemClock;
@@ -26,7 +29,8 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     onError: (err) => log.error("db.fsync_failed", { error: String(err) }),
   });
   const metrics = createMetrics();
-  return {
+  const hub = createHub(metrics);
+  const app: App = {
     config,
     metrics,
     durability,
@@ -45,11 +49,16 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
       }),
     },
     limits: { maxContent: config.maxContent },
-    hub: createHub(metrics),
+    hub,
+    writer: undefined as unknown as Writer,
+    write: (fn) => app.writer.run(fn),
   };
+  app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
+  return app;
 }
 
 export function closeApp(app: App): void {
+  app.writer.close();
   app.durability.close();
   closeDatabase(app.db);
 }

@@ -51,7 +51,7 @@ async function userCommand(p: Parsed): Promise<void> {
       }
       case "disable":
       case "enable": {
-        const revoked = setDisabled(app, account, action === "disable");
+        const revoked = await app.write((w) => setDisabled(w, account, action === "disable"));
         console.log(`${account} ${action}d${action === "disable" ? `; ${revoked.length} token(s) revoked` : ""}`);
         return;
       }
@@ -102,7 +102,7 @@ async function run(p: Parsed): Promise<number | undefined> {
       await userCommand(p);
       return 0;
     case "invite":
-      console.log(await withApp(p, (app) => createInvite(app, null, config.inviteTtlDays)));
+      console.log(await withApp(p, (app) => app.write((w) => createInvite(w, null, config.inviteTtlDays))));
       return 0;
     case "backup": {
       const target = p.args[0];

@@ -6,7 +6,7 @@ import { AppError, errorEnvelope } from "./errors";
 import { createHttpApp } from "./http/app";
 import type { SocketData } from "./ws/hub";
 import { createSocketHandlers, newSocketData } from "./ws/server";
-import { createTurnQueue } from "./ws/turn";
+import { lastRevocationId, purgeExpiredSessions, revocationsAfter } from "./domain/sessions";
 import webClient from "./web/index.html";
 
 export type Running = { server: Server<SocketData>; legacy: Server<SocketData> | null; url: string; stop(): Promise<void> };
@@ -29,8 +29,7 @@ const refuse = (status: 400 | 403, msg: string) =>
 
 export function startServer(app: App): Running {
   const http = createHttpApp(app);
-  const queue = createTurnQueue(app);
-  const websocket = createSocketHandlers(app, queue);
+  const websocket = createSocketHandlers(app);
 
   const server = Bun.serve<SocketData>({
     hostname: app.config.host,
@@ -70,9 +69,7 @@ export function startServer(app: App): Running {
     app.hub.attach(legacy);
   }
 
-  // A socket that outlives its login token is closed (4001) even if it sends nothing.
-  const sweep = setInterval(() => app.hub.closeExpired(app.clock()), 60_000);
-  sweep.unref();
+  const timers = startTimers(app);
 
   const url = `http://${app.config.host === "0.0.0.0" ? "127.0.0.1" : app.config.host}:${server.port}`;
   app.log.info("server.listening", { url, legacyWsPort: legacy?.port ?? 0, db: app.config.db });
@@ -83,15 +80,60 @@ export function startServer(app: App): Running {
     url,
     async stop() {
       // Stop accepting, commit what is queued (its acks go out), then say goodbye.
-      clearInterval(sweep);
+      timers.stop();
       const stopped = Promise.all([server.stop(), legacy?.stop()]);
-      queue.flush();
+      app.writer.flush();
       // The acks of that last commit leave once it is on disk: wait for them before closing.
-      await app.durability.whenDurable().catch(() => {});
+      await app.writer.settled().catch(() => {});
       app.hub.closeAll(1001, "server shutting down");
       await stopped;
       app.hub.detach(server);
       if (legacy) app.hub.detach(legacy);
+    },
+  };
+}
+
+// How often the server looks for revocations made by other processes and for
+// sockets whose token expired: both close sockets within this bound.
+const WATCH_MS = 250;
+const PURGE_MS = 3_600_000;
+
+/**
+ * The server's own clockwork: sockets outliving their token are closed
+ * (4001); revocations another process made on this database (the CLI's
+ * disable or reset-password) close this server's sockets on those tokens;
+ * expired sessions are purged.
+ */
+function startTimers(app: App) {
+  let seen = lastRevocationId(app);
+  const watch = setInterval(() => {
+    app.hub.closeExpired(app.clock());
+    try {
+      for (;;) {
+        const rows = revocationsAfter(app, seen);
+        if (rows.length === 0) break;
+        seen = rows[rows.length - 1]!.id;
+        // Applied in write order, after what this server has already announced.
+        void app.writer.settled().then(() => {
+          for (const r of rows) app.hub.closeSessions([r.tokenHash], r.reason);
+        });
+      }
+    } catch (err) {
+      app.log.error("revocations.poll_failed", { error: String(err) });
+    }
+  }, WATCH_MS);
+  const purge = setInterval(() => {
+    app.write((w) => purgeExpiredSessions(w)).then(
+      (n) => n && app.log.info("sessions.purged", { count: n }),
+      (err) => app.log.error("sessions.purge_failed", { error: String(err) }),
+    );
+  }, PURGE_MS);
+  watch.unref();
+  purge.unref();
+  return {
+    stop() {
+      clearInterval(watch);
+      clearInterval(purge);
     },
   };
 }

@@ -25,7 +25,7 @@ import { login } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
 import { startServer, type Running } from "../src/server";
 import { manualClock } from "../src/time";
-import { Client, testConfig, user, type Frame, type TestUser } from "./helpers";
+import { Client, fixture as direct, testConfig, user, type Frame, type TestUser } from "./helpers";
 
 const ACTORS = ["owner", "admin", "member", "nonmember", "removed", "notoken", "expired", "revoked", "forged"] as const;
 type Actor = (typeof ACTORS)[number];
@@ -75,7 +75,7 @@ const WS = table(`
   Heart      Ok    Ok    Ok     Ok        Ok      Ok      401     Ok      403
   Logout     Ok    Ok    Ok     Ok        Ok      401     401     401     403
   Sync       Ok    Ok    Ok     Ok        Ok      401     401     401     403
-  Sync:gid   Ok    Ok    Ok     403       403     401     401     401     403
+  Sync:gid   Ok    Ok    Ok     403       Ok      401     401     401     403
 `);
 
 function table(src: string): Map<string, Record<Actor, string>> {
@@ -118,7 +118,7 @@ type Fx = {
 
 type Who = { actor: Actor; me: TestUser; token: string | null; claim: number; obs: Obs | null };
 
-async function fixture(): Promise<Fx> {
+async function setupFixture(): Promise<Fx> {
   const clock = manualClock();
   const app = createApp(testConfig({ metrics: "on", metricsToken: "metrics-secret" }), { clock });
   const running = startServer(app);
@@ -130,25 +130,25 @@ async function fixture(): Promise<Fx> {
   // O's first token will have expired; a second one is revoked (logged out).
   const expiredToken = stale.O.token;
   const revokedToken = (await login(app, stale.O.account, PASSWORD, "127.0.0.1")).token;
-  revokeSession(app, resolveToken(app, revokedToken).sessionId);
+  revokeSession(direct(app), resolveToken(app, revokedToken));
   // A minute before the first tokens expire, everyone logs in afresh.
   clock.advance(app.auth.tokenTtlMs - 60_000);
   const u = {} as Record<Obs | "F", TestUser>;
   for (const n of names) u[n] = { ...stale[n], token: (await login(app, stale[n].account, PASSWORD, "127.0.0.1")).token };
 
-  const gid = createGroup(app, u.O.uid, {
+  const gid = createGroup(direct(app), u.O.uid, {
     name: "team",
     avatar: "",
     mode: 2,
     members: [{ uid: u.A.uid, role: 2 }, { uid: u.M.uid, role: 1 }, { uid: u.M2.uid, role: 1 }, { uid: u.R.uid, role: 1 }],
   }).gid;
   const msgIds = [
-    sendMessage(app, u.O.uid, { gid, kind: "Text", content: "one", clientMsgId: "seed-1" }).message.id,
-    sendMessage(app, u.R.uid, { gid, kind: "Text", content: "two", clientMsgId: "seed-2" }).message.id,
-    sendMessage(app, u.M.uid, { gid, kind: "Text", content: "three", clientMsgId: "seed-3" }).message.id,
+    sendMessage(direct(app), u.O.uid, { gid, kind: "Text", content: "one", clientMsgId: "seed-1" }).message.id,
+    sendMessage(direct(app), u.R.uid, { gid, kind: "Text", content: "two", clientMsgId: "seed-2" }).message.id,
+    sendMessage(direct(app), u.M.uid, { gid, kind: "Text", content: "three", clientMsgId: "seed-3" }).message.id,
   ];
-  removeMembers(app, u.O.uid, gid, [u.R.uid]);
-  requestFriend(app, u.X.uid, u.O.uid);
+  removeMembers(direct(app), u.O.uid, gid, [u.R.uid]);
+  requestFriend(direct(app), u.X.uid, u.O.uid);
 
   const sockets: Client[] = [];
   const obs = {} as Record<Obs, Client>;
@@ -416,13 +416,21 @@ const wsRows: Record<string, WsRow> = {
     event: "Sync",
     body: (_fx, w) => ({ msgId: 0, uid: w.claim }),
     writes: false,
-    check: (fx, w, sock) => expect(sock.frames.filter((f) => f.event === "Msg").map((f) => f.body.msgId)).toEqual(inGroup(fx, w) ? fx.msgIds : []),
+    // R was removed after the seed messages: Sync replays the group up to that removal, ending with the MemberRemoved.
+    check: (fx, w, sock) => {
+      const removed = w.me.uid === fx.u.R.uid;
+      expect(sock.frames.filter((f) => f.event === "Msg").map((f) => f.body.msgId)).toEqual(inGroup(fx, w) || removed ? fx.msgIds : []);
+      if (removed) expect(sock.frames.at(-1)).toMatchObject({ event: "Notify", body: { content: "MemberRemoved", uids: [fx.u.R.uid] } });
+    },
   },
   "Sync:gid": {
     event: "Sync",
     body: (fx, w) => ({ msgId: 0, gid: fx.gid, uid: w.claim }),
     writes: false,
-    check: (fx, _w, sock) => expect(sock.frames.filter((f) => f.event === "Msg").map((f) => f.body.msgId)).toEqual(fx.msgIds),
+    check: (fx, w, sock) => {
+      expect(sock.frames.filter((f) => f.event === "Msg").map((f) => f.body.msgId)).toEqual(fx.msgIds);
+      if (w.me.uid === fx.u.R.uid) expect(sock.frames.at(-1)).toMatchObject({ event: "Notify", body: { content: "MemberRemoved" } });
+    },
   },
 };
 
@@ -444,7 +452,7 @@ let cells = 0;
 const failures: string[] = [];
 
 async function cell(name: string, fn: (fx: Fx) => Promise<void>) {
-  const fx = await fixture();
+  const fx = await setupFixture();
   try {
     await fn(fx);
   } catch (err) {
@@ -573,7 +581,7 @@ describe("removed members stop receiving pushes before the next message", () => 
     };
     try {
       const [o, a, m, r] = [await user(app, "rm_o"), await user(app, "rm_a"), await user(app, "rm_m"), await user(app, "rm_r")];
-      const gid = createGroup(app, o.uid, { name: "g", avatar: "", mode: 2, members: [{ uid: a.uid, role: 2 }, { uid: m.uid, role: 1 }, { uid: r.uid, role: 1 }] }).gid;
+      const gid = createGroup(direct(app), o.uid, { name: "g", avatar: "", mode: 2, members: [{ uid: a.uid, role: 2 }, { uid: m.uid, role: 1 }, { uid: r.uid, role: 1 }] }).gid;
       const cm = await open(m);
       const cr = await open(r);
       const crLegacy = await open(r, `ws://127.0.0.1:${legacyPort}/`);
@@ -614,11 +622,17 @@ describe("removed members stop receiving pushes before the next message", () => 
       }
       // o got everything, the message after the removal included.
       expect(co.frames.filter((f) => f.event === "Msg").map((f) => f.body.msgId).at(-1)).toBe(sent.at(-1)!);
-      // And r can no longer pull G's messages, nor act in it.
-      expect((await cr.request("Sync", { msgId: 0, gid })).code).toBe(403);
-      cr.frames.length = 0;
-      expect((await cr.request("Sync", { msgId: 0 })).content).toBe("Ok");
-      expect(cr.frames.filter((f) => f.event === "Msg")).toEqual([]);
+      // Sync gives r the group up to its removal and nothing after it; r can no longer act in it.
+      const removalId = cr.frames.find((f) => f.event === "Notify" && f.body.content === "MemberRemoved")!.body.eventId as number;
+      for (const q of [{ gid }, {}]) {
+        cr.frames.length = 0;
+        const removal = await cr.request("Sync", { msgId: removalId - 1, ...q });
+        expect(removal.content).toBe("Ok");
+        const replay = cr.frames.filter((f) => f.body?.gid === gid);
+        expect(replay.filter((f) => f.event === "Msg")).toEqual([]);
+        expect(replay.map((f) => f.body.content)).toEqual(["MemberRemoved"]);
+        expect(removal.serverMsgId).toBe(removalId);
+      }
       expect((await cr.request("Msg", { gid, content: "still here?" })).code).toBe(403);
       console.log(`removal under load: ${sent.length} messages sent around the removal; r's sockets got a gap-free prefix, then MemberRemoved, then nothing of the group`);
     } finally {
@@ -635,7 +649,7 @@ describe("removed members stop receiving pushes before the next message", () => 
     const socks: Client[] = [];
     try {
       const [o, m] = [await user(app, "lv_o"), await user(app, "lv_m")];
-      const gid = createGroup(app, o.uid, { name: "g", avatar: "", mode: 2, members: [{ uid: m.uid, role: 1 }] }).gid;
+      const gid = createGroup(direct(app), o.uid, { name: "g", avatar: "", mode: 2, members: [{ uid: m.uid, role: 1 }] }).gid;
       const co = await Client.open(wsUrl);
       const cm = await Client.open(wsUrl);
       socks.push(co, cm);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { sendMessage } from "../src/domain/messages";
 import { searchUser } from "../src/domain/users";
-import { serve } from "./helpers";
+import { serve, fixture } from "./helpers";
 
 // RIM_CHROMIUM points elsewhere only to try the missing-browser path.
 const CHROMIUM = process.env.RIM_CHROMIUM ?? "/usr/bin/chromium";
@@ -286,7 +286,7 @@ run(
     const gid = Number(await conv(a.page, "Launch team").getAttribute("data-gid"));
     const carol = searchUser(server.app, "carol")!;
     const older = Array.from({ length: 75 }, (_, i) => `history ${i + 1}`);
-    for (const [i, content] of older.entries()) sendMessage(server.app, carol.id, { gid, kind: "Text", content, clientMsgId: `seed-${i}` });
+    for (const [i, content] of older.entries()) sendMessage(fixture(server.app), carol.id, { gid, kind: "Text", content, clientMsgId: `seed-${i}` });
     await b.page.reload();
     const row = conv(b.page, "Launch team");
     expect(await row.locator(".badge").textContent()).toBe("75");

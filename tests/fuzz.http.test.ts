@@ -11,7 +11,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { requestFriend } from "../src/domain/friends";
 import { sendMessage } from "../src/domain/messages";
-import { group, makeApp, user, type TestApp, type TestUser } from "./helpers";
+import { fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
 import {
   applyOps, badUtf8, encode, fatalOps, invalidFor, isId, isStr, noise, wellFormed, notAnObject, oneOf, params, show,
   RUNS, snapshot, TIMEOUT, toV, weirdString, withNoise, type Field, type Snapshot, type V,
@@ -26,11 +26,11 @@ const E: TestUser = await user(app, "fz_erin");
 const G = group(app, A, [B]); // A owns, B is a member
 const D = group(app, A, [B], { mode: 1 });
 const H = group(app, C, [E]); // A is not a member
-const M = sendMessage(app, A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "fz-m" }).message.id;
-sendMessage(app, C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "fz-mh" });
-requestFriend(app, B.uid, A.uid);
-requestFriend(app, A.uid, B.uid); // A and B are friends
-requestFriend(app, C.uid, A.uid); // C asked A, pending
+const M = sendMessage(fixture(app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "fz-m" }).message.id;
+sendMessage(fixture(app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "fz-mh" });
+requestFriend(fixture(app), B.uid, A.uid);
+requestFriend(fixture(app), A.uid, B.uid); // A and B are friends
+requestFriend(fixture(app), C.uid, A.uid); // C asked A, pending
 const NX = 999_999_999; // no such user, group or message
 afterAll(() => app.close());
 

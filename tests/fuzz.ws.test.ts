@@ -11,7 +11,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { sendMessage } from "../src/domain/messages";
-import { group, serve, user } from "./helpers";
+import { group, serve, user, fixture } from "./helpers";
 import {
   applyOps, badUtf8, encode, fatalOps, hostile, HUGE, invalidFor, isId, isObject, isStr, MAX_ID, notAnObject, oneOf, params,
   Raw, RUNS, seen, show, snapshot, text, TIMEOUT, toV, wellFormed, withNoise, type Field, type V,
@@ -26,8 +26,8 @@ const B = await user(s.app, "wsfz_bob");
 const C = await user(s.app, "wsfz_carol");
 const G = group(s.app, A, [B]); // A owns, B is a member
 const H = group(s.app, C, [B]); // A is not a member
-const M = sendMessage(s.app, A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "wsfz-m" }).message.id;
-const MH = sendMessage(s.app, C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "wsfz-mh" }).message.id;
+const M = sendMessage(fixture(s.app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "wsfz-m" }).message.id;
+const MH = sendMessage(fixture(s.app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "wsfz-mh" }).message.id;
 const NX = 999_999_999;
 
 // ---------------------------------------------------------------- sockets

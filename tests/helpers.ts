@@ -6,6 +6,9 @@ import { login, registerUser } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
 import { startServer, type Running } from "../src/server";
 import { manualClock } from "../src/time";
+import { applyEffect } from "../src/write/apply";
+import type { Effect } from "../src/write/effects";
+import type { WriteCtx } from "../src/write/writer";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,9 +64,19 @@ export async function user(app: App, account = `user${++seq}`, password = "passw
   return { uid, token, account };
 }
 
+/**
+ * Test fixtures write directly, outside the write path's queue, so that
+ * setting up a case stays one synchronous line; their effects are carried
+ * out at once. Behaviour under test always goes through REST or a socket.
+ */
+export function fixture(app: App): WriteCtx {
+  const effects = { push: (...es: Effect[]) => (es.forEach((e) => applyEffect(app.hub, e)), es.length) } as unknown as Effect[];
+  return Object.assign(Object.create(app) as App, { effects, onRollback() {} });
+}
+
 export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {
   const admins = new Set((opts.admins ?? []).map((a) => a.uid));
-  return createGroup(app, owner.uid, {
+  return createGroup(fixture(app), owner.uid, {
     name: opts.name ?? "team",
     avatar: "",
     mode: opts.mode ?? 2,

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { sendMessage } from "../src/domain/messages";
 import { manualClock } from "../src/time";
-import { call, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
+import { call, group, makeApp, user, type TestApp, type TestUser, fixture } from "./helpers";
 import { expectChat, expectMessage, expectUser, fails, ok } from "./http.expect";
 
 let app: TestApp;
@@ -25,7 +25,7 @@ const MAX = Number.MAX_SAFE_INTEGER;
 let cm = 0;
 const send = (u: TestUser, gid: number, content: string) => {
   clock.advance(1000);
-  return sendMessage(app, u.uid, { gid, kind: "Text", content, clientMsgId: `cm-${++cm}` }).message;
+  return sendMessage(fixture(app), u.uid, { gid, kind: "Text", content, clientMsgId: `cm-${++cm}` }).message;
 };
 const post = (u: TestUser, path: string, body: unknown) => call(app, "POST", `/api/message${path}`, { token: u.token, body });
 const chatList = async (u: TestUser, body: Record<string, unknown> = {}) => ok<any[]>(await post(u, "/chat/list", { uid: u.uid, page: 1, size: 20, ...body }));
@@ -35,7 +35,7 @@ describe("POST /api/message/chat/list", () => {
   test("one entry per conversation with a message, with rim's exact shapes", async () => {
     const dm = group(app, a, [b], { mode: 1 });
     group(app, a, [b, c], { name: "quiet" }); // no messages: not listed
-    const m = sendMessage(app, b.uid, { gid: dm, kind: "RichText", content: "<b>hi</b>", clientMsgId: "client-1" }).message;
+    const m = sendMessage(fixture(app), b.uid, { gid: dm, kind: "RichText", content: "<b>hi</b>", clientMsgId: "client-1" }).message;
     const list = await chatList(a);
     expect(list).toHaveLength(1);
     expectChat(list[0]);

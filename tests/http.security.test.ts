@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { requestFriend } from "../src/domain/friends";
 import { sendMessage } from "../src/domain/messages";
 import { manualClock } from "../src/time";
-import { call, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
+import { call, fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
 import { fails, ok } from "./http.expect";
 
 type Method = "GET" | "POST";
@@ -23,8 +23,8 @@ beforeEach(async () => {
   outsider = await user(app, "s_outsider");
   third = await user(app, "s_third");
   gid = group(app, owner, [second, third]);
-  sendMessage(app, second.uid, { gid, kind: "Text", content: "hello", clientMsgId: "sec-1" });
-  requestFriend(app, outsider.uid, owner.uid); // so the owner has a request to answer
+  sendMessage(fixture(app), second.uid, { gid, kind: "Text", content: "hello", clientMsgId: "sec-1" });
+  requestFriend(fixture(app), outsider.uid, owner.uid); // so the owner has a request to answer
 });
 afterEach(() => app.close());
 

@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import { removeMembers } from "../src/domain/groups";
 import { sendMessage } from "../src/domain/messages";
-import { group, makeApp, user } from "./helpers";
+import { group, makeApp, user, fixture } from "./helpers";
 
 test.each([
   ["the sender has left the group", "left"],
@@ -13,13 +13,13 @@ test.each([
   const app = makeApp({ maxContent: 10 });
   const [owner, member] = [await user(app), await user(app)];
   const gid = group(app, owner, [member]);
-  const first = sendMessage(app, member.uid, { gid, kind: "Text", content: "hello", clientMsgId: "c1" });
+  const first = sendMessage(fixture(app), member.uid, { gid, kind: "Text", content: "hello", clientMsgId: "c1" });
   expect(first.duplicate).toBe(false);
   let input = { gid, kind: "Text" as const, content: "hello", clientMsgId: "c1" };
-  if (change === "left") removeMembers(app, member.uid, gid, [member.uid]);
+  if (change === "left") removeMembers(fixture(app), member.uid, gid, [member.uid]);
   if (change === "long") input = { ...input, content: "x".repeat(11) };
   if (change === "nogroup") input = { ...input, gid: 9999 };
-  const again = sendMessage(app, member.uid, input);
+  const again = sendMessage(fixture(app), member.uid, input);
   expect(again).toEqual({ message: first.message, duplicate: true });
   expect(app.db.$client.query("SELECT count(*) AS n FROM messages").get()).toEqual({ n: 1 });
   app.close();
@@ -30,7 +30,7 @@ test("without an earlier message the same cases are refused", async () => {
   const [owner, member, outsider] = [await user(app), await user(app), await user(app)];
   const gid = group(app, owner, [member]);
   const send = (uid: number, over: Partial<{ gid: number; content: string }>) => () =>
-    sendMessage(app, uid, { gid, kind: "Text", content: "hi", clientMsgId: "new", ...over });
+    sendMessage(fixture(app), uid, { gid, kind: "Text", content: "hi", clientMsgId: "new", ...over });
   expect(send(outsider.uid, {})).toThrow("not a member");
   expect(send(member.uid, { content: "x".repeat(11) })).toThrow("longer than 10 bytes");
   expect(send(member.uid, { gid: 9999 })).toThrow("group not found");

@@ -40,7 +40,7 @@ describe("membership change while connected", () => {
     expect((await cb.next((f) => isMsg(f) && f.body.uid === c.uid)).body.content).toBe("thanks");
   });
 
-  test("removed: MemberRemoved, then no more pushes; the removed user's frames for the group are 403 with nothing stored", async () => {
+  test("removed: MemberRemoved, then no more pushes; the removed user's frames for the group are 403 with nothing stored; Sync replays up to the removal", async () => {
     const s = start();
     const a = await user(s.app);
     const b = await user(s.app);
@@ -55,10 +55,16 @@ describe("membership change while connected", () => {
 
     const res = await api(s, "/api/group/user/change", a.token, { gid, uids: [c.uid], opType: 2 });
     expect(res.body.ok).toBe(true);
+    const eventIds = new Set<number>();
     for (const sock of [c1, c2, cb]) {
       const n = await sock.next(isNotify("MemberRemoved"));
       expect(n.body).toMatchObject({ kind: "Text", uid: a.uid, gid, content: "MemberRemoved", clientMsgId: "", msgId: null, uids: [c.uid] });
+      eventIds.add(n.body.eventId);
     }
+    // One change, one id, the same for everyone, above the last message's.
+    expect(eventIds.size).toBe(1);
+    const [removal] = [...eventIds] as [number];
+    expect(removal).toBeGreaterThan(m0.serverMsgId);
 
     const m1 = await say(ca, gid, "c is gone");
     expect((await cb.next(isMsg)).body.msgId).toBe(m1.serverMsgId);
@@ -68,13 +74,18 @@ describe("membership change while connected", () => {
     expectError(await say(c1, gid, "let me back", { clientMsgId: "rm1" }), 403, "rm1");
     expectError(await c1.request("Read", { gid, msgId: m0.serverMsgId, clientMsgId: "rm2" }), 403, "rm2");
     expectError(await c1.request("Ack", { gid, msgId: m0.serverMsgId, clientMsgId: "rm3" }), 403, "rm3");
-    expectError(await c1.request("Sync", { gid, msgId: 0, clientMsgId: "rm4" }), 403, "rm4");
     expect(storedMessages(s, gid)).toHaveLength(count);
     expect(await cb.expectNone(isMsg)).toBe(true);
     expect(await ca.expectNone(isNotify("Read"))).toBe(true);
-    // A plain Sync no longer includes the group.
-    expect(await c1.request("Sync", { msgId: 0 })).toMatchObject({ content: "Ok", more: false });
-    expect(c1.frames.filter(isMsg)).toEqual([]);
+    // Sync replays the group up to the removal and no further: the client learns it was removed, and nothing said after.
+    for (const q of [{ gid }, {}]) {
+      c1.frames.length = 0;
+      expect(await c1.request("Sync", { ...q, msgId: 0 })).toMatchObject({ content: "Ok", more: false, serverMsgId: removal });
+      expect(c1.frames.filter(isMsg).map((f) => f.body.msgId)).toEqual([m0.serverMsgId]);
+      expect(c1.frames.filter(isNotify("MemberRemoved")).map((f) => f.body.eventId)).toEqual([removal]);
+    }
+    // From a cursor at the removal, there is nothing more to send.
+    expect(await c1.request("Sync", { gid, msgId: removal })).toMatchObject({ content: "Ok", more: false, serverMsgId: removal });
   });
 
   test("a member who leaves by themself stops getting pushes on every socket", async () => {

@@ -110,4 +110,45 @@ export const invites = sqliteTable("invites", {
   usedBy: integer("used_by").references(() => users.id, { onDelete: "set null" }),
   usedAt: integer("used_at"),
 });
-export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites };
+// Every visible change in a group other than a message (members added or
+// removed, a rename) as an event. Its id comes from the messages' id sequence
+// (domain/events.ts), so one cursor orders messages and changes together.
+export const groupEvents = sqliteTable(
+  "group_events",
+  {
+    id: integer("id").primaryKey(),
+    groupId: integer("group_id").notNull().references(() => groups.id, { onDelete: "cascade" }),
+    kind: text("kind").notNull(),
+    actorUid: integer("actor_uid").notNull(),
+    // The message a change is about (edits, deletions, reactions), else null.
+    msgId: integer("msg_id"),
+    // The Notify body's further fields, as JSON.
+    payload: text("payload").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("group_events_group_idx").on(t.groupId, t.id)],
+);
+
+// The last time a user was removed from a group: Sync replays that group up to
+// the removal, so an offline client learns it was removed.
+export const departures = sqliteTable(
+  "departures",
+  {
+    userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    groupId: integer("group_id").notNull().references(() => groups.id, { onDelete: "cascade" }),
+    eventId: integer("event_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.groupId] }), index("departures_user_event_idx").on(t.userId, t.eventId)],
+);
+
+// Tokens revoked (logout, password change, reset, disable), for every process
+// on this database: a server polls it and closes the sockets of revocations
+// made elsewhere, such as by the CLI.
+export const revocations = sqliteTable("revocations", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  tokenHash: text("token_hash").notNull(),
+  reason: text("reason").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, groupEvents, departures, revocations };

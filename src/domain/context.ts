@@ -1,6 +1,7 @@
 import type { Db } from "../db/open";
 import type { Clock } from "../time";
 import type { LoginThrottle } from "./throttle";
+import type { WriteCtx } from "../write/writer";
 
 /** Everything a domain function may touch, handed in explicitly: no globals. */
 export type Ctx = {
@@ -16,6 +17,8 @@ export type Ctx = {
     dummyHash?: Promise<string>;
   };
   limits: { maxContent: number };
+  /** Runs fn on the one write path; resolves once it is durable and its effects are carried out. */
+  write<T>(fn: (w: WriteCtx) => T): Promise<T>;
 };
 
 export const MAX_ID = Number.MAX_SAFE_INTEGER;

@@ -2,6 +2,7 @@ import { and, eq, or } from "drizzle-orm";
 import { friendRequests, users } from "../db/schema";
 import { badRequest, conflict, notFound } from "../errors";
 import type { Ctx } from "./context";
+import type { WriteCtx } from "../write/writer";
 import { assertUsersExist } from "./users";
 import { userView, type UserView } from "./views";
 
@@ -17,26 +18,24 @@ const between = (a: number, b: number) =>
  * The caller asks fid to be friends. If fid had already asked the caller,
  * this confirms that request instead of making a second one.
  */
-export function requestFriend(ctx: Ctx, callerId: number, fid: number): void {
+export function requestFriend(ctx: WriteCtx, callerId: number, fid: number): void {
   if (fid === callerId) throw badRequest("fid: you cannot befriend yourself");
   assertUsersExist(ctx, [fid]);
-  ctx.db.transaction((tx) => {
-    const existing = tx.select().from(friendRequests).where(between(callerId, fid)).get();
-    const now = ctx.clock();
-    if (!existing) {
-      tx.insert(friendRequests).values({ applicantUid: callerId, targetUid: fid, status: FRIEND.applied, createdAt: now, updatedAt: now }).run();
-    } else if (existing.status === FRIEND.confirmed) {
-      throw conflict("already friends");
-    } else if (existing.applicantUid === callerId) {
-      throw conflict("friend request already sent");
-    } else {
-      tx.update(friendRequests).set({ status: FRIEND.confirmed, updatedAt: now }).where(eq(friendRequests.id, existing.id)).run();
-    }
-  }, { behavior: "immediate" });
+  const existing = ctx.db.select().from(friendRequests).where(between(callerId, fid)).get();
+  const now = ctx.clock();
+  if (!existing) {
+    ctx.db.insert(friendRequests).values({ applicantUid: callerId, targetUid: fid, status: FRIEND.applied, createdAt: now, updatedAt: now }).run();
+  } else if (existing.status === FRIEND.confirmed) {
+    throw conflict("already friends");
+  } else if (existing.applicantUid === callerId) {
+    throw conflict("friend request already sent");
+  } else {
+    ctx.db.update(friendRequests).set({ status: FRIEND.confirmed, updatedAt: now }).where(eq(friendRequests.id, existing.id)).run();
+  }
 }
 
 /** The addressee confirms (1) or rejects (2) the request that fid sent. */
-export function respondToFriend(ctx: Ctx, callerId: number, fid: number, status: 1 | 2): void {
+export function respondToFriend(ctx: WriteCtx, callerId: number, fid: number, status: 1 | 2): void {
   const request = ctx.db
     .select()
     .from(friendRequests)

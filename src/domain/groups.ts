@@ -3,6 +3,9 @@ import { selectList } from "../db/columns";
 import { groupMembers, groups, users } from "../db/schema";
 import { badRequest, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
+import { eventFrame } from "../push";
+import type { WriteCtx } from "../write/writer";
+import { recordDepartures, recordEvent, type GroupEvent } from "./events";
 import { assertUsersExist } from "./users";
 import { groupView, userView, type GroupView, type UserView } from "./views";
 
@@ -44,45 +47,53 @@ function requireAdmin(ctx: Ctx, gid: number, uid: number) {
   return found;
 }
 
+/** New members' sockets join the topic first, so they hear of it too. */
+function announceAdded(w: WriteCtx, gid: number, actor: number, uids: number[]): GroupEvent {
+  const event = recordEvent(w, { gid, kind: "MemberAdded", actor, payload: { uids } });
+  w.effects.push({ type: "join", gid, uids }, { type: "publish", gid, data: eventFrame(event) });
+  return event;
+}
+
 /**
  * Creates a group owned by the caller. A direct chat (mode 1) between the
  * same two people exists once: creating it again returns the first.
  */
-export function createGroup(ctx: Ctx, callerId: number, input: NewGroup): { gid: number; created: boolean; memberIds: number[] } {
+export function createGroup(w: WriteCtx, callerId: number, input: NewGroup): { gid: number; created: boolean } {
   const others = new Map<number, number>();
   for (const m of input.members) if (m.uid !== callerId) others.set(m.uid, Math.max(others.get(m.uid) ?? 0, m.role));
-  assertUsersExist(ctx, [...others.keys()]);
-
-  return ctx.db.transaction((tx) => {
-    let key: string | null = null;
-    if (input.mode === MODE.direct) {
-      if (others.size !== 1) throw badRequest("users: a direct chat (mode 1) has exactly one other member");
-      const other = [...others.keys()][0]!;
-      key = directKey(callerId, other);
-      const existing = tx.select({ id: groups.id }).from(groups).where(eq(groups.directKey, key)).get();
-      if (existing) return { gid: existing.id, created: false, memberIds: [callerId, other] };
-    }
-    const now = ctx.clock();
-    const { id } = tx
-      .insert(groups)
-      .values({ name: input.name, avatar: input.avatar, mode: input.mode, creatorUid: callerId, directKey: key, createdAt: now })
-      .returning({ id: groups.id })
-      .get();
-    const rows = [{ uid: callerId, role: ROLE.owner as number }, ...[...others].map(([uid, role]) => ({ uid, role }))];
-    tx.insert(groupMembers)
-      .values(rows.map((r) => ({ groupId: id, userId: r.uid, role: r.role, joinedAt: now })))
-      .run();
-    return { gid: id, created: true, memberIds: rows.map((r) => r.uid) };
-  }, { behavior: "immediate" });
+  assertUsersExist(w, [...others.keys()]);
+  let key: string | null = null;
+  if (input.mode === MODE.direct) {
+    if (others.size !== 1) throw badRequest("users: a direct chat (mode 1) has exactly one other member");
+    const other = [...others.keys()][0]!;
+    key = directKey(callerId, other);
+    const existing = w.db.select({ id: groups.id }).from(groups).where(eq(groups.directKey, key)).get();
+    if (existing) return { gid: existing.id, created: false };
+  }
+  const now = w.clock();
+  const { id } = w.db
+    .insert(groups)
+    .values({ name: input.name, avatar: input.avatar, mode: input.mode, creatorUid: callerId, directKey: key, createdAt: now })
+    .returning({ id: groups.id })
+    .get();
+  const rows = [{ uid: callerId, role: ROLE.owner as number }, ...[...others].map(([uid, role]) => ({ uid, role }))];
+  w.db.insert(groupMembers)
+    .values(rows.map((r) => ({ groupId: id, userId: r.uid, role: r.role, joinedAt: now })))
+    .run();
+  announceAdded(w, id, callerId, rows.map((r) => r.uid));
+  return { gid: id, created: true };
 }
 
-export function updateGroup(ctx: Ctx, callerId: number, input: { gid: number; name?: string; avatar?: string }): GroupView {
-  requireAdmin(ctx, input.gid, callerId);
+export function updateGroup(w: WriteCtx, callerId: number, input: { gid: number; name?: string; avatar?: string }): GroupView {
+  requireAdmin(w, input.gid, callerId);
   const set: Partial<GroupRow> = {};
   if (input.name !== undefined) set.name = input.name;
   if (input.avatar !== undefined) set.avatar = input.avatar;
-  if (Object.keys(set).length) ctx.db.update(groups).set(set).where(eq(groups.id, input.gid)).run();
-  return groupView(findGroup(ctx, input.gid));
+  if (Object.keys(set).length) w.db.update(groups).set(set).where(eq(groups.id, input.gid)).run();
+  const group = groupView(findGroup(w, input.gid));
+  const event = recordEvent(w, { gid: group.id, kind: "GroupUpdated", actor: callerId, payload: { group } });
+  w.effects.push({ type: "publish", gid: group.id, data: eventFrame(event) });
+  return group;
 }
 
 export function listGroupsOf(ctx: Ctx, uid: number): GroupView[] {
@@ -109,15 +120,6 @@ export function listMembers(ctx: Ctx, callerId: number, gid: number): { role: nu
     .map((r) => ({ role: r.role, user: userView(r.user), readMsgId: r.readMsgId }));
 }
 
-export function memberIdsOf(ctx: Ctx, gid: number): number[] {
-  return ctx.db
-    .select({ uid: groupMembers.userId })
-    .from(groupMembers)
-    .where(eq(groupMembers.groupId, gid))
-    .all()
-    .map((r) => r.uid);
-}
-
 export function groupIdsOf(ctx: Ctx, uid: number): number[] {
   return ctx.db
     .select({ gid: groupMembers.groupId })
@@ -128,32 +130,33 @@ export function groupIdsOf(ctx: Ctx, uid: number): number[] {
 }
 
 /** Adds members (admins and owner only). Returns the uids that were not members yet. */
-export function addMembers(ctx: Ctx, callerId: number, gid: number, uids: number[]): number[] {
-  const { group } = requireAdmin(ctx, gid, callerId);
+export function addMembers(w: WriteCtx, callerId: number, gid: number, uids: number[]): number[] {
+  const { group } = requireAdmin(w, gid, callerId);
   if (group.mode === MODE.direct) throw badRequest("gid: a direct chat's members cannot change");
-  assertUsersExist(ctx, uids);
-  return ctx.db.transaction((tx) => {
-    const present = new Set(
-      tx.select({ uid: groupMembers.userId }).from(groupMembers)
-        .where(and(eq(groupMembers.groupId, gid), inArray(groupMembers.userId, uids))).all().map((r) => r.uid),
-    );
-    const added = [...new Set(uids)].filter((u) => !present.has(u));
-    if (added.length === 0) return added;
-    // A newcomer starts with everything already said counted as read.
-    const cursor = tx.select({ last: groups.lastMsgId }).from(groups).where(eq(groups.id, gid)).get()?.last ?? 0;
-    const now = ctx.clock();
-    tx.insert(groupMembers)
-      .values(added.map((uid) => ({ groupId: gid, userId: uid, role: ROLE.member, joinedAt: now, readMsgId: cursor, deliveredMsgId: cursor })))
-      .run();
-    return added;
-  }, { behavior: "immediate" });
+  assertUsersExist(w, uids);
+  const present = new Set(
+    w.db.select({ uid: groupMembers.userId }).from(groupMembers)
+      .where(and(eq(groupMembers.groupId, gid), inArray(groupMembers.userId, uids))).all().map((r) => r.uid),
+  );
+  const added = [...new Set(uids)].filter((u) => !present.has(u));
+  if (added.length === 0) return added;
+  // A newcomer starts with everything already said counted as read.
+  const cursor = group.lastMsgId ?? 0;
+  const now = w.clock();
+  w.db.insert(groupMembers)
+    .values(added.map((uid) => ({ groupId: gid, userId: uid, role: ROLE.member, joinedAt: now, readMsgId: cursor, deliveredMsgId: cursor })))
+    .run();
+  announceAdded(w, gid, callerId, added);
+  return added;
 }
 
 /**
  * Removes members. Anyone may leave; admins remove members, only the owner
- * removes admins, and nobody removes the owner. All or nothing.
+ * removes admins, and nobody removes the owner. All or nothing. Members
+ * removed hear the MemberRemoved, then stop receiving the group.
  */
-export function removeMembers(ctx: Ctx, callerId: number, gid: number, uids: number[]): number[] {
+export function removeMembers(w: WriteCtx, callerId: number, gid: number, uids: number[]): number[] {
+  const ctx = w;
   const { group, member: caller } = requireMember(ctx, gid, callerId);
   if (group.mode === MODE.direct) throw badRequest("gid: a direct chat's members cannot change");
   const targets = ctx.db
@@ -179,6 +182,10 @@ export function removeMembers(ctx: Ctx, callerId: number, gid: number, uids: num
   const removed = targets.map((t) => t.uid);
   if (removed.length) {
     ctx.db.delete(groupMembers).where(and(eq(groupMembers.groupId, gid), inArray(groupMembers.userId, removed))).run();
+    // The removed hear it, then leave the topic before anything else is published.
+    const event = recordEvent(w, { gid, kind: "MemberRemoved", actor: callerId, payload: { uids: removed } });
+    recordDepartures(w, gid, removed, event.id);
+    w.effects.push({ type: "publish", gid, data: eventFrame(event) }, { type: "leave", gid, uids: removed });
   }
   return removed;
 }

@@ -3,9 +3,10 @@ import { and, eq, gt, isNull } from "drizzle-orm";
 import { invites } from "../db/schema";
 import { forbidden } from "../errors";
 import type { Ctx } from "./context";
+import type { WriteCtx } from "../write/writer";
 import { hashToken } from "./sessions";
 
-export function createInvite(ctx: Ctx, createdBy: number | null, ttlDays: number): string {
+export function createInvite(ctx: WriteCtx, createdBy: number | null, ttlDays: number): string {
   const code = ctx.newId(16);
   const now = ctx.clock();
   ctx.db.insert(invites).values({ codeHash: hashToken(code), createdBy, createdAt: now, expiresAt: now + ttlDays * 86_400_000 }).run();
@@ -13,7 +14,7 @@ export function createInvite(ctx: Ctx, createdBy: number | null, ttlDays: number
 }
 
 /** Marks a live code used by uid; 403 when the code is unknown, used or expired. Call inside the registration's transaction. */
-export function redeemInvite(ctx: Ctx, code: string, uid: number): void {
+export function redeemInvite(ctx: WriteCtx, code: string, uid: number): void {
   const now = ctx.clock();
   const used = ctx.db
     .update(invites)

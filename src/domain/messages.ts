@@ -1,5 +1,5 @@
-import { and, asc, eq, gt, inArray } from "drizzle-orm";
-import { groupMembers, messages } from "../db/schema";
+import { and, eq } from "drizzle-orm";
+import { messages } from "../db/schema";
 import { selectList } from "../db/columns";
 import { AppError, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
@@ -29,7 +29,7 @@ type MessageRow = typeof messages.$inferSelect;
 /**
  * Stores a message with the group's next seq. Idempotent per sender and
  * clientMsgId: a resend returns the message stored the first time.
- * Runs inside the caller's transaction when there is one.
+ * Runs on the write path (its caller's transaction).
  */
 export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage): Sent {
   const sqlite = ctx.db.$client;
@@ -77,23 +77,6 @@ export function history(ctx: Ctx, callerId: number, q: HistoryQuery): { group: G
   ).reverse();
   const senders = getUsers(ctx, rows.map((r) => r.senderUid));
   return rows.map((r) => ({ group, msg: messageView(r), user: senders.get(r.senderUid)!, unread: null }));
-}
-
-/** Messages of the user's groups after `afterId`, ascending, at most `limit` (for Sync). */
-export function messagesSince(ctx: Ctx, uid: number, q: { afterId: number; gid?: number; limit: number }): MessageView[] {
-  if (q.gid !== undefined) requireMember(ctx, q.gid, uid);
-  const gids = q.gid !== undefined
-    ? [q.gid]
-    : ctx.db.select({ gid: groupMembers.groupId }).from(groupMembers).where(eq(groupMembers.userId, uid)).all().map((r) => r.gid);
-  if (gids.length === 0) return [];
-  return ctx.db
-    .select()
-    .from(messages)
-    .where(and(inArray(messages.groupId, gids), gt(messages.id, q.afterId)))
-    .orderBy(asc(messages.id))
-    .limit(q.limit)
-    .all()
-    .map(messageView);
 }
 
 export function findMessageInGroup(ctx: Ctx, gid: number, msgId: number) {

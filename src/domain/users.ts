@@ -3,6 +3,7 @@ import { users } from "../db/schema";
 import { conflict, forbidden, notFound, unauthorized } from "../errors";
 import { inviteIsLive, redeemInvite } from "./invites";
 import type { Ctx } from "./context";
+import type { WriteCtx } from "../write/writer";
 import { issueSession, revokeUserSessions } from "./sessions";
 import { userView, type UserView } from "./views";
 
@@ -28,15 +29,15 @@ export async function registerUser(ctx: Ctx, input: NewUser, invite?: string): P
   if (invite !== undefined && !inviteIsLive(ctx, invite)) throw forbidden("invite: unknown, used or expired code");
   const passwordHash = await hashPassword(ctx, input.password);
   try {
-    return ctx.db.transaction(() => {
-      const row = ctx.db
+    return await ctx.write((w) => {
+      const row = w.db
         .insert(users)
         .values({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: ctx.clock() })
         .returning({ id: users.id })
         .get();
-      if (invite !== undefined) redeemInvite(ctx, invite, row.id);
+      if (invite !== undefined) redeemInvite(w, invite, row.id);
       return row.id;
-    }, { behavior: "immediate" });
+    });
   } catch (err) {
     if (String(err).includes("UNIQUE")) throw accountTaken();
     throw err;
@@ -53,7 +54,7 @@ export async function login(ctx: Ctx, account: string, password: string, ip: str
   const ok = await Bun.password.verify(password, hash);
   if (!ok || !user || user.disabledAt) throw unauthorized("wrong account or password");
   ctx.auth.throttle.recordSuccess(account, ip);
-  return { token: issueSession(ctx, user.id), userId: user.id };
+  return { token: await ctx.write((w) => issueSession(w, user.id)), userId: user.id };
 }
 
 /** Checks the old password, stores the new one and revokes every other session. Returns the revoked token hashes. */
@@ -67,10 +68,10 @@ export async function changePassword(ctx: Ctx, uid: number, sessionId: number, o
   if (!(await Bun.password.verify(oldPassword, row.passwordHash))) throw forbidden("oldPassword: wrong password");
   ctx.auth.throttle.recordSuccess(row.account, ip);
   const passwordHash = await hashPassword(ctx, newPassword);
-  return ctx.db.transaction(() => {
-    ctx.db.update(users).set({ passwordHash }).where(eq(users.id, uid)).run();
-    return revokeUserSessions(ctx, uid, sessionId);
-  }, { behavior: "immediate" });
+  return ctx.write((w) => {
+    w.db.update(users).set({ passwordHash }).where(eq(users.id, uid)).run();
+    return revokeUserSessions(w, uid, "password changed", sessionId);
+  });
 }
 
 /** Operator: sets a new password and revokes every token. Returns the revoked token hashes. */
@@ -78,20 +79,18 @@ export async function resetPassword(ctx: Ctx, account: string, newPassword: stri
   const user = findUserByAccount(ctx, account);
   if (!user) throw notFound("user not found");
   const passwordHash = await hashPassword(ctx, newPassword);
-  return ctx.db.transaction(() => {
-    ctx.db.update(users).set({ passwordHash }).where(eq(users.id, user.id)).run();
-    return revokeUserSessions(ctx, user.id);
-  }, { behavior: "immediate" });
+  return ctx.write((w) => {
+    w.db.update(users).set({ passwordHash }).where(eq(users.id, user.id)).run();
+    return revokeUserSessions(w, user.id, "password reset");
+  });
 }
 
 /** Operator: a disabled user cannot log in and loses every token. */
-export function setDisabled(ctx: Ctx, account: string, disabled: boolean): string[] {
-  const user = findUserByAccount(ctx, account);
+export function setDisabled(w: WriteCtx, account: string, disabled: boolean): string[] {
+  const user = findUserByAccount(w, account);
   if (!user) throw notFound("user not found");
-  return ctx.db.transaction(() => {
-    ctx.db.update(users).set({ disabledAt: disabled ? ctx.clock() : null }).where(eq(users.id, user.id)).run();
-    return disabled ? revokeUserSessions(ctx, user.id) : [];
-  }, { behavior: "immediate" });
+  w.db.update(users).set({ disabledAt: disabled ? w.clock() : null }).where(eq(users.id, user.id)).run();
+  return disabled ? revokeUserSessions(w, user.id, "account disabled") : [];
 }
 
 export function findUserByAccount(ctx: Ctx, account: string) {

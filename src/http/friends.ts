@@ -8,7 +8,8 @@ export function friendRoutes(app: App) {
   return new Hono<Env>()
     .post("/add", async (c) => {
       const b = await readBody(c, friendAddBody);
-      requestFriend(app, callerUid(c, b.uid), b.fid);
+      const me = callerUid(c, b.uid);
+      await app.write((w) => requestFriend(w, me, b.fid));
       return reply(c, true);
     })
     .get("/list", (c) => {
@@ -17,7 +18,8 @@ export function friendRoutes(app: App) {
     })
     .post("/status/modify", async (c) => {
       const b = await readBody(c, friendModifyBody);
-      respondToFriend(app, callerUid(c, b.uid), b.fid, b.status);
+      const me = callerUid(c, b.uid);
+      await app.write((w) => respondToFriend(w, me, b.fid, b.status));
       return reply(c, true);
     });
 }

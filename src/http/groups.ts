@@ -3,22 +3,19 @@ import type { App } from "../app";
 import { addMembers, createGroup, listGroupsOf, listMembers, removeMembers, updateGroup } from "../domain/groups";
 import { changeMembersBody, createGroupBody, gidQuery, ownUidQuery, updateGroupBody } from "./schemas";
 import { callerUid, readBody, readQuery, reply, type Env } from "./context";
-import { announce } from "../ws/notify";
 
 export function groupRoutes(app: App) {
   return new Hono<Env>()
     .post("/create", async (c) => {
       const b = await readBody(c, createGroupBody);
       const me = callerUid(c, b.group.creatorUid);
-      const { gid, created, memberIds } = createGroup(app, me, { ...b.group, members: b.users });
-      if (created) announce.membersAdded(app, gid, me, memberIds);
+      const { gid } = await app.write((w) => createGroup(w, me, { ...b.group, members: b.users }));
       return reply(c, gid);
     })
     .post("/update", async (c) => {
       const b = await readBody(c, updateGroupBody);
       const me = callerUid(c);
-      const group = updateGroup(app, me, { gid: b.id, name: b.name, avatar: b.avatar });
-      announce.groupUpdated(app, group, me);
+      await app.write((w) => updateGroup(w, me, { gid: b.id, name: b.name, avatar: b.avatar }));
       return reply(c, true);
     })
     .get("/get", (c) => reply(c, listGroupsOf(app, callerUid(c, readQuery(c, ownUidQuery).uid))))
@@ -26,13 +23,7 @@ export function groupRoutes(app: App) {
     .post("/user/change", async (c) => {
       const b = await readBody(c, changeMembersBody);
       const me = callerUid(c);
-      if (b.opType === 1) {
-        const added = addMembers(app, me, b.gid, b.uids);
-        if (added.length) announce.membersAdded(app, b.gid, me, added);
-      } else {
-        const removed = removeMembers(app, me, b.gid, b.uids);
-        if (removed.length) announce.membersRemoved(app, b.gid, me, removed);
-      }
+      await app.write((w) => (b.opType === 1 ? addMembers(w, me, b.gid, b.uids) : removeMembers(w, me, b.gid, b.uids)));
       return reply(c, true);
     });
 }

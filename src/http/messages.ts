@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { App } from "../app";
 import { history } from "../domain/messages";
 import { chatList, markGroupRead } from "../domain/reads";
-import { announce } from "../ws/notify";
+import { notifyFrame } from "../push";
 import { chatListBody, groupReadBody, historyBody } from "./schemas";
 import { callerUid, readBody, reply, type Env } from "./context";
 
@@ -21,8 +21,10 @@ export function messageRoutes(app: App) {
     .post("/group/read", async (c) => {
       const b = await readBody(c, groupReadBody);
       const me = callerUid(c, b.uid);
-      const upTo = markGroupRead(app, me, b.gid);
-      if (upTo !== null) announce.read(app, b.gid, me, upTo);
+      await app.write((w) => {
+        const upTo = markGroupRead(w, me, b.gid);
+        if (upTo !== null) w.effects.push({ type: "publish", gid: b.gid, data: notifyFrame("Read", me, b.gid, upTo) });
+      });
       return reply(c, true);
     });
 }

@@ -24,18 +24,20 @@ export function userRoutes(app: App) {
       app.log.info("user.login", { uid: userId });
       return reply(c, token);
     })
-    .post("/invite", (c) => reply(c, createInvite(app, c.get("session").userId, app.config.inviteTtlDays)))
-    .post("/logout", (c) => {
+    .post("/invite", async (c) => {
+      const me = c.get("session").userId;
+      return reply(c, await app.write((w) => createInvite(w, me, app.config.inviteTtlDays)));
+    })
+    .post("/logout", async (c) => {
       const session = c.get("session");
-      revokeSession(app, session.sessionId);
-      app.hub.closeSessions([session.tokenHash], "logged out");
+      // Its sockets, here or in any process on this database, are closed once the revocation is durable.
+      await app.write((w) => revokeSession(w, session));
       return reply(c, true);
     })
     .post("/password", async (c) => {
       const b = await readBody(c, passwordBody);
       const session = c.get("session");
       const revoked = await changePassword(app, session.userId, session.sessionId, b.oldPassword, b.newPassword, clientIp(c));
-      app.hub.closeSessions(revoked, "password changed");
       app.log.info("user.password_changed", { uid: session.userId, revoked: revoked.length });
       return reply(c, true);
     })

@@ -286,10 +286,14 @@ async function onReady() {
 
 function onPush(p: Push) {
   const b = p.body;
+  // One cursor: a message's id or a change's eventId (read receipts carry none).
+  const id = p.event === "Msg" ? b.msgId : b.eventId;
+  if (typeof id === "number") {
+    if (id > connMax) connMax = id;
+    if (synced && id > cursor) cursor = id;
+  }
   if (p.event === "Msg") {
     const m: Msg = { id: b.msgId, gid: b.gid, uid: b.uid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, createTime: b.createTime ?? nowString() };
-    if (m.id > connMax) connMax = m.id;
-    if (synced && m.id > cursor) cursor = m.id;
     receive(m);
   } else if (b.content === "Read") onRead(b.gid, b.uid, b.msgId);
   else if (b.content === "MemberAdded" || b.content === "MemberRemoved") onMembers(b.gid, b.content === "MemberAdded", b.uids ?? []);

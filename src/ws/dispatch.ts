@@ -1,18 +1,19 @@
-// One handler per client event. Each runs inside the turn's transaction,
-// reads the socket's identity from its Login (never from the frame), calls
-// the domain and describes its replies in the outbox.
+// One handler per client event. Each runs on the write path (inside the
+// turn's transaction), reads the socket's identity from its Login (never
+// from the frame), calls the domain and describes its replies as effects.
 import type { App } from "../app";
 import { groupIdsOf } from "../domain/groups";
-import { messagesSince, sendMessage } from "../domain/messages";
+import { sendMessage } from "../domain/messages";
 import { markDelivered, markRead } from "../domain/reads";
-import { resolveToken } from "../domain/sessions";
+import { resolveToken, touchSession } from "../domain/sessions";
+import { changesSince } from "../domain/sync";
 import { AppError, forbidden, unauthorized } from "../errors";
-import { msgPush, okAck, type Bodies, type EventName } from "./frames";
-import { groupTopic, type Sock } from "./hub";
-import { notifyFrame } from "./notify";
-import type { Outbox } from "./outbox";
+import { eventFrame, msgPush, notifyFrame } from "../push";
+import type { WriteCtx } from "../write/writer";
+import { okAck, type Bodies, type EventName } from "./frames";
+import type { Sock, SocketData } from "./hub";
 
-type Handler<E extends EventName> = (app: App, ws: Sock, body: Bodies[E], out: Outbox) => void;
+type Handler<E extends EventName> = (app: App, w: WriteCtx, ws: Sock, body: Bodies[E]) => void;
 
 /** The socket's user; a frame whose uid names someone else is refused. */
 function identity(ws: Sock, claimed: number | undefined): number {
@@ -22,71 +23,75 @@ function identity(ws: Sock, claimed: number | undefined): number {
   return uid;
 }
 
-function forget(ws: Sock) {
-  ws.data.uid = null;
-  ws.data.sessionId = null;
-  ws.data.tokenHash = null;
-  ws.data.expiresAt = null;
+const reply = (w: WriteCtx, ws: Sock, frame: unknown) =>
+  w.effects.push({ type: "send", socket: ws, data: typeof frame === "string" ? frame : JSON.stringify(frame) });
+
+type Identity = Pick<SocketData, "uid" | "sessionId" | "tokenHash" | "expiresAt">;
+
+/**
+ * Sets the socket's identity at once, so later frames of the same turn act as
+ * this user; should the write not become durable, the socket is as it was.
+ */
+function setIdentity(w: WriteCtx, ws: Sock, next: Identity) {
+  const before: Identity = { uid: ws.data.uid, sessionId: ws.data.sessionId, tokenHash: ws.data.tokenHash, expiresAt: ws.data.expiresAt };
+  Object.assign(ws.data, next);
+  w.onRollback(() => Object.assign(ws.data, before));
 }
 
 export const handlers: { [E in EventName]: Handler<E> } = {
-  Login(app, ws, b, out) {
-    const session = resolveToken(app, b.content);
+  Login(app, w, ws, b) {
+    const session = resolveToken(w, b.content);
     const uid = session.userId;
     if (b.uid !== undefined && b.uid !== uid) throw forbidden("uid: not the owner of this token");
     const max = app.config.maxSocketsPerUser;
     if (max > 0 && app.hub.socketCountOf(uid, ws) >= max) throw new AppError("rate_limited", `too many open sockets for this user (${max})`);
     app.hub.claim(ws, uid);
-    const gids = groupIdsOf(app, uid);
-    ws.data.uid = uid;
-    ws.data.sessionId = session.sessionId;
-    ws.data.tokenHash = session.tokenHash;
-    ws.data.expiresAt = session.expiresAt;
-    out.effect(() => {
-      app.hub.bind(ws, uid, gids);
-      // Logged in in time: a later Logout must not get the socket closed by the login timer.
-      if (ws.data.loginTimer) clearTimeout(ws.data.loginTimer);
-      ws.data.loginTimer = null;
-    });
-    out.reply(ws, okAck(b.clientMsgId, null));
+    w.onRollback(() => app.hub.unclaim(ws));
+    if (session.stale) touchSession(w, session.sessionId);
+    // The groups as of this commit; changes committed after it reach the socket as effects applied after its bind.
+    const gids = groupIdsOf(w, uid);
+    setIdentity(w, ws, { uid, sessionId: session.sessionId, tokenHash: session.tokenHash, expiresAt: session.expiresAt });
+    w.effects.push({ type: "bind", socket: ws, uid, gids });
+    reply(w, ws, okAck(b.clientMsgId, null));
   },
 
-  Msg(app, ws, b, out) {
+  Msg(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    const { message, duplicate } = sendMessage(app, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId });
-    out.reply(ws, okAck(b.clientMsgId, message.id, { seq: message.seq }));
+    const { message, duplicate } = sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId });
+    reply(w, ws, okAck(b.clientMsgId, message.id, { seq: message.seq }));
     if (!duplicate) {
       app.metrics.inc("rim_messages_stored_total");
-      out.publish(groupTopic(message.gid), msgPush(message), ws);
+      w.effects.push({ type: "publish", gid: message.gid, data: msgPush(message), except: ws });
     }
   },
 
-  Ack(app, ws, b, out) {
-    markDelivered(app, identity(ws, b.uid), b.gid, b.msgId);
-    out.reply(ws, okAck(b.clientMsgId, null));
+  Ack(_app, w, ws, b) {
+    markDelivered(w, identity(ws, b.uid), b.gid, b.msgId);
+    reply(w, ws, okAck(b.clientMsgId, null));
   },
 
-  Read(app, ws, b, out) {
+  Read(_app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    const moved = markRead(app, uid, b.gid, b.msgId);
-    out.reply(ws, okAck(b.clientMsgId, b.msgId));
-    if (moved) out.publish(groupTopic(b.gid), notifyFrame("Read", uid, b.gid, b.msgId), ws);
+    const moved = markRead(w, uid, b.gid, b.msgId);
+    reply(w, ws, okAck(b.clientMsgId, b.msgId));
+    // A read receipt is state, not history: pushed live, not kept in the group's log (members list carries readMsgId).
+    if (moved) w.effects.push({ type: "publish", gid: b.gid, data: notifyFrame("Read", uid, b.gid, b.msgId), except: ws });
   },
 
-  Heart(_app, ws, b, out) {
+  Heart(_app, w, ws, b) {
     // Allowed before Login; after it, a uid naming someone else is refused like any frame's.
     if (ws.data.uid !== null) identity(ws, b.uid);
-    out.reply(ws, okAck(b.clientMsgId, null));
+    reply(w, ws, okAck(b.clientMsgId, null));
   },
 
-  Logout(app, ws, b, out) {
+  Logout(_app, w, ws, b) {
     identity(ws, b.uid);
-    forget(ws);
-    out.effect(() => app.hub.unbind(ws));
-    out.reply(ws, okAck(b.clientMsgId, null));
+    setIdentity(w, ws, { uid: null, sessionId: null, tokenHash: null, expiresAt: null });
+    w.effects.push({ type: "unbind", socket: ws });
+    reply(w, ws, okAck(b.clientMsgId, null));
   },
 
-  Sync(app, ws, b, out) {
+  Sync(app, w, ws, b) {
     const uid = identity(ws, b.uid);
     const page = app.config.syncPage;
     // A page also stops at half the backpressure limit, so a Sync never gets its own socket closed.
@@ -99,20 +104,20 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     // loads little more than it sends, instead of a whole page of rows every time.
     for (let chunk = 16; !more; chunk *= 4) {
       const limit = Math.min(chunk, page - sent) + 1;
-      const rows = messagesSince(app, uid, { afterId: last, gid: b.gid, limit });
-      for (const m of rows) {
-        const frame = msgPush(m);
+      const items = changesSince(w, uid, { afterId: last, gid: b.gid, limit });
+      for (const item of items) {
+        const frame = item.message ? msgPush(item.message) : eventFrame(item.event);
         if (sent === page || (sent > 0 && bytes + frame.length > budget)) {
           more = true;
           break;
         }
         bytes += frame.length;
-        out.reply(ws, frame);
-        last = m.id;
+        reply(w, ws, frame);
+        last = item.id;
         sent++;
       }
-      if (rows.length < limit) break;
+      if (items.length < limit) break;
     }
-    out.reply(ws, okAck(b.clientMsgId, last, { more }));
+    reply(w, ws, okAck(b.clientMsgId, last, { more }));
   },
 };

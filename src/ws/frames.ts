@@ -3,7 +3,6 @@
 import { z } from "zod";
 import { MAX_ID } from "../domain/context";
 import { MESSAGE_KINDS } from "../domain/messages";
-import type { MessageView } from "../domain/views";
 
 export const EVENTS = ["Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync"] as const;
 export type EventName = (typeof EVENTS)[number];
@@ -44,9 +43,4 @@ export const okAck = (clientMsgId: string, serverMsgId: number | null, extra: Re
   ...extra,
 });
 
-/** The push every member receives for a stored message. */
-export const msgPush = (m: MessageView) =>
-  JSON.stringify({
-    event: "Msg",
-    body: { kind: m.kind, uid: m.uid, gid: m.gid, content: m.content, clientMsgId: m.client_msg_id, msgId: m.id, seq: m.seq, createTime: m.createTime },
-  });
+export { msgPush } from "../push";

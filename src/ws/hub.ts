@@ -1,6 +1,6 @@
-// Who is connected and to which topics. One Bun pub/sub topic per group and
-// one per user; every socket of a member is subscribed, so a publish reaches
-// all of a user's devices.
+// Who is connected and to which topics. One Bun pub/sub topic per group;
+// every socket of a member is subscribed, so a publish reaches all of a
+// user's devices. Changed only by the writer's effects (write/apply.ts).
 import type { Server, ServerWebSocket } from "bun";
 import type { Metrics } from "../metrics";
 
@@ -21,7 +21,6 @@ export type SocketData = {
 export type Sock = ServerWebSocket<SocketData>;
 
 export const groupTopic = (gid: number) => `g:${gid}`;
-export const userTopic = (uid: number) => `u:${uid}`;
 
 export type Hub = ReturnType<typeof createHub>;
 
@@ -64,6 +63,9 @@ export function createHub(metrics?: Metrics) {
     claim(ws: Sock, uid: number) {
       claims.set(ws, uid);
     },
+    unclaim(ws: Sock) {
+      claims.delete(ws);
+    },
     /** Sockets of uid, bound or claimed, other than `except`. */
     socketCountOf(uid: number, except: Sock): number {
       let n = 0;
@@ -84,12 +86,14 @@ export function createHub(metrics?: Metrics) {
     bind(ws: Sock, uid: number, gids: number[]) {
       claims.delete(ws);
       if (!all.has(ws)) return; // closed while its Login was committing
+      // Logged in in time: a later Logout must not get the socket closed by the login timer.
+      if (ws.data.loginTimer) clearTimeout(ws.data.loginTimer);
+      ws.data.loginTimer = null;
       if (boundTo.has(ws)) hub.unbind(ws);
       boundTo.set(ws, uid);
       let set = byUser.get(uid);
       if (!set) byUser.set(uid, (set = new Set()));
       set.add(ws);
-      subscribe(ws, userTopic(uid));
       for (const gid of gids) subscribe(ws, groupTopic(gid));
     },
     unbind(ws: Sock) {
@@ -101,8 +105,9 @@ export function createHub(metrics?: Metrics) {
       set?.delete(ws);
       if (set && set.size === 0) byUser.delete(uid);
     },
-    /** Publishes to every subscriber of a topic on every listener, but `except`. */
-    publish(topic: string, data: string, except?: Sock) {
+    /** Publishes to every subscriber of a group on every listener, but `except`. */
+    publish(gid: number, data: string, except?: Sock) {
+      const topic = groupTopic(gid);
       if (metrics) {
         metrics.inc("rim_pushes_total");
         let n = 0;

@@ -1,12 +1,12 @@
 // Bun's WebSocket handlers: parse each frame once, apply the limits, and hand
-// the frame to the turn queue, which runs its handler and replies.
+// the frame to the write path, which runs its handler and replies in order.
 import type { WebSocketHandler } from "bun";
 import type { App } from "../app";
 import { AppError, badRequest, describeZodError, toErrorAck, unauthorized } from "../errors";
 import { bodies, envelope, type EventName } from "./frames";
 import { handlers } from "./dispatch";
 import type { SocketData, Sock } from "./hub";
-import type { TurnQueue } from "./turn";
+import type { Outcome, WriteCtx } from "../write/writer";
 
 // Events that never write: they still go through the queue to keep replies in order.
 const READ_ONLY = new Set<EventName>(["Heart"]);
@@ -40,6 +40,11 @@ function allowFrame(app: App, ws: Sock): boolean {
   return true;
 }
 
+function replyError(app: App, ws: Sock, err: AppError, clientMsgId: string | null) {
+  app.metrics.inc("rim_errors_total", { transport: "ws", code: err.status });
+  if (ws.readyState === 1) ws.send(JSON.stringify(toErrorAck(err, clientMsgId)));
+}
+
 function tryParse(raw: string): unknown {
   try {
     return JSON.parse(raw);
@@ -53,7 +58,14 @@ function clientMsgIdOf(frame: unknown): string | null {
   return typeof body?.clientMsgId === "string" ? body.clientMsgId.slice(0, 128) : null;
 }
 
-export function createSocketHandlers(app: App, queue: TurnQueue): WebSocketHandler<SocketData> {
+export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
+  // Every frame gets exactly one reply, in frame order: errors too go through the write path's order.
+  const enqueue = (ws: Sock, clientMsgId: string | null, db: boolean, run: (w: WriteCtx) => void) =>
+    app.writer.submit({ socket: ws, db, run, settle: (o: Outcome) => (o.ok ? undefined : replyError(app, ws, o.error, clientMsgId)) });
+  const queue = {
+    enqueue: (j: { ws: Sock; clientMsgId: string | null; db: boolean; run: (w: WriteCtx) => void }) => enqueue(j.ws, j.clientMsgId, j.db, j.run),
+    reject: (ws: Sock, err: AppError, clientMsgId: string | null) => enqueue(ws, clientMsgId, false, () => { throw err; }),
+  };
   return {
     maxPayloadLength: app.config.wsMaxFrame,
     backpressureLimit: app.config.wsBackpressure,
@@ -78,11 +90,11 @@ export function createSocketHandlers(app: App, queue: TurnQueue): WebSocketHandl
       if (ws.data.expiresAt !== null && ws.data.expiresAt <= app.clock()) {
         const clientMsgId = typeof raw === "string" ? clientMsgIdOf(tryParse(raw)) : null;
         const ack = toErrorAck(unauthorized("session expired, log in again"), clientMsgId);
-        return queue.enqueue({ ws, clientMsgId, db: false, run: (out) => (out.reply(ws, ack), out.effect(() => ws.close(4001, "session expired"))) });
+        return queue.enqueue({ ws, clientMsgId, db: false, run: (w) => void w.effects.push({ type: "send", socket: ws, data: JSON.stringify(ack) }, { type: "close", socket: ws, code: 4001, reason: "session expired" }) });
       }
       if (!allowFrame(app, ws)) {
         // Closed through the queue, after the replies already owed to it (its Oks and 429s) have gone out.
-        if (++ws.data.bucket.strikes > MAX_STRIKES) return queue.enqueue({ ws, clientMsgId: null, db: false, run: (out) => out.effect(() => ws.close(4029, "rate limit")) });
+        if (++ws.data.bucket.strikes > MAX_STRIKES) return queue.enqueue({ ws, clientMsgId: null, db: false, run: (w) => void w.effects.push({ type: "close", socket: ws, code: 4029, reason: "rate limit" }) });
         return queue.reject(ws, new AppError("rate_limited", "too many frames, slow down"), typeof raw === "string" ? clientMsgIdOf(tryParse(raw)) : null);
       }
       ws.data.bucket.strikes = 0;
@@ -99,8 +111,8 @@ export function createSocketHandlers(app: App, queue: TurnQueue): WebSocketHandl
       const event = env.data.event as EventName;
       const body = bodies[event].safeParse(env.data.body);
       if (!body.success) return queue.reject(ws, badRequest(describeZodError(body.error)), clientMsgId);
-      const handler = handlers[event] as (a: App, w: Sock, b: unknown, o: Parameters<(typeof handlers)["Heart"]>[3]) => void;
-      queue.enqueue({ ws, clientMsgId, db: !READ_ONLY.has(event), run: (out) => handler(app, ws, body.data, out) });
+      const handler = handlers[event] as (a: App, w: WriteCtx, ws: Sock, b: unknown) => void;
+      queue.enqueue({ ws, clientMsgId, db: !READ_ONLY.has(event), run: (w) => handler(app, w, ws, body.data) });
     },
 
     close(ws, code) {

@@ -1,0 +1,67 @@
+// Each group's log of changes. A change takes the next id of the sequence
+// message ids come from, so a client's one cursor (the highest msgId or
+// eventId it has seen) orders and resumes messages and changes together.
+import type { WriteCtx } from "../write/writer";
+import type { Ctx } from "./context";
+
+export type GroupEventKind = "MemberAdded" | "MemberRemoved" | "GroupUpdated";
+
+export type GroupEvent = {
+  id: number;
+  gid: number;
+  kind: GroupEventKind;
+  actor: number;
+  msgId: number | null;
+  payload: Record<string, unknown>;
+  createdAt: number;
+};
+
+// The messages table's AUTOINCREMENT counter is the one sequence: bumping it
+// reserves an id no message will take (SQLite documents sqlite_sequence as
+// writable with ordinary statements).
+const SQL_BUMP_SEQ = "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(id), 0) FROM group_events)) + 1 WHERE name = 'messages' RETURNING seq";
+const SQL_FIRST_SEQ = "INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', (SELECT coalesce(max(id), 0) FROM group_events) + 1) RETURNING seq";
+const SQL_INSERT = "INSERT INTO group_events (id, group_id, kind, actor_uid, msg_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+export function nextId(ctx: Ctx): number {
+  const sqlite = ctx.db.$client;
+  const row = sqlite.query<{ seq: number }, []>(SQL_BUMP_SEQ).get() ?? sqlite.query<{ seq: number }, []>(SQL_FIRST_SEQ).get()!;
+  return row.seq;
+}
+
+/** Appends a change to the group's log; its Notify is published by the caller's effects. */
+export function recordEvent(w: WriteCtx, e: { gid: number; kind: GroupEventKind; actor: number; msgId?: number | null; payload: Record<string, unknown> }): GroupEvent {
+  const event: GroupEvent = { id: nextId(w), gid: e.gid, kind: e.kind, actor: e.actor, msgId: e.msgId ?? null, payload: e.payload, createdAt: w.clock() };
+  w.db.$client.query(SQL_INSERT).run(event.id, event.gid, event.kind, event.actor, event.msgId, JSON.stringify(event.payload), event.createdAt);
+  return event;
+}
+
+/** Remembers that these users left the group at this event, for Sync. */
+export function recordDepartures(w: WriteCtx, gid: number, uids: number[], eventId: number) {
+  const q = w.db.$client.query("INSERT INTO departures (user_id, group_id, event_id) VALUES (?, ?, ?) ON CONFLICT (user_id, group_id) DO UPDATE SET event_id = excluded.event_id");
+  for (const uid of uids) q.run(uid, gid, eventId);
+}
+
+type EventRow = { id: number; groupId: number; kind: GroupEventKind; actorUid: number; msgId: number | null; payload: string; createdAt: number };
+
+const toEvent = (r: EventRow): GroupEvent => ({ id: r.id, gid: r.groupId, kind: r.kind, actor: r.actorUid, msgId: r.msgId, payload: JSON.parse(r.payload), createdAt: r.createdAt });
+
+const SQL_SINCE =
+  "SELECT id, group_id AS groupId, kind, actor_uid AS actorUid, msg_id AS msgId, payload, created_at AS createdAt FROM group_events " +
+  "WHERE group_id IN (SELECT value FROM json_each(?)) AND id > ? AND id <= ? ORDER BY id LIMIT ?";
+
+/** Changes of these groups with afterId < id <= upTo, ascending, at most limit. */
+export function eventsSince(ctx: Ctx, gids: number[], afterId: number, upTo: number, limit: number): GroupEvent[] {
+  if (gids.length === 0) return [];
+  return ctx.db.$client.query<EventRow, [string, number, number, number]>(SQL_SINCE).all(JSON.stringify(gids), afterId, upTo, limit).map(toEvent);
+}
+
+/** Groups the user was removed from (and is not back in) after afterId, with the id of that removal. */
+export function departuresSince(ctx: Ctx, uid: number, afterId: number): { gid: number; eventId: number }[] {
+  return ctx.db.$client
+    .query<{ gid: number; eventId: number }, [number, number, number]>(
+      "SELECT d.group_id AS gid, d.event_id AS eventId FROM departures d WHERE d.user_id = ? AND d.event_id > ? " +
+        "AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = d.group_id AND m.user_id = ?)",
+    )
+    .all(uid, afterId, uid);
+}
