@@ -57,6 +57,11 @@ const REST = table(`
   POST /api/group/user/change:add      200   200   403    403       403     401     401     401     403
   POST /api/group/user/change:remove   200   200   403    403       403     401     401     401     403
   POST /api/group/user/change:leave    403   200   200    403       403     401     401     401     403
+  # the owner must hand the group over before leaving it
+  POST /api/group/leave                409   200   200    403       403     401     401     401     403
+  POST /api/group/transfer             200   403   403    403       403     401     401     401     403
+  POST /api/group/role                 200   403   403    403       403     401     401     401     403
+  POST /api/group/delete               200   403   403    403       403     401     401     401     403
   POST /api/message/chat/list          200   200   200    200       200     401     401     401     403
   POST /api/message/history            200   200   200    403       403     401     401     401     403
   POST /api/message/group/read         200   200   200    403       403     401     401     401     403
@@ -333,6 +338,26 @@ const restRows: Record<string, RestRow> = {
     req: (fx, w) => ({ path: "/api/group/user/change", body: { gid: fx.gid, uids: [w.claim], opType: 2 } }),
     writes: true,
     push: () => ({ name: "MemberRemoved", to: MEMBERS }),
+  },
+  "POST /api/group/leave": {
+    req: (fx) => ({ path: "/api/group/leave", body: { gid: fx.gid } }),
+    writes: true,
+    push: () => ({ name: "MemberRemoved", to: MEMBERS }),
+  },
+  "POST /api/group/transfer": {
+    req: (fx) => ({ path: "/api/group/transfer", body: { gid: fx.gid, uid: fx.u.M.uid } }),
+    writes: true,
+    push: () => ({ name: "RoleChanged", to: MEMBERS }),
+  },
+  "POST /api/group/role": {
+    req: (fx) => ({ path: "/api/group/role", body: { gid: fx.gid, uid: fx.u.M.uid, role: 2 } }),
+    writes: true,
+    push: () => ({ name: "RoleChanged", to: MEMBERS }),
+  },
+  "POST /api/group/delete": {
+    req: (fx) => ({ path: "/api/group/delete", body: { gid: fx.gid } }),
+    writes: true,
+    push: () => ({ name: "GroupDeleted", to: MEMBERS }),
   },
   "POST /api/message/chat/list": {
     req: (_fx, w) => ({ path: "/api/message/chat/list", body: { uid: w.claim, page: 1, size: 20 } }),

@@ -119,6 +119,31 @@ const BODY_ROUTES: BodyRoute[] = [
     ],
   },
   {
+    kind: "body", path: "/api/group/leave", auth: true,
+    // A owns G with B in it: leaving is a 409 until it is handed over, so no case leaves.
+    base: () => ({ gid: G }),
+    fields: [f(["gid"], true, id(H, NX, D))],
+  },
+  {
+    kind: "body", path: "/api/group/transfer", auth: true,
+    base: () => ({ gid: G, uid: B.uid }),
+    fields: [f(["gid"], true, id(H, NX, D)), f(["uid"], true, id(A.uid, C.uid, NX))],
+  },
+  {
+    kind: "body", path: "/api/group/role", auth: true,
+    base: () => ({ gid: G, uid: B.uid, role: 2 }),
+    fields: [
+      f(["gid"], true, id(H, NX, D)),
+      f(["uid"], true, id(A.uid, C.uid, NX)),
+      f(["role"], true, invalidFor(oneOf(1, 2), fc.constant(0), fc.constant(3), fc.constant("2"))),
+    ],
+  },
+  {
+    kind: "body", path: "/api/group/delete", auth: true,
+    base: () => ({ gid: G }),
+    fields: [f(["gid"], true, id(H, NX))],
+  },
+  {
     kind: "body", path: "/api/message/chat/list", auth: true,
     base: () => ({ uid: A.uid, page: 1, size: 20 }),
     fields: [f(["uid"], false, idOpt(B.uid, NX)), f(["page"], false, page()), f(["size"], false, size(100))],

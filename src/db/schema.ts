@@ -40,6 +40,8 @@ export const groups = sqliteTable(
     lastSeq: integer("last_seq").notNull().default(0),
     lastMsgId: integer("last_msg_id"),
     createdAt: integer("created_at").notNull(),
+    // Set when the owner deleted the group: its members are gone, its log stays for Sync to replay the GroupDeleted.
+    deletedAt: integer("deleted_at"),
   },
   (t) => [index("groups_last_msg_idx").on(t.lastMsgId)],
 );

@@ -4,7 +4,7 @@
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 
-export type GroupEventKind = "MemberAdded" | "MemberRemoved" | "GroupUpdated";
+export type GroupEventKind = "MemberAdded" | "MemberRemoved" | "GroupUpdated" | "RoleChanged" | "GroupDeleted";
 
 export type GroupEvent = {
   id: number;

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import { selectList } from "../db/columns";
 import { groupMembers, groups, users } from "../db/schema";
-import { badRequest, forbidden, notFound } from "../errors";
+import { badRequest, conflict, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
 import { eventFrame } from "../push";
 import type { WriteCtx } from "../write/writer";
@@ -188,4 +188,74 @@ export function removeMembers(w: WriteCtx, callerId: number, gid: number, uids: 
     w.effects.push({ type: "publish", gid, data: eventFrame(event) }, { type: "leave", gid, uids: removed });
   }
   return removed;
+}
+
+/** A member leaves. The owner must hand the group over first, unless alone in it: then leaving deletes it. */
+export function leaveGroup(w: WriteCtx, callerId: number, gid: number): void {
+  const { group, member } = requireMember(w, gid, callerId);
+  if (group.mode === MODE.direct) throw badRequest("gid: a direct chat cannot be left");
+  if (member.role === ROLE.owner) {
+    const others = w.db.$client.query<{ n: number }, [number, number]>("SELECT count(*) AS n FROM group_members WHERE group_id = ? AND user_id != ?").get(gid, callerId)!.n;
+    if (others > 0) throw conflict("the owner must transfer the group to another member before leaving (POST /api/group/transfer)");
+    return deleteGroup(w, callerId, gid);
+  }
+  removeMembers(w, callerId, gid, [callerId]);
+}
+
+function setRole(w: WriteCtx, gid: number, uid: number, role: number) {
+  w.db.update(groupMembers).set({ role }).where(and(eq(groupMembers.groupId, gid), eq(groupMembers.userId, uid))).run();
+}
+
+function announceRoles(w: WriteCtx, gid: number, actor: number, roles: { uid: number; role: number }[]) {
+  const event = recordEvent(w, { gid, kind: "RoleChanged", actor, payload: { roles } });
+  w.effects.push({ type: "publish", gid, data: eventFrame(event) });
+}
+
+function requireOwner(w: WriteCtx, gid: number, callerId: number) {
+  const found = requireMember(w, gid, callerId);
+  if (found.member.role !== ROLE.owner) throw forbidden("only the group's owner may do that");
+  return found;
+}
+
+function requireOtherMember(w: WriteCtx, gid: number, callerId: number, uid: number): MemberRow {
+  if (uid === callerId) throw badRequest("uid: must be another member");
+  const target = findMembership(w, gid, uid);
+  if (!target) throw notFound(`user ${uid} is not a member of this group`);
+  return target;
+}
+
+/** The owner hands the group to another member, and stays on as an admin. */
+export function transferGroup(w: WriteCtx, callerId: number, gid: number, uid: number): void {
+  const { group } = requireOwner(w, gid, callerId);
+  if (group.mode === MODE.direct) throw badRequest("gid: a direct chat has no owner to change");
+  requireOtherMember(w, gid, callerId, uid);
+  setRole(w, gid, uid, ROLE.owner);
+  setRole(w, gid, callerId, ROLE.admin);
+  announceRoles(w, gid, callerId, [{ uid, role: ROLE.owner }, { uid: callerId, role: ROLE.admin }]);
+}
+
+/** The owner makes a member an admin (2) or an admin a member (1). */
+export function changeRole(w: WriteCtx, callerId: number, gid: number, uid: number, role: 1 | 2): void {
+  const { group } = requireOwner(w, gid, callerId);
+  if (group.mode === MODE.direct) throw badRequest("gid: a direct chat has no roles to change");
+  const target = requireOtherMember(w, gid, callerId, uid);
+  if (target.role === role) return;
+  setRole(w, gid, uid, role);
+  announceRoles(w, gid, callerId, [{ uid, role }]);
+}
+
+/**
+ * The owner deletes the group: every member hears GroupDeleted and leaves it.
+ * The group's row and log stay (marked deleted), so a member who was offline
+ * gets the GroupDeleted from Sync; nobody can read or write it any more.
+ */
+export function deleteGroup(w: WriteCtx, callerId: number, gid: number): void {
+  requireOwner(w, gid, callerId);
+  const uids = w.db.select({ uid: groupMembers.userId }).from(groupMembers).where(eq(groupMembers.groupId, gid)).all().map((r) => r.uid);
+  const event = recordEvent(w, { gid, kind: "GroupDeleted", actor: callerId, payload: { uids } });
+  recordDepartures(w, gid, uids, event.id);
+  w.db.delete(groupMembers).where(eq(groupMembers.groupId, gid)).run();
+  // A direct chat's key is freed, so the two can start a new one.
+  w.db.update(groups).set({ deletedAt: w.clock(), directKey: null }).where(eq(groups.id, gid)).run();
+  w.effects.push({ type: "publish", gid, data: eventFrame(event) }, { type: "leave", gid, uids });
 }

@@ -10,6 +10,7 @@ import { resolveToken, touchSession } from "../domain/sessions";
 import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
 import { friendRoutes } from "./friends";
 import { groupRoutes } from "./groups";
+import { groupLifecycleRoutes } from "./group-lifecycle";
 import { messageRoutes } from "./messages";
 import { userRoutes } from "./users";
 import type { Env } from "./context";
@@ -102,6 +103,7 @@ export function createHttpApp(app: App) {
 
   http.route("/api/user", userRoutes(app));
   http.route("/api/group", groupRoutes(app));
+  http.route("/api/group", groupLifecycleRoutes(app));
   http.route("/api/message", messageRoutes(app));
   http.route("/api/friend", friendRoutes(app));
   return http;

@@ -66,3 +66,7 @@ export const friendListQuery = z.object({
   dir: z.enum(["in", "out"]).default("out"),
 });
 export const friendModifyBody = z.object({ fid: id, status: z.union([z.literal(1), z.literal(2)]), uid: id.optional() });
+
+export const gidBody = z.object({ gid: id });
+export const transferBody = z.object({ gid: id, uid: id });
+export const roleBody = z.object({ gid: id, uid: id, role: z.union([z.literal(1), z.literal(2)]).describe("1 member, 2 admin") });
