@@ -297,7 +297,14 @@ function onPush(p: Push) {
     receive(m);
   } else if (b.content === "Read") onRead(b.gid, b.uid, b.msgId);
   else if (b.content === "MemberAdded" || b.content === "MemberRemoved") onMembers(b.gid, b.content === "MemberAdded", b.uids ?? []);
-  else if (b.content === "GroupUpdated") {
+  else if (b.content === "GroupDeleted") dropConv(b.gid);
+  else if (b.content === "RoleChanged") {
+    const c = state.convs.get(b.gid);
+    for (const r of (b.roles ?? []) as { uid: number; role: number }[]) {
+      const m = c?.members?.find((x) => x.user.id === r.uid);
+      if (m) m.role = r.role;
+    }
+  } else if (b.content === "GroupUpdated") {
     const c = state.convs.get(b.gid);
     if (c && b.group) c.group = b.group;
   }
