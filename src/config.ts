@@ -46,8 +46,10 @@ export const COMMANDS = ["serve", "migrate", "user", "invite", "backup", "restor
 
 // Flags that belong to one command only (e.g. `rim user create --account ann`).
 const COMMAND_FLAGS: Partial<Record<string, readonly string[]>> = {
-  user: ["--account", "--password", "--name", "--email"],
+  user: ["--account", "--password", "--name", "--email", "--admin"],
 };
+// Command flags that take no value.
+const SWITCHES = new Set(["--admin"]);
 export type Command = (typeof COMMANDS)[number];
 
 export const flagName = (key: string) => "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -78,7 +80,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       const key = byFlag.get(name);
       const own = COMMAND_FLAGS[positional[0] ?? ""]?.includes(name);
       if (!key && !own) throw new ConfigError(`unknown flag ${name}`);
-      const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+      const value = SWITCHES.has(name) && eq === -1 ? "true" : eq === -1 ? argv[++i] : arg.slice(eq + 1);
       if (value === undefined) throw new ConfigError(`${name} needs a value`);
       if (key) raw[key] = value;
       else flags[name.slice(2)] = value;

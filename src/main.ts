@@ -8,7 +8,8 @@ import { closeDatabase, openDatabase } from "./db/open";
 import { migrate } from "./db/migrate";
 import { createInvite } from "./domain/invites";
 import { databaseStats } from "./domain/stats";
-import { registerUser, resetPassword, setDisabled } from "./domain/users";
+import { findUserByAccount, registerUser, resetPassword, setDisabled } from "./domain/users";
+import { setUserAdmin } from "./domain/admin";
 import { ZodError } from "zod";
 import { describeZodError } from "./errors";
 import { createUserBody } from "./http/schemas";
@@ -40,7 +41,17 @@ async function userCommand(p: Parsed): Promise<void> {
       case "create": {
         const input = createUserBody.parse({ account, password: need(p, "password"), name: p.flags.name, email: p.flags.email });
         const uid = await registerUser(app, { ...input, name: input.name || input.account });
-        console.log(`created user ${account} (uid ${uid})`);
+        const admin = p.flags.admin === "true";
+        if (admin) await app.write((w) => setUserAdmin(w, uid, true));
+        console.log(`created ${admin ? "server admin" : "user"} ${account} (uid ${uid})`);
+        return;
+      }
+      case "promote":
+      case "demote": {
+        const user = findUserByAccount(app, account);
+        if (!user) throw new Error(`no user ${account}`);
+        await app.write((w) => setUserAdmin(w, user.id, action === "promote"));
+        console.log(`${account} is ${action === "promote" ? "now" : "no longer"} a server admin`);
         return;
       }
       case "reset-password": {
@@ -56,7 +67,7 @@ async function userCommand(p: Parsed): Promise<void> {
         return;
       }
       default:
-        throw new UsageError("usage: rim user create|reset-password|disable|enable --account A [--password P]");
+        throw new UsageError("usage: rim user create|reset-password|disable|enable|promote|demote --account A [--password P] [--admin]");
     }
   });
 }

@@ -63,6 +63,17 @@ const REST = table(`
   POST /api/group/role                 200   403   403    403       403     401     401     401     403
   POST /api/group/delete               200   403   403    403       403     401     401     401     403
   POST /api/message/chat/list          200   200   200    200       200     401     401     401     403
+  # server administration: none of these callers is a server admin (tests/admin.test.ts covers one who is)
+  GET  /api/admin/users                403   403   403    403       403     401     401     401     403
+  POST /api/admin/user/disable         403   403   403    403       403     401     401     401     403
+  POST /api/admin/user/enable          403   403   403    403       403     401     401     401     403
+  POST /api/admin/user/password        403   403   403    403       403     401     401     401     403
+  GET  /api/admin/invites              403   403   403    403       403     401     401     401     403
+  POST /api/admin/invite/create        403   403   403    403       403     401     401     401     403
+  POST /api/admin/invite/revoke        403   403   403    403       403     401     401     401     403
+  GET  /api/admin/settings             403   403   403    403       403     401     401     401     403
+  POST /api/admin/settings             403   403   403    403       403     401     401     401     403
+  GET  /api/admin/stats                403   403   403    403       403     401     401     401     403
   POST /api/message/history            200   200   200    403       403     401     401     401     403
   POST /api/message/group/read         200   200   200    403       403     401     401     401     403
   POST /api/friend/add                 200   200   200    200       200     401     401     401     403
@@ -359,6 +370,16 @@ const restRows: Record<string, RestRow> = {
     writes: true,
     push: () => ({ name: "GroupDeleted", to: MEMBERS }),
   },
+  "GET /api/admin/users": { req: () => ({ path: "/api/admin/users" }), writes: false },
+  "POST /api/admin/user/disable": { req: (fx) => ({ path: "/api/admin/user/disable", body: { uid: fx.u.M.uid } }), writes: true },
+  "POST /api/admin/user/enable": { req: (fx) => ({ path: "/api/admin/user/enable", body: { uid: fx.u.M.uid } }), writes: true },
+  "POST /api/admin/user/password": { req: (fx) => ({ path: "/api/admin/user/password", body: { uid: fx.u.M.uid, password: "taken-over" } }), writes: true },
+  "GET /api/admin/invites": { req: () => ({ path: "/api/admin/invites" }), writes: false },
+  "POST /api/admin/invite/create": { req: () => ({ path: "/api/admin/invite/create" }), writes: true },
+  "POST /api/admin/invite/revoke": { req: () => ({ path: "/api/admin/invite/revoke", body: { id: 1 } }), writes: true },
+  "GET /api/admin/settings": { req: () => ({ path: "/api/admin/settings" }), writes: false },
+  "POST /api/admin/settings": { req: () => ({ path: "/api/admin/settings", body: { registration: "open" } }), writes: true },
+  "GET /api/admin/stats": { req: () => ({ path: "/api/admin/stats" }), writes: false },
   "POST /api/message/chat/list": {
     req: (_fx, w) => ({ path: "/api/message/chat/list", body: { uid: w.claim, page: 1, size: 20 } }),
     writes: false,

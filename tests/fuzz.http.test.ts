@@ -11,6 +11,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { requestFriend } from "../src/domain/friends";
 import { sendMessage } from "../src/domain/messages";
+import { setUserAdmin } from "../src/domain/admin";
 import { fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
 import {
   applyOps, badUtf8, encode, fatalOps, invalidFor, isId, isStr, noise, wellFormed, notAnObject, oneOf, params, show,
@@ -31,6 +32,7 @@ sendMessage(fixture(app), C.uid, { gid: H, kind: "Text", content: "elsewhere", c
 requestFriend(fixture(app), B.uid, A.uid);
 requestFriend(fixture(app), A.uid, B.uid); // A and B are friends
 requestFriend(fixture(app), C.uid, A.uid); // C asked A, pending
+setUserAdmin(fixture(app), A.uid, true); // A is a server admin, so the admin routes' inputs are fuzzed, not just refused
 const NX = 999_999_999; // no such user, group or message
 afterAll(() => app.close());
 
@@ -178,9 +180,33 @@ const BODY_ROUTES: BodyRoute[] = [
       f(["uid"], false, idOpt(B.uid, NX)),
     ],
   },
+  { kind: "body", path: "/api/admin/user/disable", auth: true, base: () => ({ uid: E.uid }), fields: [f(["uid"], true, id(A.uid, NX))] },
+  { kind: "body", path: "/api/admin/user/enable", auth: true, base: () => ({ uid: E.uid }), fields: [f(["uid"], true, id(NX))] },
+  {
+    kind: "body", path: "/api/admin/user/password", auth: true,
+    base: () => ({ uid: E.uid, password: "password9" }),
+    fields: [f(["uid"], true, id(NX)), f(["password"], true, invalidFor(isStr(6, 256), fc.constant("short")))],
+  },
+  { kind: "body", path: "/api/admin/invite/revoke", auth: true, base: () => ({ id: NX }), fields: [f(["id"], true, id(NX))] },
+  {
+    kind: "body", path: "/api/admin/settings", auth: true,
+    base: () => ({ registration: "open" }),
+    fields: [
+      f(["registration"], false, invalidFor(oneOf("open", "invite", "closed"), fc.constant("OPEN"), fc.constant(""))),
+      f(["inviters"], false, invalidFor(oneOf("members", "admins"), fc.constant("everyone"))),
+    ],
+  },
 ];
 
 const QUERY_ROUTES: QueryRoute[] = [
+  {
+    kind: "query", path: "/api/admin/users", base: () => ({ q: "fz", page: "1", size: "10" }),
+    fields: [
+      { key: "q", required: false, invalid: fc.constantFrom("x".repeat(65), "é".repeat(65)) },
+      { key: "page", required: false, invalid: queryId("1000001") },
+      { key: "size", required: false, invalid: fc.oneof(queryId(), fc.constantFrom("101", "1000")) },
+    ],
+  },
   { kind: "query", path: "/api/user/get", base: () => ({ uid: String(B.uid) }), fields: [{ key: "uid", required: true, invalid: queryId(String(NX)) }] },
   {
     kind: "query", path: "/api/user/token", base: () => ({ token: "x" }),
@@ -206,6 +232,10 @@ const AUTHED: { method: "GET" | "POST"; path: string }[] = [
   // No input but the token.
   { method: "POST", path: "/api/user/logout" },
   { method: "POST", path: "/api/user/invite" },
+  { method: "POST", path: "/api/admin/invite/create" },
+  { method: "GET", path: "/api/admin/invites" },
+  { method: "GET", path: "/api/admin/settings" },
+  { method: "GET", path: "/api/admin/stats" },
 ];
 /** Routes that take no input at all (nothing to fuzz but the method, below). */
 const NO_INPUT = ["GET /api/openapi.json", "GET /api/ws-schema.json"];

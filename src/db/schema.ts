@@ -11,6 +11,8 @@ export const users = sqliteTable("users", {
   passwordHash: text("password_hash").notNull(),
   createdAt: integer("created_at").notNull(),
   disabledAt: integer("disabled_at"),
+  // A server admin: manages users, invites and the registration policy (/api/admin/).
+  isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
 });
 
 export const sessions = sqliteTable(
@@ -153,4 +155,10 @@ export const revocations = sqliteTable("revocations", {
   createdAt: integer("created_at").notNull(),
 });
 
-export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, groupEvents, departures, revocations };
+// Settings changed at run time by admins (registration policy, who may invite), kept across restarts.
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});
+
+export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, groupEvents, departures, revocations, settings };

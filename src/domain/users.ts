@@ -11,7 +11,7 @@ export type NewUser = { name: string; avatar: string; email: string; account: st
 
 // Hashing is the one slow step, so these two functions are async; the
 // database work around it stays synchronous.
-function hashPassword(ctx: Ctx, password: string): Promise<string> {
+export function hashPassword(ctx: Ctx, password: string): Promise<string> {
   return Bun.password.hash(password, { algorithm: "argon2id", ...ctx.auth.argon2 });
 }
 

@@ -11,6 +11,7 @@ import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
 import { friendRoutes } from "./friends";
 import { groupRoutes } from "./groups";
 import { groupLifecycleRoutes } from "./group-lifecycle";
+import { adminRoutes } from "./admin";
 import { messageRoutes } from "./messages";
 import { userRoutes } from "./users";
 import type { Env } from "./context";
@@ -106,5 +107,6 @@ export function createHttpApp(app: App) {
   http.route("/api/group", groupLifecycleRoutes(app));
   http.route("/api/message", messageRoutes(app));
   http.route("/api/friend", friendRoutes(app));
+  http.route("/api/admin", adminRoutes(app));
   return http;
 }

@@ -70,3 +70,16 @@ export const friendModifyBody = z.object({ fid: id, status: z.union([z.literal(1
 export const gidBody = z.object({ gid: id });
 export const transferBody = z.object({ gid: id, uid: id });
 export const roleBody = z.object({ gid: id, uid: id, role: z.union([z.literal(1), z.literal(2)]).describe("1 member, 2 admin") });
+
+export const adminUsersQuery = z.object({
+  q: z.string().max(64).optional(),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  size: z.coerce.number().int().min(1).max(100).default(50),
+});
+export const uidBody = z.object({ uid: id });
+export const adminPasswordBody = z.object({ uid: id, password: z.string().min(6).max(256) });
+export const inviteIdBody = z.object({ id });
+export const settingsBody = z.object({
+  registration: z.enum(["open", "invite", "closed"]).optional(),
+  inviters: z.enum(["members", "admins"]).optional().describe("who may create invites: every member, or admins only"),
+});

@@ -2,6 +2,8 @@ import { Hono } from "hono";
 import type { App } from "../app";
 import { forbidden } from "../errors";
 import { createInvite } from "../domain/invites";
+import { isAdmin } from "../domain/admin";
+import { settingsOf } from "./admin";
 import { revokeSession, resolveToken } from "../domain/sessions";
 import { changePassword, getUser, login, registerUser, searchUser } from "../domain/users";
 import { accountQuery, createUserBody, loginBody, passwordBody, tokenQuery, uidQuery } from "./schemas";
@@ -11,7 +13,7 @@ export function userRoutes(app: App) {
   return new Hono<Env>()
     .post("/create", async (c) => {
       const b = await readBody(c, createUserBody);
-      const policy = app.config.registration;
+      const policy = settingsOf(app).registration;
       if (policy === "closed") throw forbidden("registration is closed; ask the operator for an account");
       if (policy === "invite" && !b.invite) throw forbidden("invite: registration needs an invite code");
       const uid = await registerUser(app, { ...b, name: b.name || b.account }, policy === "invite" ? b.invite : undefined);
@@ -26,6 +28,7 @@ export function userRoutes(app: App) {
     })
     .post("/invite", async (c) => {
       const me = c.get("session").userId;
+      if (settingsOf(app).inviters === "admins" && !isAdmin(app, me)) throw forbidden("only server admins may create invites here");
       return reply(c, await app.write((w) => createInvite(w, me, app.config.inviteTtlDays)));
     })
     .post("/logout", async (c) => {
