@@ -50,6 +50,8 @@ const REST = table(`
   GET  /api/user/get                   200   200   200    200       200     401     401     401     200
   GET  /api/user/token                 200   200   200    200       200     401     401     401     200
   GET  /api/user/search                200   200   200    200       200     401     401     401     200
+  GET  /api/user/directory             200   200   200    200       200     401     401     401     200
+  POST /api/user/update                200   200   200    200       200     401     401     401     200
   POST /api/group/create               200   200   200    200       200     401     401     401     403
   POST /api/group/update               200   200   403    403       403     401     401     401     403
   GET  /api/group/get                  200   200   200    200       200     401     401     401     403
@@ -369,6 +371,16 @@ const restRows: Record<string, RestRow> = {
     req: (fx) => ({ path: "/api/group/delete", body: { gid: fx.gid } }),
     writes: true,
     push: () => ({ name: "GroupDeleted", to: MEMBERS }),
+  },
+  "GET /api/user/directory": {
+    req: () => ({ path: "/api/user/directory?q=user_" }),
+    writes: false,
+    check: (_fx, _w, data) => expect(data.length).toBeGreaterThan(0) && expect(data.every((u: any) => u.email === "")).toBe(true),
+  },
+  "POST /api/user/update": {
+    req: (_fx, w) => ({ path: "/api/user/update", body: { name: `renamed ${w.actor}` } }),
+    writes: true,
+    check: (_fx, w, data) => expect(data).toMatchObject({ id: w.me.uid, name: `renamed ${w.actor}` }),
   },
   "GET /api/admin/users": { req: () => ({ path: "/api/admin/users" }), writes: false },
   "POST /api/admin/user/disable": { req: (fx) => ({ path: "/api/admin/user/disable", body: { uid: fx.u.M.uid } }), writes: true },

@@ -180,6 +180,15 @@ const BODY_ROUTES: BodyRoute[] = [
       f(["uid"], false, idOpt(B.uid, NX)),
     ],
   },
+  {
+    kind: "body", path: "/api/user/update", auth: true,
+    base: () => ({ name: "Alice" }),
+    fields: [
+      f(["name"], false, invalidFor((x) => wellFormed(x) && x.trim().length >= 1 && x.trim().length <= 64, fc.constant("   "), fc.constant("a\uD800"))),
+      f(["avatar"], false, invalidFor(isStr(0, 2048))),
+      f(["email"], false, invalidFor((x) => wellFormed(x) && (x === "" || x.includes("@")), fc.constant("no-at-sign"))),
+    ],
+  },
   { kind: "body", path: "/api/admin/user/disable", auth: true, base: () => ({ uid: E.uid }), fields: [f(["uid"], true, id(A.uid, NX))] },
   { kind: "body", path: "/api/admin/user/enable", auth: true, base: () => ({ uid: E.uid }), fields: [f(["uid"], true, id(NX))] },
   {
@@ -199,6 +208,13 @@ const BODY_ROUTES: BodyRoute[] = [
 ];
 
 const QUERY_ROUTES: QueryRoute[] = [
+  {
+    kind: "query", path: "/api/user/directory", base: () => ({ q: "fz", limit: "5" }),
+    fields: [
+      { key: "q", required: false, invalid: fc.constantFrom("x".repeat(65), "é".repeat(65)) },
+      { key: "limit", required: false, invalid: fc.oneof(queryId(), fc.constantFrom("51", "1000")) },
+    ],
+  },
   {
     kind: "query", path: "/api/admin/users", base: () => ({ q: "fz", page: "1", size: "10" }),
     fields: [

@@ -12,6 +12,7 @@ import { friendRoutes } from "./friends";
 import { groupRoutes } from "./groups";
 import { groupLifecycleRoutes } from "./group-lifecycle";
 import { adminRoutes } from "./admin";
+import { peopleRoutes } from "./people";
 import { messageRoutes } from "./messages";
 import { userRoutes } from "./users";
 import type { Env } from "./context";
@@ -103,6 +104,7 @@ export function createHttpApp(app: App) {
   http.get("/docs", (c) => c.html(DOCS_HTML));
 
   http.route("/api/user", userRoutes(app));
+  http.route("/api/user", peopleRoutes(app));
   http.route("/api/group", groupRoutes(app));
   http.route("/api/group", groupLifecycleRoutes(app));
   http.route("/api/message", messageRoutes(app));

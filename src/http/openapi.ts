@@ -24,6 +24,8 @@ export const ROUTE_DOCS: Doc[] = [
   { method: "get", path: "/api/user/get", summary: "A user by id", query: s.uidQuery, data: user },
   { method: "get", path: "/api/user/token", summary: "The user owning a token", query: s.tokenQuery, data: user },
   { method: "get", path: "/api/user/search", summary: "A user by exact account (email blanked), or null", query: s.accountQuery, data: user.nullable() },
+  { method: "get", path: "/api/user/directory", summary: "People whose account or name contains q (case-insensitive), prefix matches first; disabled users left out, emails blank", query: s.directoryQuery, data: z.array(user) },
+  { method: "post", path: "/api/user/update", summary: "Change your name, avatar or email; returns your profile", body: s.profileBody, data: user },
   { method: "post", path: "/api/group/create", summary: "Create a group or direct chat (mode 1; returns the existing one)", body: s.createGroupBody, data: s.id.describe("gid") },
   { method: "post", path: "/api/group/update", summary: "Rename or change the avatar (admins)", body: s.updateGroupBody, data: z.literal(true) },
   { method: "get", path: "/api/group/get", summary: "Your groups (uid must be yours)", query: s.ownUidQuery, data: z.array(group) },

@@ -83,3 +83,9 @@ export const settingsBody = z.object({
   registration: z.enum(["open", "invite", "closed"]).optional(),
   inviters: z.enum(["members", "admins"]).optional().describe("who may create invites: every member, or admins only"),
 });
+
+export const directoryQuery = z.object({
+  q: z.string().max(64).default(""),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+});
+export const profileBody = z.object({ name: name.optional(), avatar: avatar.optional(), email: email.optional() });
