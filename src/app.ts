@@ -14,6 +14,7 @@ import { systemClock, type Clock } from "./time";
 import { createHub, type Hub } from "./ws/hub";
 import { applyEffect } from "./write/apply";
 import { createWriter, type Writer } from "./write/writer";
+import { backfillSearchIndex } from "./domain/search";
 
 export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer };
 
@@ -54,6 +55,8 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     write: (fn) => app.writer.run(fn),
   };
   app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
+  // The one migration step that needs the server's own code: messages stored before search existed get indexed.
+  backfillSearchIndex(app, (n) => log.info("search.backfilled", { messages: n }));
   return app;
 }
 

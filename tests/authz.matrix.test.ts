@@ -375,7 +375,10 @@ const restRows: Record<string, RestRow> = {
   "GET /api/user/directory": {
     req: () => ({ path: "/api/user/directory?q=user_" }),
     writes: false,
-    check: (_fx, _w, data) => expect(data.length).toBeGreaterThan(0) && expect(data.every((u: any) => u.email === "")).toBe(true),
+    check: (_fx, _w, data) => {
+      expect(data.length).toBeGreaterThan(0);
+      expect(data.every((u: any) => u.email === "")).toBe(true);
+    },
   },
   "POST /api/user/update": {
     req: (_fx, w) => ({ path: "/api/user/update", body: { name: `renamed ${w.actor}` } }),

@@ -5,6 +5,7 @@ import m2 from "../../drizzle/0002_unread_index.sql" with { type: "text" };
 import m3 from "../../drizzle/0003_event_log.sql" with { type: "text" };
 import m4 from "../../drizzle/0004_group_deleted.sql" with { type: "text" };
 import m5 from "../../drizzle/0005_server_admins.sql" with { type: "text" };
+import m6 from "../../drizzle/0006_message_search.sql" with { type: "text" };
 
 export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795313994150, sql: m0 },
@@ -13,4 +14,5 @@ export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0003_event_log", when: 1796134657920, sql: m3 },
   { tag: "0004_group_deleted", when: 1796135160032, sql: m4 },
   { tag: "0005_server_admins", when: 1796135255400, sql: m5 },
+  { tag: "0006_message_search", when: 1796135448093, sql: m6 },
 ];

@@ -4,6 +4,7 @@ import { selectList } from "../db/columns";
 import { AppError, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
 import { requireMember } from "./groups";
+import { indexMessage } from "./search";
 import { getUsers } from "./users";
 import { groupView, messageView, type GroupView, type MessageView, type UserView } from "./views";
 
@@ -57,6 +58,7 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
   if (inserted.changes === 0) return resent()!;
   const id = Number(inserted.lastInsertRowid);
   sqlite.query(SQL_BUMP).run(seq, id, input.gid);
+  indexMessage(ctx, id, input.content, input.kind);
   const row: MessageRow = { id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now };
   return { message: messageView(row), duplicate: false };
 }

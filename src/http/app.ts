@@ -13,6 +13,7 @@ import { groupRoutes } from "./groups";
 import { groupLifecycleRoutes } from "./group-lifecycle";
 import { adminRoutes } from "./admin";
 import { peopleRoutes } from "./people";
+import { searchRoutes } from "./search";
 import { messageRoutes } from "./messages";
 import { userRoutes } from "./users";
 import type { Env } from "./context";
@@ -108,6 +109,7 @@ export function createHttpApp(app: App) {
   http.route("/api/group", groupRoutes(app));
   http.route("/api/group", groupLifecycleRoutes(app));
   http.route("/api/message", messageRoutes(app));
+  http.route("/api/message", searchRoutes(app));
   http.route("/api/friend", friendRoutes(app));
   http.route("/api/admin", adminRoutes(app));
   return http;

@@ -45,6 +45,7 @@ export const ROUTE_DOCS: Doc[] = [
   { method: "get", path: "/api/admin/settings", summary: "Admin: the registration policy and who may invite", data: z.object({ registration: z.enum(["open", "invite", "closed"]), inviters: z.enum(["members", "admins"]) }) },
   { method: "post", path: "/api/admin/settings", summary: "Admin: change them (kept across restarts)", body: s.settingsBody, data: z.object({ registration: z.enum(["open", "invite", "closed"]), inviters: z.enum(["members", "admins"]) }) },
   { method: "get", path: "/api/admin/stats", summary: "Admin: counts of users, groups, messages, sessions, sockets", data: z.record(z.string(), z.number()) },
+  { method: "get", path: "/api/message/search", summary: "Messages of your groups matching every word of q (any order, any case, words by prefix; CJK by any substring of 2+ characters), newest first, each with an HTML snippet (matches in <mark>, the rest escaped)", query: s.searchQuery, data: z.array(message.extend({ snippet: z.string() })) },
   { method: "post", path: "/api/message/chat/list", summary: "Your conversations, newest activity first, with unread counts", body: s.chatListBody, data: z.array(chatMessage) },
   { method: "post", path: "/api/message/history", summary: "A page of a group's messages, ascending within the page", body: s.historyBody, data: z.array(chatMessage) },
   { method: "post", path: "/api/message/group/read", summary: "Move your read cursor to the group's newest message", body: s.groupReadBody, data: z.literal(true) },

@@ -89,3 +89,10 @@ export const directoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(50).default(20),
 });
 export const profileBody = z.object({ name: name.optional(), avatar: avatar.optional(), email: email.optional() });
+
+export const searchQuery = z.object({
+  q: z.string().min(1).max(200),
+  gid: queryId.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  beforeId: queryId.optional(),
+});

@@ -1,0 +1,137 @@
+// Full-text search over messages. SQLite FTS5 with the unicode61 tokenizer
+// (case and diacritics folded) holds each message's words; Chinese, Japanese
+// and Korean have no spaces between words, so their runs are indexed as
+// overlapping pairs of characters: a query of any 2 or more such characters
+// is a phrase of pairs and finds any substring. The index is contentless
+// (the text lives in messages) and kept in step on the write path, in the
+// same transaction as the message (sendMessage, edits, deletions).
+import { badRequest } from "../errors";
+import { selectList } from "../db/columns";
+import { messages } from "../db/schema";
+import type { Ctx } from "./context";
+import { requireMember } from "./groups";
+import { messageView, type MessageView } from "./views";
+
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+const RUNS = /([\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+)|([\p{L}\p{N}\p{M}]+)/gu;
+
+const fold = (s: string) => s.normalize("NFKC").toLowerCase();
+
+function pairs(run: string): string[] {
+  const chars = [...run];
+  if (chars.length === 1) return chars;
+  const out: string[] = [];
+  for (let i = 0; i + 1 < chars.length; i++) out.push(chars[i]! + chars[i + 1]!);
+  return out;
+}
+
+/** The text FTS5 indexes for a message: its words, and its CJK runs as character pairs. */
+export function indexText(content: string): string {
+  const out: string[] = [];
+  for (const m of fold(content).matchAll(RUNS)) out.push(m[1] ? pairs(m[1]).join(" ") : m[2]!);
+  return out.join(" ");
+}
+
+type Term = { cjk: boolean; text: string };
+
+function terms(q: string): Term[] {
+  const out: Term[] = [];
+  for (const m of fold(q).matchAll(RUNS)) out.push(m[1] ? { cjk: true, text: m[1] } : { cjk: false, text: m[2]! });
+  return out;
+}
+
+/** Every term must match, in any order: a word by prefix, a CJK run as a substring. */
+function matchExpression(ts: Term[]): string {
+  const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  return ts.map((t) => (t.cjk ? quote(pairs(t.text).join(" ")) : quote(t.text) + "*")).join(" AND ");
+}
+
+const SQL_INDEX = "INSERT INTO message_search (rowid, body) VALUES (?, ?)";
+const SQL_UNINDEX = "DELETE FROM message_search WHERE rowid = ?";
+
+export function indexMessage(ctx: Ctx, id: number, content: string, kind = "Text"): void {
+  if (kind !== "Text" && kind !== "RichText") return;
+  const text = indexText(content);
+  if (text) ctx.db.$client.query(SQL_INDEX).run(id, text);
+}
+
+/** Re-indexes an edited message, or drops a deleted one (content ""). */
+export function reindexMessage(ctx: Ctx, id: number, content: string, kind = "Text"): void {
+  ctx.db.$client.query(SQL_UNINDEX).run(id);
+  indexMessage(ctx, id, content, kind);
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const CONTEXT = 40;
+
+/** The part of content around the first match, HTML-escaped, every match wrapped in <mark>. */
+export function snippet(content: string, ts: Term[]): string {
+  // Matching on the folded text keeps offsets only where folding keeps length; fall back to the original case-insensitively.
+  const alternatives = ts.map((t) => escapeRe(t.text)).sort((a, b) => b.length - a.length);
+  const re = new RegExp(alternatives.join("|"), "giu");
+  const first = re.exec(content);
+  let from = 0;
+  let to = Math.min(content.length, CONTEXT * 3);
+  if (first) {
+    from = Math.max(0, first.index - CONTEXT);
+    to = Math.min(content.length, first.index + first[0].length + CONTEXT * 2);
+  }
+  // Never cut a surrogate pair in half.
+  if (from > 0 && /[\uDC00-\uDFFF]/.test(content[from]!)) from--;
+  if (to < content.length && /[\uD800-\uDBFF]/.test(content[to - 1]!)) to++;
+  const part = content.slice(from, to);
+  let html = "";
+  let last = 0;
+  re.lastIndex = 0;
+  for (const m of part.matchAll(re)) {
+    html += escapeHtml(part.slice(last, m.index)) + "<mark>" + escapeHtml(m[0]) + "</mark>";
+    last = m.index! + m[0].length;
+  }
+  html += escapeHtml(part.slice(last));
+  return (from > 0 ? "…" : "") + html + (to < content.length ? "…" : "");
+}
+
+export type SearchHit = MessageView & { snippet: string };
+
+const COLUMNS = selectList(messages, "m");
+
+/** Messages matching q in the caller's groups (or one of them), newest first. */
+export function searchMessages(ctx: Ctx, uid: number, q: { q: string; gid?: number; limit: number; beforeId?: number }): SearchHit[] {
+  const ts = terms(q.q);
+  if ([...q.q.trim()].length < 2 || ts.length === 0) throw badRequest("q: at least 2 characters, letters or digits");
+  if (q.gid !== undefined) requireMember(ctx, q.gid, uid);
+  const sql =
+    `SELECT ${COLUMNS} FROM message_search s JOIN messages m ON m.id = s.rowid ` +
+    `WHERE message_search MATCH ?1 AND m.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?2) ` +
+    (q.gid !== undefined ? "AND m.group_id = ?3 " : "") +
+    (q.beforeId !== undefined ? "AND s.rowid < ?4 " : "") +
+    "ORDER BY s.rowid DESC LIMIT ?5";
+  const rows = ctx.db.$client
+    .query<typeof messages.$inferSelect, [string, number, number, number, number]>(sql)
+    .all(matchExpression(ts), uid, q.gid ?? 0, q.beforeId ?? 0, q.limit);
+  return rows.map((r) => ({ ...messageView(r), snippet: snippet(r.content, ts) }));
+}
+
+export const isCjk = (s: string) => CJK.test(s);
+
+/** Indexes the messages stored before the search migration, once, in one transaction. Returns how many. */
+export function backfillSearchIndex(ctx: Ctx, log: (n: number) => void = () => {}): number {
+  const sqlite = ctx.db.$client;
+  const state = sqlite.query<{ value: string }, []>("SELECT value FROM settings WHERE key = 'search_backfill'").get();
+  if (state?.value !== "pending") return 0;
+  let n = 0;
+  sqlite.transaction(() => {
+    const page = sqlite.query<{ id: number; kind: string; content: string }, [number]>("SELECT id, kind, content FROM messages WHERE id > ? ORDER BY id LIMIT 5000");
+    for (let after = 0; ; ) {
+      const rows = page.all(after);
+      if (rows.length === 0) break;
+      for (const r of rows) indexMessage(ctx, r.id, r.content, r.kind);
+      n += rows.length;
+      after = rows[rows.length - 1]!.id;
+    }
+    sqlite.run("UPDATE settings SET value = 'done' WHERE key = 'search_backfill'");
+  })();
+  log(n);
+  return n;
+}
