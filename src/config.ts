@@ -67,6 +67,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const byFlag = new Map(Object.keys(OPTIONS).map((k) => [flagName(k), k]));
   const positional: string[] = [];
   const flags: Record<string, string> = {};
+  const fromFlag = new Set<string>();
   let command: Command | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -80,8 +81,10 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       if (!key && !own) throw new ConfigError(`unknown flag ${name}`);
       const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
       if (value === undefined) throw new ConfigError(`${name} needs a value`);
-      if (key) raw[key] = value;
-      else flags[name.slice(2)] = value;
+      if (key) {
+        raw[key] = value;
+        fromFlag.add(key);
+      } else flags[name.slice(2)] = value;
     } else positional.push(arg);
   }
   if (!command) {
@@ -92,9 +95,9 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const shape = Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, o.schema]));
   const parsed = z.object(shape).safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0]);
-    throw new ConfigError(`${flagName(key)} / ${envName(key)}: ${issue.message}`);
+    // Named as it was given (the flag, or else its env variable), with what it must be: "--port must be an integer from 0 to 65535".
+    const key = String(parsed.error.issues[0]!.path[0]);
+    throw new ConfigError(`${fromFlag.has(key) ? flagName(key) : envName(key)} must be ${expected(key as keyof Options)}`);
   }
   // A password for `rim user` may come from the environment, to keep it out of `ps`.
   if (command === "user" && flags.password === undefined && env.RIM_PASSWORD) flags.password = env.RIM_PASSWORD;
@@ -106,11 +109,42 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return { ...parseConfig([], {}).config, ...overrides };
 }
 
+type Kind = { kind: "int"; min: number; max: number } | { kind: "enum"; values: string[] } | { kind: "text"; nonEmpty: boolean };
+
+/** What an option's schema accepts, read from the schema itself so help and errors cannot drift from it. */
+export function kindOf(key: keyof Options): Kind {
+  // zod's internals: default → inner schema; int() is a pipe into a number with bounds.
+  let s = OPTIONS[key].schema as unknown as { def: { type: string; innerType?: unknown; out?: { minValue: number; maxValue: number } }; options?: string[]; minLength?: number | null };
+  if (s.def.type === "default") s = s.def.innerType as typeof s;
+  if (s.def.type === "pipe") return { kind: "int", min: s.def.out!.minValue, max: s.def.out!.maxValue };
+  if (s.def.type === "enum") return { kind: "enum", values: s.options! };
+  return { kind: "text", nonEmpty: (s.minLength ?? 0) > 0 };
+}
+
+/** The value placeholder of --help: <full|normal>, <0-65535>, <1024-…>, <text>. */
+function placeholder(key: keyof Options): string {
+  const k = kindOf(key);
+  if (k.kind === "enum") return `<${k.values.join("|")}>`;
+  if (k.kind === "int") return `<${k.min}-${k.max === Number.MAX_SAFE_INTEGER ? "…" : k.max}>`;
+  return "<text>";
+}
+
+/** "an integer from 0 to 65535", "one of full, normal"… for the error of a bad value. */
+export function expected(key: keyof Options): string {
+  const k = kindOf(key);
+  if (k.kind === "enum") return `one of ${k.values.join(", ")}`;
+  if (k.kind === "int") return k.max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${k.min}` : `an integer from ${k.min} to ${k.max}`;
+  return k.nonEmpty ? "a non-empty text" : "a text";
+}
+
 export function helpText(version: string): string {
-  const rows = Object.entries(OPTIONS).map(([k, o]) => {
-    const def = (o.schema as z.ZodType).safeParse(undefined);
+  const keys = Object.keys(OPTIONS) as (keyof Options)[];
+  const flagCol = Math.max(...keys.map((k) => flagName(k).length + placeholder(k).length + 1));
+  const envCol = Math.max(...keys.map((k) => envName(k).length));
+  const rows = keys.map((k) => {
+    const def = (OPTIONS[k].schema as z.ZodType).safeParse(undefined);
     const shown = def.success ? JSON.stringify(def.data) : "";
-    return `  ${(flagName(k) + " <v>").padEnd(28)} ${envName(k).padEnd(26)} ${o.help} [${shown}]`;
+    return `  ${`${flagName(k)} ${placeholder(k)}`.padEnd(flagCol)}  ${envName(k).padEnd(envCol)}  ${OPTIONS[k].help} [default ${shown}]`;
   });
   return [
     `rim ${version}: a self-hosted team chat server`,
@@ -118,13 +152,15 @@ export function helpText(version: string): string {
     "usage: rim [command] [flags]",
     "  serve                        run the server (default)",
     "  migrate                      apply database migrations and exit",
+    "  user                         list the user commands:",
     "  user create --account A --password P [--name N] [--email E]",
     "  user reset-password --account A --password P   (revokes the user's tokens)",
     "  user disable --account A     (revokes tokens; logins refused)",
     "  user enable --account A",
+    "  (user, invite, backup and stats need an existing --db: run serve or migrate first)",
     "  invite                       print a single-use invite code",
     "  backup FILE                  consistent copy of the database, also while serving",
-    "  restore FILE                 replace the database with FILE (refused while serving)",
+    "  restore FILE                 replace the database with FILE, creating its folder (refused while serving)",
     "  stats                        counts of users, groups, messages, sessions",
     "  (RIM_PASSWORD may replace --password)",
     "  --help     this text;  --version  the version",

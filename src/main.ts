@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 // The command line: serve (default), migrate, user, invite, backup, restore, stats.
+import { existsSync } from "node:fs";
 import pkg from "../package.json";
 import { closeApp, createApp, type App } from "./app";
 import { ConfigError, helpText, readProcessConfig, type Parsed } from "./config";
@@ -16,8 +17,14 @@ import { startServer } from "./server";
 
 class UsageError extends Error {}
 
+/** An operator's command on a database that is not there is a typo, not a request for an empty one. */
+function assertDatabase(db: string): void {
+  if (db !== ":memory:" && !existsSync(db)) throw new Error(`no database at ${db}`);
+}
+
 /** Runs fn on an App without serving, then closes it. */
 async function withApp<T>(p: Parsed, fn: (app: App) => T | Promise<T>): Promise<T> {
+  assertDatabase(p.config.db);
   const app = createApp({ ...p.config, logLevel: "warn" });
   try {
     return await fn(app);
@@ -32,8 +39,22 @@ function need(p: Parsed, flag: string): string {
   return v;
 }
 
-async function userCommand(p: Parsed): Promise<void> {
+const USER_COMMANDS = [
+  "  create --account A --password P [--name N] [--email E]",
+  "  reset-password --account A --password P   (revokes the user's tokens)",
+  "  disable --account A                       (revokes tokens; logins refused)",
+  "  enable --account A",
+];
+const userUsage = () => ["usage: rim user COMMAND [--db DB]; commands:", ...USER_COMMANDS, "(RIM_PASSWORD may replace --password)"].join("\n");
+
+async function userCommand(p: Parsed): Promise<number> {
   const action = p.args[0];
+  // `rim user` alone asks what it can do.
+  if (action === undefined) {
+    console.log(userUsage());
+    return 0;
+  }
+  if (!["create", "reset-password", "disable", "enable"].includes(action)) throw new UsageError(`unknown user command ${action}\n${userUsage()}`);
   const account = need(p, "account");
   await withApp(p, async (app) => {
     switch (action) {
@@ -55,10 +76,9 @@ async function userCommand(p: Parsed): Promise<void> {
         console.log(`${account} ${action}d${action === "disable" ? `; ${revoked.length} token(s) revoked` : ""}`);
         return;
       }
-      default:
-        throw new UsageError("usage: rim user create|reset-password|disable|enable --account A [--password P]");
     }
   });
+  return 0;
 }
 
 function serve(p: Parsed): void {
@@ -99,14 +119,14 @@ async function run(p: Parsed): Promise<number | undefined> {
       return 0;
     }
     case "user":
-      await userCommand(p);
-      return 0;
+      return await userCommand(p);
     case "invite":
       console.log(await withApp(p, (app) => createInvite(app, null, config.inviteTtlDays)));
       return 0;
     case "backup": {
       const target = p.args[0];
       if (!target) throw new UsageError("usage: rim backup FILE [--db DB]");
+      assertDatabase(config.db);
       backupDatabase(config.db, target);
       console.log(`backed up ${config.db} to ${target}`);
       return 0;

@@ -58,6 +58,7 @@ describe("the rim CLI", () => {
   };
 
   test("user create, with the password from RIM_PASSWORD too; bad input is refused", () => {
+    expect(rim(["migrate"]).code).toBe(0); // operators' commands need an existing database
     expect(rim(["user", "create", "--account", "opsann", "--password", "secret12"])).toMatchObject({ code: 0 });
     expect(rim(["user", "create", "--account", "opsbob"], { RIM_PASSWORD: "secret34" }).code).toBe(0);
     expect(rim(["user", "create", "--account", "opsann", "--password", "secret12"]).err).toContain("Account Existed");
