@@ -1,6 +1,7 @@
 // The only reader of process.env and process.argv. Every knob is one row of
 // OPTIONS: a flag, an env variable, a zod schema with its default, and help.
 import { z } from "zod";
+import { isAddressList } from "./net";
 
 // Decimal digits only: z.coerce alone would read "" and "  " as 0 (so `--port=` meant a random port).
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -31,6 +32,11 @@ export const OPTIONS = {
   syncPage: { schema: int(1, 10_000).default(500), help: "messages sent per Sync frame" },
   wsOrigins: { schema: z.string().default(""), help: "allowed WebSocket Origins, comma-separated, * for any (default: the server's own)" },
   corsOrigins: { schema: z.string().default(""), help: "origins allowed to call the REST API from a browser, comma-separated, * for any (default: none)" },
+  trustProxy: {
+    schema: z.string().refine(isAddressList).default("loopback"),
+    expects: "a comma-separated list of IP addresses or ranges (10.0.0.0/8), loopback or none",
+    help: "proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, ranges, loopback or none (HSTS is sent only when such a proxy says https)",
+  },
   registration: { schema: z.enum(["open", "invite", "closed"]).default("open"), help: "who may register: anyone, holders of an invite code, or nobody (operators still can)" },
   inviteTtlDays: { schema: int(1, 3650).default(7), help: "days an invite code stays valid" },
   metrics: { schema: z.enum(["off", "on"]).default("off"), help: "serve Prometheus metrics at /metrics" },
@@ -123,6 +129,7 @@ export function kindOf(key: keyof Options): Kind {
 
 /** The value placeholder of --help: <full|normal>, <0-65535>, <1024-…>, <text>. */
 function placeholder(key: keyof Options): string {
+  if ("expects" in OPTIONS[key]) return "<list>";
   const k = kindOf(key);
   if (k.kind === "enum") return `<${k.values.join("|")}>`;
   if (k.kind === "int") return `<${k.min}-${k.max === Number.MAX_SAFE_INTEGER ? "…" : k.max}>`;
@@ -131,6 +138,8 @@ function placeholder(key: keyof Options): string {
 
 /** "an integer from 0 to 65535", "one of full, normal"… for the error of a bad value. */
 export function expected(key: keyof Options): string {
+  const o = OPTIONS[key];
+  if ("expects" in o) return o.expects;
   const k = kindOf(key);
   if (k.kind === "enum") return `one of ${k.values.join(", ")}`;
   if (k.kind === "int") return k.max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${k.min}` : `an integer from ${k.min} to ${k.max}`;

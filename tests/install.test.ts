@@ -75,7 +75,7 @@ beforeAll(() => {
   }
   mkdirSync(join(work, "home"));
   // Two stand-ins a user might have on PATH that must not be taken for a usable Bun.
-  for (const [name, body] of [["old", 'echo 1.0.0'], ["broken", "exit 1"]]) {
+  for (const [name, body] of [["old", "echo 1.0.0"], ["broken", "exit 1"]] as const) {
     mkdirSync(join(work, name));
     writeFileSync(join(work, name, "bun"), `#!/bin/sh\n${body}\n`);
     chmodSync(join(work, name, "bun"), 0o755);

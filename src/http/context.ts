@@ -2,10 +2,12 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { App } from "../app";
 import type { Session } from "../domain/sessions";
+import type { ClientInfo } from "../net";
 import { badRequest, forbidden, okEnvelope } from "../errors";
 
 export type Env = {
-  Variables: { session: Session };
+  /** client: the address and TLS of whoever is asking, read through a trusted proxy (net.ts). */
+  Variables: { session: Session; client: ClientInfo };
   Bindings: { ip?: string };
 };
 export type Ctx = Context<Env>;
@@ -58,4 +60,5 @@ export function callerUid(c: Ctx, claimed?: number): number {
   return uid;
 }
 
-export const clientIp = (c: Ctx) => c.env?.ip ?? "unknown";
+/** The client's address: the peer's, or the one a trusted proxy forwarded for (--trust-proxy). */
+export const clientIp = (c: Ctx) => c.get("client")?.ip ?? c.env?.ip ?? "unknown";
