@@ -358,3 +358,20 @@ run("another site cannot show the app inside a frame", async () => {
     violations.length = 0;
   }
 });
+
+run("a cross-site form post cannot register an account (415)", async () => {
+  const { page } = await person({ width: 800, height: 600 });
+  // Another site's page with a form aimed at rim: text/plain whose field spells JSON, the classic trick.
+  const form = `<!doctype html><form method="post" enctype="text/plain" action="${server.url}/api/user/create">
+    <input name='{"account":"csrf_victim","password":"secret12","x":"' value='"}'><button>go</button></form>`;
+  const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(form, { headers: { "Content-Type": "text/html" } }) });
+  try {
+    await page.goto(other.url.href);
+    const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/api/user/create")), page.getByRole("button", { name: "go" }).click()]);
+    expect(res.request().headers()["content-type"]).toContain("text/plain");
+    expect(res.status()).toBe(415);
+    expect(searchUser(server.app, "csrf_victim")).toBeNull();
+  } finally {
+    other.stop(true);
+  }
+});

@@ -127,7 +127,7 @@ describe("--sync full", () => {
   test("a REST write is answered after the fsync; a read is not held", async () => {
     const s = await setup();
     const http = createHttpApp(s.app);
-    const headers = { Authorization: `Bearer ${s.a.token}` };
+    const headers = { Authorization: `Bearer ${s.a.token}`, "Content-Type": "application/json" };
     let answered = false;
     const write = Promise.resolve(http.request("/api/group/update", { method: "POST", headers, body: JSON.stringify({ id: s.gid, name: "renamed" }) })).then((r) => {
       answered = true;
