@@ -6,7 +6,9 @@ import { closeDatabase, openDatabase } from "./db/open";
 import { migrate } from "./db/migrate";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
-import { createLoginThrottle } from "./domain/throttle";
+import { availableParallelism } from "node:os";
+import { createHashGate } from "./domain/hashing";
+import { createLoginThrottle, createRegistrationThrottle } from "./domain/throttle";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { systemClock, type Clock } from "./time";
@@ -43,6 +45,8 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
         maxPerIp: config.loginMaxPerIp,
         clock,
       }),
+      registrations: createRegistrationThrottle({ windowMs: 3_600_000, max: config.registerMaxPerIp, clock }),
+      hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
     },
     limits: { maxContent: config.maxContent },
     hub: createHub(metrics),

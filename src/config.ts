@@ -18,6 +18,8 @@ export const OPTIONS = {
   loginMaxPerAccount: { schema: int(1).default(10), help: "failed logins per account within the window before 429" },
   loginMaxPerIp: { schema: int(1).default(100), help: "failed logins per address within the window before 429" },
   loginWindowMinutes: { schema: int(1).default(15), help: "window of the login throttle in minutes" },
+  registerMaxPerIp: { schema: int(0).default(10), help: "registrations per address within an hour before 429 (0 = no limit)" },
+  argon2Concurrency: { schema: int(0, 1024).default(0), help: "argon2 hashes computed at once, logins first (0 = one per CPU core)" },
   argon2Memory: { schema: int(8, 4 * 1024 * 1024).default(65536), help: "argon2id memory cost in KiB" },
   argon2Time: { schema: int(1, 100).default(2), help: "argon2id time cost (iterations)" },
   legacyWsPort: { schema: int(0, 65535).default(0), help: "second WebSocket listener on any path, as rim's port 3012 (0 = off)" },

@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import { users } from "../db/schema";
 import { conflict, forbidden, notFound, unauthorized } from "../errors";
+import type { HashPriority } from "./hashing";
 import { inviteIsLive, redeemInvite } from "./invites";
 import type { Ctx } from "./context";
 import { issueSession, revokeUserSessions } from "./sessions";
@@ -8,25 +9,45 @@ import { userView, type UserView } from "./views";
 
 export type NewUser = { name: string; avatar: string; email: string; account: string; password: string };
 
-// Hashing is the one slow step, so these two functions are async; the
-// database work around it stays synchronous.
-function hashPassword(ctx: Ctx, password: string): Promise<string> {
-  return Bun.password.hash(password, { algorithm: "argon2id", ...ctx.auth.argon2 });
+// Hashing is the one slow step, so these functions are async; the database
+// work around it stays synchronous. Every argon2 call goes through the gate
+// (hashing.ts): a bounded number at once, a login's before anything else.
+function hashPassword(ctx: Ctx, password: string, priority: HashPriority = "other"): Promise<string> {
+  return ctx.auth.hashing.run(priority, () => Bun.password.hash(password, { algorithm: "argon2id", ...ctx.auth.argon2 }));
+}
+
+function verifyPassword(ctx: Ctx, password: string, hash: string, priority: HashPriority): Promise<boolean> {
+  return ctx.auth.hashing.run(priority, () => Bun.password.verify(password, hash));
 }
 
 function dummyHash(ctx: Ctx): Promise<string> {
-  ctx.auth.dummyHash ??= hashPassword(ctx, "not a password " + ctx.newId());
+  ctx.auth.dummyHash ??= hashPassword(ctx, "not a password " + ctx.newId(), "login");
   return ctx.auth.dummyHash;
 }
 
 const accountTaken = () => conflict("Account Existed");
 
-/** Registers a user; with an invite code, the code is redeemed in the same transaction. */
-export async function registerUser(ctx: Ctx, input: NewUser, invite?: string): Promise<number> {
-  // Checked before hashing so a taken account or a dead code costs no argon2 work.
-  if (findUserByAccount(ctx, input.account)) throw accountTaken();
-  if (invite !== undefined && !inviteIsLive(ctx, invite)) throw forbidden("invite: unknown, used or expired code");
-  const passwordHash = await hashPassword(ctx, input.password);
+/**
+ * Registers a user; with an invite code, the code is redeemed in the same
+ * transaction. With ip (a registration from the network, not an operator's),
+ * at most --register-max-per-ip per address and hour.
+ */
+export async function registerUser(ctx: Ctx, input: NewUser, invite?: string, ip?: string): Promise<number> {
+  const release = ip === undefined ? () => {} : ctx.auth.registrations.reserve(ip);
+  try {
+    // Checked before hashing so a dead code or a taken account costs no argon2 work. The code first: a bad
+    // code gets the same 403 whether or not the account exists, so it cannot be used to probe accounts.
+    if (invite !== undefined && !inviteIsLive(ctx, invite)) throw forbidden("invite: unknown, used or expired code");
+    if (findUserByAccount(ctx, input.account)) throw accountTaken();
+    const passwordHash = await hashPassword(ctx, input.password);
+    return insertUser(ctx, input, passwordHash, invite);
+  } catch (err) {
+    release(); // only registrations that happened count
+    throw err;
+  }
+}
+
+function insertUser(ctx: Ctx, input: NewUser, passwordHash: string, invite: string | undefined): number {
   try {
     return ctx.db.transaction(() => {
       const row = ctx.db
@@ -50,7 +71,7 @@ export async function login(ctx: Ctx, account: string, password: string, ip: str
   ctx.auth.throttle.recordFailure(account, ip);
   const user = findUserByAccount(ctx, account);
   const hash = user && !user.disabledAt ? user.passwordHash : await dummyHash(ctx);
-  const ok = await Bun.password.verify(password, hash);
+  const ok = await verifyPassword(ctx, password, hash, "login");
   if (!ok || !user || user.disabledAt) throw unauthorized("wrong account or password");
   ctx.auth.throttle.recordSuccess(account, ip);
   return { token: issueSession(ctx, user.id), userId: user.id };
@@ -64,7 +85,7 @@ export async function changePassword(ctx: Ctx, uid: number, sessionId: number, o
   // so a stolen token cannot brute-force the password. 403, not 401: the token itself is fine.
   ctx.auth.throttle.assertAllowed(row.account, ip);
   ctx.auth.throttle.recordFailure(row.account, ip);
-  if (!(await Bun.password.verify(oldPassword, row.passwordHash))) throw forbidden("oldPassword: wrong password");
+  if (!(await verifyPassword(ctx, oldPassword, row.passwordHash, "other"))) throw forbidden("oldPassword: wrong password");
   ctx.auth.throttle.recordSuccess(row.account, ip);
   const passwordHash = await hashPassword(ctx, newPassword);
   return ctx.db.transaction(() => {

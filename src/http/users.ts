@@ -14,7 +14,7 @@ export function userRoutes(app: App) {
       const policy = app.config.registration;
       if (policy === "closed") throw forbidden("registration is closed; ask the operator for an account");
       if (policy === "invite" && !b.invite) throw forbidden("invite: registration needs an invite code");
-      const uid = await registerUser(app, { ...b, name: b.name || b.account }, policy === "invite" ? b.invite : undefined);
+      const uid = await registerUser(app, { ...b, name: b.name || b.account }, policy === "invite" ? b.invite : undefined, clientIp(c));
       app.log.info("user.created", { uid });
       return reply(c, uid);
     })
