@@ -23,9 +23,13 @@ import { sendMessage } from "../src/domain/messages";
 import { resolveToken, revokeSession } from "../src/domain/sessions";
 import { login } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
+import { loadWebBundle } from "../src/http/web";
 import { startServer, type Running } from "../src/server";
 import { manualClock } from "../src/time";
 import { Client, testConfig, user, type Frame, type TestUser } from "./helpers";
+
+// One file of the web client's bundle, for the /* row.
+const APP_JS = [...(await loadWebBundle()).assets.keys()].find((p) => p.endsWith(".js"))!;
 
 const ACTORS = ["owner", "admin", "member", "nonmember", "removed", "notoken", "expired", "revoked", "forged"] as const;
 type Actor = (typeof ACTORS)[number];
@@ -39,6 +43,10 @@ const REST = table(`
   GET  /docs                           200   200   200    200       200     200     200     200     200
   GET  /api/openapi.json               200   200   200    200       200     200     200     200     200
   GET  /api/ws-schema.json             200   200   200    200       200     200     200     200     200
+  # the web client: public pages and the bundle's files
+  GET  /app                            200   200   200    200       200     200     200     200     200
+  GET  /app/*                          200   200   200    200       200     200     200     200     200
+  GET  /*                             200   200   200    200       200     200     200     200     200
   # --metrics-token is set: a user's token never opens /metrics
   GET  /metrics                        401   401   401    401       401     401     401     401     401
   # public: a stale Authorization header is ignored
@@ -250,6 +258,9 @@ const restRows: Record<string, RestRow> = {
   "GET /api/openapi.json": { req: () => ({ path: "/api/openapi.json" }), writes: false, raw: true },
   "GET /api/ws-schema.json": { req: () => ({ path: "/api/ws-schema.json" }), writes: false, raw: true },
   "GET /metrics": { req: () => ({ path: "/metrics" }), writes: false },
+  "GET /app": { req: () => ({ path: "/app" }), writes: false, raw: true, check: (_fx, _w, data) => expect(data).toContain('<div id="app">') },
+  "GET /app/*": { req: () => ({ path: "/app/c/1" }), writes: false, raw: true, check: (_fx, _w, data) => expect(data).toContain('<div id="app">') },
+  "GET /*": { req: () => ({ path: APP_JS }), writes: false, raw: true },
   "POST /api/user/create": {
     req: (_fx, w) => ({ path: "/api/user/create", body: { account: `new_${w.actor}`, password: PASSWORD, name: "New", uid: w.claim } }),
     writes: true,

@@ -31,6 +31,7 @@ export function appCsp(host: string | undefined): string {
 
 // Root-level files the bundle refers to: <script src>, <link href>, url() in CSS, chunk imports in JS.
 const REFS = /["'(](\/[\w.-]+\.(?:js|mjs|css|map|png|jpe?g|gif|svg|webp|ico|woff2?|ttf))["')]/g;
+const ASSET = /^\/[\w.-]+\.(?:js|mjs|css|map|png|jpe?g|gif|svg|webp|ico|woff2?|ttf)$/;
 const TEXT = /^(text\/|application\/(javascript|json))/;
 
 /** Reads the page and every file it refers to from Bun's bundler, through a listener on an abstract unix socket (no port, no file). */
@@ -90,8 +91,10 @@ export function webRoutes(http: Hono<Env>) {
   const page = async (c: Context<Env>) => send(c, (await webBundle()).page);
   http.get("/app", page);
   http.get("/app/*", page);
-  http.get("/:file{[\\w.-]+\\.(?:js|mjs|css|map|png|jpe?g|gif|svg|webp|ico|woff2?|ttf)}", async (c) => {
-    const file = (await webBundle()).assets.get(c.req.path);
+  // Registered last, so it answers only GETs no other route took.
+  http.get("/*", async (c) => {
+    // Only a file name at the root sends us to the bundle (read on first use); anything else is simply not found.
+    const file = ASSET.test(c.req.path) ? (await webBundle()).assets.get(c.req.path) : undefined;
     if (!file) throw new AppError("not_found", "no such route");
     return send(c, file);
   });
