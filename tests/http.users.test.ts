@@ -25,8 +25,11 @@ describe("POST /api/user/create", () => {
     const uid = ok<number>(await create({ name: "Carol", avatar: "http://x/a.png", email: "carol@example.com", account, password: "s3cret-pass" }));
     expect(Number.isInteger(uid)).toBe(true);
     expect(uid).toBeGreaterThan(b.uid);
+    // Read back by someone else the email is private (tests/http.privacy.test.ts); its owner sees it.
     const u = ok(await call(app, "GET", `/api/user/get?uid=${uid}`, { token: a.token }));
-    expectUser(u, { id: uid, name: "Carol", avatar: "http://x/a.png", email: "carol@example.com", account });
+    expectUser(u, { id: uid, name: "Carol", avatar: "http://x/a.png", email: "", account });
+    const token = ok<string>(await call(app, "POST", "/api/user/login", { body: { account, password: "s3cret-pass" } }));
+    expect(ok(await call(app, "GET", `/api/user/get?uid=${uid}`, { token }))).toMatchObject({ email: "carol@example.com" });
   });
 
   test("name, avatar and email may be left out (rim's demo client does); name defaults to the account", async () => {
@@ -179,8 +182,8 @@ describe("GET /api/user/search", () => {
     const uid = ok<number>(await create({ account, password: "password1", email: "hidden@example.com", name: "Hidden" }));
     const found = ok(await call(app, "GET", `/api/user/search?account=${account}`, { token: a.token }));
     expectUser(found, { id: uid, account, name: "Hidden", email: "" });
-    // user/get still shows it
-    expect(ok(await call(app, "GET", `/api/user/get?uid=${uid}`, { token: a.token }))).toMatchObject({ email: "hidden@example.com" });
+    // and so does user/get, to anyone but its owner
+    expect(ok(await call(app, "GET", `/api/user/get?uid=${uid}`, { token: a.token }))).toMatchObject({ email: "" });
   });
 
   test.each([

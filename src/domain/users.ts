@@ -5,7 +5,7 @@ import type { HashPriority } from "./hashing";
 import { inviteIsLive, redeemInvite } from "./invites";
 import type { Ctx } from "./context";
 import { issueSession, revokeUserSessions } from "./sessions";
-import { userView, type UserView } from "./views";
+import { selfView, userView, type UserView } from "./views";
 
 export type NewUser = { name: string; avatar: string; email: string; account: string; password: string };
 
@@ -119,20 +119,22 @@ export function findUserByAccount(ctx: Ctx, account: string) {
   return ctx.db.select().from(users).where(eq(users.account, account)).get();
 }
 
-export function getUser(ctx: Ctx, uid: number): UserView {
+/** A user as viewerId sees them: the email only when it is their own. */
+export function getUser(ctx: Ctx, uid: number, viewerId: number): UserView {
   const row = ctx.db.select().from(users).where(eq(users.id, uid)).get();
   if (!row) throw notFound("user not found");
-  return userView(row);
+  return uid === viewerId ? selfView(row) : userView(row);
 }
 
 /** rim's search: an exact account, with the email blanked; null when none. */
 export function searchUser(ctx: Ctx, account: string): UserView | null {
   const row = findUserByAccount(ctx, account);
-  return row && !row.disabledAt ? { ...userView(row), email: "" } : null;
+  return row && !row.disabledAt ? userView(row) : null;
 }
 
 type UserViewRow = Parameters<typeof userView>[0];
-const SQL_USERS = "SELECT id, name, avatar, email, account FROM users WHERE id IN (SELECT value FROM json_each(?))";
+// No email: these are other people (views.ts).
+const SQL_USERS = "SELECT id, name, avatar, account FROM users WHERE id IN (SELECT value FROM json_each(?))";
 
 export function getUsers(ctx: Ctx, uids: number[]): Map<number, UserView> {
   if (uids.length === 0) return new Map();

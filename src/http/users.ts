@@ -39,10 +39,10 @@ export function userRoutes(app: App) {
       app.log.info("user.password_changed", { uid: session.userId, revoked: revoked.length });
       return reply(c, true);
     })
-    .get("/get", (c) => reply(c, getUser(app, readQuery(c, uidQuery).uid)))
+    .get("/get", (c) => reply(c, getUser(app, readQuery(c, uidQuery).uid, c.get("session").userId)))
     .get("/token", (c) => {
       const { token } = readQuery(c, tokenQuery);
-      return reply(c, getUser(app, resolveToken(app, token).userId));
+      return reply(c, getUser(app, resolveToken(app, token).userId, c.get("session").userId));
     })
     .get("/search", (c) => reply(c, searchUser(app, readQuery(c, accountQuery).account)));
 }
