@@ -3,7 +3,7 @@
 import { nanoid } from "nanoid";
 import type { Config } from "./config";
 import { closeDatabase, openDatabase } from "./db/open";
-import { migrate } from "./db/migrate";
+import { accountRenames, migrate } from "./db/migrate";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
 import { availableParallelism } from "node:os";
@@ -20,8 +20,12 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
   const clock = opts.clock ?? systemClock;
   // --sync full is kept by fsyncing the WAL off the event loop (db/durability.ts), so SQLite itself runs at NORMAL.
   const db = openDatabase(config.db, { sync: "normal" });
-  migrate(db.$client);
   const log = opts.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const applied = migrate(db.$client);
+  if (applied.length) log.info("db.migrated", { applied: applied.join(",") });
+  const renamed = accountRenames(db.$client, applied);
+  // Accounts became case-insensitive: the later of "Bob" and "bob" now logs in as "bob~2". Tell the operator who.
+  for (const r of renamed) log.warn("user.account_renamed", { uid: r.uid, from: r.from, to: r.to, reason: "accounts are now case-insensitive" });
   const durability = createDurability(db.$client, config.db, {
     mode: config.sync,
     sync: opts.fsync,

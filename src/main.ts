@@ -6,7 +6,7 @@ import { closeApp, createApp, type App } from "./app";
 import { ConfigError, helpText, readProcessConfig, type Parsed } from "./config";
 import { backupDatabase, holdServingLock, restoreDatabase } from "./db/ops";
 import { closeDatabase, openDatabase } from "./db/open";
-import { migrate } from "./db/migrate";
+import { accountRenames, migrate } from "./db/migrate";
 import { createInvite } from "./domain/invites";
 import { databaseStats } from "./domain/stats";
 import { registerUser, resetPassword, setDisabled } from "./domain/users";
@@ -114,8 +114,10 @@ async function run(p: Parsed): Promise<number | undefined> {
     case "migrate": {
       const db = openDatabase(config.db, { sync: config.sync });
       const applied = migrate(db.$client);
+      const renamed = accountRenames(db.$client, applied);
       closeDatabase(db);
       console.log(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
+      for (const r of renamed) console.log(`renamed account ${r.from} (uid ${r.uid}) to ${r.to}: accounts are now case-insensitive`);
       return 0;
     }
     case "user":
@@ -136,9 +138,10 @@ async function run(p: Parsed): Promise<number | undefined> {
       if (!source) throw new UsageError("usage: rim restore FILE [--db DB]");
       restoreDatabase(config.db, source);
       const db = openDatabase(config.db, { sync: config.sync });
-      migrate(db.$client);
+      const renamed = accountRenames(db.$client, migrate(db.$client));
       closeDatabase(db);
       console.log(`restored ${config.db} from ${source}`);
+      for (const r of renamed) console.log(`renamed account ${r.from} (uid ${r.uid}) to ${r.to}: accounts are now case-insensitive`);
       return 0;
     }
     case "stats":

@@ -39,19 +39,23 @@ export function createLoginThrottle(opts: { windowMs: number; maxPerAccount: num
     }
   };
 
+  // Accounts are case-insensitive: "BOB" and "bob" are one account, and one count.
+  // ASCII only, as SQLite's lower() in the account lookup: a look-alike such as the Kelvin sign is another account.
+  const acct = (account: string) => "a:" + account.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
   return {
     /** Throws 429 when the account or the address has failed too often. */
     assertAllowed(account: string, ip: string) {
-      check("a:" + account, opts.maxPerAccount);
+      check(acct(account), opts.maxPerAccount);
       check("i:" + ip, opts.maxPerIp);
     },
     recordFailure(account: string, ip: string) {
-      bump("a:" + account);
+      bump(acct(account));
       bump("i:" + ip);
     },
     /** Forgives the account; with ip, takes back the failure login() counted for it in advance. */
     recordSuccess(account: string, ip?: string) {
-      windows.delete("a:" + account);
+      windows.delete(acct(account));
       const w = ip === undefined ? undefined : live("i:" + ip);
       if (w && w.count > 0) w.count--;
     },

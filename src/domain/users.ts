@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { users } from "../db/schema";
 import { conflict, forbidden, notFound, unauthorized } from "../errors";
 import type { HashPriority } from "./hashing";
@@ -115,8 +115,9 @@ export function setDisabled(ctx: Ctx, account: string, disabled: boolean): strin
   }, { behavior: "immediate" });
 }
 
+/** The user with this account, whatever its case ("BOB" finds "Bob"), through the lower(account) unique index. */
 export function findUserByAccount(ctx: Ctx, account: string) {
-  return ctx.db.select().from(users).where(eq(users.account, account)).get();
+  return ctx.db.select().from(users).where(sql`lower(${users.account}) = lower(${account})`).get();
 }
 
 /** A user as viewerId sees them: the email only when it is their own. */
