@@ -4,10 +4,12 @@
 import { nanoid } from "nanoid";
 import type { Config } from "./config";
 import { closeDatabase, openDatabase } from "./db/open";
-import { migrate } from "./db/migrate";
+import { accountRenames, migrate } from "./db/migrate";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
-import { createLoginThrottle } from "./domain/throttle";
+import { availableParallelism } from "node:os";
+import { createHashGate } from "./domain/hashing";
+import { createLoginThrottle, createRegistrationThrottle } from "./domain/throttle";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { systemClock, type Clock } from "./time";
@@ -22,8 +24,12 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
   const clock = opts.clock ?? systemClock;
   // --sync full is kept by fsyncing the WAL off the event loop (db/durability.ts), so SQLite itself runs at NORMAL.
   const db = openDatabase(config.db, { sync: "normal" });
-  migrate(db.$client);
   const log = opts.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const applied = migrate(db.$client);
+  if (applied.length) log.info("db.migrated", { applied: applied.join(",") });
+  const renamed = accountRenames(db.$client, applied);
+  // Accounts became case-insensitive: the later of "Bob" and "bob" now logs in as "bob~2". Tell the operator who.
+  for (const r of renamed) log.warn("user.account_renamed", { uid: r.uid, from: r.from, to: r.to, reason: "accounts are now case-insensitive" });
   const durability = createDurability(db.$client, config.db, {
     mode: config.sync,
     sync: opts.fsync,
@@ -48,6 +54,8 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
         maxPerIp: config.loginMaxPerIp,
         clock,
       }),
+      registrations: createRegistrationThrottle({ windowMs: 3_600_000, max: config.registerMaxPerIp, clock }),
+      hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
     },
     limits: { maxContent: config.maxContent },
     hub,

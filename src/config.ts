@@ -1,6 +1,7 @@
 // The only reader of process.env and process.argv. Every knob is one row of
 // OPTIONS: a flag, an env variable, a zod schema with its default, and help.
 import { z } from "zod";
+import { isAddressList } from "./net";
 
 // Decimal digits only: z.coerce alone would read "" and "  " as 0 (so `--port=` meant a random port).
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -17,6 +18,8 @@ export const OPTIONS = {
   loginMaxPerAccount: { schema: int(1).default(10), help: "failed logins per account within the window before 429" },
   loginMaxPerIp: { schema: int(1).default(100), help: "failed logins per address within the window before 429" },
   loginWindowMinutes: { schema: int(1).default(15), help: "window of the login throttle in minutes" },
+  registerMaxPerIp: { schema: int(0).default(10), help: "registrations per address within an hour before 429 (0 = no limit)" },
+  argon2Concurrency: { schema: int(0, 1024).default(0), help: "argon2 hashes computed at once, logins first (0 = one per CPU core)" },
   argon2Memory: { schema: int(8, 4 * 1024 * 1024).default(65536), help: "argon2id memory cost in KiB" },
   argon2Time: { schema: int(1, 100).default(2), help: "argon2id time cost (iterations)" },
   legacyWsPort: { schema: int(0, 65535).default(0), help: "second WebSocket listener on any path, as rim's port 3012 (0 = off)" },
@@ -31,6 +34,11 @@ export const OPTIONS = {
   syncPage: { schema: int(1, 10_000).default(500), help: "messages sent per Sync frame" },
   wsOrigins: { schema: z.string().default(""), help: "allowed WebSocket Origins, comma-separated, * for any (default: the server's own)" },
   corsOrigins: { schema: z.string().default(""), help: "origins allowed to call the REST API from a browser, comma-separated, * for any (default: none)" },
+  trustProxy: {
+    schema: z.string().refine(isAddressList).default("loopback"),
+    expects: "a comma-separated list of IP addresses or ranges (10.0.0.0/8), loopback or none",
+    help: "proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, ranges, loopback or none (HSTS is sent only when such a proxy says https)",
+  },
   registration: { schema: z.enum(["open", "invite", "closed"]).default("open"), help: "who may register: anyone, holders of an invite code, or nobody (operators still can)" },
   inviteTtlDays: { schema: int(1, 3650).default(7), help: "days an invite code stays valid" },
   metrics: { schema: z.enum(["off", "on"]).default("off"), help: "serve Prometheus metrics at /metrics" },
@@ -69,6 +77,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const byFlag = new Map(Object.keys(OPTIONS).map((k) => [flagName(k), k]));
   const positional: string[] = [];
   const flags: Record<string, string> = {};
+  const fromFlag = new Set<string>();
   let command: Command | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -82,8 +91,10 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       if (!key && !own) throw new ConfigError(`unknown flag ${name}`);
       const value = SWITCHES.has(name) && eq === -1 ? "true" : eq === -1 ? argv[++i] : arg.slice(eq + 1);
       if (value === undefined) throw new ConfigError(`${name} needs a value`);
-      if (key) raw[key] = value;
-      else flags[name.slice(2)] = value;
+      if (key) {
+        raw[key] = value;
+        fromFlag.add(key);
+      } else flags[name.slice(2)] = value;
     } else positional.push(arg);
   }
   if (!command) {
@@ -94,9 +105,9 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const shape = Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, o.schema]));
   const parsed = z.object(shape).safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0]);
-    throw new ConfigError(`${flagName(key)} / ${envName(key)}: ${issue.message}`);
+    // Named as it was given (the flag, or else its env variable), with what it must be: "--port must be an integer from 0 to 65535".
+    const key = String(parsed.error.issues[0]!.path[0]);
+    throw new ConfigError(`${fromFlag.has(key) ? flagName(key) : envName(key)} must be ${expected(key as keyof Options)}`);
   }
   // A password for `rim user` may come from the environment, to keep it out of `ps`.
   if (command === "user" && flags.password === undefined && env.RIM_PASSWORD) flags.password = env.RIM_PASSWORD;
@@ -108,11 +119,45 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return { ...parseConfig([], {}).config, ...overrides };
 }
 
+type Kind = { kind: "int"; min: number; max: number } | { kind: "enum"; values: string[] } | { kind: "text"; nonEmpty: boolean };
+
+/** What an option's schema accepts, read from the schema itself so help and errors cannot drift from it. */
+export function kindOf(key: keyof Options): Kind {
+  // zod's internals: default → inner schema; int() is a pipe into a number with bounds.
+  let s = OPTIONS[key].schema as unknown as { def: { type: string; innerType?: unknown; out?: { minValue: number; maxValue: number } }; options?: string[]; minLength?: number | null };
+  if (s.def.type === "default") s = s.def.innerType as typeof s;
+  if (s.def.type === "pipe") return { kind: "int", min: s.def.out!.minValue, max: s.def.out!.maxValue };
+  if (s.def.type === "enum") return { kind: "enum", values: s.options! };
+  return { kind: "text", nonEmpty: (s.minLength ?? 0) > 0 };
+}
+
+/** The value placeholder of --help: <full|normal>, <0-65535>, <1024-…>, <text>. */
+function placeholder(key: keyof Options): string {
+  if ("expects" in OPTIONS[key]) return "<list>";
+  const k = kindOf(key);
+  if (k.kind === "enum") return `<${k.values.join("|")}>`;
+  if (k.kind === "int") return `<${k.min}-${k.max === Number.MAX_SAFE_INTEGER ? "…" : k.max}>`;
+  return "<text>";
+}
+
+/** "an integer from 0 to 65535", "one of full, normal"… for the error of a bad value. */
+export function expected(key: keyof Options): string {
+  const o = OPTIONS[key];
+  if ("expects" in o) return o.expects;
+  const k = kindOf(key);
+  if (k.kind === "enum") return `one of ${k.values.join(", ")}`;
+  if (k.kind === "int") return k.max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${k.min}` : `an integer from ${k.min} to ${k.max}`;
+  return k.nonEmpty ? "a non-empty text" : "a text";
+}
+
 export function helpText(version: string): string {
-  const rows = Object.entries(OPTIONS).map(([k, o]) => {
-    const def = (o.schema as z.ZodType).safeParse(undefined);
+  const keys = Object.keys(OPTIONS) as (keyof Options)[];
+  const flagCol = Math.max(...keys.map((k) => flagName(k).length + placeholder(k).length + 1));
+  const envCol = Math.max(...keys.map((k) => envName(k).length));
+  const rows = keys.map((k) => {
+    const def = (OPTIONS[k].schema as z.ZodType).safeParse(undefined);
     const shown = def.success ? JSON.stringify(def.data) : "";
-    return `  ${(flagName(k) + " <v>").padEnd(28)} ${envName(k).padEnd(26)} ${o.help} [${shown}]`;
+    return `  ${`${flagName(k)} ${placeholder(k)}`.padEnd(flagCol)}  ${envName(k).padEnd(envCol)}  ${OPTIONS[k].help} [default ${shown}]`;
   });
   return [
     `rim ${version}: a self-hosted team chat server`,
@@ -120,13 +165,15 @@ export function helpText(version: string): string {
     "usage: rim [command] [flags]",
     "  serve                        run the server (default)",
     "  migrate                      apply database migrations and exit",
+    "  user                         list the user commands:",
     "  user create --account A --password P [--name N] [--email E]",
     "  user reset-password --account A --password P   (revokes the user's tokens)",
     "  user disable --account A     (revokes tokens; logins refused)",
     "  user enable --account A",
+    "  (user, invite, backup and stats need an existing --db: run serve or migrate first)",
     "  invite                       print a single-use invite code",
     "  backup FILE                  consistent copy of the database, also while serving",
-    "  restore FILE                 replace the database with FILE (refused while serving)",
+    "  restore FILE                 replace the database with FILE, creating its folder (refused while serving)",
     "  stats                        counts of users, groups, messages, sessions",
     "  (RIM_PASSWORD may replace --password)",
     "  --help     this text;  --version  the version",

@@ -1,11 +1,12 @@
 #!/usr/bin/env bun
 // The command line: serve (default), migrate, user, invite, backup, restore, stats.
+import { existsSync } from "node:fs";
 import pkg from "../package.json";
 import { closeApp, createApp, type App } from "./app";
 import { ConfigError, helpText, readProcessConfig, type Parsed } from "./config";
 import { backupDatabase, holdServingLock, restoreDatabase } from "./db/ops";
 import { closeDatabase, openDatabase } from "./db/open";
-import { migrate } from "./db/migrate";
+import { accountRenames, migrate } from "./db/migrate";
 import { createInvite } from "./domain/invites";
 import { databaseStats } from "./domain/stats";
 import { findUserByAccount, registerUser, resetPassword, setDisabled } from "./domain/users";
@@ -17,8 +18,14 @@ import { startServer } from "./server";
 
 class UsageError extends Error {}
 
+/** An operator's command on a database that is not there is a typo, not a request for an empty one. */
+function assertDatabase(db: string): void {
+  if (db !== ":memory:" && !existsSync(db)) throw new Error(`no database at ${db}`);
+}
+
 /** Runs fn on an App without serving, then closes it. */
 async function withApp<T>(p: Parsed, fn: (app: App) => T | Promise<T>): Promise<T> {
+  assertDatabase(p.config.db);
   const app = createApp({ ...p.config, logLevel: "warn" });
   try {
     return await fn(app);
@@ -33,8 +40,24 @@ function need(p: Parsed, flag: string): string {
   return v;
 }
 
-async function userCommand(p: Parsed): Promise<void> {
+const USER_COMMANDS = [
+  "  create --account A --password P [--name N] [--email E] [--admin]",
+  "  reset-password --account A --password P   (revokes the user's tokens)",
+  "  disable --account A                       (revokes tokens; logins refused)",
+  "  enable --account A",
+  "  promote --account A                       (makes a server admin)",
+  "  demote --account A",
+];
+const userUsage = () => ["usage: rim user COMMAND [--db DB]; commands:", ...USER_COMMANDS, "(RIM_PASSWORD may replace --password)"].join("\n");
+
+async function userCommand(p: Parsed): Promise<number> {
   const action = p.args[0];
+  // `rim user` alone asks what it can do.
+  if (action === undefined) {
+    console.log(userUsage());
+    return 0;
+  }
+  if (!["create", "reset-password", "disable", "enable", "promote", "demote"].includes(action)) throw new UsageError(`unknown user command ${action}\n${userUsage()}`);
   const account = need(p, "account");
   await withApp(p, async (app) => {
     switch (action) {
@@ -66,10 +89,9 @@ async function userCommand(p: Parsed): Promise<void> {
         console.log(`${account} ${action}d${action === "disable" ? `; ${revoked.length} token(s) revoked` : ""}`);
         return;
       }
-      default:
-        throw new UsageError("usage: rim user create|reset-password|disable|enable|promote|demote --account A [--password P] [--admin]");
     }
   });
+  return 0;
 }
 
 function serve(p: Parsed): void {
@@ -105,19 +127,21 @@ async function run(p: Parsed): Promise<number | undefined> {
     case "migrate": {
       const db = openDatabase(config.db, { sync: config.sync });
       const applied = migrate(db.$client);
+      const renamed = accountRenames(db.$client, applied);
       closeDatabase(db);
       console.log(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
+      for (const r of renamed) console.log(`renamed account ${r.from} (uid ${r.uid}) to ${r.to}: accounts are now case-insensitive`);
       return 0;
     }
     case "user":
-      await userCommand(p);
-      return 0;
+      return await userCommand(p);
     case "invite":
       console.log(await withApp(p, (app) => app.write((w) => createInvite(w, null, config.inviteTtlDays))));
       return 0;
     case "backup": {
       const target = p.args[0];
       if (!target) throw new UsageError("usage: rim backup FILE [--db DB]");
+      assertDatabase(config.db);
       backupDatabase(config.db, target);
       console.log(`backed up ${config.db} to ${target}`);
       return 0;
@@ -127,9 +151,10 @@ async function run(p: Parsed): Promise<number | undefined> {
       if (!source) throw new UsageError("usage: rim restore FILE [--db DB]");
       restoreDatabase(config.db, source);
       const db = openDatabase(config.db, { sync: config.sync });
-      migrate(db.$client);
+      const renamed = accountRenames(db.$client, migrate(db.$client));
       closeDatabase(db);
       console.log(`restored ${config.db} from ${source}`);
+      for (const r of renamed) console.log(`renamed account ${r.from} (uid ${r.uid}) to ${r.to}: accounts are now case-insensitive`);
       return 0;
     }
     case "stats":

@@ -7,7 +7,6 @@ import { createHttpApp } from "./http/app";
 import type { SocketData } from "./ws/hub";
 import { createSocketHandlers, newSocketData } from "./ws/server";
 import { lastRevocationId, purgeExpiredSessions, revocationsAfter } from "./domain/sessions";
-import webClient from "./web/index.html";
 
 export type Running = { server: Server<SocketData>; legacy: Server<SocketData> | null; url: string; stop(): Promise<void> };
 
@@ -35,9 +34,8 @@ export function startServer(app: App): Running {
     hostname: app.config.host,
     port: app.config.port,
     maxRequestBodySize: app.config.bodyLimit + 64 * 1024,
-    // The web client, bundled by Bun from its HTML (embedded by --compile); production bundles even from source.
+    // The web client (/app/) is served by the Hono app, with its headers: see http/web.ts.
     development: false,
-    routes: { "/app": webClient, "/app/*": webClient },
     fetch(req, srv) {
       const ip = srv.requestIP(req)?.address ?? "unknown";
       const url = new URL(req.url);

@@ -147,6 +147,7 @@ describe("the CLI", () => {
       const r = Bun.spawnSync(["bun", "src/main.ts", ...args, "--db", db, "--argon2-memory", "256", "--argon2-time", "1", "--log-level", "silent"], { cwd: import.meta.dir + "/.." });
       return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
     };
+    expect(rim(["migrate"]).code).toBe(0);
     expect(rim(["user", "create", "--account", "cli_root", "--password", "secret12", "--admin"])).toMatchObject({ code: 0, out: expect.stringContaining("server admin") });
     expect(rim(["user", "create", "--account", "cli_ann", "--password", "secret12"]).code).toBe(0);
     expect(rim(["user", "promote", "--account", "cli_ann"])).toMatchObject({ code: 0, out: expect.stringContaining("now a server admin") });

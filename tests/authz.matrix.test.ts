@@ -23,9 +23,13 @@ import { sendMessage } from "../src/domain/messages";
 import { resolveToken, revokeSession } from "../src/domain/sessions";
 import { login } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
+import { loadWebBundle } from "../src/http/web";
 import { startServer, type Running } from "../src/server";
 import { manualClock } from "../src/time";
 import { Client, fixture as direct, testConfig, user, type Frame, type TestUser } from "./helpers";
+
+// One file of the web client's bundle, for the /* row.
+const APP_JS = [...(await loadWebBundle()).assets.keys()].find((p) => p.endsWith(".js"))!;
 
 const ACTORS = ["owner", "admin", "member", "nonmember", "removed", "notoken", "expired", "revoked", "forged"] as const;
 type Actor = (typeof ACTORS)[number];
@@ -39,6 +43,10 @@ const REST = table(`
   GET  /docs                           200   200   200    200       200     200     200     200     200
   GET  /api/openapi.json               200   200   200    200       200     200     200     200     200
   GET  /api/ws-schema.json             200   200   200    200       200     200     200     200     200
+  # the web client: public pages and the bundle's files
+  GET  /app                            200   200   200    200       200     200     200     200     200
+  GET  /app/*                          200   200   200    200       200     200     200     200     200
+  GET  /*                             200   200   200    200       200     200     200     200     200
   # --metrics-token is set: a user's token never opens /metrics
   GET  /metrics                        401   401   401    401       401     401     401     401     401
   # public: a stale Authorization header is ignored
@@ -50,6 +58,7 @@ const REST = table(`
   GET  /api/user/get                   200   200   200    200       200     401     401     401     200
   GET  /api/user/token                 200   200   200    200       200     401     401     401     200
   GET  /api/user/search                200   200   200    200       200     401     401     401     200
+  GET  /api/message/search             200   200   200    200       200     401     401     401     200
   GET  /api/user/directory             200   200   200    200       200     401     401     401     200
   POST /api/user/update                200   200   200    200       200     401     401     401     200
   POST /api/group/create               200   200   200    200       200     401     401     401     403
@@ -211,10 +220,10 @@ function whoIs(fx: Fx, actor: Actor): Who {
   }
 }
 
-/** Every row of every table, but the session's last-used time (a read may refresh it). */
+/** Every row of every table, but the session's last-used time (a read may refresh it); the search index follows messages. */
 function dump(app: App): Record<string, unknown[]> {
   const db = app.db.$client;
-  const tables = (db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  const tables = (db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'message_search%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
   const out: Record<string, unknown[]> = {};
   for (const t of tables) {
     const rows = db.query(`SELECT * FROM "${t}" ORDER BY rowid`).all() as Record<string, unknown>[];
@@ -268,6 +277,9 @@ const restRows: Record<string, RestRow> = {
   "GET /api/openapi.json": { req: () => ({ path: "/api/openapi.json" }), writes: false, raw: true },
   "GET /api/ws-schema.json": { req: () => ({ path: "/api/ws-schema.json" }), writes: false, raw: true },
   "GET /metrics": { req: () => ({ path: "/metrics" }), writes: false },
+  "GET /app": { req: () => ({ path: "/app" }), writes: false, raw: true, check: (_fx, _w, data) => expect(data).toContain('<div id="app">') },
+  "GET /app/*": { req: () => ({ path: "/app/c/1" }), writes: false, raw: true, check: (_fx, _w, data) => expect(data).toContain('<div id="app">') },
+  "GET /*": { req: () => ({ path: APP_JS }), writes: false, raw: true },
   "POST /api/user/create": {
     req: (_fx, w) => ({ path: "/api/user/create", body: { account: `new_${w.actor}`, password: PASSWORD, name: "New", uid: w.claim } }),
     writes: true,
@@ -371,6 +383,12 @@ const restRows: Record<string, RestRow> = {
     req: (fx) => ({ path: "/api/group/delete", body: { gid: fx.gid } }),
     writes: true,
     push: () => ({ name: "GroupDeleted", to: MEMBERS }),
+  },
+  "GET /api/message/search": {
+    req: () => ({ path: "/api/message/search?q=one" }),
+    writes: false,
+    // Only members find the group's messages.
+    check: (fx, w, data) => expect(data.map((m: any) => m.id)).toEqual(inGroup(fx, w) ? [fx.msgIds[0]] : []),
   },
   "GET /api/user/directory": {
     req: () => ({ path: "/api/user/directory?q=user_" }),

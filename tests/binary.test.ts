@@ -52,6 +52,14 @@ test("serves REST and WebSocket from an empty folder on a fresh database", async
     console.log(`compiled binary: first /health 200 after ${firstHealthMs.toFixed(0)} ms`);
     expect(existsSync(dbFile)).toBe(true);
 
+    // The web client is embedded, and served with its headers.
+    const page = await fetch(url + "/app/");
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const js = (await page.text()).match(/src="(\/[^"]+\.js)"/)![1]!;
+    const bundle = await fetch(url + js);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get("x-content-type-options")).toBe("nosniff");
+
     const post = (path: string, body: unknown, token?: string) =>
       fetch(url + path, { method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
     const uidA = (await post("/api/user/create", { account: "ann", password: "secret12", name: "Ann" })).data;

@@ -83,7 +83,16 @@ async function person(viewport: { width: number; height: number }): Promise<{ ct
   const page = await ctx.newPage();
   page.setDefaultTimeout(8000);
   page.on("pageerror", (e) => console.error("page error:", e.message));
+  watchPolicy(page);
   return { ctx, page };
+}
+
+// Every Content-Security-Policy violation a page reports: the app must run entirely within its policy.
+const violations: string[] = [];
+function watchPolicy(page: Page) {
+  page.on("console", (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(`${page.url()}: ${m.text()}`);
+  });
 }
 
 async function register(page: Page, account: string, name: string) {
@@ -225,6 +234,7 @@ run(
     expect(await conv(a.page, "Weekend hike").locator(".preview").textContent()).toBe("Bob Brown: Count me in!");
     expect(await a.page.title()).toBe("(1) rim");
 
+    expect(violations).toEqual([]);
     await shot(b.page, "3-bob-caught-up");
     await shot(a.page, "4-alice-desktop");
     if (process.env.RIM_SCREENSHOT || !existsSync(DOCS_SHOT)) copyFileSync(join(ARTIFACTS, "4-alice-desktop.png"), DOCS_SHOT);
@@ -299,6 +309,69 @@ run(
       await Bun.sleep(150);
     }
     expect(await bubbles(b.page)).toEqual(["Welcome to the crew", ...older]);
+    expect(violations).toEqual([]);
   },
   60_000,
 );
+
+run("the app and the docs run under their Content-Security-Policy, which the server really sends", async () => {
+  const { page } = await person({ width: 1000, height: 700 });
+  const policies: Record<string, string | null> = {};
+  page.on("response", (r) => void (policies[new URL(r.url()).pathname] = r.headers()["content-security-policy"] ?? null));
+  await page.goto(server.url + "/app/");
+  await page.getByRole("button", { name: "Create an account" }).waitFor();
+  expect(policies["/app/"]).toContain("script-src 'self'");
+  // The docs page renders its routes from the OpenAPI document: its inline script ran under its hash.
+  await page.goto(server.url + "/docs");
+  await page.locator("#routes section").first().waitFor();
+  expect(policies["/docs"]).toContain("script-src 'sha256-");
+  expect(violations).toEqual([]);
+  // The test would see a violation: an inline script injected into the app page is refused.
+  await page.goto(server.url + "/app/");
+  const refused = page.waitForEvent("console", (m) => /Content Security Policy/.test(m.text()));
+  await page.evaluate(() => {
+    const s = document.createElement("script");
+    s.textContent = "window.injected = true";
+    document.head.append(s);
+  });
+  await refused;
+  expect(await page.evaluate(() => (window as any).injected)).toBeUndefined();
+  violations.length = 0;
+});
+
+run("another site cannot show the app inside a frame", async () => {
+  const { page } = await person({ width: 800, height: 600 });
+  // Another origin (another port) framing the app page.
+  const other = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => new Response(`<!doctype html><iframe id="f" src="${server.url}/app/"></iframe>`, { headers: { "Content-Type": "text/html" } }),
+  });
+  try {
+    const refused = page.waitForEvent("console", (m) => /frame-ancestors|X-Frame-Options/.test(m.text()));
+    await page.goto(other.url.href);
+    expect((await refused).text()).toContain(server.url);
+    const framed = page.frames().find((f) => f !== page.mainFrame())!;
+    expect(await framed.locator("#app").count()).toBe(0);
+  } finally {
+    other.stop(true);
+    violations.length = 0;
+  }
+});
+
+run("a cross-site form post cannot register an account (415)", async () => {
+  const { page } = await person({ width: 800, height: 600 });
+  // Another site's page with a form aimed at rim: text/plain whose field spells JSON, the classic trick.
+  const form = `<!doctype html><form method="post" enctype="text/plain" action="${server.url}/api/user/create">
+    <input name='{"account":"csrf_victim","password":"secret12","x":"' value='"}'><button>go</button></form>`;
+  const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(form, { headers: { "Content-Type": "text/html" } }) });
+  try {
+    await page.goto(other.url.href);
+    const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/api/user/create")), page.getByRole("button", { name: "go" }).click()]);
+    expect(res.request().headers()["content-type"]).toContain("text/plain");
+    expect(res.status()).toBe(415);
+    expect(searchUser(server.app, "csrf_victim")).toBeNull();
+  } finally {
+    other.stop(true);
+  }
+});

@@ -48,7 +48,7 @@ export class ServerProcess {
 
   /** Starts `rim serve` on dbFile and resolves once it logs the address it listens on. */
   static start(dbFile: string, extra: string[] = []): Promise<ServerProcess> {
-    const args = ["src/main.ts", "serve", "--host", "127.0.0.1", "--port", "0", "--db", dbFile, "--sync", "full", "--ws-rate", "0", "--argon2-memory", "256", "--argon2-time", "1", ...extra];
+    const args = ["src/main.ts", "serve", "--host", "127.0.0.1", "--port", "0", "--db", dbFile, "--sync", "full", "--ws-rate", "0", "--register-max-per-ip", "0", "--argon2-memory", "256", "--argon2-time", "1", ...extra];
     const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     const tail: string[] = [];
     const errorLines: string[] = [];

@@ -73,7 +73,8 @@ const BODY_ROUTES: BodyRoute[] = [
     kind: "body", path: "/api/user/login", auth: false,
     base: () => ({ account: "fz_alice", password: "password1" }),
     fields: [
-      f(["account"], true, invalidFor(isStr(0, 64), fc.constant("fz_nobody"), fc.constant("FZ_ALICE"))),
+      // Accounts are case-insensitive: "FZ_ALICE" is fz_alice (tests/accounts.nocase.test.ts), so only other accounts fail.
+      f(["account"], true, invalidFor(isStr(0, 80), fc.constant("fz_nobody"), fc.constant("fz_alic"), fc.constant("fz_alice~2"))),
       f(["password"], true, invalidFor(isStr(0, 256), fc.constant("wrong-password"), fc.constant(""), fc.constant("password1 "))),
     ],
   },
@@ -209,6 +210,16 @@ const BODY_ROUTES: BodyRoute[] = [
 
 const QUERY_ROUTES: QueryRoute[] = [
   {
+    kind: "query", path: "/api/message/search", base: () => ({ q: "hello", gid: String(G), limit: "5" }),
+    fields: [
+      // One character, or no letter or digit at all, is too little to search for.
+      { key: "q", required: true, invalid: fc.constantFrom("", "a", "中", "x".repeat(201), "%%", "!?", "  ") },
+      { key: "gid", required: false, invalid: queryId(String(H), String(NX)) },
+      { key: "limit", required: false, invalid: fc.oneof(queryId(), fc.constantFrom("101", "1000")) },
+      { key: "beforeId", required: false, invalid: queryId() },
+    ],
+  },
+  {
     kind: "query", path: "/api/user/directory", base: () => ({ q: "fz", limit: "5" }),
     fields: [
       { key: "q", required: false, invalid: fc.constantFrom("x".repeat(65), "é".repeat(65)) },
@@ -229,7 +240,7 @@ const QUERY_ROUTES: QueryRoute[] = [
     // Any text but a live token: the base itself is a wrong token.
     fields: [{ key: "token", required: true, invalid: fc.oneof(weirdString, fc.constantFrom("x".repeat(201), A.token + "x", A.token.slice(1), ...RAW_PERCENT)).filter((s) => s !== A.token) }],
   },
-  { kind: "query", path: "/api/user/search", base: () => ({ account: "fz_bob" }), fields: [{ key: "account", required: true, invalid: fc.constantFrom("", "x".repeat(65), "é".repeat(65), "\uD800".repeat(65)) }] },
+  { kind: "query", path: "/api/user/search", base: () => ({ account: "fz_bob" }), fields: [{ key: "account", required: true, invalid: fc.constantFrom("", "x".repeat(81), "é".repeat(81), "\uD800".repeat(81)) }] },
   { kind: "query", path: "/api/group/get", base: () => ({ uid: String(A.uid) }), fields: [{ key: "uid", required: false, invalid: queryId(String(B.uid), String(NX)) }] },
   { kind: "query", path: "/api/group/user/get", base: () => ({ gid: String(G) }), fields: [{ key: "gid", required: true, invalid: queryId(String(H), String(NX)) }] },
   {

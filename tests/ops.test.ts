@@ -8,6 +8,7 @@ import { manualClock } from "../src/time";
 import { call, Client, group, makeApp, serve, tempDir, testConfig, user } from "./helpers";
 
 const root = join(import.meta.dir, "..");
+const JSON_TYPE = { "Content-Type": "application/json" };
 const newUser = (account: string, extra: Record<string, unknown> = {}) => ({ account, password: "secret12", name: account, ...extra });
 
 describe("registration policy", () => {
@@ -58,6 +59,7 @@ describe("the rim CLI", () => {
   };
 
   test("user create, with the password from RIM_PASSWORD too; bad input is refused", () => {
+    expect(rim(["migrate"]).code).toBe(0); // operators' commands need an existing database
     expect(rim(["user", "create", "--account", "opsann", "--password", "secret12"])).toMatchObject({ code: 0 });
     expect(rim(["user", "create", "--account", "opsbob"], { RIM_PASSWORD: "secret34" }).code).toBe(0);
     expect(rim(["user", "create", "--account", "opsann", "--password", "secret12"]).err).toContain("Account Existed");
@@ -70,8 +72,8 @@ describe("the rim CLI", () => {
     const app = createApp(testConfig({ db }));
     const http = createHttpApp(app);
     const login = (password: string) =>
-      Promise.resolve(http.request("/api/user/login", { method: "POST", body: JSON.stringify({ account: "opsann", password }) })).then((r) => r.status);
-    const tokenRes = await http.request("/api/user/login", { method: "POST", body: JSON.stringify({ account: "opsann", password: "secret12" }) });
+      Promise.resolve(http.request("/api/user/login", { method: "POST", headers: JSON_TYPE, body: JSON.stringify({ account: "opsann", password }) })).then((r) => r.status);
+    const tokenRes = await http.request("/api/user/login", { method: "POST", headers: JSON_TYPE, body: JSON.stringify({ account: "opsann", password: "secret12" }) });
     const token = ((await tokenRes.json()) as any).data;
     const me = () => Promise.resolve(http.request("/api/user/token?token=" + token, { headers: { Authorization: `Bearer ${token}` } })).then((r) => r.status);
     expect(await me()).toBe(200);
@@ -98,7 +100,7 @@ describe("the rim CLI", () => {
     const app = createApp(testConfig({ db, registration: "invite" }));
     const http = createHttpApp(app);
     const create = (account: string) =>
-      Promise.resolve(http.request("/api/user/create", { method: "POST", body: JSON.stringify({ account, password: "secret12", invite: code }) })).then((r) => r.status);
+      Promise.resolve(http.request("/api/user/create", { method: "POST", headers: JSON_TYPE, body: JSON.stringify({ account, password: "secret12", invite: code }) })).then((r) => r.status);
     expect(await create("invited1")).toBe(200);
     expect(await create("invited2")).toBe(403);
     closeApp(app);
@@ -180,7 +182,7 @@ describe("logs", () => {
     const app = createApp(config, { log: createLogger({ level: "debug", format: "json", write: (l) => lines.push(l) }) });
     const http = createHttpApp(app);
     const post = (path: string, body: unknown, token?: string) =>
-      http.request(path, { method: "POST", headers: token ? { Authorization: `Bearer ${token}` } : {}, body: JSON.stringify(body) }, { ip: "10.0.0.1" });
+      http.request(path, { method: "POST", headers: { ...JSON_TYPE, ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) }, { ip: "10.0.0.1" });
     await post("/api/user/create", { account: "logged", password: "pw-never-logged" });
     const token = ((await (await post("/api/user/login", { account: "logged", password: "pw-never-logged" })).json()) as any).data;
     await http.request("/api/user/token?token=" + token, { headers: { Authorization: `Bearer ${token}` } });

@@ -24,3 +24,16 @@ export function migrate(sqlite: Database, migrations: Migration[] = MIGRATIONS):
   }).immediate();
   return pending.map((m) => m.tag);
 }
+
+export type AccountRename = { uid: number; from: string; to: string };
+
+/**
+ * The accounts that the case-insensitivity migration (…_accounts_nocase, whatever its number) renamed,
+ * when it is among `applied`: for the start-up log and `rim migrate`. Empty otherwise.
+ */
+export function accountRenames(sqlite: Database, applied: string[]): AccountRename[] {
+  if (!applied.some((tag) => tag.endsWith("_accounts_nocase"))) return [];
+  return sqlite
+    .query<AccountRename, []>("SELECT user_id AS uid, old_account AS \"from\", new_account AS \"to\" FROM account_renames ORDER BY id")
+    .all();
+}

@@ -6,6 +6,7 @@ import m3 from "../../drizzle/0003_event_log.sql" with { type: "text" };
 import m4 from "../../drizzle/0004_group_deleted.sql" with { type: "text" };
 import m5 from "../../drizzle/0005_server_admins.sql" with { type: "text" };
 import m6 from "../../drizzle/0006_message_search.sql" with { type: "text" };
+import m7 from "../../drizzle/0007_accounts_nocase.sql" with { type: "text" };
 
 export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795313994150, sql: m0 },
@@ -15,4 +16,5 @@ export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0004_group_deleted", when: 1796135160032, sql: m4 },
   { tag: "0005_server_admins", when: 1796135255400, sql: m5 },
   { tag: "0006_message_search", when: 1796135448093, sql: m6 },
+  { tag: "0007_accounts_nocase", when: 1796135480246, sql: m7 },
 ];

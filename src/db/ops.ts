@@ -58,5 +58,6 @@ export function restoreDatabase(db: string, source: string): void {
   const verdict = checkIntegrity(source);
   if (verdict !== "ok") throw new Error(`${source} failed its integrity check: ${verdict}`);
   for (const suffix of ["-wal", "-shm"]) rmSync(db + suffix, { force: true });
+  mkdirSync(dirname(db), { recursive: true });
   copyFileSync(source, db);
 }

@@ -1,18 +1,34 @@
 // Times are integer milliseconds since the epoch; the transports format them.
 
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-export const users = sqliteTable("users", {
+export const users = sqliteTable(
+  "users",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    // Kept as typed; unique and looked up regardless of case (accounts are ASCII, so lower() is exact).
+    account: text("account").notNull(),
+    name: text("name").notNull(),
+    avatar: text("avatar").notNull().default(""),
+    email: text("email").notNull().default(""),
+    passwordHash: text("password_hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    disabledAt: integer("disabled_at"),
+    // A server admin: manages users, invites and the registration policy (/api/admin/).
+    isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [uniqueIndex("users_account_nocase_idx").on(sql`lower(${t.account})`)],
+);
+
+// Accounts renamed by the migration that made them case-insensitive: "Bob" and "bob" were two
+// accounts, the later one became "bob~2". Kept so an operator can tell people their new account.
+export const accountRenames = sqliteTable("account_renames", {
   id: integer("id").primaryKey({ autoIncrement: true }),
-  account: text("account").notNull().unique(),
-  name: text("name").notNull(),
-  avatar: text("avatar").notNull().default(""),
-  email: text("email").notNull().default(""),
-  passwordHash: text("password_hash").notNull(),
-  createdAt: integer("created_at").notNull(),
-  disabledAt: integer("disabled_at"),
-  // A server admin: manages users, invites and the registration policy (/api/admin/).
-  isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
+  userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  oldAccount: text("old_account").notNull(),
+  newAccount: text("new_account").notNull(),
+  renamedAt: integer("renamed_at").notNull(),
 });
 
 export const sessions = sqliteTable(
@@ -161,4 +177,4 @@ export const settings = sqliteTable("settings", {
   value: text("value").notNull(),
 });
 
-export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, groupEvents, departures, revocations, settings };
+export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, accountRenames, groupEvents, departures, revocations, settings };

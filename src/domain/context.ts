@@ -1,7 +1,8 @@
 import type { Db } from "../db/open";
 import type { Clock } from "../time";
-import type { LoginThrottle } from "./throttle";
 import type { WriteCtx } from "../write/writer";
+import type { HashGate } from "./hashing";
+import type { LoginThrottle, RegistrationThrottle } from "./throttle";
 
 /** Everything a domain function may touch, handed in explicitly: no globals. */
 export type Ctx = {
@@ -13,6 +14,10 @@ export type Ctx = {
     tokenTtlMs: number;
     argon2: { memoryCost: number; timeCost: number };
     throttle: LoginThrottle;
+    /** Registrations per address (--register-max-per-ip). */
+    registrations: RegistrationThrottle;
+    /** Bounds the argon2 work running at once; logins go first (hashing.ts). */
+    hashing: HashGate;
     /** A hash to verify against when the account is unknown, so both failures cost the same. */
     dummyHash?: Promise<string>;
   };

@@ -5,7 +5,7 @@ import { users } from "../db/schema";
 import { badRequest } from "../errors";
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
-import { userView, type UserView } from "./views";
+import { selfView, type UserView } from "./views";
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
 
@@ -34,6 +34,6 @@ export function updateProfile(w: WriteCtx, uid: number, change: ProfileChange): 
   if (change.email !== undefined) set.email = change.email;
   if (Object.keys(set).length === 0) throw badRequest("body: nothing to change (name, avatar or email)");
   w.db.update(users).set(set).where(eq(users.id, uid)).run();
-  return userView(w.db.select().from(users).where(eq(users.id, uid)).get()!);
+  return selfView(w.db.select().from(users).where(eq(users.id, uid)).get()!);
 }
 

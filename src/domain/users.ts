@@ -1,47 +1,70 @@
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { users } from "../db/schema";
 import { conflict, forbidden, notFound, unauthorized } from "../errors";
+import type { HashPriority } from "./hashing";
 import { inviteIsLive, redeemInvite } from "./invites";
 import type { Ctx } from "./context";
 import type { WriteCtx } from "../write/writer";
 import { issueSession, revokeUserSessions } from "./sessions";
-import { userView, type UserView } from "./views";
+import { selfView, userView, type UserView } from "./views";
 
 export type NewUser = { name: string; avatar: string; email: string; account: string; password: string };
 
-// Hashing is the one slow step, so these two functions are async; the
-// database work around it stays synchronous.
-export function hashPassword(ctx: Ctx, password: string): Promise<string> {
-  return Bun.password.hash(password, { algorithm: "argon2id", ...ctx.auth.argon2 });
+// Hashing is the one slow step, so these functions are async; the database
+// work around it stays synchronous. Every argon2 call goes through the gate
+// (hashing.ts): a bounded number at once, a login's before anything else.
+export function hashPassword(ctx: Ctx, password: string, priority: HashPriority = "other"): Promise<string> {
+  return ctx.auth.hashing.run(priority, () => Bun.password.hash(password, { algorithm: "argon2id", ...ctx.auth.argon2 }));
+}
+
+function verifyPassword(ctx: Ctx, password: string, hash: string, priority: HashPriority): Promise<boolean> {
+  return ctx.auth.hashing.run(priority, () => Bun.password.verify(password, hash));
 }
 
 function dummyHash(ctx: Ctx): Promise<string> {
-  ctx.auth.dummyHash ??= hashPassword(ctx, "not a password " + ctx.newId());
+  ctx.auth.dummyHash ??= hashPassword(ctx, "not a password " + ctx.newId(), "login");
   return ctx.auth.dummyHash;
 }
 
 const accountTaken = () => conflict("Account Existed");
 
-/** Registers a user; with an invite code, the code is redeemed in the same transaction. */
-export async function registerUser(ctx: Ctx, input: NewUser, invite?: string): Promise<number> {
-  // Checked before hashing so a taken account or a dead code costs no argon2 work.
-  if (findUserByAccount(ctx, input.account)) throw accountTaken();
-  if (invite !== undefined && !inviteIsLive(ctx, invite)) throw forbidden("invite: unknown, used or expired code");
-  const passwordHash = await hashPassword(ctx, input.password);
+/**
+ * Registers a user; with an invite code, the code is redeemed in the same
+ * transaction. With ip (a registration from the network, not an operator's),
+ * at most --register-max-per-ip per address and hour.
+ */
+export async function registerUser(ctx: Ctx, input: NewUser, invite?: string, ip?: string): Promise<number> {
+  const release = ip === undefined ? () => {} : ctx.auth.registrations.reserve(ip);
   try {
-    return await ctx.write((w) => {
-      const row = w.db
-        .insert(users)
-        .values({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: ctx.clock() })
-        .returning({ id: users.id })
-        .get();
-      if (invite !== undefined) redeemInvite(w, invite, row.id);
-      return row.id;
-    });
+    // Checked before hashing so a dead code or a taken account costs no argon2 work. The code first: a bad
+    // code gets the same 403 whether or not the account exists, so it cannot be used to probe accounts.
+    if (invite !== undefined && !inviteIsLive(ctx, invite)) throw forbidden("invite: unknown, used or expired code");
+    if (findUserByAccount(ctx, input.account)) throw accountTaken();
+    const passwordHash = await hashPassword(ctx, input.password);
+    return await insertUser(ctx, input, passwordHash, invite);
   } catch (err) {
-    if (String(err).includes("UNIQUE")) throw accountTaken();
+    release(); // only registrations that happened count
     throw err;
   }
+}
+
+function insertUser(ctx: Ctx, input: NewUser, passwordHash: string, invite: string | undefined): Promise<number> {
+  return ctx.write((w) => {
+    let id: number;
+    try {
+      id = w.db
+        .insert(users)
+        .values({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: w.clock() })
+        .returning({ id: users.id })
+        .get().id;
+    } catch (err) {
+      // Taken between the check and this write (the check is before hashing).
+      if (String(err).includes("UNIQUE")) throw accountTaken();
+      throw err;
+    }
+    if (invite !== undefined) redeemInvite(w, invite, id);
+    return id;
+  });
 }
 
 /** Checks the password and opens a session; unknown account and wrong password fail alike. */
@@ -51,7 +74,7 @@ export async function login(ctx: Ctx, account: string, password: string, ip: str
   ctx.auth.throttle.recordFailure(account, ip);
   const user = findUserByAccount(ctx, account);
   const hash = user && !user.disabledAt ? user.passwordHash : await dummyHash(ctx);
-  const ok = await Bun.password.verify(password, hash);
+  const ok = await verifyPassword(ctx, password, hash, "login");
   if (!ok || !user || user.disabledAt) throw unauthorized("wrong account or password");
   ctx.auth.throttle.recordSuccess(account, ip);
   return { token: await ctx.write((w) => issueSession(w, user.id)), userId: user.id };
@@ -65,7 +88,7 @@ export async function changePassword(ctx: Ctx, uid: number, sessionId: number, o
   // so a stolen token cannot brute-force the password. 403, not 401: the token itself is fine.
   ctx.auth.throttle.assertAllowed(row.account, ip);
   ctx.auth.throttle.recordFailure(row.account, ip);
-  if (!(await Bun.password.verify(oldPassword, row.passwordHash))) throw forbidden("oldPassword: wrong password");
+  if (!(await verifyPassword(ctx, oldPassword, row.passwordHash, "other"))) throw forbidden("oldPassword: wrong password");
   ctx.auth.throttle.recordSuccess(row.account, ip);
   const passwordHash = await hashPassword(ctx, newPassword);
   return ctx.write((w) => {
@@ -93,24 +116,27 @@ export function setDisabled(w: WriteCtx, account: string, disabled: boolean): st
   return disabled ? revokeUserSessions(w, user.id, "account disabled") : [];
 }
 
+/** The user with this account, whatever its case ("BOB" finds "Bob"), through the lower(account) unique index. */
 export function findUserByAccount(ctx: Ctx, account: string) {
-  return ctx.db.select().from(users).where(eq(users.account, account)).get();
+  return ctx.db.select().from(users).where(sql`lower(${users.account}) = lower(${account})`).get();
 }
 
-export function getUser(ctx: Ctx, uid: number): UserView {
+/** A user as viewerId sees them: the email only when it is their own. */
+export function getUser(ctx: Ctx, uid: number, viewerId: number): UserView {
   const row = ctx.db.select().from(users).where(eq(users.id, uid)).get();
   if (!row) throw notFound("user not found");
-  return userView(row);
+  return uid === viewerId ? selfView(row) : userView(row);
 }
 
 /** rim's search: an exact account, with the email blanked; null when none. */
 export function searchUser(ctx: Ctx, account: string): UserView | null {
   const row = findUserByAccount(ctx, account);
-  return row && !row.disabledAt ? { ...userView(row), email: "" } : null;
+  return row && !row.disabledAt ? userView(row) : null;
 }
 
 type UserViewRow = Parameters<typeof userView>[0];
-const SQL_USERS = "SELECT id, name, avatar, email, account FROM users WHERE id IN (SELECT value FROM json_each(?))";
+// No email: these are other people (views.ts).
+const SQL_USERS = "SELECT id, name, avatar, account FROM users WHERE id IN (SELECT value FROM json_each(?))";
 
 export function getUsers(ctx: Ctx, uids: number[]): Map<number, UserView> {
   if (uids.length === 0) return new Map();

@@ -21,13 +21,21 @@ export type MessageView = {
   updateTime: string;
 };
 
-export const userView = (u: Pick<UserRow, "id" | "name" | "avatar" | "email" | "account">): UserView => ({
+/**
+ * A user as anyone may see them. The email is private: always "" here, in
+ * every user-shaped reply (members, friends, chat list, history, search).
+ * Only its owner reads it, through selfView (user/token, user/get of oneself).
+ */
+export const userView = (u: Pick<UserRow, "id" | "name" | "avatar" | "account">): UserView => ({
   id: u.id,
   name: u.name,
   avatar: u.avatar,
-  email: u.email,
+  email: "",
   account: u.account,
 });
+
+/** A user as they see themselves: with their email. */
+export const selfView = (u: Pick<UserRow, "id" | "name" | "avatar" | "email" | "account">): UserView => ({ ...userView(u), email: u.email });
 
 export const groupView = (g: Pick<GroupRow, "id" | "name" | "avatar" | "mode" | "creatorUid">): GroupView => ({
   id: g.id,

@@ -17,9 +17,15 @@ import { searchRoutes } from "./search";
 import { messageRoutes } from "./messages";
 import { userRoutes } from "./users";
 import type { Env } from "./context";
-import { DOCS_HTML } from "./docs";
+import { DOCS_CSP, DOCS_HTML } from "./docs";
+import { webRoutes } from "./web";
+import { parseAddressList, resolveClient } from "../net";
 import { openApiDocument } from "./openapi";
 import { wsJsonSchema } from "../ws/schema";
+
+/** Replies that are data, not pages: nothing in them may run, load or be framed. */
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const HSTS = "max-age=15552000; includeSubDomains";
 
 const PUBLIC = new Set(["/api/user/login", "/api/user/create", "/api/openapi.json", "/api/ws-schema.json"]);
 
@@ -35,6 +41,12 @@ export function createHttpApp(app: App) {
   });
   http.notFound((c) => c.json(errorEnvelope(new AppError("not_found", "no such route")), 404));
 
+  // Who is asking (the client behind a trusted proxy) and whether over TLS, for the throttles and HSTS.
+  const trusted = parseAddressList(app.config.trustProxy);
+  http.use("*", async (c, next) => {
+    c.set("client", resolveClient(trusted, c.env?.ip ?? "unknown", c.req.raw.headers));
+    await next();
+  });
   http.use("*", async (c, next) => {
     const started = performance.now();
     await next();
@@ -42,7 +54,14 @@ export function createHttpApp(app: App) {
     const quiet = c.req.path === "/health" || c.req.path === "/metrics";
     app.log[quiet ? "debug" : "info"]("http.request", { method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(1) });
   });
-  http.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+  // The same headers on every reply, the web client's included. HSTS only when the client came over TLS:
+  // sent over plain HTTP it is ignored at best, and pins a site that has no TLS at worst.
+  http.use("*", secureHeaders({ crossOriginResourcePolicy: false, strictTransportSecurity: false, xFrameOptions: "DENY" }));
+  http.use("*", async (c, next) => {
+    await next();
+    if (!c.res.headers.has("Content-Security-Policy")) c.res.headers.set("Content-Security-Policy", API_CSP);
+    if (c.get("client").https) c.res.headers.set("Strict-Transport-Security", HSTS);
+  });
   const allowed = app.config.corsOrigins.split(",").map((o) => o.trim()).filter(Boolean);
   if (allowed.length) {
     http.use("/api/*", cors({ origin: allowed.includes("*") ? "*" : allowed, allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }));
@@ -102,7 +121,10 @@ export function createHttpApp(app: App) {
   let openapi: unknown, wsSchema: unknown;
   http.get("/api/openapi.json", (c) => c.json((openapi ??= openApiDocument())));
   http.get("/api/ws-schema.json", (c) => c.json((wsSchema ??= wsJsonSchema())));
-  http.get("/docs", (c) => c.html(DOCS_HTML));
+  http.get("/docs", (c) => {
+    c.header("Content-Security-Policy", DOCS_CSP);
+    return c.html(DOCS_HTML);
+  });
 
   http.route("/api/user", userRoutes(app));
   http.route("/api/user", peopleRoutes(app));
@@ -112,5 +134,6 @@ export function createHttpApp(app: App) {
   http.route("/api/message", searchRoutes(app));
   http.route("/api/friend", friendRoutes(app));
   http.route("/api/admin", adminRoutes(app));
+  webRoutes(http);
   return http;
 }

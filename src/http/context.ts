@@ -2,20 +2,50 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { App } from "../app";
 import type { Session } from "../domain/sessions";
-import { badRequest, forbidden, okEnvelope } from "../errors";
+import type { ClientInfo } from "../net";
+import { AppError, badRequest, forbidden, okEnvelope } from "../errors";
 
 export type Env = {
-  Variables: { session: Session };
+  /** client: the address and TLS of whoever is asking, read through a trusted proxy (net.ts). */
+  Variables: { session: Session; client: ClientInfo };
   Bindings: { ip?: string };
 };
 export type Ctx = Context<Env>;
 export type { App };
 
-/** The JSON body parsed by a zod schema; 400 naming the field otherwise. */
+/**
+ * Whether a Content-Type is JSON in UTF-8: `application/json`, with at most a
+ * utf-8 charset. A browser's cross-site form post can only send
+ * application/x-www-form-urlencoded, multipart/form-data or text/plain
+ * without a preflight, so refusing them keeps such posts from logging in or
+ * registering in a victim's browser.
+ */
+export function isJsonType(header: string | undefined): boolean {
+  if (!header) return false;
+  const [type, ...params] = header.split(";").map((p) => p.trim().toLowerCase());
+  if (type !== "application/json") return false;
+  return params.every((p) => p === "" || /^charset\s*=\s*"?utf-8"?$/.test(p));
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The JSON body parsed by a zod schema: 415 unless it is declared JSON, 400 naming the field otherwise. */
 export async function readBody<S extends z.ZodType>(c: Ctx, schema: S): Promise<z.output<S>> {
+  if (!isJsonType(c.req.header("content-type"))) {
+    throw new AppError("unsupported_media_type", "body: Content-Type must be application/json");
+  }
+  // A read error (the body limit) goes on to its middleware.
+  const bytes = await c.req.arrayBuffer();
+  let text: string;
+  try {
+    // fatal: bytes that are not UTF-8 are refused, not turned into U+FFFD (what was sent is what is stored).
+    text = utf8.decode(bytes);
+  } catch {
+    throw badRequest("body: must be UTF-8");
+  }
   let raw: unknown;
   try {
-    raw = await c.req.json();
+    raw = JSON.parse(text);
   } catch {
     throw badRequest("body: must be JSON");
   }
@@ -58,4 +88,5 @@ export function callerUid(c: Ctx, claimed?: number): number {
   return uid;
 }
 
-export const clientIp = (c: Ctx) => c.env?.ip ?? "unknown";
+/** The client's address: the peer's, or the one a trusted proxy forwarded for (--trust-proxy). */
+export const clientIp = (c: Ctx) => c.get("client")?.ip ?? c.env?.ip ?? "unknown";

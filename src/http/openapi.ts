@@ -4,7 +4,7 @@ import { z } from "zod";
 import pkg from "../../package.json";
 import * as s from "./schemas";
 
-const user = z.object({ id: s.id, name: z.string(), avatar: z.string(), email: z.string(), account: z.string() }).meta({ id: "User" });
+const user = z.object({ id: s.id, name: z.string(), avatar: z.string(), email: z.string().describe('"" unless the user is you'), account: z.string() }).meta({ id: "User" });
 const group = z.object({ id: s.id, name: z.string(), avatar: z.string(), mode: z.number().int(), creatorUid: s.id }).meta({ id: "Group" });
 const time = z.string().describe('server local time, "YYYY-MM-DD HH:MM:SS"');
 const message = z
@@ -21,11 +21,11 @@ export const ROUTE_DOCS: Doc[] = [
   { method: "post", path: "/api/user/logout", summary: "Revoke this token and close its sockets", data: z.literal(true) },
   { method: "post", path: "/api/user/password", summary: "Change password; revokes your other tokens", body: s.passwordBody, data: z.literal(true) },
   { method: "post", path: "/api/user/invite", summary: "Create a single-use invite code", data: z.string() },
-  { method: "get", path: "/api/user/get", summary: "A user by id", query: s.uidQuery, data: user },
-  { method: "get", path: "/api/user/token", summary: "The user owning a token", query: s.tokenQuery, data: user },
-  { method: "get", path: "/api/user/search", summary: "A user by exact account (email blanked), or null", query: s.accountQuery, data: user.nullable() },
   { method: "get", path: "/api/user/directory", summary: "People whose account or name contains q (case-insensitive), prefix matches first; disabled users left out, emails blank", query: s.directoryQuery, data: z.array(user) },
   { method: "post", path: "/api/user/update", summary: "Change your name, avatar or email; returns your profile", body: s.profileBody, data: user },
+  { method: "get", path: "/api/user/get", summary: "A user by id (the email only when it is you)", query: s.uidQuery, data: user },
+  { method: "get", path: "/api/user/token", summary: "The user owning a token (the email only when it is you)", query: s.tokenQuery, data: user },
+  { method: "get", path: "/api/user/search", summary: "A user by exact account, or null", query: s.accountQuery, data: user.nullable() },
   { method: "post", path: "/api/group/create", summary: "Create a group or direct chat (mode 1; returns the existing one)", body: s.createGroupBody, data: s.id.describe("gid") },
   { method: "post", path: "/api/group/update", summary: "Rename or change the avatar (admins)", body: s.updateGroupBody, data: z.literal(true) },
   { method: "get", path: "/api/group/get", summary: "Your groups (uid must be yours)", query: s.ownUidQuery, data: z.array(group) },

@@ -29,12 +29,13 @@ export const createUserBody = z.object({
 });
 
 export const passwordBody = z.object({ oldPassword: z.string().max(256), newPassword: password });
-export const loginBody = z.object({ account: z.string().max(64), password: z.string().max(256) });
+// Up to 80, not 64: an account renamed by the case-insensitivity migration ("bob~2") may be longer than new ones can be.
+export const loginBody = z.object({ account: z.string().max(80), password: z.string().max(256) });
 export const uidQuery = z.object({ uid: queryId });
 /** A uid that may only name the caller; left out, it means the caller. */
 export const ownUidQuery = z.object({ uid: queryId.optional() });
 export const tokenQuery = z.object({ token: z.string().min(1).max(200) });
-export const accountQuery = z.object({ account: z.string().min(1).max(64) });
+export const accountQuery = z.object({ account: z.string().min(1).max(80) });
 
 const role = z.union([z.literal(1), z.literal(2)]);
 export const createGroupBody = z.object({

@@ -16,7 +16,7 @@ export function userRoutes(app: App) {
       const policy = settingsOf(app).registration;
       if (policy === "closed") throw forbidden("registration is closed; ask the operator for an account");
       if (policy === "invite" && !b.invite) throw forbidden("invite: registration needs an invite code");
-      const uid = await registerUser(app, { ...b, name: b.name || b.account }, policy === "invite" ? b.invite : undefined);
+      const uid = await registerUser(app, { ...b, name: b.name || b.account }, policy === "invite" ? b.invite : undefined, clientIp(c));
       app.log.info("user.created", { uid });
       return reply(c, uid);
     })
@@ -44,10 +44,10 @@ export function userRoutes(app: App) {
       app.log.info("user.password_changed", { uid: session.userId, revoked: revoked.length });
       return reply(c, true);
     })
-    .get("/get", (c) => reply(c, getUser(app, readQuery(c, uidQuery).uid)))
+    .get("/get", (c) => reply(c, getUser(app, readQuery(c, uidQuery).uid, c.get("session").userId)))
     .get("/token", (c) => {
       const { token } = readQuery(c, tokenQuery);
-      return reply(c, getUser(app, resolveToken(app, token).userId));
+      return reply(c, getUser(app, resolveToken(app, token).userId, c.get("session").userId));
     })
     .get("/search", (c) => reply(c, searchUser(app, readQuery(c, accountQuery).account)));
 }

@@ -10,8 +10,22 @@ import type { Outcome, WriteCtx } from "../write/writer";
 
 // Events that never write: they still go through the queue to keep replies in order.
 const READ_ONLY = new Set<EventName>(["Heart"]);
-// A socket still flooding after this many 429 replies is closed.
-const MAX_STRIKES = 50;
+// A socket refused (429) more than --ws-burst times within this window is closed (4029), whatever its
+// pace: counting only refusals in a row let a socket flooding steadily above the rate, which gets one
+// frame through now and then, go on for ever.
+const STRIKE_WINDOW_MS = 10_000;
+// The times of each socket's recent refusals, oldest first (sockets that were never refused have none).
+const refusals = new WeakMap<SocketData, number[]>();
+
+/** Counts a refusal at `now`; true when the socket has now been refused more than `limit` times within the window. */
+function strike(data: SocketData, now: number, limit: number): boolean {
+  let times = refusals.get(data);
+  if (!times) refusals.set(data, (times = []));
+  times.push(now);
+  while (times.length && times[0]! <= now - STRIKE_WINDOW_MS) times.shift();
+  if (times.length > limit + 1) times.shift(); // only whether it exceeds the limit matters
+  return times.length > limit;
+}
 
 export function newSocketData(ip: string, legacy: boolean): SocketData {
   return {
@@ -27,13 +41,12 @@ export function newSocketData(ip: string, legacy: boolean): SocketData {
   };
 }
 
-/** Token bucket: `rate` frames a second sustained, `burst` at once. */
-function allowFrame(app: App, ws: Sock): boolean {
+/** Token bucket: `rate` frames a second sustained, `burst` at once. On the app's clock (a clock set back refills nothing). */
+function allowFrame(app: App, ws: Sock, now: number): boolean {
   const rate = app.config.wsRate;
   if (rate === 0) return true;
   const b = ws.data.bucket;
-  const now = performance.now();
-  b.tokens = Math.min(app.config.wsBurst, b.tokens + ((now - b.at) / 1000) * rate);
+  b.tokens = Math.min(app.config.wsBurst, b.tokens + (Math.max(0, now - b.at) / 1000) * rate);
   b.at = now;
   if (b.tokens < 1) return false;
   b.tokens -= 1;
@@ -76,7 +89,7 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
     perMessageDeflate: false,
 
     open(ws) {
-      ws.data.bucket = { tokens: app.config.wsBurst, at: performance.now(), strikes: 0 };
+      ws.data.bucket = { tokens: app.config.wsBurst, at: app.clock(), strikes: 0 };
       app.hub.track(ws);
       ws.data.loginTimer = setTimeout(() => {
         if (ws.data.uid === null) ws.close(4008, "login timeout");
@@ -84,20 +97,23 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
     },
 
     message(ws, raw) {
-      // A socket already condemned for flooding: its remaining frames are dropped.
-      if (ws.data.bucket.strikes > MAX_STRIKES) return;
+      // A socket already condemned for flooding (strikes = 1): its remaining frames are dropped.
+      if (ws.data.bucket.strikes > 0) return;
       // A socket outliving its login token: the frame gets 401 and the socket is closed (4001), as after a logout.
       if (ws.data.expiresAt !== null && ws.data.expiresAt <= app.clock()) {
         const clientMsgId = typeof raw === "string" ? clientMsgIdOf(tryParse(raw)) : null;
         const ack = toErrorAck(unauthorized("session expired, log in again"), clientMsgId);
         return queue.enqueue({ ws, clientMsgId, db: false, run: (w) => void w.effects.push({ type: "send", socket: ws, data: JSON.stringify(ack) }, { type: "close", socket: ws, code: 4001, reason: "session expired" }) });
       }
-      if (!allowFrame(app, ws)) {
-        // Closed through the queue, after the replies already owed to it (its Oks and 429s) have gone out.
-        if (++ws.data.bucket.strikes > MAX_STRIKES) return queue.enqueue({ ws, clientMsgId: null, db: false, run: (w) => void w.effects.push({ type: "close", socket: ws, code: 4029, reason: "rate limit" }) });
+      const now = app.clock();
+      if (!allowFrame(app, ws, now)) {
+        if (strike(ws.data, now, app.config.wsBurst)) {
+          ws.data.bucket.strikes = 1;
+          // Closed through the queue, after the replies already owed to it (its Oks and 429s) have gone out.
+          return queue.enqueue({ ws, clientMsgId: null, db: false, run: (w) => void w.effects.push({ type: "close", socket: ws, code: 4029, reason: "rate limit" }) });
+        }
         return queue.reject(ws, new AppError("rate_limited", "too many frames, slow down"), typeof raw === "string" ? clientMsgIdOf(tryParse(raw)) : null);
       }
-      ws.data.bucket.strikes = 0;
       if (typeof raw !== "string") return queue.reject(ws, badRequest("frame: binary frames are not supported"), null);
       let frame: unknown;
       try {
