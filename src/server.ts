@@ -24,6 +24,27 @@ export function originAllowed(allow: string, origin: string | null, host: string
   }
 }
 
+/** A listener that could not bind its port: the CLI prints the message alone and exits 1. */
+export class ListenError extends Error {}
+
+/**
+ * Binds one listener. Bun sets SO_REUSEPORT by default in production mode, so a
+ * second `rim serve` on a busy port would listen too (on its own database) and
+ * the kernel would split connections between the two: every listener passes
+ * reusePort: false, and a busy port is reported by its number.
+ */
+function listen(host: string, port: number, flag: string, start: () => Server<SocketData>): Server<SocketData> {
+  try {
+    return start();
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === "EADDRINUSE") throw new ListenError(`port ${port} is already in use${flag}`);
+    if (code === "EACCES") throw new ListenError(`port ${port}: permission denied${flag}`);
+    if (code === "EADDRNOTAVAIL") throw new ListenError(`address ${host} is not available on this machine (--host)`);
+    throw err;
+  }
+}
+
 const refuse = (status: 400 | 403, msg: string) =>
   Response.json(errorEnvelope(new AppError(status === 400 ? "bad_request" : "forbidden", msg)), { status });
 
@@ -32,9 +53,10 @@ export function startServer(app: App): Running {
   const queue = createTurnQueue(app);
   const websocket = createSocketHandlers(app, queue);
 
-  const server = Bun.serve<SocketData>({
+  const server = listen(app.config.host, app.config.port, "", () => Bun.serve<SocketData>({
     hostname: app.config.host,
     port: app.config.port,
+    reusePort: false,
     maxRequestBodySize: app.config.bodyLimit + 64 * 1024,
     // The web client, bundled by Bun from its HTML (embedded by --compile); production bundles even from source.
     development: false,
@@ -50,22 +72,30 @@ export function startServer(app: App): Running {
       return http.fetch(req, { ip });
     },
     websocket,
-  });
+  }));
   app.hub.attach(server);
 
   let legacy: Server<SocketData> | null = null;
   if (app.config.legacyWsPort) {
     // rim's demo client is served from another port, so any Origin is accepted here.
-    legacy = Bun.serve<SocketData>({
-      hostname: app.config.host,
-      port: app.config.legacyWsPort,
-      fetch(req, srv) {
-        const ip = srv.requestIP(req)?.address ?? "unknown";
-        if (srv.upgrade(req, { data: newSocketData(ip, true) })) return undefined;
-        return refuse(400, "expected a WebSocket upgrade");
-      },
-      websocket,
-    });
+    try {
+      legacy = listen(app.config.host, app.config.legacyWsPort, " (--legacy-ws-port)", () => Bun.serve<SocketData>({
+        hostname: app.config.host,
+        port: app.config.legacyWsPort,
+        reusePort: false,
+        fetch(req, srv) {
+          const ip = srv.requestIP(req)?.address ?? "unknown";
+          if (srv.upgrade(req, { data: newSocketData(ip, true) })) return undefined;
+          return refuse(400, "expected a WebSocket upgrade");
+        },
+        websocket,
+      }));
+    } catch (err) {
+      // Half a server is no server: the main port is let go too.
+      app.hub.detach(server);
+      void server.stop(true);
+      throw err;
+    }
     app.hub.markLegacy(legacy);
     app.hub.attach(legacy);
   }
