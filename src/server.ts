@@ -45,8 +45,24 @@ function listen(host: string, port: number, flag: string, start: () => Server<So
   }
 }
 
-const refuse = (status: 400 | 403, msg: string) =>
-  Response.json(errorEnvelope(new AppError(status === 400 ? "bad_request" : "forbidden", msg)), { status });
+const refuse = (status: 400 | 403 | 500, msg: string) =>
+  Response.json(errorEnvelope(new AppError(status === 400 ? "bad_request" : status === 403 ? "forbidden" : "internal", msg)), { status });
+
+// A request whose Host header makes no URL (`Host: a b`, or HTTP/1.0 without one): Bun leaves req.url a bare path.
+const BAD_HOST = "Host: missing or not a valid host";
+const hasValidUrl = (req: Request) => URL.canParse(req.url);
+
+/**
+ * What Bun does with an error thrown by a fetch handler: logged (through the
+ * logger, never Bun's own stack dump on stderr) and answered with the envelope.
+ */
+function unexpected(app: App, listener: string) {
+  return (err: Error) => {
+    app.log.error("http.unhandled", { listener, error: String(err?.stack ?? err) });
+    app.metrics.inc("rim_errors_total", { transport: "http", code: 500 });
+    return refuse(500, "internal error");
+  };
+}
 
 export function startServer(app: App): Running {
   const http = createHttpApp(app);
@@ -63,6 +79,10 @@ export function startServer(app: App): Running {
     routes: { "/app": webClient, "/app/*": webClient },
     fetch(req, srv) {
       const ip = srv.requestIP(req)?.address ?? "unknown";
+      if (!hasValidUrl(req)) {
+        app.log.debug("http.bad_host", { ip, listener: "main" });
+        return refuse(400, BAD_HOST);
+      }
       const url = new URL(req.url);
       if (url.pathname === "/ws") {
         if (!originAllowed(app.config.wsOrigins, req.headers.get("origin"), req.headers.get("host"))) return refuse(403, "origin not allowed");
@@ -71,6 +91,7 @@ export function startServer(app: App): Running {
       }
       return http.fetch(req, { ip });
     },
+    error: unexpected(app, "main"),
     websocket,
   }));
   app.hub.attach(server);
@@ -85,9 +106,14 @@ export function startServer(app: App): Running {
         reusePort: false,
         fetch(req, srv) {
           const ip = srv.requestIP(req)?.address ?? "unknown";
+          if (!hasValidUrl(req)) {
+            app.log.debug("http.bad_host", { ip, listener: "legacy" });
+            return refuse(400, BAD_HOST);
+          }
           if (srv.upgrade(req, { data: newSocketData(ip, true) })) return undefined;
           return refuse(400, "expected a WebSocket upgrade");
         },
+        error: unexpected(app, "legacy"),
         websocket,
       }));
     } catch (err) {

@@ -15,6 +15,8 @@ export type RimProcess = {
   readonly listening: Promise<string | null>;
   /** Its exit code, once its stderr is read to the end. */
   readonly exited: Promise<number>;
+  /** The first stderr line, seen or still to come, that matches; rejects if the process exits first. */
+  line(pred: (line: string) => boolean): Promise<string>;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number>;
 };
@@ -25,6 +27,7 @@ export function spawnRim(args: string[]): RimProcess {
   const lines: string[] = [];
   let found!: (url: string | null) => void;
   const listening = new Promise<string | null>((res) => (found = res));
+  let waiters: { pred: (line: string) => boolean; resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
   const drained = (async () => {
     const decoder = new TextDecoder();
     let buf = "";
@@ -35,6 +38,7 @@ export function spawnRim(args: string[]): RimProcess {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         lines.push(line);
+        waiters = waiters.filter((w) => !(w.pred(line) && (w.resolve(line), true)));
         // Text (url="…") or JSON ("url":"…") log lines.
         const m = /server\.listening.*?\burl"?[=:]"([^"]+)"/.exec(line);
         if (m) found(m[1]!);
@@ -42,6 +46,7 @@ export function spawnRim(args: string[]): RimProcess {
     }
     if (buf) lines.push(buf);
     found(null);
+    for (const w of waiters.splice(0)) w.reject(new Error("rim exited; its stderr:\n" + lines.join("\n")));
   })();
   const exited = drained.then(() => proc.exited);
   return {
@@ -49,6 +54,15 @@ export function spawnRim(args: string[]): RimProcess {
     lines,
     listening,
     exited,
+    line(pred) {
+      const seen = lines.find(pred);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        waiters.push({ pred, resolve, reject });
+        // Already drained: nothing more will come.
+        void drained.then(() => waiters.some((w) => w.pred === pred) && reject(new Error("rim exited; its stderr:\n" + lines.join("\n"))));
+      });
+    },
     stop() {
       proc.kill("SIGTERM");
       return exited;
