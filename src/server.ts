@@ -56,7 +56,7 @@ const hasValidUrl = (req: Request) => URL.canParse(req.url);
  * What Bun does with an error thrown by a fetch handler: logged (through the
  * logger, never Bun's own stack dump on stderr) and answered with the envelope.
  */
-function unexpected(app: App, listener: string) {
+export function unexpected(app: App, listener: string) {
   return (err: Error) => {
     app.log.error("http.unhandled", { listener, error: String(err?.stack ?? err) });
     app.metrics.inc("rim_errors_total", { transport: "http", code: 500 });

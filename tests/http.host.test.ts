@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { CHEAP, spawnRim, type RimProcess } from "./cli.kit";
 import { freePort } from "./ws.kit";
 import { rawRequest } from "./raw-http.kit";
-import { tempDir } from "./helpers";
+import { makeApp, tempDir } from "./helpers";
+import { createLogger } from "../src/log";
+import { unexpected } from "../src/server";
 
 const tmp = tempDir("rim-host-");
 let server: RimProcess;
@@ -86,5 +88,22 @@ describe("the Host header", () => {
     expect(server.lines.filter((l) => /"level":"error"|"status":5\d\d/.test(l))).toEqual([]);
     // Each refusal is logged (at debug), through the logger.
     expect(server.lines.filter((l) => l.includes('"event":"http.bad_host"')).length).toBe(CASES.filter((c) => c[2] === 400).length);
+  });
+});
+
+describe("an error thrown by a fetch handler (Bun.serve's error hook)", () => {
+  test("is logged through the logger with its stack and answered with the 500 envelope", async () => {
+    const lines: string[] = [];
+    const app = makeApp();
+    app.log = createLogger({ level: "info", format: "json", write: (l) => lines.push(l) });
+    try {
+      const res = unexpected(app, "main")(new Error("boom"));
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({ ok: false, code: 500, msg: "internal error", data: null });
+      expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ level: "error", event: "http.unhandled", listener: "main", error: expect.stringContaining("Error: boom") })]);
+      expect(app.metrics.render({})).toContain('rim_errors_total{transport="http",code="500"} 1');
+    } finally {
+      app.close();
+    }
   });
 });
