@@ -73,7 +73,8 @@ export function startServer(app: App): Running {
     hostname: app.config.host,
     port: app.config.port,
     reusePort: false,
-    maxRequestBodySize: app.config.bodyLimit + 64 * 1024,
+    // Bun's own cap would answer a bare 413, without the envelope: bodies are limited per route, by http/body-limit.ts.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // The web client, bundled by Bun from its HTML (embedded by --compile); production bundles even from source.
     development: false,
     routes: { "/app": webClient, "/app/*": webClient },

@@ -1,12 +1,12 @@
 // The Hono app: envelope on every reply, one error mapping, bearer auth,
 // body limit. Routes stay thin: parse, call the domain, reply, announce.
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { App } from "../app";
 import { resolveToken } from "../domain/sessions";
 import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
+import { bodyLimit } from "./body-limit";
 import { friendRoutes } from "./friends";
 import { groupRoutes } from "./groups";
 import { messageRoutes } from "./messages";
@@ -64,15 +64,9 @@ export function createHttpApp(app: App) {
     });
   }
 
-  http.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: app.config.bodyLimit,
-      onError: () => {
-        throw new AppError("too_large", `body: larger than ${app.config.bodyLimit} bytes`);
-      },
-    }),
-  );
+  // Every route takes --body-limit; a route with a limit of its own (a file upload) is listed here.
+  const ownLimits = new Map<string, number>();
+  http.use("*", bodyLimit((path) => ownLimits.get(path) ?? app.config.bodyLimit));
   // A write is answered only once it is on disk (see db/durability.ts).
   http.use("/api/*", async (c, next) => {
     await next();
