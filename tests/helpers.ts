@@ -156,8 +156,15 @@ export class Client {
    * pushes of whatever it has already answered (on any socket, or over REST)
    * before it reads this Heart; so by its Ack, anything that was going to
    * arrive is here. A closed socket gets nothing more: no round trip needed.
+   * @param legacySleepMs deprecated: sleeps instead; kept only until tests/durability.test.ts stops passing it.
    */
-  async expectNone(pred: (f: Frame) => boolean = () => true): Promise<boolean> {
+  async expectNone(pred: (f: Frame) => boolean = () => true, legacySleepMs?: number): Promise<boolean> {
+    if (legacySleepMs !== undefined) {
+      // Only tests/durability.test.ts (being rewritten on another branch) passes a time: there the
+      // server holds every reply behind a blocked fsync, so a Heart cannot serve as the barrier.
+      await Bun.sleep(legacySleepMs);
+      return !this.frames.some(pred);
+    }
     if (!this.closed) {
       const ack = await this.request("Heart");
       if (ack.content !== "Ok") throw new Error("barrier Heart refused: " + JSON.stringify(ack));
