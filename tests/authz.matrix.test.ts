@@ -584,7 +584,7 @@ describe("removed members stop receiving pushes before the next message", () => 
       // m keeps sending while a removes r; every message stored after the removal must miss r.
       let sending = true;
       const sent: number[] = [];
-      let onSent: (() => void) | null = null;
+      let onSent = null as (() => void) | null;
       const pump = (async () => {
         while (sending) {
           sent.push((await cm.request("Msg", { gid, content: "during" })).serverMsgId);
