@@ -97,7 +97,15 @@ async function userCommand(p: Parsed): Promise<number> {
 function serve(p: Parsed): void {
   const releaseLock = holdServingLock(p.config.db);
   const app = createApp(p.config);
-  const running = startServer(app);
+  let running: ReturnType<typeof startServer>;
+  try {
+    running = startServer(app);
+  } catch (err) {
+    // A busy port (ListenError): close the database and release its lock before exiting 1.
+    closeApp(app);
+    releaseLock();
+    throw err;
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

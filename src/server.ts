@@ -23,21 +23,64 @@ export function originAllowed(allow: string, origin: string | null, host: string
   }
 }
 
-const refuse = (status: 400 | 403, msg: string) =>
-  Response.json(errorEnvelope(new AppError(status === 400 ? "bad_request" : "forbidden", msg)), { status });
+/** A listener that could not bind its port: the CLI prints the message alone and exits 1. */
+export class ListenError extends Error {}
+
+/**
+ * Binds one listener. Bun sets SO_REUSEPORT by default in production mode, so a
+ * second `rim serve` on a busy port would listen too (on its own database) and
+ * the kernel would split connections between the two: every listener passes
+ * reusePort: false, and a busy port is reported by its number.
+ */
+function listen(host: string, port: number, flag: string, start: () => Server<SocketData>): Server<SocketData> {
+  try {
+    return start();
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === "EADDRINUSE") throw new ListenError(`port ${port} is already in use${flag}`);
+    if (code === "EACCES") throw new ListenError(`port ${port}: permission denied${flag}`);
+    if (code === "EADDRNOTAVAIL") throw new ListenError(`address ${host} is not available on this machine (--host)`);
+    throw err;
+  }
+}
+
+const refuse = (status: 400 | 403 | 500, msg: string) =>
+  Response.json(errorEnvelope(new AppError(status === 400 ? "bad_request" : status === 403 ? "forbidden" : "internal", msg)), { status });
+
+// A request whose Host header makes no URL (`Host: a b`, or HTTP/1.0 without one): Bun leaves req.url a bare path.
+const BAD_HOST = "Host: missing or not a valid host";
+const hasValidUrl = (req: Request) => URL.canParse(req.url);
+
+/**
+ * What Bun does with an error thrown by a fetch handler: logged (through the
+ * logger, never Bun's own stack dump on stderr) and answered with the envelope.
+ */
+export function unexpected(app: App, listener: string) {
+  return (err: Error) => {
+    app.log.error("http.unhandled", { listener, error: String(err?.stack ?? err) });
+    app.metrics.inc("rim_errors_total", { transport: "http", code: 500 });
+    return refuse(500, "internal error");
+  };
+}
 
 export function startServer(app: App): Running {
   const http = createHttpApp(app);
   const websocket = createSocketHandlers(app);
 
-  const server = Bun.serve<SocketData>({
+  const server = listen(app.config.host, app.config.port, "", () => Bun.serve<SocketData>({
     hostname: app.config.host,
     port: app.config.port,
-    maxRequestBodySize: app.config.bodyLimit + 64 * 1024,
+    reusePort: false,
+    // Bun's own cap would answer a bare 413, without the envelope: bodies are limited per route, by http/body-limit.ts.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // The web client (/app/) is served by the Hono app, with its headers: see http/web.ts.
     development: false,
     fetch(req, srv) {
       const ip = srv.requestIP(req)?.address ?? "unknown";
+      if (!hasValidUrl(req)) {
+        app.log.debug("http.bad_host", { ip, listener: "main" });
+        return refuse(400, BAD_HOST);
+      }
       const url = new URL(req.url);
       if (url.pathname === "/ws") {
         if (!originAllowed(app.config.wsOrigins, req.headers.get("origin"), req.headers.get("host"))) return refuse(403, "origin not allowed");
@@ -46,23 +89,37 @@ export function startServer(app: App): Running {
       }
       return http.fetch(req, { ip });
     },
+    error: unexpected(app, "main"),
     websocket,
-  });
+  }));
   app.hub.attach(server);
 
   let legacy: Server<SocketData> | null = null;
   if (app.config.legacyWsPort) {
     // rim's demo client is served from another port, so any Origin is accepted here.
-    legacy = Bun.serve<SocketData>({
-      hostname: app.config.host,
-      port: app.config.legacyWsPort,
-      fetch(req, srv) {
-        const ip = srv.requestIP(req)?.address ?? "unknown";
-        if (srv.upgrade(req, { data: newSocketData(ip, true) })) return undefined;
-        return refuse(400, "expected a WebSocket upgrade");
-      },
-      websocket,
-    });
+    try {
+      legacy = listen(app.config.host, app.config.legacyWsPort, " (--legacy-ws-port)", () => Bun.serve<SocketData>({
+        hostname: app.config.host,
+        port: app.config.legacyWsPort,
+        reusePort: false,
+        fetch(req, srv) {
+          const ip = srv.requestIP(req)?.address ?? "unknown";
+          if (!hasValidUrl(req)) {
+            app.log.debug("http.bad_host", { ip, listener: "legacy" });
+            return refuse(400, BAD_HOST);
+          }
+          if (srv.upgrade(req, { data: newSocketData(ip, true) })) return undefined;
+          return refuse(400, "expected a WebSocket upgrade");
+        },
+        error: unexpected(app, "legacy"),
+        websocket,
+      }));
+    } catch (err) {
+      // Half a server is no server: the main port is let go too.
+      app.hub.detach(server);
+      void server.stop(true);
+      throw err;
+    }
     app.hub.markLegacy(legacy);
     app.hub.attach(legacy);
   }

@@ -671,10 +671,19 @@ describe("removed members stop receiving pushes before the next message", () => 
       // m keeps sending while a removes r; every message stored after the removal must miss r.
       let sending = true;
       const sent: number[] = [];
+      let onSent = null as (() => void) | null;
       const pump = (async () => {
-        while (sending) sent.push((await cm.request("Msg", { gid, content: "during" })).serverMsgId);
+        while (sending) {
+          sent.push((await cm.request("Msg", { gid, content: "during" })).serverMsgId);
+          onSent?.();
+        }
       })();
-      await Bun.sleep(20);
+      /** Resolves once the pump has had n more messages acked. */
+      const sentMore = (n: number) => {
+        const target = sent.length + n;
+        return new Promise<void>((res) => (onSent = () => sent.length >= target && ((onSent = null), res())));
+      };
+      await sentMore(3); // the pump is running before the removal, and goes on during it
       const res = await fetch(`http://127.0.0.1:${running.server.port}/api/group/user/change`, {
         method: "POST",
         headers: { Authorization: `Bearer ${a.token}`, "Content-Type": "application/json" },
@@ -682,7 +691,7 @@ describe("removed members stop receiving pushes before the next message", () => 
       });
       expect(res.status).toBe(200);
       const firstAfter = (await cm.request("Msg", { gid, content: "after" })).serverMsgId;
-      await Bun.sleep(20);
+      await sentMore(3); // and after it
       sending = false;
       await pump;
       const read = await co.request("Read", { gid, msgId: firstAfter });

@@ -80,6 +80,20 @@ test("a browser at / is sent to /app/, which serves the bundled client; other cl
 async function person(viewport: { width: number; height: number }): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   contexts.push(ctx);
+  // Every change to a page's DOM is counted, so that a test can wait for the next one instead of polling (see `until`).
+  await ctx.addInitScript(() => {
+    let changes = 0;
+    let waiters: ((n: number) => void)[] = [];
+    const w = window as any;
+    w.__domChanges = () => changes;
+    w.__domChangedSince = (seen: number) => (changes > seen ? changes : new Promise<number>((res) => waiters.push(res)));
+    new MutationObserver(() => {
+      changes++;
+      const ready = waiters;
+      waiters = [];
+      for (const res of ready) res(changes);
+    }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
   const page = await ctx.newPage();
   page.setDefaultTimeout(8000);
   page.on("pageerror", (e) => console.error("page error:", e.message));
@@ -106,15 +120,24 @@ async function register(page: Page, account: string, name: string) {
   await page.getByRole("button", { name: "Log out" }).waitFor();
 }
 
-/** Polls fn until its value deep-equals want (bun:test has no expect.poll), then asserts it. */
-async function until<T>(fn: () => Promise<T>, want: Awaited<T>, timeout = 8000): Promise<void> {
+/**
+ * Waits until fn's value deep-equals want, then asserts it (bun:test has no expect.poll). What fn reads is
+ * the page's DOM, so fn runs again each time the DOM changes (counted by the page's MutationObserver),
+ * never on a clock; `timeout` only bounds the whole wait.
+ */
+async function until<T>(page: Page, fn: () => Promise<T>, want: Awaited<T>, timeout = 8000): Promise<void> {
   const end = Date.now() + timeout;
-  let got = await fn();
-  while (!Bun.deepEquals(got, want) && Date.now() < end) {
-    await Bun.sleep(50);
-    got = await fn();
+  for (;;) {
+    // Counted before fn reads: a change while it reads makes the wait below return at once.
+    const seen = await page.evaluate(() => (window as any).__domChanges() as number);
+    const got = await fn();
+    const left = end - Date.now();
+    if (Bun.deepEquals(got, want) || left <= 0) return void expect(got as Awaited<T>).toEqual(want);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const changed = page.evaluate((n) => (window as any).__domChangedSince(n) as Promise<number>, seen).catch(() => 0); // a navigation ends it too
+    await Promise.race([changed, new Promise((res) => (timer = setTimeout(res, left)))]);
+    clearTimeout(timer);
   }
-  expect(got as Awaited<T>).toEqual(want);
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
@@ -128,7 +151,7 @@ async function send(page: Page, text: string) {
 
 /** Waits until the newest own message is acknowledged (no pending item left). */
 async function settled(page: Page) {
-  await until(() => page.locator(".msg[data-state]").count(), 0, 8000);
+  await until(page, () => page.locator(".msg[data-state]").count(), 0, 8000);
 }
 
 run(
@@ -161,7 +184,7 @@ run(
     await a.page.getByRole("heading", { name: "Bob Brown" }).waitFor();
     await send(a.page, "Hi Bob, lunch at noon?");
     await settled(a.page);
-    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Sent");
+    await until(a.page, () => a.page.locator(".msg.mine .status").last().textContent(), "Sent");
 
     // Bob, on the list, sees the new conversation with one unread message.
     const bobsRow = conv(b.page, "Alice Adams");
@@ -175,13 +198,13 @@ run(
     await bobsRow.click();
     await b.page.getByRole("heading", { name: "Alice Adams" }).waitFor();
     expect(await bubbles(b.page)).toEqual(["Hi Bob, lunch at noon?"]);
-    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+    await until(a.page, () => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
     await send(b.page, "Sure, see you there");
     await settled(b.page);
-    await until(() => bubbles(a.page), ["Hi Bob, lunch at noon?", "Sure, see you there"]);
+    await until(a.page, () => bubbles(a.page), ["Hi Bob, lunch at noon?", "Sure, see you there"]);
     // Alice has the chat in view: nothing counts as unread for her, and Bob sees her read it.
     expect(await conv(a.page, "Bob Brown").locator(".badge").count()).toBe(0);
-    await until(() => b.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+    await until(b.page, () => b.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
 
     // Bob loses the network. Alice keeps writing; Bob writes too, offline.
     await b.ctx.setOffline(true);
@@ -198,24 +221,24 @@ run(
     await b.ctx.setOffline(false);
     await b.page.locator(".banner").waitFor({ state: "detached", timeout: 15_000 });
     const expected = ["Hi Bob, lunch at noon?", "Sure, see you there", ...missed, "On my way (typed in the tunnel)"];
-    await until(() => bubbles(b.page), expected, 10_000);
+    await until(b.page, () => bubbles(b.page), expected, 10_000);
     await settled(b.page);
-    await until(() => bubbles(a.page), expected);
+    await until(a.page, () => bubbles(a.page), expected);
     const ids = (await b.page.locator(".messages .msg[data-msg-id]").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-msg-id")))));
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
     expect(new Set(ids).size).toBe(expected.length);
     // Bob was looking at the chat, so Alice's catch-up messages show as read.
-    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+    await until(a.page, () => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
     // The server drops Bob's socket (no offline event this time): he reconnects and resumes by himself.
     const bob = searchUser(server.app, "bob")!;
     for (const ws of server.app.hub.socketsOf(bob.id)) ws.close(1012, "restarting");
     await send(a.page, "Ordered you the lentil soup");
     expected.push("Ordered you the lentil soup");
-    await until(() => bubbles(b.page), expected, 10_000);
+    await until(b.page, () => bubbles(b.page), expected, 10_000);
     // A reload starts from REST history: the same messages, still once each.
     await b.page.reload();
     await b.page.getByRole("heading", { name: "Alice Adams" }).waitFor();
-    await until(() => bubbles(b.page), expected);
+    await until(b.page, () => bubbles(b.page), expected);
 
     // A group beside the direct chat: Bob's answer there shows as unread while Alice reads Bob's chat.
     await a.page.getByRole("button", { name: "New group" }).click();
@@ -230,7 +253,7 @@ run(
     await conv(b.page, "Weekend hike").click();
     await send(b.page, "Count me in!");
     await settled(b.page);
-    await until(() => conv(a.page, "Weekend hike").locator(".badge").textContent(), "1");
+    await until(a.page, () => conv(a.page, "Weekend hike").locator(".badge").textContent(), "1");
     expect(await conv(a.page, "Weekend hike").locator(".preview").textContent()).toBe("Bob Brown: Count me in!");
     expect(await a.page.title()).toBe("(1) rim");
 
@@ -283,12 +306,12 @@ run(
 
     // Removing Dave takes the group off his list at once.
     await a.page.locator(".people li", { hasText: "Dave Diaz" }).getByRole("button", { name: "Remove" }).click();
-    await until(() => a.page.locator(".people li").count(), 1);
+    await until(a.page, () => a.page.locator(".people li").count(), 1);
     await conv(b.page, "Launch team").waitFor({ state: "detached" });
     // And adding him back brings it back.
     await a.page.getByLabel(/Add members/).fill("dave");
     await a.page.getByRole("button", { name: "Add", exact: true }).click();
-    await until(() => a.page.locator(".people li").count(), 2);
+    await until(a.page, () => a.page.locator(".people li").count(), 2);
     await conv(b.page, "Launch team").waitFor();
     await a.page.getByRole("button", { name: "Close" }).click();
 
@@ -301,12 +324,15 @@ run(
     const row = conv(b.page, "Launch team");
     expect(await row.locator(".badge").textContent()).toBe("75");
     await row.click();
-    await until(async () => (await bubbles(b.page)).length >= 30, true);
+    await until(b.page, async () => (await bubbles(b.page)).length >= 30, true);
     expect((await bubbles(b.page)).at(-1)).toBe("history 75");
     const list = b.page.getByRole("list", { name: "Messages" });
-    for (let i = 0; i < 10 && !(await b.page.getByText("Start of the conversation").count()); i++) {
+    const atStart = async () => (await b.page.getByText("Start of the conversation").count()) > 0;
+    for (let i = 0; i < 10 && !(await atStart()); i++) {
+      const shown = (await bubbles(b.page)).length;
       await list.evaluate((el) => (el.scrollTop = 0));
-      await Bun.sleep(150);
+      // Scrolled to the top: an older page comes in above (or the start of the conversation shows).
+      await until(b.page, async () => (await bubbles(b.page)).length > shown || (await atStart()), true);
     }
     expect(await bubbles(b.page)).toEqual(["Welcome to the crew", ...older]);
     expect(violations).toEqual([]);

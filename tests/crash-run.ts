@@ -174,6 +174,8 @@ class Sender {
   private n = 0;
   private stopped = false;
   acks = 0;
+  /** Called after each Ok ack (untilAcks counts with it). */
+  onAck: (() => void) | null = null;
   private loginWaiter: ((f: any) => void) | null = null;
 
   constructor(
@@ -235,6 +237,7 @@ class Sender {
     if (f.content === "Ok" && typeof f.serverMsgId === "number" && typeof f.seq === "number") {
       this.ledger.ack(s, f);
       this.acks++;
+      this.onAck?.();
     } else this.ledger.errors.push(`error ack for ${f.clientMsgId}: ${JSON.stringify(f)}`);
     this.pump();
   }
@@ -427,12 +430,17 @@ async function startLoad(server: ServerProcess, world: World, ledger: Ledger, ta
   return senders;
 }
 
+/** Resolves once the senders have had n more Ok acks between them; fails if the server exits first. */
 async function untilAcks(senders: Sender[], n: number, server: ServerProcess) {
-  const dead = server.exited.then(() => "exited");
-  const base = senders.reduce((t, s) => t + s.acks, 0);
-  while (senders.reduce((t, s) => t + s.acks, 0) - base < n) {
-    const r = await Promise.race([Bun.sleep(5), dead]);
+  let left = n;
+  let reached!: () => void;
+  const enough = new Promise<"acked">((res) => (reached = () => res("acked")));
+  for (const s of senders) s.onAck = () => --left === 0 && reached();
+  try {
+    const r = await Promise.race([enough, server.exited.then(() => "exited" as const)]);
     if (r === "exited") fail("server exited under load:\n" + server.tail.join("\n"));
+  } finally {
+    for (const s of senders) s.onAck = null;
   }
 }
 
@@ -470,6 +478,7 @@ export async function runKills(opts: { kills: number; seed?: number; log?: Log }
       const rest = restLoad(server, `k${cycle}`);
       // Let a random amount of load through, then kill at a random moment.
       await untilAcks(senders, 20 + Math.floor(rand() * 200), server);
+      // Not a wait for anything: a random moment for the kill, as a crash picks its own (the load goes on meanwhile).
       await Bun.sleep(Math.floor(rand() * 40));
       server.signal("SIGKILL");
       const code = await withTimeout(server.exited, 10_000, "exit after SIGKILL");
@@ -532,6 +541,7 @@ export async function runGraceful(opts: { signal?: "SIGTERM" | "SIGINT"; seed?: 
     await new Promise<void>((res, rej) => ((idle.onopen = () => res()), (idle.onerror = () => rej(new Error("socket error")))));
     const idleClosed = new Promise<number>((res) => (idle.onclose = (ev) => res(ev.code)));
     await untilAcks(senders, 20 + Math.floor(rand() * 200), server);
+    // Not a wait for anything: a random moment for the signal, as an operator picks their own (the load goes on meanwhile).
     await Bun.sleep(Math.floor(rand() * 40));
     server.signal(signal);
     const code = await withTimeout(server.exited, 15_000, `exit after ${signal}`);

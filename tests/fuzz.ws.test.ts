@@ -11,7 +11,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { sendMessage } from "../src/domain/messages";
-import { group, serve, user, fixture } from "./helpers";
+import { fixture, group, serve, user } from "./helpers";
+import { decodeFrames, type RawFrame } from "./hostile.kit";
 import {
   applyOps, badUtf8, encode, fatalOps, hostile, HUGE, invalidFor, isId, isObject, isStr, MAX_ID, notAnObject, oneOf, params,
   Raw, RUNS, seen, show, snapshot, text, TIMEOUT, toV, wellFormed, withNoise, type Field, type V,
@@ -311,11 +312,29 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
         expect(replies).toEqual([{ clientMsgId: "still-here", serverMsgId: null, kind: "Ack", content: "Ok" }]);
         cases++;
       }),
-      // An incomplete frame costs a 300 ms wait: fewer runs here.
+      // Each case opens a socket of its own: fewer runs here.
       { ...params(), numRuns: Math.max(10, Math.ceil(RUNS / 20)) },
     );
     console.log("raw bytes after the handshake:", JSON.stringify(outcomes));
   }, TIMEOUT);
+
+  // Hand-picked framing, each outcome known: what a random byte string rarely hits (masked frames cut short).
+  test.each([
+    ["one byte of a header", "close 1002", [0x81]], // completed unmasked: refused
+    ["a masked empty ping", "opcode 10", [0x89, 0x80, 0, 0, 0, 0]], // answered with a pong
+    ["a masked empty pong", "nothing before the barrier", [0x8a, 0x80, 0, 0, 0, 0]], // ignored
+    ["a masked text frame cut short in its payload", "reply", [0x81, 0x85, 0, 0, 0, 0, 0x7b]], // "{" + zeros: not JSON
+    ["a masked text frame cut short in its length", "reply", [0x81, 0xfe, 0x00]], // length 0: not JSON
+    ["a 2^40-byte frame declared", "close 1009", [0x81, 0xff, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]], // refused on its header
+    ["a fragment left open", "close 1002", [0x01, 0x80, 0, 0, 0, 0]], // the barrier is not its continuation
+    ["a reserved opcode", "close 1002", [0x83, 0x80, 0, 0, 0, 0]],
+  ] as const)("raw bytes, hand-picked: %s → %s", async (_name, kind, bytes) => {
+    const before = snapshot(s.app.db.$client);
+    const out = await rawBytes(new Uint8Array(bytes));
+    expect(out.kind).toBe(kind);
+    if (kind === "reply") expect(out.frame).toMatchObject({ kind: "Ack", content: "Error", code: 400, serverMsgId: null });
+    expect(snapshot(s.app.db.$client)).toEqual(before);
+  });
 
   test("bursts of valid and invalid frames in one turn: one reply each, in order; only the valid ones take effect", async () => {
     let burstId = 0;
@@ -404,11 +423,42 @@ type RawOutcome = { kind: string; frame?: any };
 
 /** Opens a socket over plain TCP, sends one text frame with these bytes, and reports what came back. */
 function rawTextFrame(payload: Uint8Array): Promise<RawOutcome> {
-  return rawBytes(clientFrame(0x1, payload), 5000);
+  return rawBytes(clientFrame(0x1, payload));
 }
 
-/** Opens a socket over plain TCP, completes the upgrade, writes these bytes, and reports the first thing that comes back. */
-async function rawBytes(bytes: Uint8Array<ArrayBuffer>, patienceMs = 300): Promise<RawOutcome> {
+/**
+ * The bytes that finish the frame `bytes` leave unfinished (none when they end on a frame boundary):
+ * zeros for the rest of its header, then for the rest of its payload, unless the header declares more
+ * than the server accepts (it refuses such a frame on its header alone, RFC 6455 §10.4).
+ */
+function completion(bytes: Uint8Array, maxPayload: number): Uint8Array<ArrayBuffer> {
+  for (let at = 0; ; ) {
+    const left = bytes.length - at;
+    if (left === 0) return new Uint8Array(0);
+    const b1 = left >= 2 ? bytes[at + 1]! : 0;
+    const ext = (b1 & 0x7f) === 126 ? 2 : (b1 & 0x7f) === 127 ? 8 : 0;
+    const headLen = 2 + ext + (b1 & 0x80 ? 4 : 0);
+    const head = new Uint8Array(headLen);
+    head.set(bytes.subarray(at, at + Math.min(left, headLen)));
+    const view = new DataView(head.buffer);
+    const len = ext === 2 ? view.getUint16(2) : ext === 8 ? Number(view.getBigUint64(2)) : b1 & 0x7f;
+    if (left >= headLen + len) {
+      at += headLen + len;
+      continue;
+    }
+    const missingHead = Math.max(0, headLen - left);
+    const missingPayload = len > maxPayload ? 0 : headLen + len - Math.max(left, headLen);
+    return new Uint8Array(missingHead + missingPayload);
+  }
+}
+
+/**
+ * Opens a socket over plain TCP, completes the upgrade, writes these bytes, and reports the first thing
+ * that comes back. No waiting for silence: the bytes are followed by whatever finishes their last frame
+ * and then by a Heart, a barrier. The server answers frames in order, so what these bytes cause comes
+ * before the Heart's reply ("nothing" when the Heart's reply comes first), unless the server closes.
+ */
+async function rawBytes(bytes: Uint8Array<ArrayBuffer>): Promise<RawOutcome> {
   const port = s.running.server.port!;
   let buf = new Uint8Array(0);
   let ended = false;
@@ -431,27 +481,37 @@ async function rawBytes(bytes: Uint8Array<ArrayBuffer>, patienceMs = 300): Promi
       },
     },
   });
-  const waitFor = async (pred: () => boolean, ms = 5000) => {
+  // Re-checks pred on each chunk received and at the end of the connection; `ms` only bounds the wait.
+  const waitFor = async (pred: () => boolean, what: string, ms = 5000) => {
     const end = performance.now() + ms;
-    while (!pred() && !ended && performance.now() < end) await new Promise<void>((res) => ((wake = res), setTimeout(res, 50)));
+    while (!pred() && !ended) {
+      const left = end - performance.now();
+      if (left <= 0) throw new Error(`raw socket: no ${what} within ${ms} ms`);
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, left);
+        wake = () => (clearTimeout(t), res());
+      });
+      wake = null;
+    }
   };
   try {
     const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
     socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    await waitFor(() => new TextDecoder().decode(buf).includes("\r\n\r\n"));
+    await waitFor(() => new TextDecoder().decode(buf).includes("\r\n\r\n"), "upgrade");
     const head = new TextDecoder().decode(buf);
     if (!head.startsWith("HTTP/1.1 101")) throw new Error("no upgrade: " + head.slice(0, 100));
     buf = buf.slice(head.indexOf("\r\n\r\n") + 4);
-    socket.write(bytes);
-    // The first server frame: a text reply or a close; or the connection ends; or nothing (the frame is incomplete).
-    await waitFor(() => buf.length >= 2 && buf.length >= 2 + (buf[1]! & 0x7f), patienceMs);
-    if (buf.length < 2) return { kind: ended ? "end" : "silence (incomplete frame)" };
-    const opcode = buf[0]! & 0x0f;
-    const len = buf[1]! & 0x7f;
-    const data = buf.slice(2, 2 + len);
-    if (opcode === 0x8) return { kind: `close ${len >= 2 ? (data[0]! << 8) | data[1]! : "none"}` };
-    if (opcode === 0x1) return { kind: "reply", frame: JSON.parse(new TextDecoder().decode(data)) };
-    return { kind: `opcode ${opcode}` };
+    const barrier = JSON.stringify({ event: "Heart", body: { clientMsgId: "raw-barrier" } });
+    socket.write(concat(bytes, completion(bytes, MAX_FRAME), clientFrame(0x1, new TextEncoder().encode(barrier))));
+    const frames = () => decodeFrames(Buffer.from(buf)).frames;
+    const isBarrier = (f: RawFrame) => f.opcode === 0x1 && f.payload.toString().includes('"raw-barrier"');
+    await waitFor(() => frames().some((f) => f.opcode === 0x8 || isBarrier(f)), "close or reply to the barrier");
+    const first = frames()[0];
+    if (!first) return { kind: "end" };
+    if (first.opcode === 0x8) return { kind: `close ${first.payload.length >= 2 ? first.payload.readUInt16BE(0) : "none"}` };
+    if (isBarrier(first)) return { kind: "nothing before the barrier" };
+    if (first.opcode === 0x1) return { kind: "reply", frame: JSON.parse(first.payload.toString()) };
+    return { kind: `opcode ${first.opcode}` };
   } finally {
     socket.end();
   }

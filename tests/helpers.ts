@@ -162,9 +162,19 @@ export class Client {
     });
   }
 
-  /** Resolves true if a matching frame arrives within ms, false otherwise (leaves it queued). */
-  async expectNone(pred: (f: Frame) => boolean = () => true, ms = 150): Promise<boolean> {
-    await Bun.sleep(ms);
+  /**
+   * Whether no matching frame is queued once everything already owed to this
+   * socket has arrived: a round trip (a Heart and its Ack) is the barrier.
+   * The server answers every frame exactly once, in order, and writes the
+   * pushes of whatever it has already answered (on any socket, or over REST)
+   * before it reads this Heart; so by its Ack, anything that was going to
+   * arrive is here. A closed socket gets nothing more: no round trip needed.
+   */
+  async expectNone(pred: (f: Frame) => boolean = () => true): Promise<boolean> {
+    if (!this.closed) {
+      const ack = await this.request("Heart");
+      if (ack.content !== "Ok") throw new Error("barrier Heart refused: " + JSON.stringify(ack));
+    }
     return !this.frames.some(pred);
   }
 

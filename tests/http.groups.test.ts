@@ -142,17 +142,17 @@ describe("POST /api/group/update", () => {
   });
 
   test.each([
-    ["missing id", { name: "x" }, 400, "id: "],
-    ["id 0", { id: 0, name: "x" }, 400, "id: "],
-    ["id a string", { id: "1", name: "x" }, 400, "id: "],
-    ["id 2^53", { id: MAX + 1, name: "x" }, 400, "id: "],
-    ["neither name nor avatar", { id: 1 }, 400, "name: "],
-    ["an empty name", { id: 1, name: "   " }, 400, "name: "],
-    ["name of 101 characters", { id: 1, name: "n".repeat(101) }, 400, "name: "],
-    ["avatar of 2049 characters", { id: 1, avatar: "a".repeat(2049) }, 400, "avatar: "],
-    ["an absent group", { id: 999999, name: "x" }, 404, "group not found"],
-    ["2^53-1 (valid, absent)", { id: MAX, name: "x" }, 404, "group not found"],
-  ])("%s → %i", async (_label, body, status, msg) => {
+    ["missing id", 400, { name: "x" }, "id: "],
+    ["id 0", 400, { id: 0, name: "x" }, "id: "],
+    ["id a string", 400, { id: "1", name: "x" }, "id: "],
+    ["id 2^53", 400, { id: MAX + 1, name: "x" }, "id: "],
+    ["neither name nor avatar", 400, { id: 1 }, "name: "],
+    ["an empty name", 400, { id: 1, name: "   " }, "name: "],
+    ["name of 101 characters", 400, { id: 1, name: "n".repeat(101) }, "name: "],
+    ["avatar of 2049 characters", 400, { id: 1, avatar: "a".repeat(2049) }, "avatar: "],
+    ["an absent group", 404, { id: 999999, name: "x" }, "group not found"],
+    ["2^53-1 (valid, absent)", 404, { id: MAX, name: "x" }, "group not found"],
+  ])("%s → %d", async (_label, status, body, msg) => {
     team();
     fails(await post(owner, "/update", body), status, msg);
   });
@@ -171,12 +171,12 @@ describe("GET /api/group/get", () => {
   });
 
   test.each([
-    ["another user's uid", () => `?uid=${owner.uid}`, 403, "uid"],
-    ["an absent uid", () => "?uid=999999", 403, "uid"],
-    ["uid 0", () => "?uid=0", 400, "uid: "],
-    ["uid abc", () => "?uid=abc", 400, "uid: "],
-    ["uid 2^53", () => `?uid=${MAX + 1}`, 400, "uid: "],
-  ])("%s → %i", async (_label, query, status, msg) => {
+    ["another user's uid", 403, () => `?uid=${owner.uid}`, "uid"],
+    ["an absent uid", 403, () => "?uid=999999", "uid"],
+    ["uid 0", 400, () => "?uid=0", "uid: "],
+    ["uid abc", 400, () => "?uid=abc", "uid: "],
+    ["uid 2^53", 400, () => `?uid=${MAX + 1}`, "uid: "],
+  ])("%s → %d", async (_label, status, query, msg) => {
     team();
     fails(await get(member, `/get${query()}`), status, msg);
   });
@@ -201,14 +201,14 @@ describe("GET /api/group/user/get", () => {
   });
 
   test.each([
-    ["a non-member", () => `?gid=GID`, () => outsider, 403, "not a member"],
-    ["an absent group", () => "?gid=999999", () => owner, 404, "group not found"],
-    ["gid missing", () => "", () => owner, 400, "gid: "],
-    ["gid 0", () => "?gid=0", () => owner, 400, "gid: "],
-    ["gid -1", () => "?gid=-1", () => owner, 400, "gid: "],
-    ["gid x", () => "?gid=x", () => owner, 400, "gid: "],
-    ["gid 2^53", () => `?gid=${MAX + 1}`, () => owner, 400, "gid: "],
-  ])("%s → %i", async (_label, query, who, status, msg) => {
+    ["a non-member", 403, () => `?gid=GID`, () => outsider, "not a member"],
+    ["an absent group", 404, () => "?gid=999999", () => owner, "group not found"],
+    ["gid missing", 400, () => "", () => owner, "gid: "],
+    ["gid 0", 400, () => "?gid=0", () => owner, "gid: "],
+    ["gid -1", 400, () => "?gid=-1", () => owner, "gid: "],
+    ["gid x", 400, () => "?gid=x", () => owner, "gid: "],
+    ["gid 2^53", 400, () => `?gid=${MAX + 1}`, () => owner, "gid: "],
+  ])("%s → %d", async (_label, status, query, who, msg) => {
     const gid = team();
     fails(await get(who(), `/user/get${query().replace("GID", String(gid))}`), status, msg);
   });
@@ -266,7 +266,7 @@ describe("POST /api/group/user/change: removing (opType 2)", () => {
     ["owner", "owner", 403, "the owner cannot leave"],
     ["outsider", "member", 403, "not a member"],
     ["outsider", "outsider", 403, "not a member"],
-  ] as const)("%s removing %s → %i", async (callerName, targetName, status, msg) => {
+  ] as const)("%s removing %s → %d", async (callerName, targetName, status, msg) => {
     const who: Record<string, TestUser> = { owner, admin, admin2, member, member2, outsider };
     const caller = who[callerName]!;
     const target = who[targetName]!;
@@ -315,22 +315,22 @@ describe("POST /api/group/user/change: removing (opType 2)", () => {
 
 describe("POST /api/group/user/change: validation", () => {
   test.each([
-    ["missing opType", { uids: [1] }, 400, "opType: "],
-    ["opType 0", { uids: [1], opType: 0 }, 400, "opType: "],
-    ["opType 3", { uids: [1], opType: 3 }, 400, "opType: "],
-    ["opType a string", { uids: [1], opType: "1" }, 400, "opType: "],
-    ["missing uids", { opType: 1 }, 400, "uids: "],
-    ["empty uids", { uids: [], opType: 1 }, 400, "uids: "],
-    ["uids not an array", { uids: 3, opType: 1 }, 400, "uids: "],
-    ["a uid of 0", { uids: [0], opType: 1 }, 400, "uids.0: "],
-    ["a uid of 2^53", { uids: [MAX + 1], opType: 1 }, 400, "uids.0: "],
-    ["a string uid", { uids: ["2"], opType: 2 }, 400, "uids.0: "],
-    ["1001 uids", { uids: Array.from({ length: 1001 }, (_, i) => i + 1), opType: 1 }, 400, "uids: "],
-    ["missing gid", { gid: undefined, uids: [1], opType: 1 }, 400, "gid: "],
-    ["gid 0", { gid: 0, uids: [1], opType: 1 }, 400, "gid: "],
-    ["an absent group", { gid: 999999, uids: [1], opType: 1 }, 404, "group not found"],
-    ["an absent group (remove)", { gid: 999999, uids: [1], opType: 2 }, 404, "group not found"],
-  ])("%s → %i", async (_label, body, status, msg) => {
+    ["missing opType", 400, { uids: [1] }, "opType: "],
+    ["opType 0", 400, { uids: [1], opType: 0 }, "opType: "],
+    ["opType 3", 400, { uids: [1], opType: 3 }, "opType: "],
+    ["opType a string", 400, { uids: [1], opType: "1" }, "opType: "],
+    ["missing uids", 400, { opType: 1 }, "uids: "],
+    ["empty uids", 400, { uids: [], opType: 1 }, "uids: "],
+    ["uids not an array", 400, { uids: 3, opType: 1 }, "uids: "],
+    ["a uid of 0", 400, { uids: [0], opType: 1 }, "uids.0: "],
+    ["a uid of 2^53", 400, { uids: [MAX + 1], opType: 1 }, "uids.0: "],
+    ["a string uid", 400, { uids: ["2"], opType: 2 }, "uids.0: "],
+    ["1001 uids", 400, { uids: Array.from({ length: 1001 }, (_, i) => i + 1), opType: 1 }, "uids: "],
+    ["missing gid", 400, { gid: undefined, uids: [1], opType: 1 }, "gid: "],
+    ["gid 0", 400, { gid: 0, uids: [1], opType: 1 }, "gid: "],
+    ["an absent group", 404, { gid: 999999, uids: [1], opType: 1 }, "group not found"],
+    ["an absent group (remove)", 404, { gid: 999999, uids: [1], opType: 2 }, "group not found"],
+  ])("%s → %d", async (_label, status, body, msg) => {
     const gid = team();
     fails(await post(owner, "/user/change", { gid, ...body }), status, msg);
     expect((await members(owner, gid)).length).toBe(5);

@@ -128,19 +128,19 @@ describe("POST /api/message/chat/list", () => {
   });
 
   test.each([
-    ["another user's uid", () => ({ uid: b.uid }), 403, "uid"],
-    ["an absent uid", () => ({ uid: 999999 }), 403, "uid"],
-    ["uid 0", () => ({ uid: 0 }), 400, "uid: "],
-    ["uid a string", () => ({ uid: "1" }), 400, "uid: "],
-    ["uid 2^53", () => ({ uid: MAX + 1 }), 400, "uid: "],
-    ["page 0", () => ({ page: 0 }), 400, "page: "],
-    ["page -1", () => ({ page: -1 }), 400, "page: "],
-    ["page 1.5", () => ({ page: 1.5 }), 400, "page: "],
-    ["page a string", () => ({ page: "1" }), 400, "page: "],
-    ["size 0", () => ({ size: 0 }), 400, "size: "],
-    ["size 101", () => ({ size: 101 }), 400, "size: "],
-    ["size null", () => ({ size: null }), 400, "size: "],
-  ])("%s → %i", async (_label, body, status, msg) => {
+    ["another user's uid", 403, () => ({ uid: b.uid }), "uid"],
+    ["an absent uid", 403, () => ({ uid: 999999 }), "uid"],
+    ["uid 0", 400, () => ({ uid: 0 }), "uid: "],
+    ["uid a string", 400, () => ({ uid: "1" }), "uid: "],
+    ["uid 2^53", 400, () => ({ uid: MAX + 1 }), "uid: "],
+    ["page 0", 400, () => ({ page: 0 }), "page: "],
+    ["page -1", 400, () => ({ page: -1 }), "page: "],
+    ["page 1.5", 400, () => ({ page: 1.5 }), "page: "],
+    ["page a string", 400, () => ({ page: "1" }), "page: "],
+    ["size 0", 400, () => ({ size: 0 }), "size: "],
+    ["size 101", 400, () => ({ size: 101 }), "size: "],
+    ["size null", 400, () => ({ size: null }), "size: "],
+  ])("%s → %d", async (_label, status, body, msg) => {
     const grp = group(app, a, [b]);
     send(b, grp, "x");
     fails(await post(a, "/chat/list", body()), status, msg);
@@ -202,19 +202,19 @@ describe("POST /api/message/history", () => {
   });
 
   test.each([
-    ["gid missing", { gid: undefined }, 400, "gid: "],
-    ["gid 0", { gid: 0 }, 400, "gid: "],
-    ["gid 2^53", { gid: MAX + 1 }, 400, "gid: "],
-    ["gid a string", { gid: "1" }, 400, "gid: "],
-    ["uid 0", { uid: 0 }, 400, "uid: "],
-    ["page 0", { page: 0 }, 400, "page: "],
-    ["size 0", { size: 0 }, 400, "size: "],
-    ["size 201", { size: 201 }, 400, "size: "],
-    ["size 2.5", { size: 2.5 }, 400, "size: "],
-    ["beforeId 0", { beforeId: 0 }, 400, "beforeId: "],
-    ["beforeId a string", { beforeId: "9" }, 400, "beforeId: "],
-    ["an absent group", { gid: 999999 }, 404, "group not found"],
-  ])("%s → %i", async (_label, body, status, msg) => {
+    ["gid missing", 400, { gid: undefined }, "gid: "],
+    ["gid 0", 400, { gid: 0 }, "gid: "],
+    ["gid 2^53", 400, { gid: MAX + 1 }, "gid: "],
+    ["gid a string", 400, { gid: "1" }, "gid: "],
+    ["uid 0", 400, { uid: 0 }, "uid: "],
+    ["page 0", 400, { page: 0 }, "page: "],
+    ["size 0", 400, { size: 0 }, "size: "],
+    ["size 201", 400, { size: 201 }, "size: "],
+    ["size 2.5", 400, { size: 2.5 }, "size: "],
+    ["beforeId 0", 400, { beforeId: 0 }, "beforeId: "],
+    ["beforeId a string", 400, { beforeId: "9" }, "beforeId: "],
+    ["an absent group", 404, { gid: 999999 }, "group not found"],
+  ])("%s → %d", async (_label, status, body, msg) => {
     fails(await post(a, "/history", { gid: grp, ...body }), status, msg);
   });
 });
@@ -241,14 +241,14 @@ describe("POST /api/message/group/read", () => {
   });
 
   test.each([
-    ["another user's uid", () => ({ uid: b.uid }), 403, "uid"],
-    ["a non-member", () => ({ as: "outsider" }), 403, "not a member"],
-    ["an absent group", () => ({ gid: 999999 }), 404, "group not found"],
-    ["gid missing", () => ({ gid: undefined }), 400, "gid: "],
-    ["gid 0", () => ({ gid: 0 }), 400, "gid: "],
-    ["gid 2^53", () => ({ gid: MAX + 1 }), 400, "gid: "],
-    ["uid -1", () => ({ uid: -1 }), 400, "uid: "],
-  ])("%s → %i", async (_label, extra, status, msg) => {
+    ["another user's uid", 403, () => ({ uid: b.uid }), "uid"],
+    ["a non-member", 403, () => ({ as: "outsider" }), "not a member"],
+    ["an absent group", 404, () => ({ gid: 999999 }), "group not found"],
+    ["gid missing", 400, () => ({ gid: undefined }), "gid: "],
+    ["gid 0", 400, () => ({ gid: 0 }), "gid: "],
+    ["gid 2^53", 400, () => ({ gid: MAX + 1 }), "gid: "],
+    ["uid -1", 400, () => ({ uid: -1 }), "uid: "],
+  ])("%s → %d", async (_label, status, extra, msg) => {
     const grp = group(app, a, [b]);
     send(b, grp, "unread");
     const { as, ...body } = extra() as Record<string, unknown>;

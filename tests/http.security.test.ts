@@ -122,7 +122,7 @@ describe("membership and roles on every group route", () => {
   const WHO = ["owner", "second", "outsider"] as const;
   const rows = CASES.flatMap(([name, route, ...statuses]) => WHO.map((w, i) => [name, w, statuses[i]!, route] as const));
 
-  test.each(rows)("%s as %s → %i", async (_name, who, status, route) => {
+  test.each(rows)("%s as %s → %d", async (_name, who, status, route) => {
     expect([owner.uid, second.uid, outsider.uid, third.uid]).toEqual([1, 2, 3, 4]); // the uids the routes name
     const caller = { owner, second, outsider }[who];
     const r = await hit(route(gid), { token: caller.token });
@@ -157,7 +157,7 @@ describe("a uid or creatorUid naming someone else is refused", () => {
     ["friend/status/modify uid", () => ({ method: "POST", path: "/api/friend/status/modify", body: { fid: outsider.uid, status: 1, uid: owner.uid } }), 403, "uid"],
     ["history uid (accepted and ignored)", () => ({ method: "POST", path: "/api/message/history", body: { gid, uid: owner.uid, page: 1, size: 10 } }), 200, null],
   ];
-  test.each(CASES)("%s → %i", async (_name, route, status, msg) => {
+  test.each(CASES.map(([name, route, status, msg]) => [name, status, route, msg] as const))("%s → %d", async (_name, status, route, msg) => {
     const r = await hit(route(), { token: second.token });
     if (status === 200) expect(ok<any[]>(r).map((e) => e.msg.content)).toEqual(["hello"]);
     else fails(r, status, msg!);

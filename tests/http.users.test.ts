@@ -146,17 +146,17 @@ describe("GET /api/user/get", () => {
   });
 
   test.each([
-    ["missing", "", 400, "uid: "],
-    ["zero", "?uid=0", 400, "uid: "],
-    ["negative", "?uid=-1", 400, "uid: "],
-    ["fractional", "?uid=1.5", 400, "uid: "],
-    ["not a number", "?uid=abc", 400, "uid: "],
-    ["empty", "?uid=", 400, "uid: "],
-    ["2^53", `?uid=${MAX + 1}`, 400, "uid: "],
-    ["1e400", "?uid=1e400", 400, "uid: "],
-    ["2^53-1 (valid, absent)", `?uid=${MAX}`, 404, "user not found"],
-    ["an absent user", "?uid=999999", 404, "user not found"],
-  ])("uid %s → %i", async (_label, query, status, msg) => {
+    ["missing", 400, "", "uid: "],
+    ["zero", 400, "?uid=0", "uid: "],
+    ["negative", 400, "?uid=-1", "uid: "],
+    ["fractional", 400, "?uid=1.5", "uid: "],
+    ["not a number", 400, "?uid=abc", "uid: "],
+    ["empty", 400, "?uid=", "uid: "],
+    ["2^53", 400, `?uid=${MAX + 1}`, "uid: "],
+    ["1e400", 400, "?uid=1e400", "uid: "],
+    ["2^53-1 (valid, absent)", 404, `?uid=${MAX}`, "user not found"],
+    ["an absent user", 404, "?uid=999999", "user not found"],
+  ])("uid %s → %d", async (_label, status, query, msg) => {
     fails(await call(app, "GET", `/api/user/get${query}`, { token: a.token }), status, msg);
   });
 });
@@ -168,11 +168,11 @@ describe("GET /api/user/token", () => {
   });
 
   test.each([
-    ["missing", "", 400, "token: "],
-    ["empty", "?token=", 400, "token: "],
-    ["oversize", `?token=${"t".repeat(201)}`, 400, "token: "],
-    ["unknown", "?token=not-a-real-token", 401, "login required"],
-  ])("token %s → %i", async (_label, query, status, msg) => {
+    ["missing", 400, "", "token: "],
+    ["empty", 400, "?token=", "token: "],
+    ["oversize", 400, `?token=${"t".repeat(201)}`, "token: "],
+    ["unknown", 401, "?token=not-a-real-token", "login required"],
+  ])("token %s → %d", async (_label, status, query, msg) => {
     fails(await call(app, "GET", `/api/user/token${query}`, { token: a.token }), status, msg);
   });
 });

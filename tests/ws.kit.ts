@@ -112,15 +112,6 @@ export function freePort(): number {
   return port;
 }
 
-/** Polls until cond holds (for server-side state that has no frame of its own). */
-export async function until(cond: () => boolean, timeoutMs = 3000, what = "condition") {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
 export const TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 /** Two users, a and b, in a group of their own (a owns it). */

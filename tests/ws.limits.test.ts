@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { WebSocket as BunWebSocket } from "bun";
 import { group, user, type Frame } from "./helpers";
-import { cleanup, collect, connect, expectError, isAck, isMsg, record, say, start, storedMessages, until, twoInGroup } from "./ws.kit";
+import { cleanup, collect, connect, expectError, isAck, isMsg, record, say, start, storedMessages, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
 
@@ -87,8 +87,10 @@ describe("sockets per user", () => {
     expectError(await say(a3, gid, "x", { clientMsgId: "nope" }), 401, "nope");
     await connect(s, b);
     await connect(s, b);
+    // The server answers a close frame and forgets the socket in one step: by the echo, a1 is gone.
     a1.close();
-    await until(() => s.app.hub.socketsOf(a.uid).size === 1, 3000, "a1 to be forgotten");
+    await a1.waitClose();
+    expect(s.app.hub.socketsOf(a.uid).size).toBe(1);
     expect(await a3.login(a)).toMatchObject({ content: "Ok" });
   });
 

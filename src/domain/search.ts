@@ -132,6 +132,6 @@ export function backfillSearchIndex(ctx: Ctx, log: (n: number) => void = () => {
     }
     sqlite.run("UPDATE settings SET value = 'done' WHERE key = 'search_backfill'");
   })();
-  log(n);
+  if (n > 0) log(n);
   return n;
 }

@@ -2,12 +2,12 @@
 // body limit. Routes stay thin: parse, then call the domain, writes through
 // the one write path (app.write), and reply once that is durable.
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { App } from "../app";
 import { resolveToken, touchSession } from "../domain/sessions";
 import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
+import { bodyLimit } from "./body-limit";
 import { friendRoutes } from "./friends";
 import { groupRoutes } from "./groups";
 import { groupLifecycleRoutes } from "./group-lifecycle";
@@ -89,15 +89,9 @@ export function createHttpApp(app: App) {
     });
   }
 
-  http.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: app.config.bodyLimit,
-      onError: () => {
-        throw new AppError("too_large", `body: larger than ${app.config.bodyLimit} bytes`);
-      },
-    }),
-  );
+  // Every route takes --body-limit; a route with a limit of its own (a file upload) is listed here.
+  const ownLimits = new Map<string, number>();
+  http.use("*", bodyLimit((path) => ownLimits.get(path) ?? app.config.bodyLimit));
   http.use("/api/*", async (c, next) => {
     await next();
     // A reply never shows what is not yet durable: it leaves once every write committed before it is (usually at once).
