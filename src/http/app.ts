@@ -1,7 +1,7 @@
 // The Hono app: envelope on every reply, one error mapping, bearer auth,
 // body limit. Routes stay thin: parse, then call the domain, writes through
 // the one write path (app.write), and reply once that is durable.
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
@@ -20,7 +20,7 @@ import { wsJsonSchema } from "../ws/schema";
 const PUBLIC = new Set(["/api/user/login", "/api/user/create", "/api/openapi.json", "/api/ws-schema.json"]);
 
 export function createHttpApp(app: App) {
-  const http = new Hono<Env>();
+  const http = new OpenAPIHono<Env>();
 
   http.onError((err, c) => {
     const e = err instanceof AppError ? err : toAppError(err);
@@ -96,7 +96,7 @@ export function createHttpApp(app: App) {
 
   // Built once, on first request: generating JSON Schema is not free.
   let openapi: unknown, wsSchema: unknown;
-  http.get("/api/openapi.json", (c) => c.json((openapi ??= openApiDocument())));
+  http.get("/api/openapi.json", (c) => c.json((openapi ??= openApiDocument(http))));
   http.get("/api/ws-schema.json", (c) => c.json((wsSchema ??= wsJsonSchema())));
   http.get("/docs", (c) => c.html(DOCS_HTML));
 
