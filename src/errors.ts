@@ -55,7 +55,7 @@ export function toAppError(err: unknown): AppError {
 
 export type Envelope<T> = { ok: boolean; code: number; msg: string | null; data: T | null };
 
-export const okEnvelope = <T>(data: T): Envelope<T> => ({ ok: true, code: 200, msg: null, data });
+export const okEnvelope = <T>(data: T) => ({ ok: true as const, code: 200 as const, msg: null, data }) satisfies Envelope<T>;
 
 export const errorEnvelope = (err: AppError): Envelope<null> => ({ ok: false, code: err.status, msg: err.message, data: null });
 

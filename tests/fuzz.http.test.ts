@@ -415,6 +415,42 @@ describe(`REST fuzz (${RUNS} cases per target)`, () => {
     expect(routes.filter((r) => !fuzzed.has(r))).toEqual([]);
   });
 
+  // The routes' own declarations (createRoute, published as /api/openapi.json) say what each takes: every input a route declares is fuzzed.
+  test("every declared body field, query parameter and token requirement is fuzzed here", async () => {
+    const doc = (await send({ method: "GET", path: "/api/openapi.json", headers: {} })).body;
+    const deref = (x: any): any => (x?.$ref ? deref(doc.components.schemas[x.$ref.split("/").pop()]) : x);
+    /** Every path into a body: object properties by name, array items as index 0. */
+    const fieldPaths = (schema: any, at: (string | number)[] = []): string[] => {
+      const x = deref(schema);
+      if (x?.type === "object") return Object.entries(x.properties ?? {}).flatMap(([k, v]) => [[...at, k].join("."), ...fieldPaths(v, [...at, k])]);
+      if (x?.type === "array") return [[...at, 0].join("."), ...fieldPaths(x.items, [...at, 0])];
+      return [];
+    };
+    const missing: string[] = [];
+    for (const [path, ops] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        const needsToken = op.security.length > 0;
+        if (needsToken && !AUTHED.some((r) => `${r.method} ${r.path}` === name)) missing.push(`${name}: token`);
+        const body = op.requestBody?.content["application/json"]?.schema;
+        if (body) {
+          const row = BODY_ROUTES.find((r) => "POST " + r.path === name);
+          if (!row) missing.push(`${name}: body`);
+          else {
+            if (row.auth !== needsToken) missing.push(`${name}: auth is ${needsToken}`);
+            const have = new Set(row.fields.map((x) => x.path.join(".")));
+            missing.push(...fieldPaths(body).filter((p) => !have.has(p)).map((p) => `${name}: ${p}`));
+          }
+        }
+        for (const param of op.parameters ?? []) {
+          const row = QUERY_ROUTES.find((r) => "GET " + r.path === name);
+          if (!row?.fields.some((x) => x.key === param.name)) missing.push(`${name}: ?${param.name}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   test("unknown paths and wrong methods under /api are a 4xx envelope", async () => {
     // Every real route (pages outside /api, such as a web client, may answer any GET: only /api is fuzzed here).
     const known = new Set(app.http.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`));

@@ -2,6 +2,7 @@
 // body limit. Routes stay thin: parse, then call the domain, writes through
 // the one write path (app.write), and reply once that is durable.
 import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { App } from "../app";
@@ -30,7 +31,7 @@ const HSTS = "max-age=15552000; includeSubDomains";
 const PUBLIC = new Set(["/api/user/login", "/api/user/create", "/api/openapi.json", "/api/ws-schema.json"]);
 
 export function createHttpApp(app: App) {
-  const http = new Hono<Env>();
+  const http = new OpenAPIHono<Env>();
 
   http.onError((err, c) => {
     const e = err instanceof AppError ? err : toAppError(err);
@@ -113,7 +114,7 @@ export function createHttpApp(app: App) {
 
   // Built once, on first request: generating JSON Schema is not free.
   let openapi: unknown, wsSchema: unknown;
-  http.get("/api/openapi.json", (c) => c.json((openapi ??= openApiDocument())));
+  http.get("/api/openapi.json", (c) => c.json((openapi ??= openApiDocument(http))));
   http.get("/api/ws-schema.json", (c) => c.json((wsSchema ??= wsJsonSchema())));
   http.get("/docs", (c) => {
     c.header("Content-Security-Policy", DOCS_CSP);

@@ -79,7 +79,7 @@ export function readQuery<S extends z.ZodType>(c: Ctx, schema: S): z.output<S> {
   return schema.parse(c.req.query());
 }
 
-export const reply = <T>(c: Ctx, data: T) => c.json(okEnvelope(data), 200);
+export const reply = <const T>(c: Ctx, data: T) => c.json(okEnvelope(data), 200);
 
 /** A uid in a body or query may only name the caller; left out, it means the caller. */
 export function callerUid(c: Ctx, claimed?: number): number {

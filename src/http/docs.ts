@@ -32,6 +32,9 @@ fetch("/api/openapi.json").then(r=>r.json()).then(doc=>{
     sec.append(block("reply data",op.responses[200].content["application/json"].schema.properties.data));
     main.append(sec);
   }
+  // The shapes replies refer to ("$ref": "#/components/schemas/User").
+  const shapes=Object.entries((doc.components&&doc.components.schemas)||{});
+  if(shapes.length){const h=document.createElement("h2");h.textContent="Shapes";main.append(h);for(const [name,schema] of shapes)main.append(block(name,schema));}
 });
 </script></body></html>`;
 

@@ -1,25 +1,27 @@
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
 import type { App } from "../app";
 import { history } from "../domain/messages";
 import { chatList, markGroupRead } from "../domain/reads";
 import { notifyFrame } from "../push";
 import { chatListBody, groupReadBody, historyBody } from "./schemas";
-import { callerUid, readBody, reply, type Env } from "./context";
+import { callerUid, reply } from "./context";
+import { BEARER, ChatMessage, jsonBody, replies, RestRoutes } from "./openapi";
 
 export function messageRoutes(app: App) {
-  return new Hono<Env>()
-    .post("/chat/list", async (c) => {
-      const b = await readBody(c, chatListBody);
+  return new RestRoutes()
+    .openapi(createRoute({ method: "post", path: "/chat/list", summary: "Your conversations, newest activity first, with unread counts", security: BEARER, request: jsonBody(chatListBody), responses: replies(z.array(ChatMessage)) }), async (c) => {
+      const b = c.req.valid("json");
       return reply(c, chatList(app, callerUid(c, b.uid), b.page, b.size));
     })
-    .post("/history", async (c) => {
-      const b = await readBody(c, historyBody);
+    .openapi(createRoute({ method: "post", path: "/history", summary: "A page of a group's messages, ascending within the page", security: BEARER, request: jsonBody(historyBody), responses: replies(z.array(ChatMessage)) }), async (c) => {
+      const b = c.req.valid("json");
       // rim's demo client sends the other party's uid here: accepted and ignored.
       const me = callerUid(c);
       return reply(c, history(app, me, { gid: b.gid, page: b.page, size: b.size, beforeId: b.beforeId }));
     })
-    .post("/group/read", async (c) => {
-      const b = await readBody(c, groupReadBody);
+    .openapi(createRoute({ method: "post", path: "/group/read", summary: "Move your read cursor to the group's newest message", security: BEARER, request: jsonBody(groupReadBody), responses: replies(z.literal(true)) }), async (c) => {
+      const b = c.req.valid("json");
       const me = callerUid(c, b.uid);
       await app.write((w) => {
         const upTo = markGroupRead(w, me, b.gid);

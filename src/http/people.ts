@@ -1,18 +1,20 @@
 // The directory and one's own profile, under /api/user.
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
 import type { App } from "../app";
 import { directory, updateProfile } from "../domain/people";
-import { callerUid, readBody, readQuery, reply, type Env } from "./context";
+import { callerUid, reply } from "./context";
+import { BEARER, jsonBody, replies, RestRoutes, User } from "./openapi";
 import { directoryQuery, profileBody } from "./schemas";
 
 export function peopleRoutes(app: App) {
-  return new Hono<Env>()
-    .get("/directory", (c) => {
-      const q = readQuery(c, directoryQuery);
+  return new RestRoutes()
+    .openapi(createRoute({ method: "get", path: "/directory", summary: "People whose account or name contains q (case-insensitive), prefix matches first; disabled users left out, emails blank", security: BEARER, request: { query: directoryQuery }, responses: replies(z.array(User)) }), (c) => {
+      const q = c.req.valid("query");
       return reply(c, directory(app, q.q, q.limit));
     })
-    .post("/update", async (c) => {
-      const b = await readBody(c, profileBody);
+    .openapi(createRoute({ method: "post", path: "/update", summary: "Change your name, avatar or email; returns your profile", security: BEARER, request: jsonBody(profileBody), responses: replies(User) }), async (c) => {
+      const b = c.req.valid("json");
       const me = callerUid(c);
       return reply(c, await app.write((w) => updateProfile(w, me, b)));
     });

@@ -1,13 +1,24 @@
 // GET /api/message/search: messages of the caller's groups matching words.
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
 import type { App } from "../app";
 import { searchMessages } from "../domain/search";
-import { callerUid, readQuery, reply, type Env } from "./context";
+import { callerUid, reply } from "./context";
+import { BEARER, MessageInfo, replies, RestRoutes } from "./openapi";
 import { searchQuery } from "./schemas";
 
+const SearchHit = MessageInfo.extend({ snippet: z.string().describe("the match with some context: matches in <mark>, everything else HTML-escaped") });
+
 export function searchRoutes(app: App) {
-  return new Hono<Env>().get("/search", (c) => {
-    const q = readQuery(c, searchQuery);
-    return reply(c, searchMessages(app, callerUid(c), q));
-  });
+  return new RestRoutes().openapi(
+    createRoute({
+      method: "get",
+      path: "/search",
+      summary: "Messages of your groups matching every word of q (any order, any case, words by prefix; CJK by any substring of 2+ characters), newest first",
+      security: BEARER,
+      request: { query: searchQuery },
+      responses: replies(z.array(SearchHit)),
+    }),
+    (c) => reply(c, searchMessages(app, callerUid(c), c.req.valid("query"))),
+  );
 }
