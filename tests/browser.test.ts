@@ -147,7 +147,7 @@ run(
 
     // Alice starts a direct chat with Bob by his account and writes.
     await a.page.getByRole("button", { name: "New chat" }).click();
-    await a.page.getByLabel("Their account").fill("bob");
+    await a.page.getByLabel("Account or name").fill("bob");
     await a.page.getByRole("button", { name: "Start chat" }).click();
     await a.page.getByRole("heading", { name: "Bob Brown" }).waitFor();
     await send(a.page, "Hi Bob, lunch at noon?");
