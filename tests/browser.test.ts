@@ -6,28 +6,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { sendMessage } from "../src/domain/messages";
 import { searchUser } from "../src/domain/users";
+import * as kit from "./browser.kit";
+import { available, bubbles, conv, send, settled, until } from "./browser.kit";
 import { serve, fixture } from "./helpers";
 
-// RIM_CHROMIUM points elsewhere only to try the missing-browser path.
-const CHROMIUM = process.env.RIM_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dir, "artifacts");
 const DOCS_SHOT = join(import.meta.dir, "..", "docs", "screenshot.png");
-const available = existsSync(CHROMIUM);
-
-if (!available) {
-  const why = `${CHROMIUM} is missing: install it with 'apt-get install -y chromium' (npm test does when it can)`;
-  if (process.env.CI) {
-    test("browser: Chromium is installed", () => {
-      throw new Error(why);
-    });
-  } else {
-    console.warn(`browser.test.ts skipped: ${why}`);
-  }
-}
-const run = available ? test : test.skip;
+const run = kit.browserTest("browser.test.ts");
 
 let server: ReturnType<typeof serve>;
 let browser: Browser;
@@ -37,11 +25,7 @@ beforeAll(async () => {
   if (!available) return;
   mkdirSync(ARTIFACTS, { recursive: true });
   server = serve();
-  // Playwright gives every launch a fresh temporary profile (user-data-dir) and removes it after.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await kit.launch();
 });
 
 afterAll(async () => {
@@ -77,50 +61,14 @@ test("a browser at / is sent to /app/, which serves the bundled client; other cl
   }
 });
 
-async function person(viewport: { width: number; height: number }): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(8000);
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-  return { ctx, page };
+async function person(viewport: { width: number; height: number }): Promise<kit.Person> {
+  const p = await kit.person(browser, viewport);
+  contexts.push(p.ctx);
+  return p;
 }
 
-async function register(page: Page, account: string, name: string) {
-  await page.goto(server.url + "/");
-  expect(new URL(page.url()).pathname).toBe("/app/"); // a browser at / is sent to the client
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByRole("textbox", { name: "Account", exact: true }).fill(account);
-  await page.getByRole("textbox", { name: "Display name" }).fill(name);
-  await page.getByLabel("Password", { exact: true }).fill("password1");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("button", { name: "Log out" }).waitFor();
-}
-
-/** Polls fn until its value deep-equals want (bun:test has no expect.poll), then asserts it. */
-async function until<T>(fn: () => Promise<T>, want: Awaited<T>, timeout = 8000): Promise<void> {
-  const end = Date.now() + timeout;
-  let got = await fn();
-  while (!Bun.deepEquals(got, want) && Date.now() < end) {
-    await Bun.sleep(50);
-    got = await fn();
-  }
-  expect(got as Awaited<T>).toEqual(want);
-}
-
+const register = (page: Page, account: string, name: string) => kit.register(page, server.url, account, name);
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
-const bubbles = (page: Page) => page.locator(".messages .msg .bubble").allTextContents();
-const conv = (page: Page, title: string) => page.locator(".conv", { has: page.locator(".conv-title", { hasText: title }) });
-
-async function send(page: Page, text: string) {
-  await page.getByLabel("Message", { exact: true }).fill(text);
-  await page.keyboard.press("Enter");
-}
-
-/** Waits until the newest own message is acknowledged (no pending item left). */
-async function settled(page: Page) {
-  await until(() => page.locator(".msg[data-state]").count(), 0, 8000);
-}
 
 run(
   "two people chat in the browser: unread, read receipts, offline catch-up",
