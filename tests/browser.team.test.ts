@@ -146,6 +146,10 @@ run(
     const s = server();
     const quinn = await user(s.app, "quinn");
     s.app.db.$client.run("UPDATE users SET name = 'Quinn Quartermaine' WHERE id = ?", [quinn.uid]);
+    for (const [account, name] of [["rosa", "Rosa Ramírez"], ["sam", "Samantha Sørensen-Oyelaran-Whitfield"]]) {
+      const u = await user(s.app, account);
+      s.app.db.$client.run("UPDATE users SET name = ? WHERE id = ?", [name, u.uid]);
+    }
     const o = await person(DESKTOP);
     const p = await person(PHONE, "dark");
     await kit.register(o.page, s.url, "olga", "Olga Ostrowska-Vanderbilt");
@@ -162,6 +166,14 @@ run(
     await until(() => active(o.page), "Quinn Quartermaine @quinn");
     await members.press("Enter");
     await until(() => dialog(o.page).getByRole("list", { name: "Chosen people" }).getByRole("listitem").allTextContents(), ["Pete Peterson✕", "Quinn Quartermaine✕"]);
+    await members.fill("s");
+    // An account starting with it first, then a name containing it.
+    await until(() => offered(o.page), ["Samantha Sørensen-Oyelaran-Whitfield @sam", "Rosa Ramírez @rosa"]);
+    await shots(o.page, "new-group-desktop");
+    await o.page.setViewportSize(PHONE);
+    await shots(o.page, "new-group-phone");
+    await o.page.setViewportSize(DESKTOP);
+    await members.fill("");
     await o.page.getByRole("button", { name: "Create group" }).click();
     await o.page.getByRole("heading", { name: title }).waitFor();
     await send(o.page, "Kick-off on Monday");

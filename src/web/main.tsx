@@ -44,7 +44,8 @@ function useAction() {
     try {
       await fn();
     } catch (e) {
-      setError((e as Error).message);
+      // The server's reasons sometimes name the route to use next: that part is for programs.
+      setError((e as Error).message.replace(/\s*\((?:GET|POST) \/api\/[^)]*\)$/, ""));
     } finally {
       setBusy(false);
     }
@@ -242,7 +243,7 @@ function Sidebar({ show }: { show(d: Dialog): void }) {
           Friends{state.friendRequests > 0 && <span class="badge">{state.friendRequests}</span>}
         </button>
       </nav>
-      <nav class="more" aria-label="Team">
+      <nav class="more" aria-label="More">
         <button type="button" class="link" onClick={() => show("profile")}>
           Profile
         </button>
@@ -254,12 +255,12 @@ function Sidebar({ show }: { show(d: Dialog): void }) {
             Admin
           </button>
         )}
+        {canAsk && (
+          <button type="button" class="link" onClick={store.askNotifications}>
+            Turn on notifications
+          </button>
+        )}
       </nav>
-      {canAsk && (
-        <button type="button" class="link notif" onClick={store.askNotifications}>
-          Turn on notifications
-        </button>
-      )}
       <ConvList />
     </aside>
   );
@@ -534,6 +535,7 @@ async function resolvePeople(text: string): Promise<User[]> {
 function PeopleField({ label, chosen, setChosen, skip }: { label: ComponentChildren; chosen: User[]; setChosen(us: User[]): void; skip(u: User): boolean }) {
   return (
     <div class="people-field">
+      <PeoplePicker label={label} name="people" skip={(u) => skip(u) || chosen.some((x) => x.id === u.id)} onPick={(u) => setChosen([...chosen, u])} />
       {chosen.length > 0 && (
         <ul class="chips" aria-label="Chosen people">
           {chosen.map((u) => (
@@ -546,7 +548,6 @@ function PeopleField({ label, chosen, setChosen, skip }: { label: ComponentChild
           ))}
         </ul>
       )}
-      <PeoplePicker label={label} name="people" skip={(u) => skip(u) || chosen.some((x) => x.id === u.id)} onPick={(u) => setChosen([...chosen, u])} />
     </div>
   );
 }
