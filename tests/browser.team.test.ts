@@ -59,6 +59,13 @@ async function shots(page: Page, name: string) {
   await page.emulateMedia({ colorScheme: "light" });
 }
 
+/** Someone registered without a browser, under a display name. */
+async function named(app: ReturnType<typeof serve>["app"], account: string, name: string) {
+  const u = await user(app, account);
+  app.db.$client.run("UPDATE users SET name = ? WHERE id = ?", [name, u.uid]);
+  return u;
+}
+
 const dialog = (page: Page) => page.getByRole("dialog");
 const memberRow = (page: Page, name: string) => dialog(page).getByRole("list", { name: "Members" }).getByRole("listitem").filter({ hasText: name });
 const listbox = (page: Page) => page.getByRole("listbox", { name: "Matching people" });
@@ -70,8 +77,7 @@ run(
   "find people as you type, start a chat from the list; a profile change reaches the other person; others' emails never show",
   async () => {
     const s = server();
-    const bella = await user(s.app, "bella");
-    s.app.db.$client.run("UPDATE users SET name = 'Bella Brightwater' WHERE id = ?", [bella.uid]);
+    await named(s.app, "bella", "Bella Brightwater");
     const a = await person(DESKTOP);
     const b = await person(PHONE);
     await kit.register(a.page, s.url, "ann", "Ann Archer");
@@ -144,12 +150,9 @@ run(
   "a group's life in the members dialog: roles, leave refused then handed over, add back by name, delete; the other member's screen follows",
   async () => {
     const s = server();
-    const quinn = await user(s.app, "quinn");
-    s.app.db.$client.run("UPDATE users SET name = 'Quinn Quartermaine' WHERE id = ?", [quinn.uid]);
-    for (const [account, name] of [["rosa", "Rosa Ramírez"], ["sam", "Samantha Sørensen-Oyelaran-Whitfield"]]) {
-      const u = await user(s.app, account);
-      s.app.db.$client.run("UPDATE users SET name = ? WHERE id = ?", [name, u.uid]);
-    }
+    await named(s.app, "quinn", "Quinn Quartermaine");
+    await named(s.app, "rosa", "Rosa Ramírez");
+    await named(s.app, "sam", "Samantha Sørensen-Oyelaran-Whitfield");
     const o = await person(DESKTOP);
     const p = await person(PHONE, "dark");
     await kit.register(o.page, s.url, "olga", "Olga Ostrowska-Vanderbilt");

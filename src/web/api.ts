@@ -63,7 +63,6 @@ export const api = {
   logout: () => call<boolean>("POST", "/user/logout"),
   me: () => call<User>("GET", "/user/token" + q({ token })),
   user: (uid: number) => call<User>("GET", "/user/get" + q({ uid })),
-  search: (account: string) => call<User | null>("GET", "/user/search" + q({ account })),
   directory: (text: string, limit: number) => call<User[]>("GET", "/user/directory" + q({ q: text, limit })),
   updateProfile: (change: { name?: string; avatar?: string; email?: string }) => call<User>("POST", "/user/update", change),
   invite: () => call<string>("POST", "/user/invite"),
@@ -101,10 +100,3 @@ export const api = {
 
 /** The link a new member opens to sign up with an invite code. */
 export const inviteLink = (code: string) => `${location.origin}/app/#invite=${encodeURIComponent(code)}`;
-
-/** A user by exact account, or an error that says so. */
-export async function findAccount(account: string): Promise<User> {
-  const u = await api.search(account.trim());
-  if (!u) throw new ApiError(404, `no user with account "${account.trim()}"`);
-  return u;
-}

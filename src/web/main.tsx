@@ -4,7 +4,7 @@
 // and call its actions.
 import { render, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
-import { api, ApiError, findAccount, inviteLink, MODE, ROLE, type AdminUser, type Invite, type Settings, type Stats, type User } from "./api";
+import { api, ApiError, inviteLink, MODE, ROLE, type AdminUser, type Invite, type Settings, type Stats, type User } from "./api";
 import * as store from "./store";
 import { state, type Conv, type Msg, type Pending } from "./store";
 
@@ -664,7 +664,7 @@ function GroupInfo({ c, close }: { c: Conv; close(): void }) {
           <button disabled={busy}>Rename</button>
         </form>
       )}
-      <h3>{members.length} members</h3>
+      <h3>{c.members ? `${members.length} members` : "Loading…"}</h3>
       <ul class="people" aria-label="Members">
         {members.map((m) => {
           const self = m.user.id === me;
@@ -902,6 +902,11 @@ function Friends({ close }: { close(): void }) {
   useEffect(() => {
     run(load);
   }, []);
+  const ask = async (u: User) => {
+    await api.addFriend(u.id);
+    setNote(`Request sent to ${u.name}.`);
+    await load();
+  };
   const person = (u: User, actions: ComponentChildren) => (
     <li key={u.id}>
       <Avatar name={u.name} id={u.id} />
@@ -917,21 +922,16 @@ function Friends({ close }: { close(): void }) {
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
-          const form = e.currentTarget;
-          const account = String(new FormData(form).get("account") ?? "");
+          const text = String(new FormData(e.currentTarget).get("person") ?? "");
           run(async () => {
-            const u = await findAccount(account);
-            await api.addFriend(u.id);
-            form.reset();
-            setNote(`Request sent to ${u.name}.`);
-            await load();
+            const [u] = await resolvePeople(text);
+            if (u) await ask(u);
           });
         }}
       >
-        <label class="grow">
-          Add a friend by account
-          <input name="account" required autocomplete="off" />
-        </label>
+        <div class="grow">
+          <PeoplePicker label="Add a friend by account or name" name="person" skip={(u) => u.id === state.me!.id} onPick={(u) => run(() => ask(u))} />
+        </div>
         <button disabled={busy}>Send request</button>
       </form>
       {note && <p class="muted">{note}</p>}
