@@ -34,6 +34,14 @@ function Avatar({ name, id, src }: { name: string; id: number; src?: string }) {
   );
 }
 
+/** What went wrong, announced; nothing when nothing did. */
+const Problem = ({ text }: { text: string }) =>
+  text ? (
+    <p class="error" role="alert">
+      {text}
+    </p>
+  ) : null;
+
 /** Runs an async action with busy and error state, for forms. */
 function useAction() {
   const [busy, setBusy] = useState(false);
@@ -139,7 +147,7 @@ function Auth() {
             <input name="invite" autocomplete="off" maxLength={64} value={invite} onInput={(e) => setInvite(e.currentTarget.value)} />
           </label>
         )}
-        {error && <p class="error" role="alert">{error}</p>}
+        <Problem text={error} />
         <button disabled={busy}>{mode === "login" ? "Log in" : "Create account"}</button>
         <p class="muted">
           {mode === "login" ? "New here? " : "Have an account? "}
@@ -582,7 +590,7 @@ function NewChat({ close }: { close(): void }) {
         }}
       >
         <PeoplePicker label="Account or name" name="person" skip={(u) => u.id === state.me!.id} onPick={start} autoFocus />
-        {error && <p class="error" role="alert">{error}</p>}
+        <Problem text={error} />
         <button disabled={busy}>Start chat</button>
       </form>
     </Modal>
@@ -609,7 +617,7 @@ function NewGroup({ close }: { close(): void }) {
           <input name="name" required maxLength={100} autoFocus />
         </label>
         <PeopleField label="Members" chosen={chosen} setChosen={setChosen} skip={(u) => u.id === state.me!.id} />
-        {error && <p class="error" role="alert">{error}</p>}
+        <Problem text={error} />
         <button disabled={busy}>Create group</button>
       </form>
     </Modal>
@@ -618,7 +626,29 @@ function NewGroup({ close }: { close(): void }) {
 
 const roleName = (r: number) => (r === ROLE.owner ? "owner" : r === ROLE.admin ? "admin" : "member");
 
-type Confirm = { text: string; yes: string; act(): Promise<unknown> };
+type Confirm = { text: string; label: string; act(): Promise<unknown> };
+
+/** A question before something that cannot be undone; focus starts on Cancel. */
+function AreYouSure({ text, label, busy, yes, no }: { text: string; label: string; busy: boolean; yes(): void; no(): void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    ref.current?.scrollIntoView({ block: "nearest" });
+    ref.current?.querySelector<HTMLButtonElement>(".ghost")?.focus();
+  }, []);
+  return (
+    <div class="confirm" role="alertdialog" aria-label="Confirm" aria-describedby="confirm-text" ref={ref}>
+      <p id="confirm-text">{text}</p>
+      <div class="row">
+        <button type="button" class="danger" disabled={busy} onClick={yes}>
+          {label}
+        </button>
+        <button type="button" class="ghost" onClick={no}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
 
 function GroupInfo({ c, close }: { c: Conv; close(): void }) {
   const { busy, error, run, setError } = useAction();
@@ -686,7 +716,7 @@ function GroupInfo({ c, close }: { c: Conv; close(): void }) {
                       const role = Number(e.currentTarget.value);
                       if (role === ROLE.owner) {
                         e.currentTarget.value = String(m.role); // until confirmed
-                        ask({ text: `Make ${m.user.name} the owner of “${name}”? You stay an admin.`, yes: "Make owner", act: () => store.transferGroup(c, m.user.id) });
+                        ask({ text: `Make ${m.user.name} the owner of “${name}”? You stay an admin.`, label: "Make owner", act: () => store.transferGroup(c, m.user.id) });
                       } else act(() => store.setRole(c, m.user.id, role));
                     }}
                   >
@@ -726,11 +756,7 @@ function GroupInfo({ c, close }: { c: Conv; close(): void }) {
           <button disabled={busy}>Add</button>
         </form>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Problem text={error} />
       {handOver && owner && others.length > 0 && (
         <form
           class="row hand-over"
@@ -757,19 +783,7 @@ function GroupInfo({ c, close }: { c: Conv; close(): void }) {
           <button disabled={busy}>Transfer and leave</button>
         </form>
       )}
-      {confirm && (
-        <div class="confirm" role="alertdialog" aria-label="Confirm" ref={(el) => el?.scrollIntoView({ block: "nearest" })}>
-          <p>{confirm.text}</p>
-          <div class="row">
-            <button type="button" class="danger" disabled={busy} onClick={() => act(confirm.act)}>
-              {confirm.yes}
-            </button>
-            <button type="button" class="ghost" onClick={() => setConfirm(null)}>
-              Cancel
-            </button>
-          </div>
-        </div>
-      )}
+      {confirm && <AreYouSure key={confirm.text} {...confirm} busy={busy} yes={() => act(confirm.act)} no={() => setConfirm(null)} />}
       <div class="row end">
         <button type="button" class="danger" disabled={busy} onClick={leave}>
           Leave group
@@ -779,7 +793,7 @@ function GroupInfo({ c, close }: { c: Conv; close(): void }) {
             type="button"
             class="danger"
             disabled={busy}
-            onClick={() => ask({ text: `Delete “${name}” for all ${members.length} members? Its messages go with it.`, yes: "Delete for everyone", act: async () => (await store.deleteGroup(c), close()) })}
+            onClick={() => ask({ text: `Delete “${name}” for all ${members.length} members? Its messages go with it.`, label: "Delete for everyone", act: async () => (await store.deleteGroup(c), close()) })}
           >
             Delete group
           </button>
@@ -823,11 +837,7 @@ function Invite({ close }: { close(): void }) {
       <div class="stack">
         <p class="muted">An invite link lets one person create an account, even while sign-up needs an invite. Each link works once.</p>
         {link && <CopyLink label="Invite link" link={link} />}
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Problem text={error} />
         <button type="button" disabled={busy} onClick={() => run(async () => setLink(inviteLink(await api.invite())))}>
           {link ? "Create another link" : "Create an invite link"}
         </button>
@@ -877,11 +887,7 @@ function Profile({ close }: { close(): void }) {
           </span>
           <input name="email" type="email" maxLength={254} autocomplete="email" defaultValue={me.email} />
         </label>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Problem text={error} />
         {saved && <p role="status">Saved.</p>}
         <button disabled={busy}>Save</button>
       </form>
@@ -935,7 +941,7 @@ function Friends({ close }: { close(): void }) {
         <button disabled={busy}>Send request</button>
       </form>
       {note && <p class="muted">{note}</p>}
-      {error && <p class="error" role="alert">{error}</p>}
+      <Problem text={error} />
       {lists && lists.incoming.length > 0 && (
         <>
           <h3>Requests</h3>
@@ -1002,11 +1008,7 @@ function AdminUsers() {
         Search users
         <input type="search" value={q} placeholder="Account or name" onInput={(e) => (setQ(e.currentTarget.value), setPage(1))} />
       </label>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Problem text={error} />
       {done && <p role="status">{done}</p>}
       <ul class="people admin-users" aria-label="Users">
         {data?.users.map((u) => (
@@ -1086,11 +1088,7 @@ function AdminInvites() {
         Create an invite link
       </button>
       {link && <CopyLink label="New invite link" link={link} />}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Problem text={error} />
       {list && list.length === 0 && <p class="muted">No invites yet.</p>}
       <ul class="people invites" aria-label="Invites">
         {list?.map((i) => (
@@ -1121,7 +1119,7 @@ function AdminSettings() {
   const [now, setNow] = useState<Settings | null>(null);
   const [saved, setSaved] = useState(false);
   useEffect(() => void run(async () => setNow(await api.settings())), []);
-  if (!now) return error ? <p class="error" role="alert">{error}</p> : <p class="muted">Loading…</p>;
+  if (!now) return error ? <Problem text={error} /> : <p class="muted">Loading…</p>;
   return (
     <form
       onInput={() => setSaved(false)}
@@ -1150,11 +1148,7 @@ function AdminSettings() {
         </select>
       </label>
       <p class="muted">Kept across restarts; they override the server's --registration flag.</p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Problem text={error} />
       {saved && <p role="status">Saved: registration {now.registration}, invites by {now.inviters}.</p>}
       <button disabled={busy}>Save settings</button>
     </form>
@@ -1176,11 +1170,7 @@ function AdminStats() {
   useEffect(() => void run(async () => setStats(await api.stats())), []);
   return (
     <>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Problem text={error} />
       <dl class="stats">
         {stats &&
           STAT_NAMES.map(([k, label]) => (
