@@ -362,6 +362,9 @@ run(
     await invites.getByText("live", { exact: true }).waitFor();
     await invites.getByRole("button", { name: /Revoke invite/ }).click();
     await invites.getByText("expired", { exact: true }).waitFor();
+    await panel.getByRole("button", { name: "Create an invite link" }).click();
+    await until(() => invites.getByRole("listitem").count(), 2);
+    await shots(adm.page, "admin-invites-desktop");
 
     // Registration policy: closed, kept by the server; a visitor's sign-up is refused.
     await dialog(adm.page).getByRole("tab", { name: "Registration" }).click();
