@@ -183,7 +183,11 @@ async function start(me: User) {
   remember(me);
   // Only server admins get 200 here; everyone else 403.
   api.settings().then(
-    () => ((state.admin = true), changed()),
+    () => {
+      if (state.me !== me) return; // logged out meanwhile
+      state.admin = true;
+      changed();
+    },
     () => {},
   );
   try {
