@@ -1191,9 +1191,22 @@ function Admin({ close }: { close(): void }) {
   const Panel = ADMIN_TABS[tab][1];
   return (
     <Modal title="Admin" onClose={close} wide>
-      <div class="tabs" role="tablist" aria-label="Admin sections">
+      <div
+        class="tabs"
+        role="tablist"
+        aria-label="Admin sections"
+        onKeyDown={(e) => {
+          // Arrows move between the tabs, as in every tab list.
+          const keys = Object.keys(ADMIN_TABS) as (keyof typeof ADMIN_TABS)[];
+          const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+          if (!step) return;
+          const next = keys[(keys.indexOf(tab) + step + keys.length) % keys.length]!;
+          setTab(next);
+          document.getElementById(`tab-${next}`)?.focus();
+        }}
+      >
         {Object.entries(ADMIN_TABS).map(([k, [label]]) => (
-          <button key={k} type="button" role="tab" id={`tab-${k}`} aria-selected={tab === k} aria-controls="admin-panel" class={tab === k ? "" : "ghost"} onClick={() => setTab(k as keyof typeof ADMIN_TABS)}>
+          <button key={k} type="button" role="tab" id={`tab-${k}`} aria-selected={tab === k} tabIndex={tab === k ? 0 : -1} aria-controls="admin-panel" class={tab === k ? "" : "ghost"} onClick={() => setTab(k as keyof typeof ADMIN_TABS)}>
             {label}
           </button>
         ))}
