@@ -6,28 +6,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { sendMessage } from "../src/domain/messages";
 import { searchUser } from "../src/domain/users";
+import * as kit from "./browser.kit";
+import { available, bubbles, conv, send, settled, until, violations } from "./browser.kit";
 import { serve, fixture } from "./helpers";
 
-// RIM_CHROMIUM points elsewhere only to try the missing-browser path.
-const CHROMIUM = process.env.RIM_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dir, "artifacts");
 const DOCS_SHOT = join(import.meta.dir, "..", "docs", "screenshot.png");
-const available = existsSync(CHROMIUM);
-
-if (!available) {
-  const why = `${CHROMIUM} is missing: install it with 'apt-get install -y chromium' (npm test does when it can)`;
-  if (process.env.CI) {
-    test("browser: Chromium is installed", () => {
-      throw new Error(why);
-    });
-  } else {
-    console.warn(`browser.test.ts skipped: ${why}`);
-  }
-}
-const run = available ? test : test.skip;
+const run = kit.browserTest("browser.test.ts");
 
 let server: ReturnType<typeof serve>;
 let browser: Browser;
@@ -37,11 +25,7 @@ beforeAll(async () => {
   if (!available) return;
   mkdirSync(ARTIFACTS, { recursive: true });
   server = serve();
-  // Playwright gives every launch a fresh temporary profile (user-data-dir) and removes it after.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await kit.launch();
 });
 
 afterAll(async () => {
@@ -77,82 +61,14 @@ test("a browser at / is sent to /app/, which serves the bundled client; other cl
   }
 });
 
-async function person(viewport: { width: number; height: number }): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  contexts.push(ctx);
-  // Every change to a page's DOM is counted, so that a test can wait for the next one instead of polling (see `until`).
-  await ctx.addInitScript(() => {
-    let changes = 0;
-    let waiters: ((n: number) => void)[] = [];
-    const w = window as any;
-    w.__domChanges = () => changes;
-    w.__domChangedSince = (seen: number) => (changes > seen ? changes : new Promise<number>((res) => waiters.push(res)));
-    new MutationObserver(() => {
-      changes++;
-      const ready = waiters;
-      waiters = [];
-      for (const res of ready) res(changes);
-    }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
-  });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(8000);
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-  watchPolicy(page);
-  return { ctx, page };
+async function person(viewport: { width: number; height: number }): Promise<kit.Person> {
+  const p = await kit.person(browser, viewport);
+  contexts.push(p.ctx);
+  return p;
 }
 
-// Every Content-Security-Policy violation a page reports: the app must run entirely within its policy.
-const violations: string[] = [];
-function watchPolicy(page: Page) {
-  page.on("console", (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(`${page.url()}: ${m.text()}`);
-  });
-}
-
-async function register(page: Page, account: string, name: string) {
-  await page.goto(server.url + "/");
-  expect(new URL(page.url()).pathname).toBe("/app/"); // a browser at / is sent to the client
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByRole("textbox", { name: "Account", exact: true }).fill(account);
-  await page.getByRole("textbox", { name: "Display name" }).fill(name);
-  await page.getByLabel("Password", { exact: true }).fill("password1");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("button", { name: "Log out" }).waitFor();
-}
-
-/**
- * Waits until fn's value deep-equals want, then asserts it (bun:test has no expect.poll). What fn reads is
- * the page's DOM, so fn runs again each time the DOM changes (counted by the page's MutationObserver),
- * never on a clock; `timeout` only bounds the whole wait.
- */
-async function until<T>(page: Page, fn: () => Promise<T>, want: Awaited<T>, timeout = 8000): Promise<void> {
-  const end = Date.now() + timeout;
-  for (;;) {
-    // Counted before fn reads: a change while it reads makes the wait below return at once.
-    const seen = await page.evaluate(() => (window as any).__domChanges() as number);
-    const got = await fn();
-    const left = end - Date.now();
-    if (Bun.deepEquals(got, want) || left <= 0) return void expect(got as Awaited<T>).toEqual(want);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const changed = page.evaluate((n) => (window as any).__domChangedSince(n) as Promise<number>, seen).catch(() => 0); // a navigation ends it too
-    await Promise.race([changed, new Promise((res) => (timer = setTimeout(res, left)))]);
-    clearTimeout(timer);
-  }
-}
-
+const register = (page: Page, account: string, name: string) => kit.register(page, server.url, account, name);
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
-const bubbles = (page: Page) => page.locator(".messages .msg .bubble").allTextContents();
-const conv = (page: Page, title: string) => page.locator(".conv", { has: page.locator(".conv-title", { hasText: title }) });
-
-async function send(page: Page, text: string) {
-  await page.getByLabel("Message", { exact: true }).fill(text);
-  await page.keyboard.press("Enter");
-}
-
-/** Waits until the newest own message is acknowledged (no pending item left). */
-async function settled(page: Page) {
-  await until(page, () => page.locator(".msg[data-state]").count(), 0, 8000);
-}
 
 run(
   "two people chat in the browser: unread, read receipts, offline catch-up",
@@ -179,12 +95,12 @@ run(
 
     // Alice starts a direct chat with Bob by his account and writes.
     await a.page.getByRole("button", { name: "New chat" }).click();
-    await a.page.getByLabel("Their account").fill("bob");
+    await a.page.getByLabel("Account or name").fill("bob");
     await a.page.getByRole("button", { name: "Start chat" }).click();
     await a.page.getByRole("heading", { name: "Bob Brown" }).waitFor();
     await send(a.page, "Hi Bob, lunch at noon?");
     await settled(a.page);
-    await until(a.page, () => a.page.locator(".msg.mine .status").last().textContent(), "Sent");
+    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Sent");
 
     // Bob, on the list, sees the new conversation with one unread message.
     const bobsRow = conv(b.page, "Alice Adams");
@@ -198,13 +114,13 @@ run(
     await bobsRow.click();
     await b.page.getByRole("heading", { name: "Alice Adams" }).waitFor();
     expect(await bubbles(b.page)).toEqual(["Hi Bob, lunch at noon?"]);
-    await until(a.page, () => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
     await send(b.page, "Sure, see you there");
     await settled(b.page);
-    await until(a.page, () => bubbles(a.page), ["Hi Bob, lunch at noon?", "Sure, see you there"]);
+    await until(() => bubbles(a.page), ["Hi Bob, lunch at noon?", "Sure, see you there"]);
     // Alice has the chat in view: nothing counts as unread for her, and Bob sees her read it.
     expect(await conv(a.page, "Bob Brown").locator(".badge").count()).toBe(0);
-    await until(b.page, () => b.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+    await until(() => b.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
 
     // Bob loses the network. Alice keeps writing; Bob writes too, offline.
     await b.ctx.setOffline(true);
@@ -221,24 +137,24 @@ run(
     await b.ctx.setOffline(false);
     await b.page.locator(".banner").waitFor({ state: "detached", timeout: 15_000 });
     const expected = ["Hi Bob, lunch at noon?", "Sure, see you there", ...missed, "On my way (typed in the tunnel)"];
-    await until(b.page, () => bubbles(b.page), expected, 10_000);
+    await until(() => bubbles(b.page), expected, 10_000);
     await settled(b.page);
-    await until(a.page, () => bubbles(a.page), expected);
+    await until(() => bubbles(a.page), expected);
     const ids = (await b.page.locator(".messages .msg[data-msg-id]").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-msg-id")))));
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
     expect(new Set(ids).size).toBe(expected.length);
     // Bob was looking at the chat, so Alice's catch-up messages show as read.
-    await until(a.page, () => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
+    await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Read by 1");
     // The server drops Bob's socket (no offline event this time): he reconnects and resumes by himself.
     const bob = searchUser(server.app, "bob")!;
     for (const ws of server.app.hub.socketsOf(bob.id)) ws.close(1012, "restarting");
     await send(a.page, "Ordered you the lentil soup");
     expected.push("Ordered you the lentil soup");
-    await until(b.page, () => bubbles(b.page), expected, 10_000);
+    await until(() => bubbles(b.page), expected, 10_000);
     // A reload starts from REST history: the same messages, still once each.
     await b.page.reload();
     await b.page.getByRole("heading", { name: "Alice Adams" }).waitFor();
-    await until(b.page, () => bubbles(b.page), expected);
+    await until(() => bubbles(b.page), expected);
 
     // A group beside the direct chat: Bob's answer there shows as unread while Alice reads Bob's chat.
     await a.page.getByRole("button", { name: "New group" }).click();
@@ -253,7 +169,7 @@ run(
     await conv(b.page, "Weekend hike").click();
     await send(b.page, "Count me in!");
     await settled(b.page);
-    await until(a.page, () => conv(a.page, "Weekend hike").locator(".badge").textContent(), "1");
+    await until(() => conv(a.page, "Weekend hike").locator(".badge").textContent(), "1");
     expect(await conv(a.page, "Weekend hike").locator(".preview").textContent()).toBe("Bob Brown: Count me in!");
     expect(await a.page.title()).toBe("(1) rim");
 
@@ -306,12 +222,12 @@ run(
 
     // Removing Dave takes the group off his list at once.
     await a.page.locator(".people li", { hasText: "Dave Diaz" }).getByRole("button", { name: "Remove" }).click();
-    await until(a.page, () => a.page.locator(".people li").count(), 1);
+    await until(() => a.page.locator(".people li").count(), 1);
     await conv(b.page, "Launch team").waitFor({ state: "detached" });
     // And adding him back brings it back.
     await a.page.getByLabel(/Add members/).fill("dave");
     await a.page.getByRole("button", { name: "Add", exact: true }).click();
-    await until(a.page, () => a.page.locator(".people li").count(), 2);
+    await until(() => a.page.locator(".people li").count(), 2);
     await conv(b.page, "Launch team").waitFor();
     await a.page.getByRole("button", { name: "Close" }).click();
 
@@ -324,7 +240,7 @@ run(
     const row = conv(b.page, "Launch team");
     expect(await row.locator(".badge").textContent()).toBe("75");
     await row.click();
-    await until(b.page, async () => (await bubbles(b.page)).length >= 30, true);
+    await until(async () => (await bubbles(b.page)).length >= 30, true);
     expect((await bubbles(b.page)).at(-1)).toBe("history 75");
     const list = b.page.getByRole("list", { name: "Messages" });
     const atStart = async () => (await b.page.getByText("Start of the conversation").count()) > 0;
@@ -332,7 +248,7 @@ run(
       const shown = (await bubbles(b.page)).length;
       await list.evaluate((el) => (el.scrollTop = 0));
       // Scrolled to the top: an older page comes in above (or the start of the conversation shows).
-      await until(b.page, async () => (await bubbles(b.page)).length > shown || (await atStart()), true);
+      await until(async () => (await bubbles(b.page)).length > shown || (await atStart()), true);
     }
     expect(await bubbles(b.page)).toEqual(["Welcome to the crew", ...older]);
     expect(violations).toEqual([]);

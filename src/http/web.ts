@@ -11,7 +11,10 @@ import type { Env } from "./context";
 type File = { body: Uint8Array; type: string; etag: string | null; cache: string | null };
 export type WebBundle = { page: File; assets: Map<string, File> };
 
-/** Same-origin files and connections only; no inline script or style, no plugins, never inside a frame. */
+/**
+ * Same-origin scripts, styles and connections only; no inline script or style, no plugins, never inside a
+ * frame. Images may also come from any https origin: a rim avatar is a URL the user chose (rim's data model).
+ */
 export function appCsp(host: string | undefined): string {
   // 'self' covers same-origin WebSockets in current browsers; the explicit ws/wss origin is for older ones.
   const ws = host && /^[\w.-]+(?::\d+)?$|^\[[0-9a-fA-F:.]+\](?::\d+)?$/.test(host) ? ` ws://${host} wss://${host}` : "";
@@ -19,7 +22,7 @@ export function appCsp(host: string | undefined): string {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    "img-src 'self' data: https:",
     `connect-src 'self'${ws}`,
     "font-src 'self'",
     "object-src 'none'",

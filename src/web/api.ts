@@ -7,6 +7,10 @@ export type Group = { id: number; name: string; avatar: string; mode: number; cr
 export type Member = { role: number; user: User; readMsgId: number };
 export type MessageInfo = { id: number; kind: string; content: string; gid: number; uid: number; client_msg_id: string; createTime: string };
 export type ChatMessage = { group: Group; msg: MessageInfo; user: User; unread: number | null };
+export type AdminUser = User & { admin: boolean; disabled: boolean; createTime: string };
+export type Invite = { id: number; createdBy: number | null; createTime: string; expireTime: string; usedBy: number | null; status: "live" | "used" | "expired" };
+export type Settings = { registration: "open" | "invite" | "closed"; inviters: "members" | "admins" };
+export type Stats = Record<string, number>;
 
 export const ROLE = { member: 1, admin: 2, owner: 3 } as const;
 export const MODE = { direct: 1, group: 2 } as const;
@@ -53,12 +57,15 @@ async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Pr
 const q = (params: Record<string, string | number>) => "?" + new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
 
 export const api = {
-  register: (account: string, password: string, name: string) => call<number>("POST", "/user/create", { account, password, name }),
+  register: (account: string, password: string, name: string, invite: string) =>
+    call<number>("POST", "/user/create", { account, password, name, invite: invite || undefined }),
   login: (account: string, password: string) => call<string>("POST", "/user/login", { account, password }),
   logout: () => call<boolean>("POST", "/user/logout"),
   me: () => call<User>("GET", "/user/token" + q({ token })),
   user: (uid: number) => call<User>("GET", "/user/get" + q({ uid })),
-  search: (account: string) => call<User | null>("GET", "/user/search" + q({ account })),
+  directory: (text: string, limit: number) => call<User[]>("GET", "/user/directory" + q({ q: text, limit })),
+  updateProfile: (change: { name?: string; avatar?: string; email?: string }) => call<User>("POST", "/user/update", change),
+  invite: () => call<string>("POST", "/user/invite"),
 
   groups: (uid: number) => call<Group[]>("GET", "/group/get" + q({ uid })),
   members: (gid: number) => call<Member[]>("GET", "/group/user/get" + q({ gid })),
@@ -66,6 +73,10 @@ export const api = {
     call<number>("POST", "/group/create", { group: { name, avatar: "", mode }, users: uids.map((uid) => ({ uid, role: 1 })) }),
   renameGroup: (id: number, name: string) => call<boolean>("POST", "/group/update", { id, name }),
   changeMembers: (gid: number, uids: number[], add: boolean) => call<boolean>("POST", "/group/user/change", { gid, uids, opType: add ? 1 : 2 }),
+  leaveGroup: (gid: number) => call<boolean>("POST", "/group/leave", { gid }),
+  transferGroup: (gid: number, uid: number) => call<boolean>("POST", "/group/transfer", { gid, uid }),
+  setRole: (gid: number, uid: number, role: number) => call<boolean>("POST", "/group/role", { gid, uid, role }),
+  deleteGroup: (gid: number) => call<boolean>("POST", "/group/delete", { gid }),
 
   chatList: (page: number, size: number) => call<ChatMessage[]>("POST", "/message/chat/list", { page, size }),
   history: (gid: number, size: number, beforeId?: number) => call<ChatMessage[]>("POST", "/message/history", { gid, size, beforeId }),
@@ -74,11 +85,18 @@ export const api = {
   friendRequests: (dir: "in" | "out") => call<User[]>("GET", "/friend/list" + q({ status: 0, dir })),
   addFriend: (fid: number) => call<boolean>("POST", "/friend/add", { fid }),
   answerFriend: (fid: number, accept: boolean) => call<boolean>("POST", "/friend/status/modify", { fid, status: accept ? 1 : 2 }),
+
+  // Server admins only (403 for everyone else).
+  adminUsers: (text: string, page: number, size: number) => call<{ users: AdminUser[]; total: number }>("GET", "/admin/users" + q({ q: text, page, size })),
+  adminSetDisabled: (uid: number, disabled: boolean) => call<boolean>("POST", `/admin/user/${disabled ? "disable" : "enable"}`, { uid }),
+  adminSetPassword: (uid: number, password: string) => call<boolean>("POST", "/admin/user/password", { uid, password }),
+  adminInvites: () => call<Invite[]>("GET", "/admin/invites"),
+  adminCreateInvite: () => call<{ code: string; link: string }>("POST", "/admin/invite/create"),
+  adminRevokeInvite: (id: number) => call<boolean>("POST", "/admin/invite/revoke", { id }),
+  settings: () => call<Settings>("GET", "/admin/settings"),
+  saveSettings: (change: Partial<Settings>) => call<Settings>("POST", "/admin/settings", change),
+  stats: () => call<Stats>("GET", "/admin/stats"),
 };
 
-/** A user by exact account, or an error that says so. */
-export async function findAccount(account: string): Promise<User> {
-  const u = await api.search(account.trim());
-  if (!u) throw new ApiError(404, `no user with account "${account.trim()}"`);
-  return u;
-}
+/** The link a new member opens to sign up with an invite code. */
+export const inviteLink = (code: string) => `${location.origin}/app/#invite=${encodeURIComponent(code)}`;

@@ -42,7 +42,8 @@ export class Link {
       onState(s: LinkState): void;
       /** Runs after each successful Login; the link counts as online once it resolves. */
       onReady(): Promise<void>;
-      onAuthLost(): void;
+      /** The server refused or revoked this login (logged out elsewhere, password reset, account disabled). */
+      onAuthLost(reason: string): void;
     },
   ) {
     addEventListener("online", this.wake);
@@ -81,6 +82,11 @@ export class Link {
     });
   }
 
+  private authLost(reason: string) {
+    this.stop();
+    this.handlers.onAuthLost(reason);
+  }
+
   private setState(s: LinkState) {
     if (this.state === s) return;
     this.state = s;
@@ -95,16 +101,17 @@ export class Link {
     const ws = new WebSocket(url);
     this.ws = ws;
     ws.onmessage = (ev) => this.receive(ev.data);
-    ws.onclose = () => this.ws === ws && this.lost();
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      // 4001: this token was revoked; reconnecting with it would only be refused.
+      if (ev.code === 4001) this.authLost(ev.reason || "session ended");
+      else this.lost();
+    };
     ws.onopen = async () => {
       try {
         const ack = await this.request("Login", { content: this.token });
         if (ack.content !== "Ok") {
-          if (ack.code === 401 || ack.code === 403) {
-            this.stop();
-            this.handlers.onAuthLost();
-            return;
-          }
+          if (ack.code === 401 || ack.code === 403) return this.authLost(ack.msg ?? "session ended");
           throw new Error(ack.msg ?? "login refused");
         }
         await this.handlers.onReady();

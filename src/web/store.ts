@@ -41,6 +41,10 @@ export const state = {
   retryAt: 0,
   friendRequests: 0,
   notice: "" as string,
+  /** A server admin (GET /api/admin/settings answered 200): the admin screen shows. */
+  admin: false,
+  /** Why the last session ended without a logout here (shown on the sign-in screen). */
+  signedOut: "",
 };
 
 // ---- change notification (coalesced: one render per burst of frames) ----
@@ -148,8 +152,8 @@ export async function logIn(account: string, password: string) {
   await start(await api.me());
 }
 
-export async function register(account: string, password: string, name: string) {
-  await api.register(account, password, name);
+export async function register(account: string, password: string, name: string, invite: string) {
+  await api.register(account, password, name, invite);
   await logIn(account, password);
 }
 
@@ -161,13 +165,13 @@ export async function logOut() {
   localStorage.removeItem(outboxKey());
   reset();
 }
-whenUnauthorized(() => state.me && reset());
+whenUnauthorized(() => state.me && reset("session ended"));
 
-function reset() {
+function reset(signedOut = "") {
   link?.stop();
   link = null;
   setToken("");
-  Object.assign(state, { me: null, convs: new Map(), users: new Map(), outbox: [], open: null, link: "connecting", reconnecting: false, friendRequests: 0, notice: "" });
+  Object.assign(state, { me: null, convs: new Map(), users: new Map(), outbox: [], open: null, link: "connecting", reconnecting: false, friendRequests: 0, notice: "", admin: false, signedOut });
   cursor = connMax = connections = 0;
   synced = false;
   changed();
@@ -175,7 +179,17 @@ function reset() {
 
 async function start(me: User) {
   state.me = me;
+  state.signedOut = "";
   remember(me);
+  // Only server admins get 200 here; everyone else 403.
+  api.settings().then(
+    () => {
+      if (state.me !== me) return; // logged out meanwhile
+      state.admin = true;
+      changed();
+    },
+    () => {},
+  );
   try {
     state.outbox = JSON.parse(localStorage.getItem(outboxKey()) ?? "[]");
   } catch {
@@ -194,7 +208,7 @@ async function start(me: User) {
       if (s !== "online") synced = false;
       changed();
     },
-    onAuthLost: () => reset(),
+    onAuthLost: (reason) => reset(reason),
   });
   changed();
 }
@@ -297,7 +311,11 @@ function onPush(p: Push) {
     receive(m);
   } else if (b.content === "Read") onRead(b.gid, b.uid, b.msgId);
   else if (b.content === "MemberAdded" || b.content === "MemberRemoved") onMembers(b.gid, b.content === "MemberAdded", b.uids ?? []);
-  else if (b.content === "GroupDeleted") dropConv(b.gid);
+  else if (b.content === "GroupDeleted") {
+    const c = state.convs.get(b.gid);
+    if (c && b.uid !== state.me?.id) note(`“${title(c)}” was deleted by its owner.`);
+    dropConv(b.gid);
+  }
   else if (b.content === "RoleChanged") {
     const c = state.convs.get(b.gid);
     for (const r of (b.roles ?? []) as { uid: number; role: number }[]) {
@@ -369,9 +387,23 @@ export function openConv(gid: number | null, push = true) {
   const c = gid !== null ? state.convs.get(gid) : undefined;
   if (c) {
     if (!c.loaded) loadHistory(c);
-    if (!c.members) loadMembers(c).catch(() => {});
+    // Every opening refreshes the members: names, avatars and roles may have changed.
+    loadMembers(c).catch(() => {});
     markRead(c);
   }
+  changed();
+}
+
+let noteTimer: ReturnType<typeof setTimeout> | undefined;
+/** A short message at the bottom of the screen; it goes away by itself. */
+export function note(text: string) {
+  state.notice = text;
+  clearTimeout(noteTimer);
+  noteTimer = setTimeout(() => {
+    if (state.notice !== text) return;
+    state.notice = "";
+    changed();
+  }, 8000);
   changed();
 }
 
@@ -502,6 +534,36 @@ export async function changeMembers(c: Conv, uids: number[], add: boolean) {
   await api.changeMembers(c.group.id, uids, add);
   if (!add && uids.includes(state.me!.id)) return dropConv(c.group.id);
   await loadMembers(c);
+}
+
+/** Leaves a group (the owner of a group with other members gets 409: transfer first). */
+export async function leaveGroup(c: Conv) {
+  await api.leaveGroup(c.group.id);
+  dropConv(c.group.id);
+  changed();
+}
+
+export async function transferGroup(c: Conv, uid: number) {
+  await api.transferGroup(c.group.id, uid);
+  await loadMembers(c);
+}
+
+export async function setRole(c: Conv, uid: number, role: number) {
+  await api.setRole(c.group.id, uid, role);
+  await loadMembers(c);
+}
+
+export async function deleteGroup(c: Conv) {
+  await api.deleteGroup(c.group.id);
+  dropConv(c.group.id);
+  changed();
+}
+
+export async function updateProfile(change: { name?: string; avatar?: string; email?: string }) {
+  const me = await api.updateProfile(change);
+  state.me = me;
+  remember(me);
+  changed();
 }
 
 export async function refreshFriendRequests() {
