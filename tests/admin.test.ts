@@ -62,11 +62,11 @@ describe("users", () => {
   });
 
   test.each([
-    ["disable yourself", "/api/admin/user/disable", (x: { root: TestUser }) => ({ uid: x.root.uid }), 400],
-    ["disable nobody", "/api/admin/user/disable", () => ({ uid: 999_999 }), 404],
-    ["password of nobody", "/api/admin/user/password", () => ({ uid: 999_999, password: "whatever1" }), 404],
-    ["a short password", "/api/admin/user/password", (x: { ann: TestUser }) => ({ uid: x.ann.uid, password: "short" }), 400],
-  ] as const)("refused: %s → %d", async (_label, path, body, status) => {
+    ["disable yourself", 400, "/api/admin/user/disable", (x: { root: TestUser }) => ({ uid: x.root.uid })],
+    ["disable nobody", 404, "/api/admin/user/disable", () => ({ uid: 999_999 })],
+    ["password of nobody", 404, "/api/admin/user/password", () => ({ uid: 999_999, password: "whatever1" })],
+    ["a short password", 400, "/api/admin/user/password", (x: { ann: TestUser }) => ({ uid: x.ann.uid, password: "short" })],
+  ] as const)("refused: %s → %d", async (_label, status, path, body) => {
     const ctx = await setup();
     expect(await rest(ctx.s, path, ctx.root.token, body(ctx as any))).toMatchObject({ status, body: { ok: false, code: status } });
     expect(await login(ctx.s, "ad_ann", "password1")).toBe(200);

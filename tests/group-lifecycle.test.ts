@@ -48,9 +48,9 @@ describe("leave", () => {
   });
 
   test.each([
-    ["the owner, with others in the group", "owner", 409, "transfer"],
-    ["someone not in it", "outsider", 403, "not a member"],
-  ] as const)("refused: %s → %d", async (_label, who, status, msg) => {
+    ["the owner, with others in the group", 409, "owner", "transfer"],
+    ["someone not in it", 403, "outsider", "not a member"],
+  ] as const)("refused: %s → %d", async (_label, status, who, msg) => {
     const ctx = await setup();
     const res = await post(ctx.s, "/api/group/leave", ctx[who], { gid: ctx.gid });
     expect(res).toMatchObject({ status, body: { ok: false, code: status } });
@@ -96,14 +96,14 @@ describe("transfer and roles", () => {
   });
 
   test.each([
-    ["transfer by an admin", "/api/group/transfer", "admin", "member", {}, 403],
-    ["role by an admin", "/api/group/role", "admin", "member", { role: 2 }, 403],
-    ["transfer to someone not in the group", "/api/group/transfer", "owner", "outsider", {}, 404],
-    ["role for someone not in the group", "/api/group/role", "owner", "outsider", { role: 2 }, 404],
-    ["transfer to yourself", "/api/group/transfer", "owner", "owner", {}, 400],
-    ["the owner's own role", "/api/group/role", "owner", "owner", { role: 1 }, 400],
-    ["role 3 (use transfer)", "/api/group/role", "owner", "member", { role: 3 }, 400],
-  ] as const)("refused: %s → %d", async (_label, path, who, target, extra, status) => {
+    ["transfer by an admin", 403, "/api/group/transfer", "admin", "member", {}],
+    ["role by an admin", 403, "/api/group/role", "admin", "member", { role: 2 }],
+    ["transfer to someone not in the group", 404, "/api/group/transfer", "owner", "outsider", {}],
+    ["role for someone not in the group", 404, "/api/group/role", "owner", "outsider", { role: 2 }],
+    ["transfer to yourself", 400, "/api/group/transfer", "owner", "owner", {}],
+    ["the owner's own role", 400, "/api/group/role", "owner", "owner", { role: 1 }],
+    ["role 3 (use transfer)", 400, "/api/group/role", "owner", "member", { role: 3 }],
+  ] as const)("refused: %s → %d", async (_label, status, path, who, target, extra) => {
     const ctx = await setup();
     const before = await ctx.roles();
     const res = await post(ctx.s, path, ctx[who], { gid: ctx.gid, uid: ctx[target].uid, ...extra });
@@ -146,7 +146,7 @@ describe("delete", () => {
     expect(again.body.data).not.toBe(first);
   });
 
-  test.each([["an admin", "admin", 403], ["a member", "member", 403], ["someone not in it", "outsider", 403]] as const)("refused: %s → %d", async (_l, who, status) => {
+  test.each([["an admin", 403, "admin"], ["a member", 403, "member"], ["someone not in it", 403, "outsider"]] as const)("refused: %s → %d", async (_l, status, who) => {
     const ctx = await setup();
     expect(await post(ctx.s, "/api/group/delete", ctx[who], { gid: ctx.gid })).toMatchObject({ status, body: { ok: false } });
     expect(Object.keys(await ctx.roles())).toHaveLength(3);

@@ -12,8 +12,10 @@ import type { Ctx } from "./context";
 import { requireMember } from "./groups";
 import { messageView, type MessageView } from "./views";
 
-const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
-const RUNS = /([\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+)|([\p{L}\p{N}\p{M}]+)/gu;
+// The prolonged sound mark (ー), iteration marks (々, ゝ, ヽ) and the like belong to no one script but sit inside CJK words.
+const CJK_CLASS = "\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}\\u3005\\u3006\\u303B\\u309D\\u309E\\u30FC-\\u30FE";
+const CJK = new RegExp(`[${CJK_CLASS}]`, "u");
+const RUNS = new RegExp(`([${CJK_CLASS}]+)|([\\p{L}\\p{N}\\p{M}]+)`, "gu");
 
 const fold = (s: string) => s.normalize("NFKC").toLowerCase();
 
@@ -73,7 +75,8 @@ export function snippet(content: string, ts: Term[]): string {
   const first = re.exec(content);
   let from = 0;
   let to = Math.min(content.length, CONTEXT * 3);
-  if (first) {
+  // A short message is its own snippet; a long one is cut around its first match.
+  if (first && content.length > CONTEXT * 3) {
     from = Math.max(0, first.index - CONTEXT);
     to = Math.min(content.length, first.index + first[0].length + CONTEXT * 2);
   }

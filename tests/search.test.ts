@@ -1,0 +1,143 @@
+// Message search: words in any order and any case, CJK by any 2+ character
+// substring, only the caller's groups, snippets escaped with <mark>ed
+// matches, and databases from before search indexed at the next start.
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { closeApp, createApp } from "../src/app";
+import { removeMembers } from "../src/domain/groups";
+import { sendMessage } from "../src/domain/messages";
+import { indexText, snippet } from "../src/domain/search";
+import { call, fixture, group, makeApp, tempDir, testConfig, user } from "./helpers";
+
+const app = makeApp();
+afterAll(() => app.close());
+const ann = await user(app, "se_ann");
+const bob = await user(app, "se_bob");
+const eve = await user(app, "se_eve");
+const team = group(app, ann, [bob]);
+const other = group(app, ann, [bob]);
+const secret = group(app, eve, []);
+let n = 0;
+const say = (gid: number, uid: number, content: string) => sendMessage(fixture(app), uid, { gid, kind: "Text", content, clientMsgId: `se-${++n}` }).message.id;
+const ids = {
+  deploy: say(team, ann.uid, "The Deploy of version 2 went fine"),
+  deployed: say(team, bob.uid, "deployed the fix; <script>alert(1)</script> was escaped"),
+  zh: say(team, bob.uid, "我们明天在北京开会"),
+  ja: say(other, ann.uid, "東京でラーメンを食べました"),
+  ko: say(other, bob.uid, "내일 서울에서 만나요"),
+  mixed: say(other, ann.uid, "release notes for 北京 office"),
+  accent: say(other, ann.uid, "Café déjà vu"),
+  secret: say(secret, eve.uid, "deploy secret plans"),
+};
+
+const search = async (q: string, as = ann, extra = "") => call(app, "GET", `/api/message/search?q=${encodeURIComponent(q)}${extra}`, { token: as.token });
+const found = async (q: string, as = ann, extra = "") => (await search(q, as, extra)).body.data.map((m: any) => m.id);
+
+describe("what is found", () => {
+  test.each([
+    ["one word, any case", "DEPLOY", ["deployed", "deploy"]],
+    ["a word as a prefix", "depl", ["deployed", "deploy"]],
+    ["words in any order", "fine deploy", ["deploy"]],
+    ["every word must match", "deploy banana", []],
+    ["diacritics folded", "cafe deja", ["accent"]],
+    ["Chinese, 2 characters inside a sentence", "北京", ["mixed", "zh"]],
+    ["Chinese, 3 characters", "明天在", ["zh"]],
+    ["Japanese, katakana inside", "ラーメン", ["ja"]],
+    ["Korean, 2 syllables", "서울", ["ko"]],
+    ["CJK and a Latin word together", "北京 office", ["mixed"]],
+    ["a CJK pair that is not there", "上海", []],
+  ] as const)("%s: %p", async (_label, q, names) => {
+    expect(await found(q)).toEqual(names.map((k) => ids[k]));
+  });
+
+  test("newest first, limit and beforeId page through", async () => {
+    expect(await found("deploy", ann, "&limit=1")).toEqual([ids.deployed]);
+    expect(await found("deploy", ann, `&limit=1&beforeId=${ids.deployed}`)).toEqual([ids.deploy]);
+  });
+
+  test("the reply is MessageInfo plus a snippet: the match in <mark>, everything else escaped", async () => {
+    const [hit] = (await search("escaped", ann)).body.data;
+    expect(hit).toMatchObject({ id: ids.deployed, gid: team, uid: bob.uid, kind: "Text", content: expect.stringContaining("<script>"), seq: expect.any(Number) });
+    expect(hit.snippet).toBe("deployed the fix; &#60;script&#62;alert(1)&#60;/script&#62; was <mark>escaped</mark>");
+  });
+});
+
+describe("who finds what", () => {
+  test("only the caller's groups: a stranger's group never shows, even for the same words", async () => {
+    expect(await found("secret plans", ann)).toEqual([]);
+    expect(await found("secret plans", eve)).toEqual([ids.secret]);
+  });
+
+  test("gid narrows to one group; a group the caller is not in is 403, none 404", async () => {
+    expect(await found("deploy", ann, `&gid=${team}`)).toEqual([ids.deployed, ids.deploy]);
+    expect(await found("北京", ann, `&gid=${other}`)).toEqual([ids.mixed]);
+    expect((await search("deploy", ann, `&gid=${secret}`)).status).toBe(403);
+    expect((await search("deploy", ann, "&gid=999999")).status).toBe(404);
+  });
+
+  test("a member removed from a group finds nothing of it any more", async () => {
+    const a = makeApp();
+    const o = await user(a, "rm_owner");
+    const m = await user(a, "rm_member");
+    const g = group(a, o, [m]);
+    sendMessage(fixture(a), o.uid, { gid: g, kind: "Text", content: "quarterly numbers", clientMsgId: "q1" });
+    const q = () => call(a, "GET", "/api/message/search?q=quarterly", { token: m.token }).then((r) => r.body.data.length);
+    expect(await q()).toBe(1);
+    removeMembers(fixture(a), o.uid, g, [m.uid]);
+    expect(await q()).toBe(0);
+    a.close();
+  });
+
+  test.each([
+    ["one character", 400, "a"],
+    ["one CJK character", 400, "北"],
+    ["no letter or digit", 400, "!?"],
+    ["empty", 400, ""],
+    ["over 200 characters", 400, "x".repeat(201)],
+  ] as const)("refused: %s → %d", async (_label, status, q) => {
+    expect((await search(q)).status).toBe(status);
+  });
+
+  test("needs a token", async () => {
+    expect((await call(app, "GET", "/api/message/search?q=deploy")).status).toBe(401);
+  });
+});
+
+describe("the index", () => {
+  test("CJK runs are indexed as character pairs, other words as they are", () => {
+    expect(indexText("Hello 北京大学 OK")).toBe("hello 北京 京大 大学 ok");
+    expect(indexText("한")).toBe("한");
+  });
+
+  test("a snippet never cuts a surrogate pair and marks every match", () => {
+    const s = snippet("😀".repeat(60) + " deploy " + "😀".repeat(60) + " deploy", [{ cjk: false, text: "deploy" }] as any);
+    expect(s.startsWith("…")).toBe(true);
+    expect(s).toContain("<mark>deploy</mark>");
+    expect(s.isWellFormed()).toBe(true);
+  });
+
+  test("a database from before search is indexed once at the next start, then kept in step", async () => {
+    const tmp = tempDir();
+    const db = join(tmp.dir, "rim.db");
+    let a = createApp(testConfig({ db }));
+    const o = await user(a, "old_owner");
+    const g = group(a, o, []);
+    sendMessage(fixture(a), o.uid, { gid: g, kind: "Text", content: "legacy words 上海", clientMsgId: "l1" });
+    // As a database that predates search: nothing indexed, the backfill pending.
+    a.db.$client.run("DELETE FROM message_search");
+    a.db.$client.run("UPDATE settings SET value = 'pending' WHERE key = 'search_backfill'");
+    closeApp(a);
+    a = createApp(testConfig({ db }));
+    const http = (await import("../src/http/app")).createHttpApp(a);
+    const q = async (text: string) => ((await (await http.request(`/api/message/search?q=${encodeURIComponent(text)}`, { headers: { Authorization: `Bearer ${o.token}` } })).json()) as any).data.length;
+    expect(await q("legacy")).toBe(1);
+    expect(await q("上海")).toBe(1);
+    expect(a.db.$client.query("SELECT value FROM settings WHERE key = 'search_backfill'").get()).toEqual({ value: "done" });
+    closeApp(a);
+    // Started again: not indexed twice.
+    a = createApp(testConfig({ db }));
+    expect(a.db.$client.query("SELECT count(*) AS n FROM message_search").get()).toEqual({ n: 1 });
+    closeApp(a);
+    tmp.cleanup();
+  });
+});
