@@ -110,6 +110,30 @@ describe("nothing is heard of before it is durable", () => {
     expect(s.app.db.$client.query("SELECT count(*) AS n FROM messages").get()).toEqual({ n: 1 });
   });
 
+  test("a Login whose commit does not become durable leaves the socket as it was: logged out, bound to nothing", async () => {
+    const { s, a, b, gid, open } = await setup();
+    const ca = await open(a);
+    const cb = await open();
+    s.disk.hold();
+    const inFlight = fire(ca, "Msg", { gid, content: "in flight" });
+    await s.disk.held();
+    const committed = commits(s.app);
+    const login = fire(cb, "Login", { content: b.token });
+    await committed;
+    // The disk fails the message's fsync, then the one that would have covered the Login.
+    s.disk.release(new Error("EIO"));
+    expect(await inFlight).toMatchObject({ content: "Error", code: 500 });
+    await s.disk.held();
+    s.disk.release(new Error("EIO"));
+    expect(await login).toMatchObject({ content: "Error", code: 500 });
+    s.disk.pass();
+    expect(s.app.hub.socketsOf(b.uid).size).toBe(0);
+    expect(await cb.request("Msg", { gid, content: "as whom?" })).toMatchObject({ content: "Error", code: 401 });
+    await ca.request("Msg", { gid, content: "not for the logged-out socket" });
+    await roundTrip(cb);
+    expect(cb.frames.filter(isMsg)).toEqual([]);
+  });
+
   test("a REST rename reaches the members only after the fsync; a failed fsync is 500 and nobody hears of it", async () => {
     const { s, a, b, gid, open } = await setup();
     const cb = await open(b);
