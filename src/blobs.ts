@@ -1,0 +1,259 @@
+// The bytes of uploaded files, on disk beside the database (--files DIR,
+// default files/ next to the db file). Content-addressed: a file's bytes live
+// at DIR/<first two hex digits>/<sha256>, so the same bytes are stored once.
+//
+// An upload streams into DIR/tmp/<random>.part (memory stays flat whatever
+// the size: one chunk at a time, hashed as it passes), is fsynced, then
+// renamed to its sha256 and the folder fsynced. A crash leaves at most a
+// .part file, never a half file under a real name; the .part files of a
+// crashed server are swept when it starts again. Rows (domain/files.ts) are
+// written only after the rename, so a row always has its bytes.
+//
+// Garbage collection (domain/files.ts collectFiles) may unlink a blob no row
+// names; an upload pins its sha256 from before the rename until its row is
+// committed (or refused), so a blob on its way to a row is never collected.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from "node:fs";
+import { open, rename, rm, stat, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { nanoid } from "nanoid";
+import { AppError, badRequest } from "./errors";
+
+/** The first bytes of an upload, kept for sniffing its type. */
+export const HEAD_BYTES = 32;
+
+const SHA = /^[0-9a-f]{64}$/;
+
+export type Received = {
+  sha256: string;
+  size: number;
+  /** The first HEAD_BYTES bytes (fewer for a smaller file). */
+  head: Uint8Array;
+  /** Moves the fsynced temporary file to its sha256 name (or drops it: those bytes are stored already), and fsyncs the folder. */
+  commit(): Promise<void>;
+  /** Unpins the sha256 and removes the temporary file if it is still there. Always call it, commit or not. */
+  release(): Promise<void>;
+};
+
+export type BlobStore = ReturnType<typeof createBlobStore>;
+
+/** The folder of the files: --files, else files/ beside the database; a database in memory gets a temporary folder. */
+export function filesDir(config: { db: string; files: string }): string | null {
+  if (config.files) return config.files;
+  if (config.db === ":memory:") return null;
+  return join(dirname(config.db), "files");
+}
+
+export function createBlobStore(configured: string | null) {
+  // A database in memory has no folder beside it: its files go to a temporary folder, removed on close.
+  let dir = configured;
+  let owned = false;
+  const root = () => {
+    if (dir === null) {
+      dir = mkdtempSync(join(tmpdir(), "rim-files-"));
+      owned = true;
+    }
+    return dir;
+  };
+  const tmp = () => join(root(), "tmp");
+  const pins = new Map<string, number>();
+  let ready = false;
+  const ensure = () => {
+    if (!ready) mkdirSync(tmp(), { recursive: true });
+    ready = true;
+  };
+
+  const store = {
+    get dir() {
+      return root();
+    },
+    path(sha256: string): string {
+      return join(root(), sha256.slice(0, 2), sha256);
+    },
+
+    /**
+     * Streams a request body into a temporary file, fsynced, and hashes it.
+     * With a Content-Length (checked against the limit by the caller) Bun
+     * writes the body to the file natively, no chunk passing through the heap;
+     * without one it is read chunk by chunk and cut off past `limit` (413).
+     * Then the file is read back through one small buffer to hash it. An
+     * empty body is 400. The sha256 is pinned against collection until release().
+     */
+    async receive(req: Request, length: number | null, limit: number): Promise<Received> {
+      ensure();
+      const part = join(tmp(), nanoid() + ".part");
+      // Created first, so the file is private (0600) whatever the umask.
+      await (await open(part, "wx", 0o600)).close();
+      let digest: { sha256: string; size: number; head: Uint8Array };
+      try {
+        if (length !== null) {
+          const written = await Bun.write(part, req);
+          if (written !== length) throw badRequest("body: shorter than its Content-Length");
+        } else await writeStream(part, req.body, limit);
+        digest = await hashAndSync(part);
+        if (digest.size === 0) throw badRequest("body: the file is empty");
+      } catch (err) {
+        await unlink(part).catch(() => {});
+        throw err;
+      }
+      const { sha256, size, head } = digest;
+      pins.set(sha256, (pins.get(sha256) ?? 0) + 1);
+      let released = false;
+      return {
+        sha256,
+        size,
+        head,
+        async commit() {
+          const target = store.path(sha256);
+          if (existsSync(target)) {
+            // Those bytes are stored already: keep the one copy (pinned, so collection leaves it alone).
+            await unlink(part);
+            return;
+          }
+          mkdirSync(dirname(target), { recursive: true });
+          await rename(part, target);
+          await fsyncDir(dirname(target));
+        },
+        async release() {
+          if (released) return;
+          released = true;
+          const n = (pins.get(sha256) ?? 1) - 1;
+          if (n > 0) pins.set(sha256, n);
+          else pins.delete(sha256);
+          await rm(part, { force: true });
+        },
+      };
+    },
+
+    /** Whether an upload holds this sha256 between its rename and its row. */
+    pinned(sha256: string): boolean {
+      return pins.has(sha256);
+    },
+
+    async exists(sha256: string): Promise<boolean> {
+      return stat(store.path(sha256)).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+    },
+
+    /** Every sha256 stored. */
+    list(): string[] {
+      const d = root();
+      if (!existsSync(d)) return [];
+      const out: string[] = [];
+      for (const shard of readdirSync(d)) {
+        if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+        for (const name of readdirSync(join(d, shard))) if (SHA.test(name) && name.startsWith(shard)) out.push(name);
+      }
+      return out;
+    },
+
+    /** Unlinks a blob (synchronously: the caller checked it is unreferenced and unpinned in the same turn). */
+    removeSync(sha256: string): boolean {
+      try {
+        unlinkSync(store.path(sha256));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    /** Writes bytes under their sha256 the way an upload does (restore). */
+    async put(sha256: string, chunks: Iterable<Uint8Array>): Promise<void> {
+      ensure();
+      const target = store.path(sha256);
+      if (existsSync(target)) return;
+      const part = join(tmp(), nanoid() + ".part");
+      const fh = await open(part, "wx", 0o600);
+      const hasher = new Bun.CryptoHasher("sha256");
+      try {
+        for (const c of chunks) {
+          hasher.update(c);
+          for (let off = 0; off < c.byteLength; ) off += (await fh.write(c, off, c.byteLength - off)).bytesWritten;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (hasher.digest("hex") !== sha256) {
+        await unlink(part);
+        throw new Error(`the bytes of ${sha256} do not hash to it`);
+      }
+      mkdirSync(dirname(target), { recursive: true });
+      await rename(part, target);
+      await fsyncDir(dirname(target));
+    },
+
+    /** Removes the .part files a crashed server left (only while no upload runs: at start). */
+    sweepPartials(): number {
+      if (dir === null || !existsSync(tmp())) return 0;
+      let n = 0;
+      for (const name of readdirSync(tmp())) {
+        rmSync(join(tmp(), name), { force: true, recursive: true });
+        n++;
+      }
+      return n;
+    },
+
+    close() {
+      if (owned && dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return store;
+}
+
+/** A body of unknown length, chunk by chunk; more than `limit` bytes is 413 and stops the reading. */
+async function writeStream(part: string, body: ReadableStream<Uint8Array> | null, limit: number): Promise<void> {
+  if (!body) return;
+  const fh = await open(part, "w");
+  const reader = body.getReader();
+  try {
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) throw new AppError("too_large", `body: the file is larger than ${limit} bytes (--max-upload)`);
+      for (let off = 0; off < value.byteLength; ) off += (await fh.write(value, off, value.byteLength - off)).bytesWritten;
+    }
+  } catch (err) {
+    reader.cancel().catch(() => {});
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+const READ_BUFFER = 512 * 1024;
+
+/** Reads the file back through one buffer (no allocation per chunk) to hash it, then fsyncs it. */
+async function hashAndSync(path: string): Promise<{ sha256: string; size: number; head: Uint8Array }> {
+  const fh = await open(path, "r+");
+  try {
+    const hasher = new Bun.CryptoHasher("sha256");
+    const buf = Buffer.allocUnsafe(READ_BUFFER);
+    let size = 0;
+    let head: Uint8Array | null = null;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, READ_BUFFER, size);
+      if (bytesRead === 0) break;
+      head ??= buf.subarray(0, Math.min(HEAD_BYTES, bytesRead)).slice();
+      hasher.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    await fh.sync();
+    return { sha256: hasher.digest("hex"), size, head: head ?? new Uint8Array(0) };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function fsyncDir(path: string) {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
