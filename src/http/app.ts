@@ -8,6 +8,7 @@ import { secureHeaders } from "hono/secure-headers";
 import type { App } from "../app";
 import { resolveToken, touchSession } from "../domain/sessions";
 import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
+import { fileCookieSession, fileRoutes, isUpload } from "./files";
 import { friendRoutes } from "./friends";
 import { groupRoutes } from "./groups";
 import { messageRoutes } from "./messages";
@@ -66,15 +67,14 @@ export function createHttpApp(app: App) {
     });
   }
 
-  http.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: app.config.bodyLimit,
-      onError: () => {
-        throw new AppError("too_large", `body: larger than ${app.config.bodyLimit} bytes`);
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: app.config.bodyLimit,
+    onError: () => {
+      throw new AppError("too_large", `body: larger than ${app.config.bodyLimit} bytes`);
+    },
+  });
+  // The file upload is exempt: its body streams to disk under its own limit, --max-upload (http/files.ts).
+  http.use("/api/*", (c, next) => (isUpload(c) ? next() : limitBody(c, next)));
   http.use("/api/*", async (c, next) => {
     await next();
     // A reply never shows what is not yet durable: it leaves once every write committed before it is (usually at once).
@@ -85,7 +85,13 @@ export function createHttpApp(app: App) {
     if (!PUBLIC.has(c.req.path)) {
       const header = c.req.header("Authorization") ?? "";
       const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-      if (!token) throw unauthorized();
+      if (!token) {
+        // A file's download may instead carry the web client's HttpOnly cookie (POST /api/file/cookie), for <img>.
+        const viaCookie = fileCookieSession(app, c);
+        if (!viaCookie) throw unauthorized();
+        c.set("session", viaCookie);
+        return next();
+      }
       const session = resolveToken(app, token);
       // last_used_at is bookkeeping: touched on the write path, nobody waits for it.
       if (session.stale) app.write((w) => touchSession(w, session.sessionId)).catch(() => {});
@@ -104,5 +110,6 @@ export function createHttpApp(app: App) {
   http.route("/api/group", groupRoutes(app));
   http.route("/api/message", messageRoutes(app));
   http.route("/api/friend", friendRoutes(app));
+  http.route("/api/file", fileRoutes(app));
   return http;
 }
