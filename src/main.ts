@@ -3,7 +3,8 @@
 import pkg from "../package.json";
 import { closeApp, createApp, type App } from "./app";
 import { ConfigError, helpText, readProcessConfig, type Parsed } from "./config";
-import { backupDatabase, holdServingLock, restoreDatabase } from "./db/ops";
+import { filesDir } from "./blobs";
+import { backupDatabase, backupFiles, holdServingLock, restoreDatabase, restoreFiles } from "./db/ops";
 import { closeDatabase, openDatabase } from "./db/open";
 import { migrate } from "./db/migrate";
 import { createInvite } from "./domain/invites";
@@ -108,17 +109,19 @@ async function run(p: Parsed): Promise<number | undefined> {
       const target = p.args[0];
       if (!target) throw new UsageError("usage: rim backup FILE [--db DB]");
       backupDatabase(config.db, target);
-      console.log(`backed up ${config.db} to ${target}`);
+      const carried = await backupFiles(target, filesDir(config));
+      console.log(`backed up ${config.db} and ${carried.files} file(s) (${carried.bytes} bytes) to ${target}`);
       return 0;
     }
     case "restore": {
       const source = p.args[0];
       if (!source) throw new UsageError("usage: rim restore FILE [--db DB]");
       restoreDatabase(config.db, source);
+      const restored = await restoreFiles(config.db, filesDir(config));
       const db = openDatabase(config.db, { sync: config.sync });
       migrate(db.$client);
       closeDatabase(db);
-      console.log(`restored ${config.db} from ${source}`);
+      console.log(`restored ${config.db} and ${restored.files} file(s) from ${source}`);
       return 0;
     }
     case "stats":
