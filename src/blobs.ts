@@ -87,9 +87,9 @@ export function createBlobStore(configured: string | null) {
       let digest: { sha256: string; size: number; head: Uint8Array };
       try {
         if (length !== null) {
-          const written = await Bun.write(part, req);
+          const written = await Bun.write(part, req).catch(cutOff);
           if (written !== length) throw badRequest("body: shorter than its Content-Length");
-        } else await writeStream(part, req.body, limit);
+        } else await writeStream(part, req.body, limit).catch(cutOff);
         digest = await hashAndSync(part);
         if (digest.size === 0) throw badRequest("body: the file is empty");
       } catch (err) {
@@ -201,6 +201,12 @@ export function createBlobStore(configured: string | null) {
     },
   };
   return store;
+}
+
+/** The client went away (or stalled past the idle timeout) mid-body: its fault, not the server's. */
+function cutOff(err: unknown): never {
+  if (err instanceof AppError) throw err;
+  throw badRequest("body: the upload was cut off");
 }
 
 /** A body of unknown length, chunk by chunk; more than `limit` bytes is 413 and stops the reading. */
