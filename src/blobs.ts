@@ -88,7 +88,7 @@ export function createBlobStore(configured: string | null) {
       try {
         if (length !== null) {
           const written = await Bun.write(part, req).catch(cutOff);
-          if (written !== length) throw badRequest("body: shorter than its Content-Length");
+          if (written !== length) throw badRequest("body: its length is not its Content-Length");
         } else await writeStream(part, req.body, limit).catch(cutOff);
         digest = await hashAndSync(part);
         if (digest.size === 0) throw badRequest("body: the file is empty");
