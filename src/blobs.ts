@@ -2,9 +2,9 @@
 // default files/ next to the db file). Content-addressed: a file's bytes live
 // at DIR/<first two hex digits>/<sha256>, so the same bytes are stored once.
 //
-// An upload streams into DIR/tmp/<random>.part (memory stays flat whatever
-// the size: one chunk at a time, hashed as it passes), is fsynced, then
-// renamed to its sha256 and the folder fsynced. A crash leaves at most a
+// An upload streams into DIR/tmp/<random>.part (written by Bun natively:
+// memory stays flat whatever the size), is hashed by reading it back through
+// one buffer, fsynced, then renamed to its sha256 and the folder fsynced. A crash leaves at most a
 // .part file, never a half file under a real name; the .part files of a
 // crashed server are swept when it starts again. Rows (domain/files.ts) are
 // written only after the rename, so a row always has its bytes.
@@ -73,11 +73,15 @@ export function createBlobStore(configured: string | null) {
 
     /**
      * Streams a request body into a temporary file, fsynced, and hashes it.
-     * With a Content-Length (checked against the limit by the caller) Bun
-     * writes the body to the file natively, no chunk passing through the heap;
-     * without one it is read chunk by chunk and cut off past `limit` (413).
-     * Then the file is read back through one small buffer to hash it. An
-     * empty body is 400. The sha256 is pinned against collection until release().
+     * Bun writes the body to the file natively: no chunk passes through the
+     * JavaScript heap, so memory stays flat whatever the size (chunks read in
+     * JavaScript pile up until a collection: +20 MB and more per 25 MiB). A
+     * Content-Length is checked against `limit` by the caller before a byte
+     * is read; a body without one is bounded by the server's
+     * maxRequestBodySize while it streams and refused past `limit` once
+     * written (413). Then the file is read back through one small buffer to
+     * hash it. An empty body is 400. The sha256 is pinned against collection
+     * until release().
      */
     async receive(req: Request, length: number | null, limit: number): Promise<Received> {
       ensure();
@@ -86,10 +90,9 @@ export function createBlobStore(configured: string | null) {
       await (await open(part, "wx", 0o600)).close();
       let digest: { sha256: string; size: number; head: Uint8Array };
       try {
-        if (length !== null) {
-          const written = await Bun.write(part, req).catch(cutOff);
-          if (written !== length) throw badRequest("body: its length is not its Content-Length");
-        } else await writeStream(part, req.body, limit).catch(cutOff);
+        const written = await Bun.write(part, req).catch(cutOff);
+        if (length !== null && written !== length) throw badRequest("body: its length is not its Content-Length");
+        if (written > limit) throw tooLarge(limit);
         digest = await hashAndSync(part);
         if (digest.size === 0) throw badRequest("body: the file is empty");
       } catch (err) {
@@ -209,27 +212,7 @@ function cutOff(err: unknown): never {
   throw badRequest("body: the upload was cut off");
 }
 
-/** A body of unknown length, chunk by chunk; more than `limit` bytes is 413 and stops the reading. */
-async function writeStream(part: string, body: ReadableStream<Uint8Array> | null, limit: number): Promise<void> {
-  if (!body) return;
-  const fh = await open(part, "w");
-  const reader = body.getReader();
-  try {
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) throw new AppError("too_large", `body: the file is larger than ${limit} bytes (--max-upload)`);
-      for (let off = 0; off < value.byteLength; ) off += (await fh.write(value, off, value.byteLength - off)).bytesWritten;
-    }
-  } catch (err) {
-    reader.cancel().catch(() => {});
-    throw err;
-  } finally {
-    await fh.close();
-  }
-}
+const tooLarge = (limit: number) => new AppError("too_large", `body: the file is larger than ${limit} bytes (--max-upload)`);
 
 const READ_BUFFER = 512 * 1024;
 
