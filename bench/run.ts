@@ -1,4 +1,4 @@
-// bun bench/run.ts [--quick] [--only fanout,office,capacity,history,coldstart]
+// bun bench/run.ts [--quick] [--only fanout,office,capacity,history,coldstart,upload]
 //                  [--server binary|source] [--rim-src DIR] [--profile] [--keep]
 //                  [--fanout-sizes 100,1000] [--fanout-rates 1000,5000]
 // Runs the scenarios, prints a table per scenario and writes the JSON to
@@ -11,6 +11,7 @@ import { coldStart } from "./scenarios/coldstart";
 import { fanout } from "./scenarios/fanout";
 import { history } from "./scenarios/history";
 import { office } from "./scenarios/office";
+import { upload } from "./scenarios/upload";
 import { CORES, PINNED, ROOT } from "./lib/spawn";
 import { useMigrations } from "./lib/seed";
 import { table } from "./lib/stats";
@@ -25,7 +26,7 @@ const value = (name: string) => {
 const quick = flag("--quick");
 const profile = flag("--profile");
 const server = profile ? "source" : (value("--server") ?? "binary");
-const ALL = ["fanout", "office", "capacity", "history", "coldstart"] as const;
+const ALL = ["fanout", "office", "capacity", "history", "coldstart", "upload"] as const;
 const only = (value("--only")?.split(",") ?? [...ALL]) as string[];
 
 const sh = (cmd: string[]) => {
@@ -102,6 +103,7 @@ await scenario("history", () =>
     ? { messages: 100_000, groups: 1000, users: 2000, groupsPerUser: 25, requests: 300, warmup: 100 }
     : { messages: 1_000_000, groups: 1000, users: 2000, groupsPerUser: 25, requests: 3000, warmup: 300 }),
 );
+await scenario("upload", () => upload(ctx, { sizeMiB: 25, runs: quick ? 4 : 12 }));
 await scenario("office", () => office(ctx, quick ? { users: 1000, durationMs: 10_000 } : { users: 3000, durationMs: 120_000 }));
 await scenario("capacity", () =>
   capacity(ctx, quick
@@ -179,6 +181,26 @@ if (r.coldstart && !r.coldstart.error) {
   out.push("");
 }
 out.push(err("coldstart"));
+if (r.upload && !r.upload.error) {
+  const u = r.upload;
+  out.push(`upload: ${u.size_mib} MiB files, one at a time; server RSS growth = its peak during the upload (VmHWM) − its RSS just before`);
+  const first = u.length.first;
+  out.push(
+    table(
+      ["body", "uploads", "MiB/s p50", "MiB/s min", "RSS growth p50 MB", "RSS growth max MB", "RSS MB start→end"],
+      [
+        ["first upload of the server", 1, first.mib_per_s, first.mib_per_s, first.rss_peak_growth_mb, first.rss_peak_growth_mb, `${first.rss_before_mb}→${first.rss_after_mb}`],
+        ...(["length", "chunked"] as const).map((m) => {
+          const x = u[m];
+          const mins = Math.min(...x.runs.map((y: any) => y.mib_per_s));
+          return [m === "length" ? "with Content-Length" : "chunked (no length)", x.runs.length, x.mib_per_s.p50, mins, x.rss_peak_growth_mb.p50, x.rss_peak_growth_mb_max_all, `${x.rss_start_end_mb[0]}→${x.rss_start_end_mb[1]}`];
+        }),
+      ],
+    ),
+  );
+  out.push("");
+}
+out.push(err("upload"));
 
 // The issue's targets, each with the measured figure beside it.
 type Target = { target: string; measured: string; met: boolean | null };
@@ -198,6 +220,8 @@ check("19k sockets held", r.capacity?.held, (v) => v >= 19_000, (v) => `${v.toLo
 check(`history p99 ≤ 1 ms at ${r.history?.messages?.toLocaleString("en-US") ?? "?"} messages`, r.history?.history?.p99, (v) => v <= 1, (v) => `${v} ms (p50 ${r.history.history.p50})`);
 check(`chat/list p99 ≤ 1 ms at ${r.history?.messages?.toLocaleString("en-US") ?? "?"} messages`, r.history?.chat_list?.p99, (v) => v <= 1, (v) => `${v} ms (p50 ${r.history.chat_list.p50})`);
 check("exec to first WebSocket Ack ≤ 100 ms", r.coldstart?.exec_to_ack_ms?.p50, (v) => v <= 100, (v) => `p50 ${v} ms, max ${r.coldstart.exec_to_ack_ms.max} ms`);
+check(`upload of ${r.upload?.size_mib ?? 25} MiB: server RSS grows ≤ 8 MiB (every upload with a Content-Length, the first included)`, r.upload?.length?.rss_peak_growth_mb_max_all, (v) => v <= 8, (v) => `${v} MB max (p50 ${r.upload.length.rss_peak_growth_mb.p50})`);
+check(`upload of ${r.upload?.size_mib ?? 25} MiB: ≥ 200 MiB/s on loopback (p50)`, r.upload?.length?.mib_per_s?.p50, (v) => v >= 200, (v) => `${v} MiB/s (min ${Math.min(...r.upload.length.runs.map((y: any) => y.mib_per_s))})`);
 out.push(quick ? "targets (quick run: smaller scale and shorter, indicative only)" : "targets");
 out.push(table(["target", "measured", "met"], targets.map((t) => [t.target, t.measured, t.met === null ? "–" : t.met ? "yes" : "NO"])));
 

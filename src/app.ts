@@ -2,6 +2,7 @@
 // the socket hub, the write path and the logger. Built once by main (for
 // serving and for operator commands alike), or per test.
 import { nanoid } from "nanoid";
+import { createBlobStore, filesDir } from "./blobs";
 import type { Config } from "./config";
 import { closeDatabase, openDatabase } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
@@ -58,6 +59,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
       hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
     },
     limits: { maxContent: config.maxContent },
+    files: createBlobStore(filesDir(config)),
     hub,
     writer: undefined as unknown as Writer,
     write: (fn) => app.writer.run(fn),
@@ -72,4 +74,5 @@ export function closeApp(app: App): void {
   app.writer.close();
   app.durability.close();
   closeDatabase(app.db);
+  app.files.close();
 }

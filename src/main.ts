@@ -4,7 +4,8 @@ import { existsSync } from "node:fs";
 import pkg from "../package.json";
 import { closeApp, createApp, type App } from "./app";
 import { ConfigError, helpText, readProcessConfig, type Parsed } from "./config";
-import { backupDatabase, holdServingLock, restoreDatabase } from "./db/ops";
+import { filesDir } from "./blobs";
+import { backupDatabase, backupFiles, holdServingLock, restoreDatabase, restoreFiles } from "./db/ops";
 import { closeDatabase, openDatabase } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
 import { createInvite } from "./domain/invites";
@@ -151,17 +152,19 @@ async function run(p: Parsed): Promise<number | undefined> {
       if (!target) throw new UsageError("usage: rim backup FILE [--db DB]");
       assertDatabase(config.db);
       backupDatabase(config.db, target);
-      console.log(`backed up ${config.db} to ${target}`);
+      const carried = await backupFiles(target, filesDir(config));
+      console.log(`backed up ${config.db} and ${carried.files} file(s) (${carried.bytes} bytes) to ${target}`);
       return 0;
     }
     case "restore": {
       const source = p.args[0];
       if (!source) throw new UsageError("usage: rim restore FILE [--db DB]");
       restoreDatabase(config.db, source);
+      const restored = await restoreFiles(config.db, filesDir(config));
       const db = openDatabase(config.db, { sync: config.sync });
       const renamed = accountRenames(db.$client, migrate(db.$client));
       closeDatabase(db);
-      console.log(`restored ${config.db} from ${source}`);
+      console.log(`restored ${config.db} and ${restored.files} file(s) from ${source}`);
       for (const r of renamed) console.log(`renamed account ${r.from} (uid ${r.uid}) to ${r.to}: accounts are now case-insensitive`);
       return 0;
     }

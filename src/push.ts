@@ -3,11 +3,13 @@
 import type { GroupEvent } from "./domain/events";
 import type { MessageView } from "./domain/views";
 
-/** The push every member receives for a stored message. */
+/** The push every member receives for a stored message; one that shares a file carries `file` {id, name, size, mime}. */
 export const msgPush = (m: MessageView) =>
   JSON.stringify({
     event: "Msg",
-    body: { kind: m.kind, uid: m.uid, gid: m.gid, content: m.content, clientMsgId: m.client_msg_id, msgId: m.id, seq: m.seq, createTime: m.createTime },
+    body: m.file
+      ? { kind: m.kind, uid: m.uid, gid: m.gid, content: m.content, clientMsgId: m.client_msg_id, msgId: m.id, seq: m.seq, createTime: m.createTime, file: m.file }
+      : { kind: m.kind, uid: m.uid, gid: m.gid, content: m.content, clientMsgId: m.client_msg_id, msgId: m.id, seq: m.seq, createTime: m.createTime },
   });
 
 export type NotifyName = "Read" | GroupEvent["kind"];

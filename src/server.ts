@@ -6,6 +6,7 @@ import { AppError, errorEnvelope } from "./errors";
 import { createHttpApp } from "./http/app";
 import type { SocketData } from "./ws/hub";
 import { createSocketHandlers, newSocketData } from "./ws/server";
+import { collectFiles } from "./domain/files";
 import { lastRevocationId, purgeExpiredSessions, revocationsAfter } from "./domain/sessions";
 
 export type Running = { server: Server<SocketData>; legacy: Server<SocketData> | null; url: string; stop(): Promise<void> };
@@ -71,7 +72,8 @@ export function startServer(app: App): Running {
     hostname: app.config.host,
     port: app.config.port,
     reusePort: false,
-    // Bun's own cap would answer a bare 413, without the envelope: bodies are limited per route, by http/body-limit.ts.
+    // Bun's own cap would answer a bare 413, without the envelope: bodies are limited per route, by
+    // http/body-limit.ts, and uploads by the file store as they stream (--max-upload).
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // The web client (/app/) is served by the Hono app, with its headers: see http/web.ts.
     development: false,
@@ -152,14 +154,20 @@ export function startServer(app: App): Running {
 // sockets whose token expired: both close sockets within this bound.
 const WATCH_MS = 250;
 const PURGE_MS = 3_600_000;
+// Uploads nobody shared for a day are collected: first a minute after start, then hourly.
+const COLLECT_FIRST_MS = 60_000;
+const COLLECT_MS = 3_600_000;
 
 /**
  * The server's own clockwork: sockets outliving their token are closed
  * (4001); revocations another process made on this database (the CLI's
  * disable or reset-password) close this server's sockets on those tokens;
- * expired sessions are purged.
+ * expired sessions are purged; uploads nobody shared are collected.
  */
 function startTimers(app: App) {
+  // No upload runs yet: a .part file is what a crashed server left.
+  const swept = app.files.sweepPartials();
+  if (swept) app.log.warn("files.partials_removed", { count: swept });
   let seen = lastRevocationId(app);
   const watch = setInterval(() => {
     app.hub.closeExpired(app.clock());
@@ -183,12 +191,26 @@ function startTimers(app: App) {
       (err) => app.log.error("sessions.purge_failed", { error: String(err) }),
     );
   }, PURGE_MS);
+  const collect = () =>
+    collectFiles(app).then(
+      (r) => (r.rows || r.blobs) && app.log.info("files.collected", r),
+      (err) => app.log.error("files.collect_failed", { error: String(err) }),
+    );
+  let collector: ReturnType<typeof setInterval> | undefined;
+  const first = setTimeout(() => {
+    void collect();
+    collector = setInterval(collect, COLLECT_MS);
+    collector.unref();
+  }, COLLECT_FIRST_MS);
   watch.unref();
   purge.unref();
+  first.unref();
   return {
     stop() {
       clearInterval(watch);
       clearInterval(purge);
+      clearTimeout(first);
+      clearInterval(collector);
     },
   };
 }

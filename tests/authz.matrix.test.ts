@@ -90,6 +90,10 @@ const REST = table(`
   POST /api/friend/add                 200   200   200    200       200     401     401     401     403
   GET  /api/friend/list                200   200   200    200       200     401     401     401     200
   POST /api/friend/status/modify       200   404   404    404       404     401     401     401     403
+  # a file O uploaded and shared in G before R was removed: 404 (not 403) to whoever may not read it
+  POST /api/file/upload                200   200   200    200       200     401     401     401     200
+  GET  /api/file/:id                   200   200   200    404       404     401     401     401     404
+  POST /api/file/cookie                200   200   200    200       200     401     401     401     200
 `);
 
 // notoken's Login has no token to send (400); every other event from a socket that never logged in is 401.
@@ -97,6 +101,7 @@ const WS = table(`
   event      owner admin member nonmember removed notoken expired revoked forged
   Login      Ok    Ok    Ok     Ok        Ok      400     401     401     403
   Msg        Ok    Ok    Ok     403       403     401     401     401     403
+  Msg:file   Ok    Ok    Ok     403       403     401     401     401     403
   Ack        Ok    Ok    Ok     403       403     401     401     401     403
   Read       Ok    Ok    Ok     403       403     401     401     401     403
   Heart      Ok    Ok    Ok     Ok        Ok      Ok      401     Ok      403
@@ -126,6 +131,7 @@ const OBSERVERS = ["O", "A", "M", "M2", "R", "N", "X"] as const;
 type Obs = (typeof OBSERVERS)[number];
 const MEMBERS: Obs[] = ["O", "A", "M", "M2"];
 const PASSWORD = "password1";
+const FILE_TEXT = "the minutes of the meeting";
 
 type Fx = {
   app: App;
@@ -136,6 +142,8 @@ type Fx = {
   u: Record<Obs | "F", TestUser>;
   gid: number;
   msgIds: number[];
+  /** A file O uploaded and shared in G (its message is the last of msgIds). */
+  fileId: string;
   expiredToken: string;
   revokedToken: string;
   expiredSock: Client;
@@ -174,6 +182,9 @@ async function setupFixture(): Promise<Fx> {
     sendMessage(direct(app), u.R.uid, { gid, kind: "Text", content: "two", clientMsgId: "seed-2" }).message.id,
     sendMessage(direct(app), u.M.uid, { gid, kind: "Text", content: "three", clientMsgId: "seed-3" }).message.id,
   ];
+  const upload = await fetch(`${url}/api/file/upload?name=notes.txt`, { method: "POST", headers: { Authorization: `Bearer ${u.O.token}`, "Content-Type": "text/plain" }, body: FILE_TEXT });
+  const fileId = ((await upload.json()) as { data: { id: string } }).data.id;
+  msgIds.push(sendMessage(direct(app), u.O.uid, { gid, kind: "File", content: fileId, clientMsgId: "seed-file" }).message.id);
   removeMembers(direct(app), u.O.uid, gid, [u.R.uid]);
   requestFriend(direct(app), u.X.uid, u.O.uid);
 
@@ -190,7 +201,7 @@ async function setupFixture(): Promise<Fx> {
   sockets.push(expiredSock);
   await expectOk(expiredSock.request("Login", { content: expiredToken, uid: u.O.uid }), "expired socket login");
   clock.advance(120_000);
-  return { app, running, url, wsUrl, clock, u, gid, msgIds, expiredToken, revokedToken, expiredSock, obs, sockets };
+  return { app, running, url, wsUrl, clock, u, gid, msgIds, fileId, expiredToken, revokedToken, expiredSock, obs, sockets };
 }
 
 async function expectOk(p: Promise<Frame>, what: string) {
@@ -442,6 +453,22 @@ const restRows: Record<string, RestRow> = {
     req: (fx, w) => ({ path: "/api/friend/status/modify", body: { fid: fx.u.X.uid, status: 1, uid: w.claim } }),
     writes: true,
   },
+  "POST /api/file/upload": {
+    // The body is the file's bytes: here the JSON text "hello".
+    req: () => ({ path: "/api/file/upload?name=hello.json", body: "hello" }),
+    writes: true,
+    check: (fx, w, data) => {
+      expect(data).toMatchObject({ name: "hello.json", size: 7, mime: "application/json" });
+      expect(fx.app.db.$client.query("SELECT uploader_uid AS u FROM files WHERE id = ?").get(data.id)).toEqual({ u: w.me.uid });
+    },
+  },
+  "GET /api/file/:id": {
+    req: (fx) => ({ path: `/api/file/${fx.fileId}` }),
+    writes: false,
+    raw: true,
+    check: (_fx, _w, data) => expect(data).toBe(FILE_TEXT),
+  },
+  "POST /api/file/cookie": { req: () => ({ path: "/api/file/cookie" }), writes: false, check: (_fx, _w, data) => expect(data).toBe(true) },
 };
 
 // ---------------------------------------------------------------- WebSocket rows
@@ -477,6 +504,17 @@ const wsRows: Record<string, WsRow> = {
     push: { name: "Msg", to: MEMBERS },
     check: (fx, w, _s, reply) =>
       expect(fx.app.db.$client.query("SELECT sender_uid AS s, content AS c FROM messages WHERE id = ?").get(reply.serverMsgId)).toEqual({ s: w.me.uid, c: `from ${w.actor}` }),
+  },
+  "Msg:file": {
+    event: "Msg",
+    body: (fx, w) => ({ gid: fx.gid, kind: "File", content: fx.fileId, uid: w.claim }),
+    writes: true,
+    push: { name: "Msg", to: MEMBERS },
+    check: (fx, _w, _s, reply) => {
+      expect(fx.app.db.$client.query("SELECT kind, content FROM messages WHERE id = ?").get(reply.serverMsgId)).toEqual({ kind: "File", content: fx.fileId });
+      const pushed = fx.obs.M2.frames.find((f) => f.event === "Msg" && f.body.msgId === reply.serverMsgId);
+      expect(pushed!.body.file).toEqual({ id: fx.fileId, name: "notes.txt", size: FILE_TEXT.length, mime: "text/plain" });
+    },
   },
   Ack: { event: "Ack", body: (fx, w) => ({ gid: fx.gid, msgId: last(fx), uid: w.claim }), writes: true },
   Read: { event: "Read", body: (fx, w) => ({ gid: fx.gid, msgId: last(fx), uid: w.claim }), writes: true, push: { name: "Read", to: MEMBERS } },
@@ -547,7 +585,8 @@ describe("REST routes", () => {
     const probe = createApp(testConfig({ metrics: "on" }));
     const routes = createHttpApp(probe).routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`);
     closeApp(probe);
-    const covered = new Set([...REST.keys()].map((k) => k.split(":")[0]!.replace(/\s+/, " ")));
+    // "route:variant", but a path parameter (/api/file/:id) is part of the route.
+    const covered = new Set([...REST.keys()].map((k) => k.replace(/(?<!\/):[a-z]+$/, "").replace(/\s+/, " ")));
     expect(routes.filter((r) => !covered.has(r))).toEqual([]);
     expect([...covered].filter((r) => !routes.includes(r))).toEqual([]);
     expect(Object.keys(restRows).sort()).toEqual([...REST.keys()].map((k) => k.replace(/\s+/, " ")).sort());

@@ -8,6 +8,8 @@
 //
 // FUZZ_RUNS cases per target (default 200); `bun tests/fuzz-run.ts --long` runs 20000.
 import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { requestFriend } from "../src/domain/friends";
 import { sendMessage } from "../src/domain/messages";
@@ -34,6 +36,16 @@ requestFriend(fixture(app), A.uid, B.uid); // A and B are friends
 requestFriend(fixture(app), C.uid, A.uid); // C asked A, pending
 setUserAdmin(fixture(app), A.uid, true); // A is a server admin, so the admin routes' inputs are fuzzed, not just refused
 const NX = 999_999_999; // no such user, group or message
+/** An upload through the route, with its Content-Length. */
+async function uploadAs(u: TestUser, body: Uint8Array<ArrayBuffer>, name: string): Promise<string> {
+  const res = await app.http.request(`/api/file/upload?name=${name}`, { method: "POST", headers: { Authorization: `Bearer ${u.token}`, "Content-Length": String(body.length) }, body }, { ip: "127.0.0.1" });
+  return ((await res.json()) as { data: { id: string } }).data.id;
+}
+const FILE_BYTES = new TextEncoder().encode("a fuzzed file: " + "0123456789".repeat(50));
+const FA = await uploadAs(A, FILE_BYTES, "a.txt"); // A's own
+const FC = await uploadAs(C, new TextEncoder().encode("carol's file"), "c.txt"); // A may not read it
+const ETAG = `"${new Bun.CryptoHasher("sha256").update(FILE_BYTES).digest("hex")}"`;
+const COOKIE = (await app.http.request("/api/file/cookie", { method: "POST", headers: { Authorization: `Bearer ${A.token}` } }, { ip: "127.0.0.1" })).headers.get("Set-Cookie")!.split(";")[0]!;
 afterAll(() => app.close());
 
 // ---------------------------------------------------------------- the routes
@@ -263,7 +275,12 @@ const AUTHED: { method: "GET" | "POST"; path: string }[] = [
   { method: "GET", path: "/api/admin/invites" },
   { method: "GET", path: "/api/admin/settings" },
   { method: "GET", path: "/api/admin/stats" },
+  { method: "POST", path: "/api/file/upload?name=fz.bin" },
+  { method: "GET", path: `/api/file/${FA}` },
+  { method: "POST", path: "/api/file/cookie" },
 ];
+/** The file routes, fuzzed by their own tests below. */
+const FILE_ROUTES = ["POST /api/file/upload", "GET /api/file/:id", "POST /api/file/cookie"];
 /** Routes that take no input at all (nothing to fuzz but the method, below). */
 const NO_INPUT = ["GET /api/openapi.json", "GET /api/ws-schema.json"];
 
@@ -410,7 +427,7 @@ describe(`REST fuzz (${RUNS} cases per target)`, () => {
   }, TIMEOUT);
 
   test("every REST route is fuzzed here (a new route needs its row in this file)", () => {
-    const fuzzed = new Set([...BODY_ROUTES.map((r) => "POST " + r.path), ...QUERY_ROUTES.map((r) => "GET " + r.path), ...AUTHED.map((r) => `${r.method} ${r.path}`), ...NO_INPUT]);
+    const fuzzed = new Set([...BODY_ROUTES.map((r) => "POST " + r.path), ...QUERY_ROUTES.map((r) => "GET " + r.path), ...AUTHED.map((r) => `${r.method} ${r.path}`), ...NO_INPUT, ...FILE_ROUTES]);
     const routes = [...new Set(app.http.routes.filter((r) => r.path.startsWith("/api/") && r.method !== "ALL").map((r) => `${r.method} ${r.path}`))];
     expect(routes.filter((r) => !fuzzed.has(r))).toEqual([]);
   });
@@ -430,6 +447,8 @@ describe(`REST fuzz (${RUNS} cases per target)`, () => {
     for (const [path, ops] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(ops)) {
         const name = `${method.toUpperCase()} ${path}`;
+        // The file routes take raw bytes, a name and an id: fuzzed by tests/files.test.ts and the file rows here (FILE_ROUTES).
+        if (FILE_ROUTES.includes(name.replace("{id}", ":id"))) continue;
         const needsToken = op.security.length > 0;
         if (needsToken && !AUTHED.some((r) => `${r.method} ${r.path}` === name)) missing.push(`${name}: token`);
         const body = op.requestBody?.content["application/json"]?.schema;
@@ -471,7 +490,152 @@ describe(`REST fuzz (${RUNS} cases per target)`, () => {
   test("GET /health still answers, and the fixture is intact", async () => {
     expect((await send({ method: "GET", path: "/health", headers: {} })).status).toBe(200);
     const s = snapshot(app.db.$client);
-    expect({ users: s.users, groups: s.groups, messages: s.messages }).toEqual({ users: 4, groups: 3, messages: 2 });
+    expect({ users: s.users, groups: s.groups, messages: s.messages, files: s.files }).toEqual({ users: 4, groups: 3, messages: 2, files: 2 });
     console.log(`REST fuzz: ${counted.cases} cases`);
   });
+});
+
+// ---------------------------------------------------------------- files
+
+/** Characters a file name may not hold. */
+const FORBIDDEN = fc.constantFrom("/", "\\", "\u0000", "\u0001", "\n", "\r", "\t", "\u001f", "\u007f", "\u0085", "\u009f", "\u200e", "\u200f", "\u202a", "\u202e", "\u2066", "\u2069");
+const nameText = fc.string({ unit: "grapheme", maxLength: 20 });
+const badName = fc.oneof(
+  fc.constant(""),
+  fc.tuple(nameText, FORBIDDEN, nameText).map(([a, x, b]) => a + x + b),
+  fc.string({ unit: "grapheme", minLength: 256, maxLength: 300 }).filter((n) => [...n].length > 255),
+  fc.constantFrom(".", ".."),
+);
+/** A Content-Length that is no number of bytes (after the Headers API trims it). */
+const badLength = fc
+  .oneof(fc.constantFrom("abc", "-1", "1.5", "1e3", "0x10", "99999999999999999", "+5", "5 5", "NaN"), fc.string({ unit: "grapheme-ascii", maxLength: 12 }))
+  .filter((v) => !/^\s*\d{1,16}\s*$/.test(v) && /^[\x20-\x7e]*$/.test(v));
+
+type UploadFault = { kind: string; query: string; body: Uint8Array<ArrayBuffer>; length: string | null };
+
+const uploadCase: fc.Arbitrary<UploadFault> = fc
+  .tuple(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.boolean())
+  .chain(([raw, announce]) => {
+    const body = new Uint8Array(raw);
+    const ok = { query: "name=fz.bin", body, length: announce ? String(body.length) : null };
+    return fc.oneof(
+      badName.map((n) => ({ ...ok, kind: "bad name", query: `name=${safeEncode(n)}` })),
+      fc.constantFrom("", "nom=fz.bin", "name", "Name=fz.bin", "name[]=fz.bin").map((q) => ({ ...ok, kind: "no name", query: q })),
+      fc.constantFrom<string | null>(null, "0").map((length) => ({ ...ok, kind: "empty", body: new Uint8Array(0), length })),
+      fc.integer({ min: 25 * 1024 * 1024 + 1, max: Number.MAX_SAFE_INTEGER }).map((n) => ({ ...ok, kind: "announced over --max-upload", length: String(n) })),
+      badLength.map((length) => ({ ...ok, kind: "Content-Length not a number", length })),
+      fc.integer({ min: 1, max: 400 }).filter((n) => n !== body.length).map((n) => ({ ...ok, kind: "Content-Length not the body's", length: String(n) })),
+    );
+  });
+
+const partFiles = () => (existsSync(join(app.files.dir, "tmp")) ? readdirSync(join(app.files.dir, "tmp")) : []);
+
+describe(`REST fuzz of the file routes (${RUNS} cases per target)`, () => {
+  test("POST /api/file/upload: bad names, empty bodies, lengths over the limit or untrue are a 4xx envelope and store nothing", async () => {
+    const blobs = app.files.list().length;
+    await fc.assert(
+      fc.asyncProperty(uploadCase, CONTENT_TYPES, async (c, type) => {
+        const headers: Record<string, string> = { Authorization: `Bearer ${A.token}` };
+        if (type) headers["Content-Type"] = type;
+        if (c.length !== null) headers["Content-Length"] = c.length;
+        await refused({ method: "POST", path: `/api/file/upload?${c.query}`, headers, body: c.body });
+        expect(app.files.list().length).toBe(blobs);
+        expect(partFiles()).toEqual([]);
+      }),
+      params(),
+    );
+  }, TIMEOUT);
+
+  test("GET /api/file/:id: any id but that of a file you may read is a 4xx envelope (404 for another's file), and writes nothing", async () => {
+    const id = fc.oneof(
+      weirdString,
+      fc.constantFrom(FC, "A".repeat(21), FA + "x", FA.slice(1), FA.toUpperCase(), FA.toLowerCase(), "upload", "cookie", "%2F", "a%2Fb", "%00", ...RAW_PERCENT),
+      fc.stringMatching(/^[A-Za-z0-9_-]{21}$/),
+    ).filter((x) => x !== FA);
+    await fc.assert(
+      fc.asyncProperty(id, async (x) => {
+        await refused({ method: "GET", path: `/api/file/${safeEncode(x)}`, headers: { Authorization: `Bearer ${A.token}` } });
+      }),
+      params(),
+    );
+    const other = await send({ method: "GET", path: `/api/file/${FC}`, headers: { Authorization: `Bearer ${A.token}` } });
+    expect(other.status).toBe(404);
+  }, TIMEOUT);
+
+  test("GET /api/file/:id: any Range, If-Range and If-None-Match is 200, 206, 304 or 416, each consistent with the file", async () => {
+    const size = FILE_BYTES.length;
+    const pos = fc.oneof(fc.nat({ max: size + 10 }), fc.constantFrom(size - 1, size, size + 1, 2 ** 53 + 1, 1e21), fc.nat()).map(String);
+    const spec = fc.tuple(fc.option(pos, { nil: "" }), fc.option(pos, { nil: "" })).map(([a, b]) => `${a}-${b}`);
+    const latin = (v: string) => /^[\x20-\x7e\t]*$/.test(v);
+    const range = fc.oneof(
+      spec.map((x) => `bytes=${x}`),
+      fc.array(spec, { minLength: 2, maxLength: 3 }).map((xs) => `bytes=${xs.join(",")}`),
+      fc.constantFrom("bytes=", "bytes=-", "bytes 0-1", "BYTES=0-1", "bytes=0-1,", "items=0-1", "bytes==0-1"),
+      weirdString.filter(latin),
+    );
+    const tag = fc.oneof(fc.constantFrom(ETAG, `W/${ETAG}`, "*", `"x", ${ETAG}`, '"other"', ETAG.slice(1)), weirdString.filter(latin));
+    await fc.assert(
+      fc.asyncProperty(fc.option(range), fc.option(tag), fc.option(tag), async (r, inm, ifRange) => {
+        const headers: Record<string, string> = { Authorization: `Bearer ${A.token}` };
+        if (r !== null) headers.Range = r;
+        if (inm !== null) headers["If-None-Match"] = inm;
+        if (ifRange !== null) headers["If-Range"] = ifRange;
+        const before = snapshot(app.db.$client);
+        const res = await app.http.request(`/api/file/${FA}`, { headers }, { ip: "127.0.0.1" });
+        const body = new Uint8Array(await res.arrayBuffer());
+        const shown = JSON.stringify(headers);
+        switch (res.status) {
+          case 200:
+            expect(body).toEqual(FILE_BYTES);
+            expect(res.headers.get("content-length")).toBe(String(size));
+            break;
+          case 206: {
+            const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
+            if (!m) throw new Error(`206 without a Content-Range for ${shown}`);
+            const [start, end] = [Number(m[1]), Number(m[2])];
+            expect([Number(m[3]), start <= end, end < size]).toEqual([size, true, true]);
+            expect(body).toEqual(FILE_BYTES.slice(start, end + 1));
+            expect(res.headers.get("content-length")).toBe(String(end - start + 1));
+            break;
+          }
+          case 304:
+            expect(body.length).toBe(0);
+            expect(inm).not.toBeNull();
+            break;
+          case 416:
+            expect(res.headers.get("content-range")).toBe(`bytes */${size}`);
+            expect(JSON.parse(new TextDecoder().decode(body))).toMatchObject({ ok: false, code: 416, data: null });
+            break;
+          default:
+            throw new Error(`status ${res.status} for ${shown}`);
+        }
+        expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+        expect(snapshot(app.db.$client)).toEqual(before);
+      }),
+      params(),
+    );
+  }, TIMEOUT);
+
+  test("GET /api/file/:id without a token: a Cookie header downloads only when its rim_file is the one the server set", async () => {
+    const value = COOKIE.slice("rim_file=".length);
+    const mutated = fc.oneof(
+      fc.nat({ max: value.length - 1 }).chain((i) => fc.constantFrom("A", "0", ".", "-", "_").map((ch) => value.slice(0, i) + ch + value.slice(i + 1))),
+      fc.nat({ max: value.length - 1 }).map((i) => value.slice(0, i)),
+      fc.string({ unit: "grapheme-ascii", maxLength: 4 }).map((x) => value + x),
+    );
+    const pair = fc.oneof(mutated.map((v) => `rim_file=${v}`), fc.constant(COOKIE), fc.string({ unit: "grapheme-ascii", maxLength: 40 }));
+    const cookie = fc.array(pair, { minLength: 1, maxLength: 3 }).map((xs) => xs.join("; ")).filter((v) => /^[\x20-\x7e]*$/.test(v));
+    await fc.assert(
+      fc.asyncProperty(cookie, async (c) => {
+        const first = c.split(";").map((x) => x.trim()).find((x) => x.startsWith("rim_file="));
+        const res = await send({ method: "GET", path: `/api/file/${FA}`, headers: { Cookie: c } });
+        if (first === COOKIE) expect(res.status).toBe(200);
+        else {
+          expect(res.status).toBe(401);
+          expect(res.body).toEqual({ ok: false, code: 401, msg: expect.any(String), data: null });
+        }
+      }),
+      params(),
+    );
+  }, TIMEOUT);
 });

@@ -285,6 +285,7 @@ const TABLES: Record<string, string> = {
   friend_requests: "SELECT * FROM friend_requests ORDER BY id",
   sessions: "SELECT id, token_hash, user_id, created_at, expires_at FROM sessions ORDER BY id",
   invites: "SELECT * FROM invites ORDER BY id",
+  files: "SELECT * FROM files ORDER BY id",
 };
 
 /** Row count and a hash of the contents of each table: equal snapshots mean nothing was written. */

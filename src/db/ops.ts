@@ -1,8 +1,12 @@
 // Operator tools on the database file: backup while serving, restore when
-// not, and the lock that tells the two apart.
+// not, and the lock that tells the two apart. A backup is one file: the
+// database, and the bytes of every uploaded file it names in a table of its
+// own (rim_backup_files), which restore writes back to the files folder.
 import { Database } from "bun:sqlite";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { dirname } from "node:path";
+import { createBlobStore } from "../blobs";
 
 const lockFile = (db: string) => db + ".serving";
 
@@ -60,4 +64,76 @@ export function restoreDatabase(db: string, source: string): void {
   for (const suffix of ["-wal", "-shm"]) rmSync(db + suffix, { force: true });
   mkdirSync(dirname(db), { recursive: true });
   copyFileSync(source, db);
+}
+
+const BACKUP_FILES = "rim_backup_files";
+const CHUNK = 1024 * 1024;
+
+/**
+ * Adds the bytes of every file the backup's rows name to the backup, in 1 MiB
+ * chunks (memory stays flat). The database was copied first: every row in it
+ * has its bytes on disk, as rows are written only after their bytes. A file
+ * collected in between (unshared for a day) loses its row in the backup too.
+ * Returns the number of files and bytes carried.
+ */
+export async function backupFiles(target: string, filesDir: string | null): Promise<{ files: number; bytes: number; missing: number }> {
+  const sqlite = new Database(target);
+  try {
+    const hasFiles = sqlite.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'").get() !== null;
+    if (!hasFiles) return { files: 0, bytes: 0, missing: 0 };
+    sqlite.run(`CREATE TABLE ${BACKUP_FILES} (sha256 TEXT NOT NULL, part INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (sha256, part))`);
+    const shas = sqlite.query<{ sha256: string }, []>("SELECT DISTINCT sha256 FROM files ORDER BY sha256").all().map((r) => r.sha256);
+    const store = createBlobStore(filesDir);
+    const insert = sqlite.query("INSERT INTO " + BACKUP_FILES + " (sha256, part, data) VALUES (?, ?, ?)");
+    let bytes = 0;
+    let missing = 0;
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (const sha of shas) {
+      let fh;
+      try {
+        fh = await open(store.path(sha), "r");
+      } catch {
+        missing++;
+        sqlite.query("DELETE FROM files WHERE sha256 = ?").run(sha);
+        continue;
+      }
+      try {
+        sqlite.run("BEGIN");
+        for (let part = 0; ; part++) {
+          const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+          if (bytesRead === 0) break;
+          insert.run(sha, part, buf.subarray(0, bytesRead));
+          bytes += bytesRead;
+        }
+        sqlite.run("COMMIT");
+      } finally {
+        await fh.close();
+      }
+    }
+    return { files: shas.length - missing, bytes, missing };
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** Writes the files a restored backup carries to the files folder (each verified against its sha256), then drops them from the database. */
+export async function restoreFiles(db: string, filesDir: string | null): Promise<{ files: number }> {
+  const sqlite = new Database(db);
+  try {
+    const carried = sqlite.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(BACKUP_FILES) !== null;
+    if (!carried) return { files: 0 };
+    const store = createBlobStore(filesDir);
+    const shas = sqlite.query<{ sha256: string }, []>(`SELECT DISTINCT sha256 FROM ${BACKUP_FILES} ORDER BY sha256`).all().map((r) => r.sha256);
+    const parts = sqlite.query<{ data: Uint8Array }, [string]>(`SELECT data FROM ${BACKUP_FILES} WHERE sha256 = ? ORDER BY part`);
+    for (const sha of shas) {
+      await store.put(sha, (function* () {
+        for (const row of parts.iterate(sha)) yield row.data;
+      })());
+    }
+    sqlite.run(`DROP TABLE ${BACKUP_FILES}`);
+    sqlite.run("VACUUM");
+    return { files: shas.length };
+  } finally {
+    sqlite.close();
+  }
 }

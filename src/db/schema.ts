@@ -97,6 +97,9 @@ export const messages = sqliteTable(
     index("messages_group_id_idx").on(t.groupId, t.id),
     // Unread counts: a member's own messages after their read cursor, found without scanning the others'.
     index("messages_group_sender_idx").on(t.groupId, t.senderUid, t.id),
+    // The messages that share a file (kind File or Image, content a 21-character file id): who may read a file.
+    // Partial, so Text and URL images cost nothing; a query uses it with exactly this predicate (domain/files.ts).
+    index("messages_file_idx").on(t.content).where(sql`kind IN ('File', 'Image') AND length(content) = 21`),
   ],
 );
 
@@ -177,4 +180,26 @@ export const settings = sqliteTable("settings", {
   value: text("value").notNull(),
 });
 
-export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, accountRenames, groupEvents, departures, revocations, settings };
+// Uploaded files. The bytes live on disk under their sha256 (content-addressed,
+// so the same bytes are stored once, whoever uploads them); a row is one
+// upload: its own id, name and type, and its uploader, whose quota it counts in.
+export const files = sqliteTable(
+  "files",
+  {
+    id: text("id").primaryKey(),
+    sha256: text("sha256").notNull(),
+    name: text("name").notNull(),
+    size: integer("size").notNull(),
+    mime: text("mime").notNull(),
+    uploaderUid: integer("uploader_uid").notNull().references(() => users.id),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    // The quota: a user's sizes summed from the index alone.
+    index("files_uploader_idx").on(t.uploaderUid, t.size),
+    index("files_sha_idx").on(t.sha256),
+    index("files_created_idx").on(t.createdAt),
+  ],
+);
+
+export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, accountRenames, groupEvents, departures, revocations, settings, files };

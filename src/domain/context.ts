@@ -1,3 +1,4 @@
+import type { BlobStore } from "../blobs";
 import type { Db } from "../db/open";
 import type { Clock } from "../time";
 import type { WriteCtx } from "../write/writer";
@@ -22,6 +23,8 @@ export type Ctx = {
     dummyHash?: Promise<string>;
   };
   limits: { maxContent: number };
+  /** The bytes of uploaded files. */
+  files: BlobStore;
   /** Runs fn on the one write path; resolves once it is durable and its effects are carried out. */
   write<T>(fn: (w: WriteCtx) => T): Promise<T>;
 };

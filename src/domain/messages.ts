@@ -3,12 +3,14 @@ import { messages } from "../db/schema";
 import { selectList } from "../db/columns";
 import { AppError, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
+import { attachFiles, fileToShare, fileView, type FileRow } from "./files";
 import { requireMember } from "./groups";
 import { indexMessage } from "./search";
 import { getUsers } from "./users";
 import { groupView, messageView, type GroupView, type MessageView, type UserView } from "./views";
 
-export const MESSAGE_KINDS = ["Text", "RichText", "Image"] as const;
+// File: content is the id of an uploaded file. Image: the id of an uploaded image, or (as in rim) a URL.
+export const MESSAGE_KINDS = ["Text", "RichText", "Image", "File"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 export type OutgoingMessage = { gid: number; kind: MessageKind; content: string; clientMsgId: string };
@@ -38,7 +40,7 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
   // select for it runs only when the insert (or a check before it) says no.
   const resent = (): Sent | null => {
     const earlier = sqlite.query<MessageRow, [number, string]>(SQL_EARLIER).get(senderId, input.clientMsgId);
-    return earlier ? { message: messageView(earlier), duplicate: true } : null;
+    return earlier ? { message: attachFiles(ctx, [messageView(earlier)])[0]!, duplicate: true } : null;
   };
   // requireMember's checks in one statement: 404 for no group, 403 for a non-member.
   const found = sqlite.query<{ lastSeq: number; member: number | null }, [number, number]>(SQL_MEMBER).get(senderId, input.gid);
@@ -52,6 +54,17 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
     if (earlier) return earlier;
     throw new AppError("too_large", `content: longer than ${ctx.limits.maxContent} bytes`);
   }
+  // A file is shared only by its uploader or by someone who can already read it.
+  let file: FileRow | null = null;
+  if (input.kind === "File" || input.kind === "Image") {
+    try {
+      file = fileToShare(ctx, senderId, input.kind, input.content);
+    } catch (err) {
+      const earlier = resent();
+      if (earlier) return earlier;
+      throw err;
+    }
+  }
   const now = ctx.clock();
   const seq = found.lastSeq + 1;
   const inserted = sqlite.query(SQL_INSERT).run(input.gid, seq, senderId, input.kind, input.content, input.clientMsgId, now, now);
@@ -60,7 +73,9 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
   sqlite.query(SQL_BUMP).run(seq, id, input.gid);
   indexMessage(ctx, id, input.content, input.kind);
   const row: MessageRow = { id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now };
-  return { message: messageView(row), duplicate: false };
+  const message = messageView(row);
+  if (file) message.file = fileView(file);
+  return { message, duplicate: false };
 }
 
 const SQL_PAGE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`;
@@ -78,7 +93,8 @@ export function history(ctx: Ctx, callerId: number, q: HistoryQuery): { group: G
       : sqlite.query<MessageRow, [number, number, number]>(SQL_PAGE).all(q.gid, q.size, (q.page - 1) * q.size)
   ).reverse();
   const senders = getUsers(ctx, rows.map((r) => r.senderUid));
-  return rows.map((r) => ({ group, msg: messageView(r), user: senders.get(r.senderUid)!, unread: null }));
+  const views = attachFiles(ctx, rows.map(messageView));
+  return rows.map((r, i) => ({ group, msg: views[i]!, user: senders.get(r.senderUid)!, unread: null }));
 }
 
 export function findMessageInGroup(ctx: Ctx, gid: number, msgId: number) {

@@ -5,6 +5,7 @@ import { groupMembers, groups, messages } from "../db/schema";
 import { notFound } from "../errors";
 import type { Ctx } from "./context";
 import { MODE, requireMember } from "./groups";
+import { attachFiles } from "./files";
 import { findMessageInGroup } from "./messages";
 import { getUsers } from "./users";
 import { groupView, messageView, type GroupView, type MessageView, type UserView } from "./views";
@@ -95,13 +96,14 @@ export function chatList(ctx: Ctx, uid: number, page: number, size: number): Cha
   const rows = ctx.db.$client.query<ChatRow, [number, number, number]>(SQL_CHAT_LIST).all(uid, size, (page - 1) * size);
   const others = rows.map((r) => (r.gMode === MODE.direct ? otherOfDirect(r.gDirectKey, uid) : null) ?? r.senderUid);
   const people = getUsers(ctx, others);
+  const views = attachFiles(ctx, rows.map(messageView));
   return rows.map((r, i) => {
     const unread =
       r.readMsgId === 0 ? r.gLastSeq - r.ownAfter
       : r.cursorSeq !== null ? r.gLastSeq - r.cursorSeq - r.ownAfter
       : unreadCount(ctx, uid, r.gId, r.readMsgId); // a cursor outside the group: count the slow way
     const group = groupView({ id: r.gId, name: r.gName, avatar: r.gAvatar, mode: r.gMode, creatorUid: r.gCreatorUid });
-    return { group, msg: messageView(r), user: people.get(others[i]!)!, unread };
+    return { group, msg: views[i]!, user: people.get(others[i]!)!, unread };
   });
 }
 

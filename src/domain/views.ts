@@ -1,6 +1,7 @@
 // The wire shapes of rim, built from rows. Field names and casing are the
 // contract with rim clients; never add a password or hash here.
 import type { groups, messages, users } from "../db/schema";
+import type { FileView } from "./files";
 import { formatTime } from "../time";
 
 type UserRow = typeof users.$inferSelect;
@@ -19,6 +20,8 @@ export type MessageView = {
   seq: number;
   createTime: string;
   updateTime: string;
+  /** A message that shares an uploaded file (kind File or Image, content its id). */
+  file?: FileView;
 };
 
 /**

@@ -9,6 +9,7 @@ import type { App } from "../app";
 import { resolveToken, touchSession } from "../domain/sessions";
 import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
 import { bodyLimit } from "./body-limit";
+import { fileCookieSession, fileRoutes, isUpload } from "./files";
 import { friendRoutes } from "./friends";
 import { groupRoutes } from "./groups";
 import { groupLifecycleRoutes } from "./group-lifecycle";
@@ -90,9 +91,9 @@ export function createHttpApp(app: App) {
     });
   }
 
-  // Every route takes --body-limit; a route with a limit of its own (a file upload) is listed here.
-  const ownLimits = new Map<string, number>();
-  http.use("*", bodyLimit((path) => ownLimits.get(path) ?? app.config.bodyLimit));
+  // Every route takes --body-limit, but the file upload: its body streams to disk under --max-upload (http/files.ts).
+  const limitBody = bodyLimit(() => app.config.bodyLimit);
+  http.use("*", (c, next) => (isUpload(c) ? next() : limitBody(c, next)));
   http.use("/api/*", async (c, next) => {
     await next();
     // A reply never shows what is not yet durable: it leaves once every write committed before it is (usually at once).
@@ -103,7 +104,13 @@ export function createHttpApp(app: App) {
     if (!PUBLIC.has(c.req.path)) {
       const header = c.req.header("Authorization") ?? "";
       const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-      if (!token) throw unauthorized();
+      if (!token) {
+        // A file's download may instead carry the web client's HttpOnly cookie (POST /api/file/cookie), for <img>.
+        const viaCookie = fileCookieSession(app, c);
+        if (!viaCookie) throw unauthorized();
+        c.set("session", viaCookie);
+        return next();
+      }
       const session = resolveToken(app, token);
       // last_used_at is bookkeeping: touched on the write path, nobody waits for it.
       if (session.stale) app.write((w) => touchSession(w, session.sessionId)).catch(() => {});
@@ -129,6 +136,7 @@ export function createHttpApp(app: App) {
   http.route("/api/message", searchRoutes(app));
   http.route("/api/friend", friendRoutes(app));
   http.route("/api/admin", adminRoutes(app));
+  http.route("/api/file", fileRoutes(app));
   webRoutes(http);
   return http;
 }

@@ -27,9 +27,10 @@ fetch("/api/openapi.json").then(r=>r.json()).then(doc=>{
     const p=document.createElement("p");p.textContent=op.summary;
     if(op.security&&op.security.length===0){const pub=document.createElement("span");pub.className="pub";pub.textContent=" (no token needed)";p.append(pub);}
     sec.append(p);
-    if(op.parameters)sec.append(block("query parameters",Object.fromEntries(op.parameters.map(x=>[x.name+(x.required?"":"?"),x.schema]))));
-    if(op.requestBody)sec.append(block("request body",op.requestBody.content["application/json"].schema));
-    sec.append(block("reply data",op.responses[200].content["application/json"].schema.properties.data));
+    if(op.parameters)sec.append(block("parameters",Object.fromEntries(op.parameters.map(x=>[(x.in==="path"?"{"+x.name+"}":x.name)+(x.required?"":"?"),x.schema]))));
+    if(op.requestBody){const [type,c]=Object.entries(op.requestBody.content)[0];sec.append(block(type==="application/json"?"request body":"request body: "+(op.requestBody.description||type),c.schema));}
+    const ok=op.responses[200].content,json=ok["application/json"];
+    sec.append(json?block("reply data",json.schema.properties.data):block("reply: the file's bytes ("+Object.keys(ok).join(", ")+")",op.responses));
     main.append(sec);
   }
   // The shapes replies refer to ("$ref": "#/components/schemas/User").

@@ -16,8 +16,22 @@ import { id } from "./schemas";
 export const time = z.string().describe('server local time, "YYYY-MM-DD HH:MM:SS"');
 export const User = z.object({ id, name: z.string(), avatar: z.string(), email: z.string().describe('"" unless the user is you'), account: z.string() }).meta({ id: "User" });
 export const Group = z.object({ id, name: z.string(), avatar: z.string(), mode: z.number().int(), creatorUid: id }).meta({ id: "Group" });
+export const FileInfo = z
+  .object({ id: z.string().describe("21 characters"), name: z.string(), size: z.number().int(), mime: z.string().describe("sniffed for images, else the Content-Type sent") })
+  .meta({ id: "FileInfo" });
 export const MessageInfo = z
-  .object({ id, kind: z.string().meta({ enum: [...MESSAGE_KINDS] }), content: z.string(), gid: id, uid: id, client_msg_id: z.string(), seq: z.number().int(), createTime: time, updateTime: time })
+  .object({
+    id,
+    kind: z.string().meta({ enum: [...MESSAGE_KINDS] }),
+    content: z.string().describe("File: the file's id; Image: the file's id or a URL"),
+    gid: id,
+    uid: id,
+    client_msg_id: z.string(),
+    seq: z.number().int(),
+    createTime: time,
+    updateTime: time,
+    file: FileInfo.optional().describe("a message that shares an uploaded file"),
+  })
   .meta({ id: "MessageInfo" });
 export const ChatMessage = z.object({ group: Group, msg: MessageInfo, user: User, unread: z.number().int().nullable() }).meta({ id: "ChatMessage" });
 export const Member = z.object({ role: z.number().int().describe("1 member, 2 admin, 3 owner"), user: User, readMsgId: z.number().int() });
@@ -63,7 +77,8 @@ const defaultHook = (result: { success: boolean; error?: unknown }) => {
  * and handed to the handler through c.req.valid("json") / c.req.valid("query").
  * OpenAPIHono's own body and query validators would answer differently (415
  * for a text/plain body, "Malformed JSON in request body", arrays for repeated
- * keys), so they are not attached; any other part of a request a route
+ * keys), so they are not attached; a body of another type (an upload's raw
+ * bytes) is documented only; any other part of a request a route
  * declares is still validated by OpenAPIHono, failures through defaultHook.
  */
 export class RestRoutes extends OpenAPIHono<Env> {
@@ -74,7 +89,7 @@ export class RestRoutes extends OpenAPIHono<Env> {
       const { middleware, hide, ...documented } = route;
       if (!hide) this.openAPIRegistry.registerPath(documented);
       const { body, query, ...others } = route.request ?? {};
-      if (body && Object.keys(body.content).join() !== "application/json") throw new Error(`${route.path}: REST bodies are application/json only`);
+      // A JSON body is read and validated here; any other (the raw bytes of an upload) is only documented, its route reads it.
       const json = (body?.content["application/json"] as { schema?: z.ZodType } | undefined)?.schema;
       const input: MiddlewareHandler<Env> = async (c, next) => {
         if (json) c.req.addValidatedData("json", (await readBody(c, json)) as object);
@@ -90,6 +105,7 @@ export class RestRoutes extends OpenAPIHono<Env> {
 /** The OpenAPI 3.1 document of every route declared on `http` (and the apps routed into it). */
 export function openApiDocument(http: OpenAPIHono<Env>) {
   http.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+  http.openAPIRegistry.registerComponent("securitySchemes", "fileCookie", { type: "apiKey", in: "cookie", name: "rim_file", description: "set by POST /api/file/cookie; accepted by GET /api/file/{id} only" });
   return http.getOpenAPI31Document({
     openapi: "3.1.0",
     info: {

@@ -66,6 +66,9 @@ export const friendListQuery = z.object({
   status: z.enum(["0", "1", "2"]).transform(Number).pipe(z.union([z.literal(0), z.literal(1), z.literal(2)])),
   dir: z.enum(["in", "out"]).default("out"),
 });
+/** The upload's query; the name's rules (domain/files.ts checkFileName) are checked by the route, for their messages. */
+export const uploadQuery = z.object({ name: z.string().min(1).max(255).describe("the file's name: 1-255 characters, no / or \\, no control characters") });
+
 export const friendModifyBody = z.object({ fid: id, status: z.union([z.literal(1), z.literal(2)]), uid: id.optional() });
 
 export const gidBody = z.object({ gid: id });

@@ -24,7 +24,20 @@ const serverFrames = {
   }),
   MsgPush: z.object({
     event: z.literal("Msg"),
-    body: z.object({ kind: z.enum(MESSAGE_KINDS), uid: id, gid: id, content: z.string(), clientMsgId: z.string(), msgId: id, seq: id, createTime: z.string() }),
+    body: z.object({
+      kind: z.enum(MESSAGE_KINDS),
+      uid: id,
+      gid: id,
+      content: z.string().describe("File: the file's id; Image: the file's id or a URL"),
+      clientMsgId: z.string(),
+      msgId: id,
+      seq: id,
+      createTime: z.string(),
+      file: z
+        .object({ id: z.string(), name: z.string(), size: z.number().int(), mime: z.string() })
+        .optional()
+        .describe("a message sharing an uploaded file: GET /api/file/{id}"),
+    }),
   }),
   Notify: z.object({
     event: z.literal("Notify"),

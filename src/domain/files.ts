@@ -1,0 +1,200 @@
+// Uploaded files: their rows, who may read them, the messages that share
+// them, the quota, and collection of what nobody shares. The bytes are in
+// the blob store (src/blobs.ts); a row is written only once its bytes are
+// durable under their sha256.
+//
+// Who may read a file: its uploader, and every current member of a group
+// holding a message that shares it (kind File or Image, content = the file's
+// id) and is not deleted. Anyone else is told the file does not exist.
+import type { Database } from "bun:sqlite";
+import { AppError, badRequest, notFound } from "../errors";
+import type { WriteCtx } from "../write/writer";
+import type { Ctx } from "./context";
+import type { MessageView } from "./views";
+
+/** A file id: nanoid's 21 characters. */
+export const FILE_ID = /^[A-Za-z0-9_-]{21}$/;
+
+export type FileView = { id: string; name: string; size: number; mime: string };
+export type FileRow = { id: string; sha256: string; name: string; size: number; mime: string; uploaderUid: number; createdAt: number };
+
+/** Unreferenced uploads older than this are collected. */
+export const UNSHARED_TTL_MS = 86_400_000;
+
+// ---------------------------------------------------------------- deletion
+
+const deletedAtKnown = new WeakMap<Database, boolean>();
+
+/**
+ * Whether messages has the `deleted_at` column of message deletion (a
+ * nullable integer, added on another branch). Until it exists no message
+ * counts as deleted; once a migration adds it, every check below turns on
+ * with no change here. Looked up once per connection, after its migrations.
+ */
+export function messagesHaveDeletedAt(sqlite: Database): boolean {
+  let known = deletedAtKnown.get(sqlite);
+  if (known === undefined) {
+    known = sqlite.query<{ name: string }, []>("SELECT name FROM pragma_table_info('messages')").all().some((c) => c.name === "deleted_at");
+    deletedAtKnown.set(sqlite, known);
+  }
+  return known;
+}
+
+/** The SQL condition "message `alias` is not deleted" (empty while messages cannot be deleted). */
+export function notDeletedSql(sqlite: Database, alias = "m"): string {
+  return messagesHaveDeletedAt(sqlite) ? ` AND ${alias}.deleted_at IS NULL` : "";
+}
+
+// The predicate of the partial index messages_file_idx (db/schema.ts), written out exactly so the planner uses it.
+const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
+
+/** Whether a message of this kind and content shares a file (rim's Image with a URL does not). */
+export const sharesFile = (kind: string, content: string) => (kind === "File" || kind === "Image") && FILE_ID.test(content);
+
+// ---------------------------------------------------------------- types
+
+export const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"]);
+
+/** The image type the first bytes bear out, or null. Never SVG: it is a document that runs scripts. */
+export function sniffImage(b: Uint8Array): string | null {
+  const at = (i: number, ...bytes: number[]) => bytes.every((x, k) => b[i + k] === x);
+  const ascii = (i: number, n: number) => String.fromCharCode(...b.subarray(i, i + n));
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
+  if (at(0, 0xff, 0xd8, 0xff)) return "image/jpeg";
+  if (ascii(0, 6) === "GIF87a" || ascii(0, 6) === "GIF89a") return "image/gif";
+  if (ascii(0, 4) === "RIFF" && ascii(8, 4) === "WEBP") return "image/webp";
+  if (ascii(4, 4) === "ftyp" && ["avif", "avis"].includes(ascii(8, 4))) return "image/avif";
+  return null;
+}
+
+const MIME = /^\s*([a-z0-9][a-z0-9!#$&^_.+-]{0,63})\/([a-z0-9][a-z0-9!#$&^_.+-]{0,63})\s*(?:;.*)?$/i;
+
+/**
+ * The type recorded for an upload: the sniffed one for an image; else the
+ * Content-Type sent (its type/subtype), but never an image type the bytes do
+ * not bear out (an "image/png" that is HTML, or SVG, is recorded as
+ * application/octet-stream).
+ */
+export function uploadType(contentType: string | undefined, head: Uint8Array): string {
+  const sniffed = sniffImage(head);
+  if (sniffed) return sniffed;
+  const m = MIME.exec(contentType ?? "");
+  const declared = m ? `${m[1]}/${m[2]}`.toLowerCase() : "application/octet-stream";
+  return declared.startsWith("image/") ? "application/octet-stream" : declared;
+}
+
+/** A file's name: 1-255 characters, no path separators, no control or bidi-override characters. */
+export function checkFileName(raw: string | undefined): string {
+  if (raw === undefined || raw === "") throw badRequest("name: required, 1-255 characters");
+  if (/\p{Cs}/u.test(raw)) throw badRequest("name: must be well-formed Unicode (no lone surrogates)");
+  if ([...raw].length > 255) throw badRequest("name: at most 255 characters");
+  if (/[/\\]/.test(raw)) throw badRequest("name: may not contain a path separator (/ or \\)");
+  if (/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(raw)) throw badRequest("name: may not contain control characters");
+  if (raw === "." || raw === "..") throw badRequest("name: may not be . or ..");
+  return raw;
+}
+
+// ---------------------------------------------------------------- rows and access
+
+const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid, created_at AS createdAt";
+const SQL_FILE = `SELECT ${FILE_COLUMNS} FROM files WHERE id = ?`;
+const SQL_USED = "SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_uid = ?";
+
+export const fileView = (f: Pick<FileRow, "id" | "name" | "size" | "mime">): FileView => ({ id: f.id, name: f.name, size: f.size, mime: f.mime });
+
+export function findFile(ctx: Ctx, id: string): FileRow | null {
+  if (!FILE_ID.test(id)) return null;
+  return ctx.db.$client.query<FileRow, [string]>(SQL_FILE).get(id);
+}
+
+/** Whether uid may read the file: the uploader, or a member of a group holding a not-deleted message that shares it. */
+export function canReadFile(ctx: Ctx, uid: number, file: Pick<FileRow, "id" | "uploaderUid">): boolean {
+  if (file.uploaderUid === uid) return true;
+  const sqlite = ctx.db.$client;
+  const sql =
+    "SELECT 1 AS ok FROM messages m JOIN group_members gm ON gm.group_id = m.group_id AND gm.user_id = ? " +
+    `WHERE m.content = ? AND ${SHARES("m")}${notDeletedSql(sqlite)} LIMIT 1`;
+  return sqlite.query<{ ok: number }, [number, string]>(sql).get(uid, file.id) !== null;
+}
+
+/** The file, if uid may read it; 404 otherwise (not 403: an id tells nothing about whether it exists). */
+export function readableFile(ctx: Ctx, uid: number, id: string): FileRow {
+  const file = findFile(ctx, id);
+  if (!file || !canReadFile(ctx, uid, file)) throw notFound("file not found");
+  return file;
+}
+
+/**
+ * The file a message of this kind and content would share, checked for its
+ * sender: null for a message that shares none (Text, rim's Image with a URL);
+ * 400 for a File whose content is no file id or an Image whose file is no
+ * image; 404 for a file the sender may not read.
+ */
+export function fileToShare(ctx: Ctx, senderUid: number, kind: string, content: string): FileRow | null {
+  if (kind === "File" && !FILE_ID.test(content)) throw badRequest("content: a File message's content is the id of an uploaded file");
+  if (!sharesFile(kind, content)) return null;
+  const file = readableFile(ctx, senderUid, content);
+  if (kind === "Image" && !IMAGE_TYPES.has(file.mime)) throw badRequest("content: that file is not an image; send it with kind File");
+  return file;
+}
+
+/** Bytes of uploads the user has stored (every upload counts, even of bytes stored before). */
+export function usedBytes(ctx: Ctx, uid: number): number {
+  return ctx.db.$client.query<{ n: number }, [number]>(SQL_USED).get(uid)!.n;
+}
+
+export function quotaError(quota: number) {
+  return new AppError("too_large", `quota: your uploads would exceed ${quota} bytes (--upload-quota)`);
+}
+
+export type NewUpload = { id: string; sha256: string; name: string; size: number; mime: string; uploaderUid: number };
+
+/** Records an upload whose bytes are durable; 413 if it takes the uploader over the quota. On the write path. */
+export function recordUpload(w: WriteCtx, f: NewUpload, quota: number): FileView {
+  if (quota > 0 && usedBytes(w, f.uploaderUid) + f.size > quota) throw quotaError(quota);
+  w.db.$client
+    .query("INSERT INTO files (id, sha256, name, size, mime, uploader_uid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    .run(f.id, f.sha256, f.name, f.size, f.mime, f.uploaderUid, w.clock());
+  return fileView(f);
+}
+
+/** Adds `file` to the views of messages that share one (one query for the lot; none for a page without files). */
+export function attachFiles<T extends MessageView>(ctx: Ctx, views: T[]): T[] {
+  let ids: string[] | null = null;
+  for (const v of views) if (sharesFile(v.kind, v.content)) (ids ??= []).push(v.content);
+  if (!ids) return views;
+  const rows = ctx.db.$client
+    .query<FileView, [string]>("SELECT id, name, size, mime FROM files WHERE id IN (SELECT value FROM json_each(?))")
+    .all(JSON.stringify([...new Set(ids)]));
+  const byId = new Map(rows.map((r) => [r.id, fileView(r)]));
+  for (const v of views) {
+    const f = sharesFile(v.kind, v.content) ? byId.get(v.content) : undefined;
+    if (f) v.file = f;
+  }
+  return views;
+}
+
+// ---------------------------------------------------------------- collection
+
+/**
+ * Deletes the rows of uploads older than UNSHARED_TTL_MS (by the app's
+ * clock) that no not-deleted message shares, then unlinks every blob no row
+ * names and no upload has pinned. The blob pass runs in one turn of the
+ * event loop, so no upload can slip a row in between the check and the unlink.
+ */
+export async function collectFiles(ctx: Ctx, maxAgeMs = UNSHARED_TTL_MS): Promise<{ rows: number; blobs: number }> {
+  const rows = await ctx.write((w) => {
+    const sqlite = w.db.$client;
+    const sql =
+      "DELETE FROM files WHERE id IN (SELECT f.id FROM files f WHERE f.created_at < ? AND NOT EXISTS " +
+      `(SELECT 1 FROM messages m WHERE m.content = f.id AND ${SHARES("m")}${notDeletedSql(sqlite)})) RETURNING id`;
+    return sqlite.query<{ id: string }, [number]>(sql).all(w.clock() - maxAgeMs).length;
+  });
+  const named = new Set(ctx.db.$client.query<{ sha256: string }, []>("SELECT DISTINCT sha256 FROM files").all().map((r) => r.sha256));
+  let blobs = 0;
+  for (const sha of ctx.files.list()) {
+    if (named.has(sha) || ctx.files.pinned(sha)) continue;
+    if (ctx.files.removeSync(sha)) blobs++;
+  }
+  return { rows, blobs };
+}
