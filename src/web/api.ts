@@ -5,7 +5,11 @@
 export type User = { id: number; name: string; avatar: string; email: string; account: string };
 export type Group = { id: number; name: string; avatar: string; mode: number; creatorUid: number };
 export type Member = { role: number; user: User; readMsgId: number };
-export type MessageInfo = { id: number; kind: string; content: string; gid: number; uid: number; client_msg_id: string; createTime: string };
+/** An uploaded file, as a message that shares it (kind File or Image, content its id) carries it. */
+export type FileInfo = { id: string; name: string; size: number; mime: string };
+export type MessageInfo = { id: number; kind: string; content: string; gid: number; uid: number; client_msg_id: string; createTime: string; file?: FileInfo };
+/** A search result: the message and the match with context, matches in <mark>, the rest HTML-escaped. */
+export type SearchHit = MessageInfo & { snippet: string };
 export type ChatMessage = { group: Group; msg: MessageInfo; user: User; unread: number | null };
 export type AdminUser = User & { admin: boolean; disabled: boolean; createTime: string };
 export type Invite = { id: number; createdBy: number | null; createTime: string; expireTime: string; usedBy: number | null; status: "live" | "used" | "expired" };
@@ -35,7 +39,7 @@ export function setToken(t: string) {
   else localStorage.removeItem("rim.token");
 }
 
-async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+export async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";

@@ -2,11 +2,11 @@
 // The client's state and every rule about it: conversations, messages
 // deduplicated by id, the outbox of unacknowledged sends, read cursors, and
 // the Sync cursor that makes a reconnect resume with no gap and no double.
-import { api, ApiError, MODE, setToken, getToken, whenUnauthorized, type Group, type Member, type MessageInfo, type User } from "./api";
+import { api, ApiError, MODE, setToken, getToken, whenUnauthorized, type FileInfo, type Group, type Member, type MessageInfo, type User } from "./api";
 import { Disconnected, Link, newClientMsgId, type LinkState, type Push } from "./socket";
 
-export type Msg = { id: number; gid: number; uid: number; kind: string; content: string; clientMsgId: string; createTime: string };
-export type Pending = { clientMsgId: string; gid: number; content: string; state: "sending" | "failed"; error?: string };
+export type Msg = { id: number; gid: number; uid: number; kind: string; content: string; clientMsgId: string; createTime: string; file?: FileInfo };
+export type Pending = { clientMsgId: string; gid: number; content: string; state: "sending" | "failed"; error?: string; kind?: string; file?: FileInfo };
 
 export type Conv = {
   group: Group;
@@ -90,6 +90,7 @@ const fromInfo = (m: MessageInfo): Msg => ({
   content: m.content,
   clientMsgId: m.client_msg_id,
   createTime: m.createTime,
+  file: m.file,
 });
 
 function newConv(group: Group, activity = 0): Conv {
@@ -105,6 +106,10 @@ export function title(c: Conv): string {
   const others = (c.members ?? []).filter((m) => m.user.id !== state.me?.id).map((m) => m.user.name);
   return others.length ? others.join(", ") : "Group";
 }
+
+/** A message in one line of text (previews, notifications): a shared file by its name. */
+export const summary = (m: { kind?: string; content: string; file?: FileInfo }) =>
+  m.file ? (m.kind === "Image" ? `Photo: ${m.file.name}` : `File: ${m.file.name}`) : m.kind === "Image" ? "Photo" : m.content;
 
 export const userName = (uid: number) => (uid === state.me?.id ? "You" : state.users.get(uid)?.name ?? `user ${uid}`);
 
@@ -307,7 +312,7 @@ function onPush(p: Push) {
     if (synced && id > cursor) cursor = id;
   }
   if (p.event === "Msg") {
-    const m: Msg = { id: b.msgId, gid: b.gid, uid: b.uid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, createTime: b.createTime ?? nowString() };
+    const m: Msg = { id: b.msgId, gid: b.gid, uid: b.uid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, createTime: b.createTime ?? nowString(), file: b.file };
     receive(m);
   } else if (b.content === "Read") onRead(b.gid, b.uid, b.msgId);
   else if (b.content === "MemberAdded" || b.content === "MemberRemoved") onMembers(b.gid, b.content === "MemberAdded", b.uids ?? []);
@@ -424,18 +429,25 @@ export function markRead(c: Conv) {
 
 const PAGE = 30;
 
-export async function loadHistory(c: Conv) {
-  if (c.loadingOlder) return;
+const loadingHistory = new WeakMap<Conv, Promise<void>>();
+
+/** Fetches the next older page (the newest first); while one is on its way, answers that one. */
+export function loadHistory(c: Conv, size = PAGE): Promise<void> {
+  if (!c.loadingOlder) loadingHistory.set(c, fetchOlder(c, size));
+  return loadingHistory.get(c)!;
+}
+
+async function fetchOlder(c: Conv, size: number) {
   c.loadingOlder = true;
   changed();
   try {
     const before = c.loaded ? c.msgs[0]?.id : undefined;
-    const rows = await api.history(c.group.id, PAGE, before);
+    const rows = await api.history(c.group.id, size, before);
     for (const r of rows) {
       remember(r.user);
       insert(c, fromInfo(r.msg));
     }
-    c.hasOlder = rows.length === PAGE;
+    c.hasOlder = rows.length === size;
     c.loaded = true;
     if (inView(c)) markRead(c);
   } catch (e) {
@@ -446,8 +458,9 @@ export async function loadHistory(c: Conv) {
   }
 }
 
-export function send(gid: number, content: string) {
-  const p: Pending = { clientMsgId: newClientMsgId(), gid, content, state: "sending" };
+/** Queues a message (a shared file: kind File or Image, content its id) in the outbox and sends it when it can. */
+export function send(gid: number, content: string, kind = "Text", file?: FileInfo) {
+  const p: Pending = { clientMsgId: newClientMsgId(), gid, content, state: "sending", ...(kind !== "Text" && { kind, file }) };
   state.outbox.push(p);
   saveOutbox();
   const c = state.convs.get(gid);
@@ -462,11 +475,11 @@ function transmit(p: Pending) {
   p.error = undefined;
   changed();
   link!
-    .request("Msg", { gid: p.gid, kind: "Text", content: p.content, clientMsgId: p.clientMsgId })
+    .request("Msg", { gid: p.gid, kind: p.kind ?? "Text", content: p.content, clientMsgId: p.clientMsgId })
     .then((ack) => {
       if (ack.content === "Ok" && ack.serverMsgId !== null) {
         const c = state.convs.get(p.gid);
-        if (c) insert(c, { id: ack.serverMsgId, gid: p.gid, uid: state.me!.id, kind: "Text", content: p.content, clientMsgId: p.clientMsgId, createTime: nowString() });
+        if (c) insert(c, { id: ack.serverMsgId, gid: p.gid, uid: state.me!.id, kind: p.kind ?? "Text", content: p.content, clientMsgId: p.clientMsgId, createTime: nowString(), file: p.file });
         const i = state.outbox.indexOf(p);
         if (i >= 0) state.outbox.splice(i, 1);
       } else {
@@ -584,7 +597,7 @@ export function readBy(c: Conv, m: Msg): number {
 function notify(c: Conv, m: Msg) {
   if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
   try {
-    const n = new Notification(title(c), { body: `${c.group.mode === MODE.direct ? "" : userName(m.uid) + ": "}${m.content}`.slice(0, 200), tag: `rim-${c.group.id}` });
+    const n = new Notification(title(c), { body: `${c.group.mode === MODE.direct ? "" : userName(m.uid) + ": "}${summary(m)}`.slice(0, 200), tag: `rim-${c.group.id}` });
     n.onclick = () => {
       focus();
       openConv(c.group.id);
