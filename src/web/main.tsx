@@ -5,6 +5,7 @@
 import { render, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
 import { api, ApiError, inviteLink, MODE, ROLE, type AdminUser, type Invite, type Settings, type Stats, type User } from "./api";
+import { AttachButton, dropTarget, FileBubble, isFile, pasteFiles, Uploads } from "./files";
 import * as store from "./store";
 import { state, type Conv, type Msg, type Pending } from "./store";
 
@@ -183,11 +184,11 @@ function Banner() {
 
 function preview(c: Conv): string {
   const pending = state.outbox.filter((p) => p.gid === c.group.id).at(-1);
-  if (pending) return `You: ${pending.content}`;
+  if (pending) return `You: ${store.summary(pending)}`;
   const m = store.lastMsg(c);
   if (!m) return "No messages yet";
   const who = m.uid === state.me?.id ? "You: " : c.group.mode === MODE.direct ? "" : `${store.userName(m.uid)}: `;
-  return who + m.content;
+  return who + store.summary(m);
 }
 
 const convAvatar = (c: Conv) => (c.group.mode === MODE.direct ? c.peer?.avatar : c.group.avatar);
@@ -284,7 +285,7 @@ const statusOf = (c: Conv, m: Msg) => {
 function PendingItem({ p }: { p: Pending }) {
   return (
     <li class="msg mine" data-state={p.state} data-client-id={p.clientMsgId}>
-      <p class="bubble">{p.content}</p>
+      {isFile(p) ? <FileBubble m={p} /> : <p class="bubble">{p.content}</p>}
       <small class="meta">
         {p.state === "sending" ? (
           <span class="status">{state.link === "online" ? "Sending…" : "Waiting for connection…"}</span>
@@ -355,7 +356,7 @@ function Messages({ c }: { c: Conv }) {
         return (
           <li key={m.id} class={mine ? "msg mine" : "msg"} data-msg-id={m.id}>
             {showName && <span class="sender">{store.userName(m.uid)}</span>}
-            <p class="bubble">{m.content}</p>
+            {isFile(m) ? <FileBubble m={m} /> : <p class="bubble">{m.content}</p>}
             {showMeta && (
               <small class="meta">
                 <time>{when(m.createTime)}</time>
@@ -389,6 +390,7 @@ function Composer({ gid }: { gid: number }) {
   };
   return (
     <form class="composer" onSubmit={submit}>
+      <AttachButton gid={gid} />
       <textarea
         ref={ref}
         rows={1}
@@ -398,6 +400,7 @@ function Composer({ gid }: { gid: number }) {
         enterkeyhint="send"
         maxLength={8000}
         onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)}
+        onPaste={(e) => pasteFiles(gid, e)}
         onKeyDown={(e) => {
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
         }}
@@ -411,7 +414,7 @@ function ChatView({ c, show }: { c: Conv; show(d: Dialog): void }) {
   const direct = c.group.mode === MODE.direct;
   const sub = direct ? (c.peer ? `@${c.peer.account}` : "") : c.members ? `${c.members.length} members` : "";
   return (
-    <section class="chat" aria-label={store.title(c)}>
+    <section class="chat" aria-label={store.title(c)} {...dropTarget(c.group.id)}>
       <header class="chat-head">
         <button type="button" class="ghost back" onClick={() => store.openConv(null)} aria-label="Back to conversations">
           ‹
@@ -428,6 +431,7 @@ function ChatView({ c, show }: { c: Conv; show(d: Dialog): void }) {
         )}
       </header>
       <Messages c={c} />
+      <Uploads gid={c.group.id} />
       <Composer gid={c.group.id} />
     </section>
   );
