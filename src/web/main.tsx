@@ -6,6 +6,7 @@ import { render, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
 import { api, ApiError, inviteLink, MODE, ROLE, type AdminUser, type Invite, type Settings, type Stats, type User } from "./api";
 import { AttachButton, dropTarget, FileBubble, isFile, pasteFiles, Uploads } from "./files";
+import { SearchBox, SearchResults } from "./search";
 import * as store from "./store";
 import { state, type Conv, type Msg, type Pending } from "./store";
 
@@ -245,6 +246,7 @@ function Sidebar({ show }: { show(d: Dialog): void }) {
           Log out
         </button>
       </header>
+      <SearchBox />
       <nav class="actions" aria-label="Actions">
         <button type="button" onClick={() => show("chat")}>New chat</button>
         <button type="button" onClick={() => show("group")}>New group</button>
@@ -270,7 +272,9 @@ function Sidebar({ show }: { show(d: Dialog): void }) {
           </button>
         )}
       </nav>
-      <ConvList />
+      <SearchResults>
+        <ConvList />
+      </SearchResults>
     </aside>
   );
 }
