@@ -43,16 +43,15 @@ function splitName(name: string): [string, string] {
 let cookieToken = "";
 let cookieReady = false;
 let cookieAsked: Promise<void> | null = null;
-let cookieAt = 0;
+/** Counts the cookies set: a picture that failed under an older one only needs to try again. */
+let cookieGen = 0;
 
-/** Asks for the cookie of the current session (one request at a time; not again within 2 s unless the token changed). */
+/** Asks for the cookie of the current session (one request at a time). */
 function refreshCookie(): Promise<void> {
   const token = getToken();
   if (cookieAsked && cookieToken === token) return cookieAsked;
-  if (cookieToken === token && Date.now() - cookieAt < 2000) return Promise.resolve();
   if (cookieToken !== token) cookieReady = false;
   cookieToken = token;
-  cookieAt = Date.now();
   const asked = call<boolean>("POST", "/file/cookie")
     .then(
       () => {},
@@ -61,6 +60,7 @@ function refreshCookie(): Promise<void> {
     .finally(() => {
       if (cookieToken !== token) return;
       cookieReady = true;
+      cookieGen++;
       cookieAsked = null;
       store.changed();
     });
@@ -392,6 +392,8 @@ function Picture({ src, name, file, remote }: { src: string; name: string; file?
   const [tries, setTries] = useState(0);
   const [broken, setBroken] = useState(false);
   const [open, setOpen] = useState(false);
+  /** The address shown, and the cookie it was asked for under. */
+  const under = useRef({ url: "", gen: 0 });
   if (!remote && !cookieReady) {
     void refreshCookie();
     return <span class="picture waiting" aria-label={`${name}, loading`} />;
@@ -401,6 +403,7 @@ function Picture({ src, name, file, remote }: { src: string; name: string; file?
   }
   // After a failure the cookie is asked for again (a restarted server ends it), and the picture once more.
   const url = tries ? `${src}${src.includes("?") ? "&" : "?"}try=${tries}` : src;
+  if (under.current.url !== url) under.current = { url, gen: cookieGen };
   return (
     <>
       <button type="button" class="picture" onClick={() => setOpen(true)} aria-label={`Open ${name} full size`} title={name}>
@@ -411,7 +414,10 @@ function Picture({ src, name, file, remote }: { src: string; name: string; file?
           onLoad={(e) => grew(e.currentTarget)}
           onError={() => {
             if (remote || tries > 0) return setBroken(true);
-            void refreshCookie().then(() => setTries(1));
+            const retry = () => setTries(1);
+            // Failed under the cookie in force: ask for a new one first (a restarted server ended it).
+            if (under.current.gen === cookieGen) void refreshCookie().then(retry);
+            else retry();
           }}
         />
       </button>
