@@ -142,7 +142,7 @@ export async function showMessage(gid: number, id: number) {
     const wasLoaded = c.loaded;
     await store.loadHistory(c, JUMP_PAGE);
     if (state.open !== gid) return; // the person moved on
-    if (wasLoaded && c.msgs[0]?.id === oldest) return; // nothing came (the reason is on screen)
+    if (!c.loaded || (wasLoaded && c.msgs[0]?.id === oldest)) return; // nothing came (the reason is on screen)
   }
   if (!c.ids.has(id)) return store.note("That message is no longer there.");
   await nextFrame();
