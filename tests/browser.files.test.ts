@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
 import { sendMessage } from "../src/domain/messages";
 import { searchUser } from "../src/domain/users";
 import * as kit from "./browser.kit";
@@ -86,10 +86,22 @@ async function png(page: Page, width: number, height: number, hues: [number, num
   return Buffer.from(b64, "base64");
 }
 
-/** Uploads from this page go at most this many bytes a second (Chromium's network emulation), so their progress can be seen. */
+const devtools = new WeakMap<Page, Promise<CDPSession>>();
+
+/**
+ * Uploads from this page go at most this many bytes a second (Chromium's network emulation), so their progress can be seen;
+ * the function returned lifts the limit. One DevTools session per page: with several, whose conditions apply is not defined.
+ */
 async function throttleUploads(page: Page, bytesPerSecond: number) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("Network.enable");
+  if (!devtools.has(page))
+    devtools.set(
+      page,
+      page
+        .context()
+        .newCDPSession(page)
+        .then(async (s) => (await s.send("Network.enable"), s)),
+    );
+  const cdp = await devtools.get(page)!;
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
   return () => cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
 }
@@ -223,6 +235,7 @@ run(
     await attach(a.page, [{ name: "offsite-video.mp4", mimeType: "video/mp4", buffer: big }]);
     const bigBar = a.page.getByRole("progressbar", { name: "Uploading offsite-video.mp4" });
     await until(async () => Number((await bigBar.getAttribute("value")) ?? 0) > 0, true);
+    expect(Number(await bigBar.getAttribute("value"))).toBeLessThan(50);
     await shots(a.page, "uploading-desktop");
     await a.page.getByRole("button", { name: "Cancel offsite-video.mp4" }).click();
     await until(() => a.page.locator(".upload").count(), 0);
