@@ -3,10 +3,12 @@ import m0 from "../../drizzle/0000_init.sql" with { type: "text" };
 import m1 from "../../drizzle/0001_invites.sql" with { type: "text" };
 import m2 from "../../drizzle/0002_unread_index.sql" with { type: "text" };
 import m3 from "../../drizzle/0003_event_log.sql" with { type: "text" };
+import m4 from "../../drizzle/0004_live_messages.sql" with { type: "text" };
 
 export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795313994150, sql: m0 },
   { tag: "0001_invites", when: 1795314428458, sql: m1 },
   { tag: "0002_unread_index", when: 1795315854747, sql: m2 },
   { tag: "0003_event_log", when: 1796134657920, sql: m3 },
+  { tag: "0004_live_messages", when: 1796135229929, sql: m4 },
 ];
