@@ -8,6 +8,9 @@ import { migrate } from "./db/migrate";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
 import { createLoginThrottle } from "./domain/throttle";
+import { createTypingThrottle, type TypingThrottle } from "./domain/typing";
+import { markLastSeen } from "./domain/users";
+import { presenceFrame } from "./push";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { systemClock, type Clock } from "./time";
@@ -15,7 +18,7 @@ import { createHub, type Hub } from "./ws/hub";
 import { applyEffect } from "./write/apply";
 import { createWriter, type Writer } from "./write/writer";
 
-export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer };
+export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; typing: TypingThrottle };
 
 export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"] } = {}): App {
   const clock = opts.clock ?? systemClock;
@@ -50,10 +53,30 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     },
     limits: { maxContent: config.maxContent },
     hub,
+    typing: createTypingThrottle(clock),
     writer: undefined as unknown as Writer,
     write: (fn) => app.writer.run(fn),
   };
   app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
+  // Presence: a user's first socket is announced as it is bound; their last one's going is
+  // announced once lastSeen is stored (and only if no socket of theirs came back meanwhile).
+  hub.onPresence({
+    online(uid, gids, socket) {
+      for (const gid of gids) hub.publish(gid, presenceFrame(uid, gid, true), socket);
+    },
+    offline(uid, gids) {
+      app.writer.submit({
+        db: true,
+        run: (w) => {
+          markLastSeen(w, uid);
+          w.effects.push({ type: "offline", uid, gids });
+        },
+        settle: (o) => {
+          if (!o.ok && o.error.status === 500) log.warn("presence.last_seen_failed", { uid, error: o.error.message });
+        },
+      });
+    },
+  });
   return app;
 }
 

@@ -4,13 +4,14 @@ import { selectList } from "../db/columns";
 import { AppError, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
 import { requireMember } from "./groups";
+import { mentionsIn, storeMentions } from "./mentions";
 import { getUsers } from "./users";
 import { groupView, messageView, type GroupView, type MessageView, type UserView } from "./views";
 
 export const MESSAGE_KINDS = ["Text", "RichText", "Image"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
-export type OutgoingMessage = { gid: number; kind: MessageKind; content: string; clientMsgId: string };
+export type OutgoingMessage = { gid: number; kind: MessageKind; content: string; clientMsgId: string; replyTo?: number | null };
 export type Sent = { message: MessageView; duplicate: boolean };
 
 // The Msg path runs once per message: its SQL is written out and prepared
@@ -21,7 +22,8 @@ const MESSAGE_COLUMNS = selectList(messages);
 const SQL_EARLIER = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_uid = ? AND client_msg_id = ?`;
 const SQL_MEMBER = "SELECT g.last_seq AS lastSeq, m.user_id AS member FROM groups g LEFT JOIN group_members m ON m.group_id = g.id AND m.user_id = ? WHERE g.id = ?";
 const SQL_INSERT =
-  "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_uid, client_msg_id) DO NOTHING";
+  "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at, reply_to, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_uid, client_msg_id) DO NOTHING";
+const SQL_REPLY_TARGET = "SELECT deleted_at AS deletedAt FROM messages WHERE id = ? AND group_id = ?";
 const SQL_BUMP = "UPDATE groups SET last_seq = ?, last_msg_id = ? WHERE id = ?";
 
 type MessageRow = typeof messages.$inferSelect;
@@ -51,13 +53,29 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
     if (earlier) return earlier;
     throw new AppError("too_large", `content: longer than ${ctx.limits.maxContent} bytes`);
   }
+  const replyTo = input.replyTo ?? null;
+  if (replyTo !== null) {
+    // A reply answers a message of the same group that is still there.
+    const target = sqlite.query<{ deletedAt: number | null }, [number, number]>(SQL_REPLY_TARGET).get(replyTo, input.gid);
+    if (!target || target.deletedAt !== null) {
+      const earlier = resent();
+      if (earlier) return earlier;
+      throw notFound(target ? "replyTo: that message was deleted" : "replyTo: no such message in this group");
+    }
+  }
+  const mentioned = mentionsIn(ctx, input.gid, input.kind, input.content);
+  const mentions = mentioned.length ? JSON.stringify(mentioned) : null;
   const now = ctx.clock();
   const seq = found.lastSeq + 1;
-  const inserted = sqlite.query(SQL_INSERT).run(input.gid, seq, senderId, input.kind, input.content, input.clientMsgId, now, now);
+  const inserted = sqlite.query(SQL_INSERT).run(input.gid, seq, senderId, input.kind, input.content, input.clientMsgId, now, now, replyTo, mentions);
   if (inserted.changes === 0) return resent()!;
   const id = Number(inserted.lastInsertRowid);
   sqlite.query(SQL_BUMP).run(seq, id, input.gid);
-  const row: MessageRow = { id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now };
+  if (mentioned.length) storeMentions(ctx, { id, gid: input.gid, sender: senderId }, mentioned, false);
+  const row: MessageRow = {
+    id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now,
+    replyTo, mentions, reactions: null, editedAt: null, deletedAt: null,
+  };
   return { message: messageView(row), duplicate: false };
 }
 

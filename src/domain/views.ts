@@ -19,7 +19,21 @@ export type MessageView = {
   seq: number;
   createTime: string;
   updateTime: string;
+  /** The message of the same group this one answers, or null. */
+  replyTo: number | null;
+  /** Uids of the members it mentions ([] once deleted). */
+  mentions: number[];
+  /** The time of the last edit, or null. */
+  editedAt: string | null;
+  /** Deleted: content is "", mentions and reactions []. */
+  deleted: boolean;
+  /** Each emoji with who holds it, in the order each emoji was first used. */
+  reactions: Reaction[];
 };
+
+export type Reaction = { emoji: string; uids: number[] };
+
+const NONE: never[] = [];
 
 export const userView = (u: Pick<UserRow, "id" | "name" | "avatar" | "email" | "account">): UserView => ({
   id: u.id,
@@ -47,4 +61,10 @@ export const messageView = (m: MessageRow): MessageView => ({
   seq: m.seq,
   createTime: formatTime(m.createdAt),
   updateTime: formatTime(m.updatedAt),
+  replyTo: m.replyTo ?? null,
+  // JSON columns: null (the common case) costs no parse.
+  mentions: m.mentions === null ? NONE : (JSON.parse(m.mentions) as number[]),
+  editedAt: m.editedAt === null ? null : formatTime(m.editedAt),
+  deleted: m.deletedAt !== null,
+  reactions: m.reactions === null ? NONE : (JSON.parse(m.reactions) as Reaction[]),
 });

@@ -11,6 +11,8 @@ import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
 import { friendRoutes } from "./friends";
 import { groupRoutes } from "./groups";
 import { messageRoutes } from "./messages";
+import { messageChangeRoutes } from "./message-changes";
+import { presenceRoutes } from "./presence";
 import { userRoutes } from "./users";
 import type { Env } from "./context";
 import { DOCS_HTML } from "./docs";
@@ -102,7 +104,9 @@ export function createHttpApp(app: App) {
 
   http.route("/api/user", userRoutes(app));
   http.route("/api/group", groupRoutes(app));
+  http.route("/api/user", presenceRoutes(app));
   http.route("/api/message", messageRoutes(app));
+  http.route("/api/message", messageChangeRoutes(app));
   http.route("/api/friend", friendRoutes(app));
   return http;
 }

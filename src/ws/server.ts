@@ -9,7 +9,7 @@ import type { SocketData, Sock } from "./hub";
 import type { Outcome, WriteCtx } from "../write/writer";
 
 // Events that never write: they still go through the queue to keep replies in order.
-const READ_ONLY = new Set<EventName>(["Heart"]);
+const READ_ONLY = new Set<EventName>(["Heart", "Typing"]);
 // A socket still flooding after this many 429 replies is closed.
 const MAX_STRIKES = 50;
 
