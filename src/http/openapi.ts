@@ -3,14 +3,36 @@
 import { z } from "zod";
 import pkg from "../../package.json";
 import * as s from "./schemas";
+import { deleteBody, editBody, reactBody } from "./message-changes";
+import { presenceQuery } from "./presence";
 
 const user = z.object({ id: s.id, name: z.string(), avatar: z.string(), email: z.string(), account: z.string() }).meta({ id: "User" });
 const group = z.object({ id: s.id, name: z.string(), avatar: z.string(), mode: z.number().int(), creatorUid: s.id }).meta({ id: "Group" });
 const time = z.string().describe('server local time, "YYYY-MM-DD HH:MM:SS"');
+const reaction = z.object({ emoji: z.string(), uids: z.array(s.id).describe("who holds it, in the order they reacted") }).meta({ id: "Reaction" });
 const message = z
-  .object({ id: s.id, kind: z.enum(["Text", "RichText", "Image"]), content: z.string(), gid: s.id, uid: s.id, client_msg_id: z.string(), seq: z.number().int(), createTime: time, updateTime: time })
+  .object({
+    id: s.id,
+    kind: z.enum(["Text", "RichText", "Image"]),
+    content: z.string().describe('"" once deleted'),
+    gid: s.id,
+    uid: s.id,
+    client_msg_id: z.string(),
+    seq: z.number().int(),
+    createTime: time,
+    updateTime: time,
+    replyTo: s.id.nullable().describe("the msgId (same group) this message answers, or null"),
+    mentions: z.array(s.id).describe("uids of the members it mentions (@account, case-insensitive; @all: every member); [] once deleted"),
+    editedAt: time.nullable().describe("time of the last edit, or null"),
+    deleted: z.boolean(),
+    reactions: z.array(reaction).describe("in the order each emoji was first used; [] when none"),
+  })
   .meta({ id: "MessageInfo" });
 const chatMessage = z.object({ group, msg: message, user, unread: z.number().int().nullable() }).meta({ id: "ChatMessage" });
+const chatListItem = chatMessage
+  .extend({ mentions: z.number().int().describe("unread messages of this chat that mention you") })
+  .meta({ id: "ChatListItem" });
+const presence = z.object({ uid: s.id, online: z.boolean(), lastSeen: time.nullable().describe("when their last socket closed, or null") }).meta({ id: "Presence" });
 const member = z.object({ role: z.number().int().describe("1 member, 2 admin, 3 owner"), user, readMsgId: z.number().int() });
 
 type Doc = { method: "get" | "post"; path: string; summary: string; auth?: false; body?: z.ZodType; query?: z.ZodObject; data: z.ZodType };
@@ -29,8 +51,12 @@ export const ROUTE_DOCS: Doc[] = [
   { method: "get", path: "/api/group/get", summary: "Your groups (uid must be yours)", query: s.ownUidQuery, data: z.array(group) },
   { method: "get", path: "/api/group/user/get", summary: "Members of a group you are in", query: s.gidQuery, data: z.array(member) },
   { method: "post", path: "/api/group/user/change", summary: "Add (1, admins) or remove (2) members", body: s.changeMembersBody, data: z.literal(true) },
-  { method: "post", path: "/api/message/chat/list", summary: "Your conversations, newest activity first, with unread counts", body: s.chatListBody, data: z.array(chatMessage) },
+  { method: "get", path: "/api/user/presence", summary: "Online state and last seen of users sharing a group with you (others left out)", query: presenceQuery, data: z.array(presence) },
+  { method: "post", path: "/api/message/chat/list", summary: "Your conversations, newest activity first, with unread counts and unread mentions", body: s.chatListBody, data: z.array(chatListItem) },
   { method: "post", path: "/api/message/history", summary: "A page of a group's messages, ascending within the page", body: s.historyBody, data: z.array(chatMessage) },
+  { method: "post", path: "/api/message/edit", summary: "Edit your message (the sender only; not a deleted one; --max-content): msgId and seq stay", body: editBody, data: message },
+  { method: "post", path: "/api/message/delete", summary: "Delete a message (its sender, or the group's owner or an admin): content becomes \"\"", body: deleteBody, data: message },
+  { method: "post", path: "/api/message/react", summary: "Add (on: true) or remove (on: false) your reaction; idempotent", body: reactBody, data: message },
   { method: "post", path: "/api/message/group/read", summary: "Move your read cursor to the group's newest message", body: s.groupReadBody, data: z.literal(true) },
   { method: "post", path: "/api/friend/add", summary: "Ask someone to be friends", body: s.friendAddBody, data: z.literal(true) },
   { method: "get", path: "/api/friend/list", summary: "0 pending (dir=in: sent to you), 1 friends, 2 rejected", query: s.friendListQuery, data: z.array(user) },
