@@ -85,8 +85,8 @@ export function group(app: App, owner: TestUser, members: TestUser[], opts: { mo
 }
 
 /** A real server on a free port. */
-export function serve(overrides: Partial<Config> = {}): { app: App; running: Running; url: string; wsUrl: string; stop(): Promise<void> } {
-  const app = createApp(testConfig(overrides));
+export function serve(overrides: Partial<Config> = {}, opts: { clock?: ReturnType<typeof manualClock> } = {}): { app: App; running: Running; url: string; wsUrl: string; stop(): Promise<void> } {
+  const app = createApp(testConfig(overrides), { clock: opts.clock });
   const running = startServer(app);
   const url = `http://127.0.0.1:${running.server.port}`;
   return {

@@ -11,8 +11,8 @@ const servers: Served[] = [];
 const clients: Client[] = [];
 
 /** A real server on a free port, stopped by `cleanup`. */
-export function start(overrides: Partial<Config> = {}): Served {
-  const s = serve(overrides);
+export function start(overrides: Partial<Config> = {}, opts: Parameters<typeof serve>[1] = {}): Served {
+  const s = serve(overrides, opts);
   servers.push(s);
   return s;
 }
