@@ -470,7 +470,7 @@ const wsRows: Record<string, WsRow> = {
     body: (fx, w) => ({ gid: fx.gid, msgId: fx.msgIds[2], uid: w.claim }),
     writes: true,
     push: { name: "Deleted", to: MEMBERS },
-    check: (fx) => expect(fx.app.db.$client.query("SELECT content, deleted_at IS NOT NULL AS d FROM messages WHERE id = ?").get(fx.msgIds[2])).toEqual({ content: "", d: 1 }),
+    check: (fx) => expect(fx.app.db.$client.query("SELECT content, deleted_at IS NOT NULL AS d FROM messages WHERE id = ?").get(fx.msgIds[2]!)).toEqual({ content: "", d: 1 }),
   },
   React: {
     event: "React",
