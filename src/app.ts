@@ -65,6 +65,8 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
       for (const gid of gids) hub.publish(gid, presenceFrame(uid, gid, true), socket);
     },
     offline(uid, gids) {
+      // Shutting down: every socket is closing, the database with them.
+      if (app.writer.closed) return;
       app.writer.submit({
         db: true,
         run: (w) => {
