@@ -116,6 +116,8 @@ runMain(async () => {
     if (cfg.mode === "closed" && sending && sent < MAX_MSGS) sendOne(performance.now());
   };
 
+  // The sender's login tells every receiver it is online (Presence): let those land before counting.
+  await Bun.sleep(300);
   const base = totalReceived();
   const t0 = performance.now();
   windowStart = t0 + cfg.warmupMs;
