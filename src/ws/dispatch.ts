@@ -123,19 +123,19 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     reply(w, ws, okAck(b.clientMsgId, last, { more }));
   },
 
-  Edit(_app, w, ws, b) {
+  Edit(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(w, ws, b.clientMsgId, editMessage(w, uid, { gid: b.gid, msgId: b.msgId, content: b.content, clientMsgId: b.clientMsgId }));
+    answerChange(app, w, ws, b.clientMsgId, editMessage(w, uid, { gid: b.gid, msgId: b.msgId, content: b.content, clientMsgId: b.clientMsgId }));
   },
 
-  Delete(_app, w, ws, b) {
+  Delete(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(w, ws, b.clientMsgId, deleteMessage(w, uid, { gid: b.gid, msgId: b.msgId, clientMsgId: b.clientMsgId }));
+    answerChange(app, w, ws, b.clientMsgId, deleteMessage(w, uid, { gid: b.gid, msgId: b.msgId, clientMsgId: b.clientMsgId }));
   },
 
-  React(_app, w, ws, b) {
+  React(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(w, ws, b.clientMsgId, reactToMessage(w, uid, { gid: b.gid, msgId: b.msgId, emoji: b.emoji, on: b.on, clientMsgId: b.clientMsgId }));
+    answerChange(app, w, ws, b.clientMsgId, reactToMessage(w, uid, { gid: b.gid, msgId: b.msgId, emoji: b.emoji, on: b.on, clientMsgId: b.clientMsgId }));
   },
 
   Typing(app, w, ws, b) {
@@ -151,8 +151,9 @@ export const handlers: { [E in EventName]: Handler<E> } = {
 };
 
 /** The Ack carries the change's event id (the first one's for a resend; null when nothing changed), then the others hear of it. */
-function answerChange(w: WriteCtx, ws: Sock, clientMsgId: string, change: Change) {
+function answerChange(app: App, w: WriteCtx, ws: Sock, clientMsgId: string, change: Change) {
   reply(w, ws, okAck(clientMsgId, change.event?.id ?? null));
+  if (change.event && !change.duplicate) app.metrics.inc("rim_message_changes_total", { kind: change.event.kind });
   announceChange(w, change, ws);
 }
 
