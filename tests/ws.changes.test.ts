@@ -4,7 +4,7 @@
 // Who hears what is proven with the round-trip barrier, never by sleeping.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Client, group, MSG_ADDITIONS, user, type Frame, type TestUser } from "./helpers";
-import { api, cleanup, connect, expectError, isMsg, isNotify, start, TIME, type Served } from "./ws.kit";
+import { api, cleanup, connect, expectError, freePort, isMsg, isNotify, start, TIME, type Served } from "./ws.kit";
 import { roundTrip } from "./write.kit";
 
 afterEach(cleanup);
@@ -425,6 +425,19 @@ describe("rim clients are untouched", () => {
     // A rim client acts on Msg pushes only: it sees none for these.
     expect(cb.frames.filter(isMsg)).toEqual([]);
     expect(cb.frames.map((f) => f.event)).toEqual(["Notify", "Notify", "Notify", "Notify"]);
+  });
+
+  test("rim's legacy port (any path) gets the same Msg pushes and Notifies", async () => {
+    const port = freePort();
+    const s = start({ legacyWsPort: port });
+    const [a, b] = [await user(s.app, "lg_ann"), await user(s.app, "lg_bob")];
+    const gid = group(s.app, a, [b]);
+    const ca = await connect(s, a);
+    const legacy = await connect(`ws://127.0.0.1:${port}/any/path`, b);
+    const sent = await ca.request("Msg", { gid, content: "hi @lg_bob" });
+    expect((await legacy.next(isMsg)).body).toMatchObject({ msgId: sent.serverMsgId, mentions: [b.uid] });
+    const edit = await ca.request("Edit", { gid, msgId: sent.serverMsgId, content: "hi" });
+    expect((await legacy.next(isNotify("Edited"))).body).toMatchObject({ eventId: edit.serverMsgId, message: { content: "hi", mentions: [] } });
   });
 });
 
