@@ -3,7 +3,7 @@
 // from the frame), calls the domain and describes its replies as effects.
 import type { App } from "../app";
 import { announceChange, currentMessage, deleteMessage, editMessage, reactToMessage, type Change } from "../domain/changes";
-import { MESSAGE_CHANGE_KINDS } from "../domain/events";
+import { MESSAGE_CHANGE_KINDS, type GroupEvent } from "../domain/events";
 import { groupIdsOf, requireMember } from "../domain/groups";
 import { sendMessage } from "../domain/messages";
 import { markDelivered, markRead } from "../domain/reads";
@@ -158,7 +158,7 @@ function answerChange(app: App, w: WriteCtx, ws: Sock, clientMsgId: string, chan
 }
 
 /** A change of the group's log as Sync replays it: a change to a message carries the message as it is now. */
-function replayFrame(w: WriteCtx, e: import("../domain/events").GroupEvent): string {
+function replayFrame(w: WriteCtx, e: GroupEvent): string {
   if (e.msgId !== null && MESSAGE_CHANGE_KINDS.has(e.kind)) {
     const message = currentMessage(w, e.msgId);
     if (message) return changeFrame(e, message);
