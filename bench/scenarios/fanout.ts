@@ -4,6 +4,14 @@ import { closeSeedDb, openSeedDb, productionHash, seedGroup, seedUsers } from ".
 import { runClient, startServer, type ServerProc } from "../lib/spawn";
 import type { FanoutConfig } from "../clients/fanout";
 import { dbPath, type RunCtx } from "./context";
+import { copyFileSync } from "node:fs";
+
+/** A copy of a closed seed database, for a second server (a database is served by one process at a time). */
+function copyOf(file: string): string {
+  const copy = file.replace(/\.db$/, "") + "-changes.db";
+  copyFileSync(file, copy);
+  return copy;
+}
 
 /** editShare > 0: rim runs each load a second time with that share of the frames being edits and reactions ("rim+changes"). */
 export type FanoutOptions = { sizes: number[]; rates: number[]; closed: boolean; warmupMs: number; durationMs: number; inflight: number; editShare?: number };
@@ -19,9 +27,12 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
   const gids = new Map(o.sizes.map((s) => [s, seedGroup(db, users.slice(0, s).map((u) => u.uid))]));
   closeSeedDb(db);
 
-  const servers: Record<"rim" | "ceiling", ServerProc> = {
+  // With changes, rim runs them in a server process of its own (on a copy of the database), so that a
+  // --profile run gives one profile per workload.
+  const servers: Partial<Record<Kind, ServerProc>> = {
     rim: await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: file }),
     ceiling: await startServer({ kind: "ceiling" }),
+    ...(o.editShare ? { "rim+changes": await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: copyOf(file) }) } : {}),
   };
   const rows: FanoutRow[] = [];
   try {
@@ -32,7 +43,7 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
       const kinds: Kind[] = o.editShare ? ["rim", "rim+changes", "ceiling"] : ["rim", "ceiling"];
       for (const l of loads) {
         for (const kind of kinds) {
-          const s = servers[kind === "ceiling" ? "ceiling" : "rim"];
+          const s = servers[kind]!;
           const cfg: FanoutConfig = {
             wsUrl: s.wsUrl,
             serverPid: s.pid,
@@ -66,8 +77,7 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
       }
     }
   } finally {
-    await servers.rim.stop();
-    await servers.ceiling.stop();
+    for (const s of Object.values(servers)) await s.stop();
   }
   return { rows, ratios: ratios(rows), changes: o.editShare ? changeRatios(rows) : undefined };
 }

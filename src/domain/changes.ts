@@ -12,7 +12,7 @@ import type { WriteCtx } from "../write/writer";
 import type { Sock } from "../ws/hub";
 import type { Ctx } from "./context";
 import { eventByClientMsgId, recordEvent, type GroupEvent, type MessageChangeKind } from "./events";
-import { ROLE, requireMember } from "./groups";
+import { ROLE } from "./groups";
 import { mentionsIn, storeMentions } from "./mentions";
 import { messageView, type MessageView, type Reaction } from "./views";
 
@@ -34,7 +34,6 @@ export type Change = {
   duplicate: boolean;
 };
 
-const SQL_MESSAGE = `SELECT ${selectList(messages)} FROM messages WHERE id = ? AND group_id = ?`;
 const SQL_MESSAGE_BY_ID = `SELECT ${selectList(messages)} FROM messages WHERE id = ?`;
 
 function messageRow(ctx: Ctx, id: number): MessageRow | null {
@@ -47,13 +46,22 @@ export function currentMessage(ctx: Ctx, id: number): MessageView | null {
   return row ? messageView(row) : null;
 }
 
+// requireMember's checks and the message in one statement: the group (404), the caller's role in it (403), the message (404).
+const SQL_TARGET =
+  `SELECT g.id AS gid, gm.role AS role, ${selectList(messages, "m")} FROM groups g ` +
+  "LEFT JOIN group_members gm ON gm.group_id = g.id AND gm.user_id = ? LEFT JOIN messages m ON m.id = ? AND m.group_id = g.id WHERE g.id = ?";
+
+type TargetRow = { gid: number; role: number | null } & { [K in keyof MessageRow]: MessageRow[K] | null };
+
 /** The message a change targets: 404 for no group, 403 for a non-member, 404 for a message not in the group or deleted. */
-function target(ctx: Ctx, uid: number, gid: number, msgId: number) {
-  const { member } = requireMember(ctx, gid, uid);
-  const row = ctx.db.$client.query<MessageRow, [number, number]>(SQL_MESSAGE).get(msgId, gid);
-  if (!row) throw notFound("msgId: no such message in this group");
-  if (row.deletedAt !== null) throw notFound("msgId: that message was deleted");
-  return { row, member };
+function target(ctx: Ctx, uid: number, gid: number, msgId: number): { row: MessageRow; role: number } {
+  const found = ctx.db.$client.query<TargetRow, [number, number, number]>(SQL_TARGET).get(uid, msgId, gid);
+  if (!found) throw notFound("group not found");
+  if (found.role === null) throw forbidden("not a member of this group");
+  if (found.id === null) throw notFound("msgId: no such message in this group");
+  if (found.deletedAt !== null) throw notFound("msgId: that message was deleted");
+  const { gid: _g, role, ...row } = found;
+  return { row: row as MessageRow, role };
 }
 
 /** A socket frame already applied: the first change answers it, nothing else happens. */
@@ -84,7 +92,8 @@ export function editMessage(w: WriteCtx, uid: number, input: { gid: number; msgI
   const now = w.clock();
   const event = record(w, "Edited", uid, row, input.clientMsgId);
   w.db.$client.query(SQL_EDIT).run(input.content, mentions, now, now, row.id);
-  storeMentions(w, { id: row.id, gid: row.groupId, sender: row.senderUid }, mentioned, true);
+  // Nothing to take back when the message mentioned nobody (the common case).
+  storeMentions(w, { id: row.id, gid: row.groupId, sender: row.senderUid }, mentioned, row.mentions !== null);
   const updated: MessageRow = { ...row, content: input.content, mentions, editedAt: now, updatedAt: now };
   return { event, message: messageView(updated), duplicate: false };
 }
@@ -95,8 +104,8 @@ const SQL_DELETE = "UPDATE messages SET content = '', mentions = NULL, reactions
 export function deleteMessage(w: WriteCtx, uid: number, input: { gid: number; msgId: number; clientMsgId?: string }): Change {
   const again = resent(w, uid, input.clientMsgId);
   if (again) return again;
-  const { row, member } = target(w, uid, input.gid, input.msgId);
-  if (row.senderUid !== uid && member.role < ROLE.admin) throw forbidden("only the sender or the group's admins may delete a message");
+  const { row, role } = target(w, uid, input.gid, input.msgId);
+  if (row.senderUid !== uid && role < ROLE.admin) throw forbidden("only the sender or the group's admins may delete a message");
   const now = w.clock();
   const event = record(w, "Deleted", uid, row, input.clientMsgId);
   const sqlite = w.db.$client;
