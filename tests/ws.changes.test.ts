@@ -511,6 +511,17 @@ describe("property: any mix of messages, replies, edits, deletions and reactions
         }
         await roundTrip(watcher);
         const truth = await asOthersSee(s, a, gid);
+        // The reactions kept on the message are those of message_reactions, in first-use order.
+        for (const [id, m] of truth) {
+          const rows = s.app.db.$client.query("SELECT emoji, uid FROM message_reactions WHERE message_id = ? ORDER BY ord, rowid").all(id) as { emoji: string; uid: number }[];
+          const fromTable: { emoji: string; uids: number[] }[] = [];
+          for (const r of rows) {
+            const last = fromTable.at(-1);
+            if (last?.emoji === r.emoji) last.uids.push(r.uid);
+            else fromTable.push({ emoji: r.emoji, uids: [r.uid] });
+          }
+          expect(m.reactions).toEqual(fromTable);
+        }
         const seen = apply(new Map(), live);
         expect(seen).toEqual(truth);
         // Back from any cursor: what it had (as it was then is unknowable here, so: nothing of the group) plus the replay.

@@ -64,7 +64,7 @@ function target(ctx: Ctx, uid: number, gid: number, msgId: number): { row: Messa
   return { row: row as MessageRow, role };
 }
 
-/** A socket frame already applied: the first change answers it, nothing else happens. */
+/** A socket frame already applied (its clientMsgId used for a change): the first change answers it, nothing else happens. */
 function resent(ctx: Ctx, uid: number, clientMsgId: string | undefined): Change | null {
   if (clientMsgId === undefined) return null;
   const earlier = eventByClientMsgId(ctx, uid, clientMsgId);
@@ -74,6 +74,8 @@ function resent(ctx: Ctx, uid: number, clientMsgId: string | undefined): Change 
   return { event: earlier, message, duplicate: true };
 }
 
+type Input = { gid: number; msgId: number; clientMsgId?: string };
+
 function record(w: WriteCtx, kind: MessageChangeKind, uid: number, row: MessageRow, clientMsgId: string | undefined, payload: Record<string, unknown> = {}) {
   return recordEvent(w, { gid: row.groupId, kind, actor: uid, msgId: row.id, payload, clientMsgId });
 }
@@ -81,7 +83,7 @@ function record(w: WriteCtx, kind: MessageChangeKind, uid: number, row: MessageR
 const SQL_EDIT = "UPDATE messages SET content = ?, mentions = ?, edited_at = ?, updated_at = ? WHERE id = ?";
 
 /** Replaces the content (the sender only); msgId and seq stay, mentions are worked out anew. */
-export function editMessage(w: WriteCtx, uid: number, input: { gid: number; msgId: number; content: string; clientMsgId?: string }): Change {
+export function editMessage(w: WriteCtx, uid: number, input: Input & { content: string }): Change {
   const again = resent(w, uid, input.clientMsgId);
   if (again) return again;
   const { row } = target(w, uid, input.gid, input.msgId);
@@ -101,7 +103,7 @@ export function editMessage(w: WriteCtx, uid: number, input: { gid: number; msgI
 const SQL_DELETE = "UPDATE messages SET content = '', mentions = NULL, reactions = NULL, deleted_at = ?, updated_at = ? WHERE id = ?";
 
 /** Deletes a message (its sender, or the group's owner or an admin): it stays as a tombstone, its content, mentions and reactions gone. */
-export function deleteMessage(w: WriteCtx, uid: number, input: { gid: number; msgId: number; clientMsgId?: string }): Change {
+export function deleteMessage(w: WriteCtx, uid: number, input: Input): Change {
   const again = resent(w, uid, input.clientMsgId);
   if (again) return again;
   const { row, role } = target(w, uid, input.gid, input.msgId);
@@ -110,8 +112,8 @@ export function deleteMessage(w: WriteCtx, uid: number, input: { gid: number; ms
   const event = record(w, "Deleted", uid, row, input.clientMsgId);
   const sqlite = w.db.$client;
   sqlite.query(SQL_DELETE).run(now, now, row.id);
-  sqlite.query("DELETE FROM message_reactions WHERE message_id = ?").run(row.id);
-  sqlite.query("DELETE FROM message_mentions WHERE message_id = ?").run(row.id);
+  if (row.reactions !== null) sqlite.query("DELETE FROM message_reactions WHERE message_id = ?").run(row.id);
+  if (row.mentions !== null) sqlite.query("DELETE FROM message_mentions WHERE message_id = ?").run(row.id);
   const updated: MessageRow = { ...row, content: "", mentions: null, reactions: null, deletedAt: now, updatedAt: now };
   return { event, message: messageView(updated), duplicate: false };
 }
@@ -120,26 +122,41 @@ const SQL_HOLDS = "SELECT 1 AS x FROM message_reactions WHERE message_id = ? AND
 const SQL_REACT_ADD =
   "INSERT INTO message_reactions (message_id, emoji, uid, created_at, ord) VALUES (?1, ?2, ?3, ?4, coalesce((SELECT min(ord) FROM message_reactions WHERE message_id = ?1 AND emoji = ?2), ?5))";
 const SQL_REACT_REMOVE = "DELETE FROM message_reactions WHERE message_id = ? AND emoji = ? AND uid = ?";
-const SQL_REACTIONS = "SELECT emoji, uid FROM message_reactions WHERE message_id = ? ORDER BY ord, rowid";
 const SQL_SET_REACTIONS = "UPDATE messages SET reactions = ? WHERE id = ?";
 
+/**
+ * The wire's reactions after one change, from the ones before: a new emoji goes last (it is
+ * the latest first use), a new holder last among its emoji's; an emoji nobody holds is dropped.
+ * The same order as message_reactions by (ord, rowid), without reading it back.
+ */
+export function nextReactions(before: Reaction[], emoji: string, uid: number, on: boolean): Reaction[] {
+  const after: Reaction[] = [];
+  let found = false;
+  for (const r of before) {
+    if (r.emoji !== emoji) after.push(r);
+    else {
+      found = true;
+      const uids = on ? [...r.uids, uid] : r.uids.filter((u) => u !== uid);
+      if (uids.length) after.push({ emoji, uids });
+    }
+  }
+  if (on && !found) after.push({ emoji, uids: [uid] });
+  return after;
+}
+
 /** Adds (on) or removes (off) the caller's reaction; any member; doing it twice changes nothing the second time. */
-export function reactToMessage(w: WriteCtx, uid: number, input: { gid: number; msgId: number; emoji: string; on: boolean; clientMsgId?: string }): Change {
+export function reactToMessage(w: WriteCtx, uid: number, input: Input & { emoji: string; on: boolean }): Change {
   const again = resent(w, uid, input.clientMsgId);
   if (again) return again;
   const { row } = target(w, uid, input.gid, input.msgId);
   const sqlite = w.db.$client;
   const holds = sqlite.query(SQL_HOLDS).get(row.id, input.emoji, uid) !== null;
+  // Already so: nothing changes, nothing is recorded.
   if (holds === input.on) return { event: null, message: messageView(row), duplicate: false };
   const event = record(w, "Reacted", uid, row, input.clientMsgId, { emoji: input.emoji, on: input.on });
   if (input.on) sqlite.query(SQL_REACT_ADD).run(row.id, input.emoji, uid, w.clock(), event.id);
   else sqlite.query(SQL_REACT_REMOVE).run(row.id, input.emoji, uid);
-  const summary: Reaction[] = [];
-  for (const r of sqlite.query<{ emoji: string; uid: number }, [number]>(SQL_REACTIONS).all(row.id)) {
-    const last = summary[summary.length - 1];
-    if (last && last.emoji === r.emoji) last.uids.push(r.uid);
-    else summary.push({ emoji: r.emoji, uids: [r.uid] });
-  }
+  const summary = nextReactions(row.reactions === null ? [] : (JSON.parse(row.reactions) as Reaction[]), input.emoji, uid, input.on);
   const reactions = summary.length ? JSON.stringify(summary) : null;
   sqlite.query(SQL_SET_REACTIONS).run(reactions, row.id);
   return { event, message: messageView({ ...row, reactions }), duplicate: false };
