@@ -1,6 +1,6 @@
 // bun bench/run.ts [--quick] [--only fanout,office,capacity,history,coldstart,upload]
 //                  [--server binary|source] [--rim-src DIR] [--profile] [--keep]
-//                  [--fanout-sizes 100,1000] [--fanout-rates 1000,5000]
+//                  [--fanout-sizes 100,1000] [--fanout-rates 1000,5000] [--edit-share 0.1]
 // Runs the scenarios, prints a table per scenario and writes the JSON to
 // bench/results/. See BENCHMARKS.md.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -90,13 +90,17 @@ async function scenario(name: string, fn: () => Promise<any>) {
 
 // Order: the noisiest on the machine (capacity leaves sockets in TIME_WAIT) last.
 await scenario("coldstart", () => coldStart(ctx, { runs: quick ? 5 : 20 }));
-const list = (name: string) => value(name)?.split(",").map(Number);
+// An empty list (--fanout-rates "") runs none of that kind: e.g. the closed loop only.
+const list = (name: string) => value(name)?.split(",").filter(Boolean).map(Number);
 await scenario("fanout", () => {
   const o = quick
     ? { sizes: [100], rates: [5000], closed: true, warmupMs: 1000, durationMs: 3000, inflight: 64 }
     : { sizes: [100, 1000], rates: [1000, 5000, 10000], closed: true, warmupMs: 1500, durationMs: 5000, inflight: 64 };
   // --fanout-sizes 100 --fanout-rates 5000: a subset, e.g. for before/after comparisons.
-  return fanout(ctx, { ...o, sizes: list("--fanout-sizes") ?? o.sizes, rates: list("--fanout-rates") ?? o.rates });
+  // --edit-share 0.1: rim also runs each load with 10 % of the frames being edits and reactions.
+  const editShare = value("--edit-share") === undefined ? 0 : Number(value("--edit-share"));
+  if (!(editShare >= 0 && editShare < 1)) throw new Error("--edit-share: a share from 0 to below 1");
+  return fanout(ctx, { ...o, sizes: list("--fanout-sizes") ?? o.sizes, rates: list("--fanout-rates") ?? o.rates, editShare });
 });
 await scenario("history", () =>
   history(ctx, quick
@@ -130,6 +134,10 @@ if (r.fanout?.rows) {
   out.push("");
   out.push("fan-out, rim ÷ ceiling (throughput: higher is better; latency: lower is better)");
   out.push(table(["size", "load", "deliveries/s", "ack p99", "e2e p99"], r.fanout.ratios.map((x: any) => [x.size, x.load, x.deliveries, x.ack_p99, x.e2e_p99])));
+  if (r.fanout.changes?.length) {
+    out.push("rim with edits and reactions ÷ rim with messages only (target: deliveries ≥ 0.9):");
+    out.push(table(["size", "load", "share", "frames/s", "deliveries/s", "ack p99", "e2e p99"], r.fanout.changes.map((x: any) => [x.size, x.load, x.editShare, x.frames, x.deliveries, x.ack_p99, x.e2e_p99])));
+  }
   out.push("");
 }
 out.push(err("fanout"));

@@ -11,6 +11,9 @@ import type { Ctx } from "./domain/context";
 import { availableParallelism } from "node:os";
 import { createHashGate } from "./domain/hashing";
 import { createLoginThrottle, createRegistrationThrottle } from "./domain/throttle";
+import { createTypingThrottle, type TypingThrottle } from "./domain/typing";
+import { markLastSeen } from "./domain/users";
+import { presenceFrame } from "./push";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { systemClock, type Clock } from "./time";
@@ -19,7 +22,7 @@ import { applyEffect } from "./write/apply";
 import { createWriter, type Writer } from "./write/writer";
 import { backfillSearchIndex } from "./domain/search";
 
-export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer };
+export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; typing: TypingThrottle };
 
 export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"] } = {}): App {
   const clock = opts.clock ?? systemClock;
@@ -61,12 +64,34 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     limits: { maxContent: config.maxContent },
     files: createBlobStore(filesDir(config)),
     hub,
+    typing: createTypingThrottle(clock),
     writer: undefined as unknown as Writer,
     write: (fn) => app.writer.run(fn),
   };
   app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
   // The one migration step that needs the server's own code: messages stored before search existed get indexed.
   backfillSearchIndex(app, (n) => log.info("search.backfilled", { messages: n }));
+  // Presence: a user's first socket is announced as it is bound; their last one's going is
+  // announced once lastSeen is stored (and only if no socket of theirs came back meanwhile).
+  hub.onPresence({
+    online(uid, gids, socket) {
+      for (const gid of gids) hub.publish(gid, presenceFrame(uid, gid, true), socket);
+    },
+    offline(uid, gids) {
+      // Shutting down: every socket is closing, the database with them.
+      if (app.writer.closed) return;
+      app.writer.submit({
+        db: true,
+        run: (w) => {
+          markLastSeen(w, uid);
+          w.effects.push({ type: "offline", uid, gids });
+        },
+        settle: (o) => {
+          if (!o.ok && o.error.status === 500) log.warn("presence.last_seen_failed", { uid, error: o.error.message });
+        },
+      });
+    },
+  });
   return app;
 }
 

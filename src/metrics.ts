@@ -12,6 +12,7 @@ const HELP: Record<string, [type: "counter" | "gauge" | "histogram", help: strin
   rim_users_online: ["gauge", "users with at least one logged-in socket"],
   rim_messages: ["gauge", "highest message id stored (messages are never deleted one by one)"],
   rim_messages_stored_total: ["counter", "messages stored since start"],
+  rim_message_changes_total: ["counter", "edits, deletions and reactions stored since start, by kind"],
   rim_commits_total: ["counter", "group commits of WebSocket frames"],
   rim_commit_jobs_total: ["counter", "frames handled by group commits"],
   rim_commit_seconds: ["histogram", "time from BEGIN to COMMIT of a group commit"],

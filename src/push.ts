@@ -3,16 +3,33 @@
 import type { GroupEvent } from "./domain/events";
 import type { MessageView } from "./domain/views";
 
-/** The push every member receives for a stored message; one that shares a file carries `file` {id, name, size, mime}. */
-export const msgPush = (m: MessageView) =>
-  JSON.stringify({
-    event: "Msg",
-    body: m.file
-      ? { kind: m.kind, uid: m.uid, gid: m.gid, content: m.content, clientMsgId: m.client_msg_id, msgId: m.id, seq: m.seq, createTime: m.createTime, file: m.file }
-      : { kind: m.kind, uid: m.uid, gid: m.gid, content: m.content, clientMsgId: m.client_msg_id, msgId: m.id, seq: m.seq, createTime: m.createTime },
-  });
+/**
+ * The body of a Msg push: rim's fields, then the additions (replyTo,
+ * mentions, editedAt, deleted, reactions), which rim's clients ignore.
+ */
+export const msgBody = (m: MessageView) => ({
+  kind: m.kind,
+  uid: m.uid,
+  gid: m.gid,
+  content: m.content,
+  clientMsgId: m.client_msg_id,
+  msgId: m.id,
+  seq: m.seq,
+  createTime: m.createTime,
+  replyTo: m.replyTo,
+  mentions: m.mentions,
+  editedAt: m.editedAt,
+  deleted: m.deleted,
+  reactions: m.reactions,
+  // A message sharing an uploaded file: {id, name, size, mime} (GET /api/file/{id}).
+  ...(m.file ? { file: m.file } : {}),
+});
 
-export type NotifyName = "Read" | GroupEvent["kind"];
+/** The push every member receives for a stored message. */
+export const msgPush = (m: MessageView) => JSON.stringify({ event: "Msg", body: msgBody(m) });
+
+/** Notify names: the group log's kinds, plus live-only ones (not stored, not replayed, no eventId). */
+export type NotifyName = "Read" | "Typing" | "Presence" | GroupEvent["kind"];
 
 /** A Notify frame; a change of the group's log carries its `eventId`, a read receipt none. */
 export function notifyFrame(name: NotifyName, actor: number, gid: number, msgId: number | null, extra: Record<string, unknown> = {}): string {
@@ -23,3 +40,10 @@ export function notifyFrame(name: NotifyName, actor: number, gid: number, msgId:
 }
 
 export const eventFrame = (e: GroupEvent) => notifyFrame(e.kind, e.actor, e.gid, e.msgId, { ...e.payload, eventId: e.id });
+
+/** A change to a message (Edited, Deleted, Reacted): the message as it is after it, shaped like a Msg push body. */
+export const changeFrame = (e: GroupEvent, m: MessageView) => notifyFrame(e.kind, e.actor, e.gid, e.msgId, { eventId: e.id, message: msgBody(m) });
+
+export const typingFrame = (uid: number, gid: number) => notifyFrame("Typing", uid, gid, null);
+
+export const presenceFrame = (uid: number, gid: number, online: boolean) => notifyFrame("Presence", uid, gid, null, { online });

@@ -87,6 +87,12 @@ const REST = table(`
   GET  /api/admin/stats                403   403   403    403       403     401     401     401     403
   POST /api/message/history            200   200   200    403       403     401     401     401     403
   POST /api/message/group/read         200   200   200    403       403     401     401     401     403
+  # edit and delete target M's message: only M edits it; M, the owner and the admin delete it
+  POST /api/message/edit               403   403   200    403       403     401     401     401     403
+  POST /api/message/delete             200   200   200    403       403     401     401     401     403
+  POST /api/message/react              200   200   200    403       403     401     401     401     403
+  # forged: no uid field here, so F asks as itself; users sharing no group with the caller are left out
+  GET  /api/user/presence              200   200   200    200       200     401     401     401     200
   POST /api/friend/add                 200   200   200    200       200     401     401     401     403
   GET  /api/friend/list                200   200   200    200       200     401     401     401     200
   POST /api/friend/status/modify       200   404   404    404       404     401     401     401     403
@@ -108,6 +114,10 @@ const WS = table(`
   Logout     Ok    Ok    Ok     Ok        Ok      401     401     401     403
   Sync       Ok    Ok    Ok     Ok        Ok      401     401     401     403
   Sync:gid   Ok    Ok    Ok     403       Ok      401     401     401     403
+  Edit       403   403   Ok     403       403     401     401     401     403
+  Delete     Ok    Ok    Ok     403       403     401     401     401     403
+  React      Ok    Ok    Ok     403       403     401     401     401     403
+  Typing     Ok    Ok    Ok     403       403     401     401     401     403
 `);
 
 function table(src: string): Map<string, Record<Actor, string>> {
@@ -439,6 +449,31 @@ const restRows: Record<string, RestRow> = {
     writes: true,
     push: () => ({ name: "Read", to: MEMBERS }),
   },
+  "POST /api/message/edit": {
+    req: (fx) => ({ path: "/api/message/edit", body: { gid: fx.gid, msgId: fx.msgIds[2], content: "edited" } }),
+    writes: true,
+    push: () => ({ name: "Edited", to: MEMBERS }),
+    check: (fx, _w, data) => expect(data).toMatchObject({ id: fx.msgIds[2], content: "edited", editedAt: expect.any(String) }),
+  },
+  "POST /api/message/delete": {
+    req: (fx) => ({ path: "/api/message/delete", body: { gid: fx.gid, msgId: fx.msgIds[2] } }),
+    writes: true,
+    push: () => ({ name: "Deleted", to: MEMBERS }),
+    check: (fx, _w, data) => expect(data).toMatchObject({ id: fx.msgIds[2], content: "", deleted: true }),
+  },
+  "POST /api/message/react": {
+    req: (fx) => ({ path: "/api/message/react", body: { gid: fx.gid, msgId: fx.msgIds[0], emoji: "👍", on: true } }),
+    writes: true,
+    push: () => ({ name: "Reacted", to: MEMBERS }),
+    check: (fx, w, data) => expect(data.reactions).toEqual([{ emoji: "👍", uids: [w.me.uid] }]),
+  },
+  "GET /api/user/presence": {
+    req: (fx) => ({ path: `/api/user/presence?uids=${[fx.u.O, fx.u.A, fx.u.M, fx.u.N].map((x) => x.uid).join(",")}` }),
+    writes: false,
+    // Every member's observer socket is logged in: online.
+    check: (fx, w, data) =>
+      expect(data).toEqual(inGroup(fx, w) ? [fx.u.O, fx.u.A, fx.u.M].map((x) => ({ uid: x.uid, online: true, lastSeen: null })) : []),
+  },
   "POST /api/friend/add": {
     req: (fx, w) => ({ path: "/api/friend/add", body: { fid: fx.u.X.uid, uid: w.claim } }),
     writes: true,
@@ -540,6 +575,28 @@ const wsRows: Record<string, WsRow> = {
       if (removed) expect(sock.frames.at(-1)).toMatchObject({ event: "Notify", body: { content: "MemberRemoved", uids: [fx.u.R.uid] } });
     },
   },
+  Edit: {
+    event: "Edit",
+    body: (fx, w) => ({ gid: fx.gid, msgId: fx.msgIds[2], content: `edited by ${w.actor}`, uid: w.claim }),
+    writes: true,
+    push: { name: "Edited", to: MEMBERS },
+    check: (fx, w, _s, reply) => expect(fx.app.db.$client.query("SELECT id, kind, actor_uid AS a FROM group_events WHERE id = ?").get(reply.serverMsgId)).toEqual({ id: reply.serverMsgId, kind: "Edited", a: w.me.uid }),
+  },
+  Delete: {
+    event: "Delete",
+    body: (fx, w) => ({ gid: fx.gid, msgId: fx.msgIds[2], uid: w.claim }),
+    writes: true,
+    push: { name: "Deleted", to: MEMBERS },
+    check: (fx) => expect(fx.app.db.$client.query("SELECT content, deleted_at IS NOT NULL AS d FROM messages WHERE id = ?").get(fx.msgIds[2]!)).toEqual({ content: "", d: 1 }),
+  },
+  React: {
+    event: "React",
+    body: (fx, w) => ({ gid: fx.gid, msgId: fx.msgIds[0], emoji: "🎉", on: true, uid: w.claim }),
+    writes: true,
+    push: { name: "Reacted", to: MEMBERS },
+  },
+  // Not stored: nothing written; the actor's own observer (another socket) hears it too.
+  Typing: { event: "Typing", body: (fx, w) => ({ gid: fx.gid, uid: w.claim }), writes: false, push: { name: "Typing", to: MEMBERS } },
   "Sync:gid": {
     event: "Sync",
     body: (fx, w) => ({ msgId: 0, gid: fx.gid, uid: w.claim }),

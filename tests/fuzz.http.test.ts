@@ -12,6 +12,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { requestFriend } from "../src/domain/friends";
+import { isEmoji } from "../src/domain/changes";
 import { sendMessage } from "../src/domain/messages";
 import { setUserAdmin } from "../src/domain/admin";
 import { fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
@@ -30,7 +31,7 @@ const G = group(app, A, [B]); // A owns, B is a member
 const D = group(app, A, [B], { mode: 1 });
 const H = group(app, C, [E]); // A is not a member
 const M = sendMessage(fixture(app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "fz-m" }).message.id;
-sendMessage(fixture(app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "fz-mh" });
+const MH = sendMessage(fixture(app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "fz-mh" }).message.id;
 requestFriend(fixture(app), B.uid, A.uid);
 requestFriend(fixture(app), A.uid, B.uid); // A and B are friends
 requestFriend(fixture(app), C.uid, A.uid); // C asked A, pending
@@ -180,6 +181,31 @@ const BODY_ROUTES: BodyRoute[] = [
     fields: [f(["gid"], true, id(H, NX)), f(["uid"], false, idOpt(B.uid, NX))],
   },
   {
+    kind: "body", path: "/api/message/edit", auth: true,
+    base: () => ({ gid: G, msgId: M, content: "edited" }),
+    fields: [
+      f(["gid"], true, id(H, NX)),
+      f(["msgId"], true, id(MH, NX)),
+      // Content is any text up to --max-content (32 KiB); more is 413.
+      f(["content"], true, invalidFor((x) => wellFormed(x) && Buffer.byteLength(x) <= 32 * 1024, fc.constant("x".repeat(40_000)), fc.constant("a\uD800"))),
+    ],
+  },
+  {
+    kind: "body", path: "/api/message/delete", auth: true,
+    base: () => ({ gid: G, msgId: M }),
+    fields: [f(["gid"], true, id(H, NX)), f(["msgId"], true, id(MH, NX))],
+  },
+  {
+    kind: "body", path: "/api/message/react", auth: true,
+    base: () => ({ gid: G, msgId: M, emoji: "👍", on: true }),
+    fields: [
+      f(["gid"], true, id(H, NX)),
+      f(["msgId"], true, id(MH, NX)),
+      f(["emoji"], true, invalidFor((x) => typeof x === "string" && isEmoji(x), fc.constant(""), fc.constant("x".repeat(33)), fc.constant("\u0007"))),
+      f(["on"], true, invalidFor((x) => typeof x === "boolean", fc.constant("true"), fc.constant(1))),
+    ],
+  },
+  {
     kind: "body", path: "/api/friend/add", auth: true,
     base: () => ({ fid: E.uid }),
     fields: [f(["fid"], true, id(A.uid, B.uid, NX)), f(["uid"], false, idOpt(B.uid, NX))],
@@ -253,6 +279,11 @@ const QUERY_ROUTES: QueryRoute[] = [
     fields: [{ key: "token", required: true, invalid: fc.oneof(weirdString, fc.constantFrom("x".repeat(201), A.token + "x", A.token.slice(1), ...RAW_PERCENT)).filter((s) => s !== A.token) }],
   },
   { kind: "query", path: "/api/user/search", base: () => ({ account: "fz_bob" }), fields: [{ key: "account", required: true, invalid: fc.constantFrom("", "x".repeat(81), "é".repeat(81), "\uD800".repeat(81)) }] },
+  {
+    kind: "query", path: "/api/user/presence", base: () => ({ uids: `${B.uid},${C.uid}` }),
+    // Unknown and unrelated uids are answered (left out): only what is not a list of ids is refused.
+    fields: [{ key: "uids", required: true, invalid: fc.oneof(weirdString, fc.constantFrom("", ",", "1,", ",1", "1,,2", "0", "-1", "1.5", "1e3", "9007199254740993", "1;2", "1 2", Array.from({ length: 1001 }, (_, i) => i + 1).join(","), ...RAW_PERCENT)).filter((s) => !/^\d{1,16}(,\d{1,16})*$/.test(s) || s.split(",").length > 1000 || s.split(",").some((x) => !isId(Number(x)))) }],
+  },
   { kind: "query", path: "/api/group/get", base: () => ({ uid: String(A.uid) }), fields: [{ key: "uid", required: false, invalid: queryId(String(B.uid), String(NX)) }] },
   { kind: "query", path: "/api/group/user/get", base: () => ({ gid: String(G) }), fields: [{ key: "gid", required: true, invalid: queryId(String(H), String(NX)) }] },
   {

@@ -286,6 +286,9 @@ const TABLES: Record<string, string> = {
   sessions: "SELECT id, token_hash, user_id, created_at, expires_at FROM sessions ORDER BY id",
   invites: "SELECT * FROM invites ORDER BY id",
   files: "SELECT * FROM files ORDER BY id",
+  group_events: "SELECT * FROM group_events ORDER BY id",
+  message_reactions: "SELECT * FROM message_reactions ORDER BY rowid",
+  message_mentions: "SELECT * FROM message_mentions ORDER BY uid, group_id, message_id",
 };
 
 /** Row count and a hash of the contents of each table: equal snapshots mean nothing was written. */

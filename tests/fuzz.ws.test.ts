@@ -10,6 +10,7 @@
 // FUZZ_RUNS cases per target (default 200); `bun tests/fuzz-run.ts --long` runs 20000.
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { isEmoji } from "../src/domain/changes";
 import { sendMessage } from "../src/domain/messages";
 import { fixture, group, serve, user } from "./helpers";
 import { decodeFrames, type RawFrame } from "./hostile.kit";
@@ -168,7 +169,40 @@ const EVENTS: EventSpec[] = [
       f(["gid"], true, id(H, NX)),
       // Content is any text up to the limit (32 KiB): only other types, or more, are refused.
       f(["content"], true, invalidFor((x) => wellFormed(x) && Buffer.byteLength(x) <= 32 * 1024, fc.constant(HUGE.k40), fc.constant("a\uDC00b"))),
+      // A reply must answer a message of G (M, or one the bursts stored): the ids refused are another group's and unknown ones.
+      f(["replyTo"], false, invalidFor((x) => x === null || (isId(x) && x !== MH && (x as number) < 1_000_000), fc.constant(MH), fc.constant(NX))),
     ],
+  },
+  {
+    event: "Edit",
+    base: () => ({ kind: "Text", uid: A.uid, gid: G, msgId: M, content: "edited", clientMsgId: `fz${++fresh}` }),
+    fields: [
+      clientMsgId, uidNotMine, kindOpt,
+      f(["gid"], true, id(H, NX)),
+      f(["msgId"], true, id(MH, NX)),
+      f(["content"], true, invalidFor((x) => wellFormed(x) && Buffer.byteLength(x) <= 32 * 1024, fc.constant(HUGE.k40), fc.constant("a\uDC00b"))),
+    ],
+  },
+  {
+    event: "Delete",
+    base: () => ({ kind: "Text", gid: G, msgId: M, clientMsgId: `fz${++fresh}` }),
+    fields: [clientMsgId, uidNotMine, kindOpt, f(["gid"], true, id(H, NX)), f(["msgId"], true, id(MH, NX))],
+  },
+  {
+    event: "React",
+    base: () => ({ kind: "Text", gid: G, msgId: M, emoji: "👍", on: true, clientMsgId: `fz${++fresh}` }),
+    fields: [
+      clientMsgId, uidNotMine, kindOpt,
+      f(["gid"], true, id(H, NX)),
+      f(["msgId"], true, id(MH, NX)),
+      f(["emoji"], true, invalidFor((x) => typeof x === "string" && isEmoji(x), fc.constant(""), fc.constant("x".repeat(33)), fc.constant("😀".repeat(33)), fc.constant("\u0000"), fc.constant("\uD83D"))),
+      f(["on"], true, invalidFor((x) => typeof x === "boolean", fc.constant("true"), fc.constant(1), fc.constant(0))),
+    ],
+  },
+  {
+    event: "Typing",
+    base: () => ({ kind: "Text", gid: G, clientMsgId: `fz${++fresh}` }),
+    fields: [clientMsgId, uidNotMine, kindOpt, f(["gid"], true, id(H, NX))],
   },
   {
     event: "Ack",
@@ -216,8 +250,8 @@ const noiseText = (known: string[]) => fc.array(fc.tuple(fc.oneof(fc.constantFro
 
 /** The envelope itself broken: unknown or missing event, body not an object, or no object at all. */
 const envelopeFrame: fc.Arbitrary<V> = fc.oneof(
-  fc.record({ event: invalidFor((x) => typeof x === "string" && ["Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync"].includes(x), fc.constantFrom<V>("login", "MSG", "Notify", "Msg ", "", "__proto__", "constructor", "toString")), body: fc.oneof(fc.constant<V>(toV({ clientMsgId: "env" })), hostile) }).map((r) => toV(r)),
-  fc.record({ event: fc.constantFrom<V>("Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync"), body: hostile.filter((v) => !isObject(seen(v))) }).map((r) => toV(r)),
+  fc.record({ event: invalidFor((x) => typeof x === "string" && ["Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync", "Edit", "Delete", "React", "Typing"].includes(x), fc.constantFrom<V>("login", "MSG", "Notify", "Msg ", "", "__proto__", "constructor", "toString", "edit", "Reacted", "Presence")), body: fc.oneof(fc.constant<V>(toV({ clientMsgId: "env" })), hostile) }).map((r) => toV(r)),
+  fc.record({ event: fc.constantFrom<V>("Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync", "Edit", "Delete", "React", "Typing"), body: hostile.filter((v) => !isObject(seen(v))) }).map((r) => toV(r)),
   fc.constantFrom("Login", "Msg", "Heart", "Sync").map((event) => toV({ event })),
   fc.constant(toV({ body: { clientMsgId: "no-event" } })),
   notAnObject,

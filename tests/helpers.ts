@@ -85,8 +85,8 @@ export function group(app: App, owner: TestUser, members: TestUser[], opts: { mo
 }
 
 /** A real server on a free port. */
-export function serve(overrides: Partial<Config> = {}): { app: App; running: Running; url: string; wsUrl: string; stop(): Promise<void> } {
-  const app = createApp(testConfig(overrides));
+export function serve(overrides: Partial<Config> = {}, opts: { clock?: ReturnType<typeof manualClock> } = {}): { app: App; running: Running; url: string; wsUrl: string; stop(): Promise<void> } {
+  const app = createApp(testConfig(overrides), { clock: opts.clock });
   const running = startServer(app);
   const url = `http://127.0.0.1:${running.server.port}`;
   return {
@@ -103,10 +103,25 @@ export function serve(overrides: Partial<Config> = {}): { app: App; running: Run
 
 export type Frame = Record<string, any>;
 
+/**
+ * What a message (MessageInfo, a Msg push body) gained after rim, at their values for a
+ * plain new message: rim's own fields keep their shape, these come as additions.
+ */
+export const MSG_ADDITIONS = { replyTo: null, mentions: [], editedAt: null, deleted: false, reactions: [] } as const;
+
 /** A WebSocket client that queues every frame it receives, for `next` to take in order. */
+/** A Presence Notify: sent to co-members whenever someone's first socket logs in or last one goes. */
+export const isPresence = (f: Frame) => f.event === "Notify" && f.body?.content === "Presence";
+
+/**
+ * A WebSocket client that queues every frame it receives, for `next` to take in order.
+ * Presence Notifies (which any other member's login causes) are queued apart, in
+ * `presence`, so that tests about other frames see only those; `next` finds them too.
+ */
 export class Client {
   readonly frames: Frame[] = [];
-  private waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+  readonly presence: Frame[] = [];
+  private waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void; presence: boolean }[] = [];
   closed: { code: number; reason: string } | null = null;
   private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
   private n = 0;
@@ -114,8 +129,10 @@ export class Client {
   private constructor(readonly ws: WebSocket) {
     ws.onmessage = (ev) => {
       const f = JSON.parse(String(ev.data)) as Frame;
-      const i = this.waiters.findIndex((w) => w.pred(f));
+      const presence = isPresence(f);
+      const i = this.waiters.findIndex((w) => w.presence === presence && w.pred(f));
       if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(f);
+      else if (presence) this.presence.push(f);
       else this.frames.push(f);
     };
     ws.onclose = (ev) => {
@@ -148,18 +165,24 @@ export class Client {
     return this.request("Login", { content: u.token, uid: u.uid });
   }
 
-  /** The first queued or future frame matching pred. */
-  next(pred: (f: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
-    const i = this.frames.findIndex(pred);
-    if (i >= 0) return Promise.resolve(this.frames.splice(i, 1)[0]!);
+  /** The first queued or future frame matching pred (Presence Notifies aside: see nextPresence). */
+  next(pred: (f: Frame) => boolean = () => true, timeoutMs = 3000, presence = false): Promise<Frame> {
+    const queue = presence ? this.presence : this.frames;
+    const i = queue.findIndex(pred);
+    if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]!);
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (f: Frame) => (clearTimeout(t), resolve(f)) };
+      const w = { pred, presence, resolve: (f: Frame) => (clearTimeout(t), resolve(f)) };
       const t = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(w), 1);
         reject(new Error("no matching frame within " + timeoutMs + " ms"));
       }, timeoutMs);
       this.waiters.push(w);
     });
+  }
+
+  /** The first queued or future Presence Notify matching pred. */
+  nextPresence(pred: (f: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
+    return this.next(pred, timeoutMs, true);
   }
 
   /**

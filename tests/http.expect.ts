@@ -6,9 +6,11 @@ import type { Reply } from "./helpers";
 export const TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 export const USER_KEYS = ["account", "avatar", "email", "id", "name"];
 export const GROUP_KEYS = ["avatar", "creatorUid", "id", "mode", "name"];
-// rim's MessageInfo plus `seq` (the per-group sequence number, an addition).
-export const MESSAGE_KEYS = ["client_msg_id", "content", "createTime", "gid", "id", "kind", "seq", "uid", "updateTime"];
-export const CHAT_KEYS = ["group", "msg", "unread", "user"];
+// rim's MessageInfo plus additions: `seq` (the per-group sequence number), and replyTo, mentions, editedAt, deleted, reactions.
+export const MESSAGE_KEYS = ["client_msg_id", "content", "createTime", "deleted", "editedAt", "gid", "id", "kind", "mentions", "reactions", "replyTo", "seq", "uid", "updateTime"];
+// A chat list entry; `mentions` (unread messages mentioning you) is an addition. History entries have no `mentions`.
+export const CHAT_KEYS = ["group", "mentions", "msg", "unread", "user"];
+export const HISTORY_KEYS = ["group", "msg", "unread", "user"];
 
 /** Every reply: exactly {ok, code, msg, data}, the HTTP status equal to code. */
 export function expectEnvelope(r: Reply): void {
@@ -50,8 +52,8 @@ export function expectMessage(m: any, want: Record<string, unknown> = {}): void 
   expect(m).toMatchObject(want);
 }
 
-export function expectChat(c: any): void {
-  expect(Object.keys(c).sort()).toEqual(CHAT_KEYS);
+export function expectChat(c: any, keys = CHAT_KEYS): void {
+  expect(Object.keys(c).sort()).toEqual(keys);
   expectGroup(c.group);
   expectMessage(c.msg);
   expectUser(c.user);

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { sendMessage } from "../src/domain/messages";
 import { manualClock } from "../src/time";
-import { call, group, makeApp, user, type TestApp, type TestUser, fixture } from "./helpers";
+import { call, group, makeApp, MSG_ADDITIONS, user, type TestApp, type TestUser, fixture } from "./helpers";
 import { expectChat, expectMessage, expectUser, fails, ok } from "./http.expect";
 
 let app: TestApp;
@@ -51,9 +51,11 @@ describe("POST /api/message/chat/list", () => {
         seq: 1,
         createTime: "2026-03-04 05:06:07",
         updateTime: "2026-03-04 05:06:07",
+        ...MSG_ADDITIONS,
       },
       user: { id: b.uid, name: "M_BOB", avatar: "", email: "", account: "m_bob" },
       unread: 1,
+      mentions: 0,
     });
   });
 
@@ -66,7 +68,7 @@ describe("POST /api/message/chat/list", () => {
     send(a, dmAC, "a→c");
     send(b, grp, "b in group");
     const list = await chatList(a);
-    list.forEach(expectChat);
+    list.forEach((e) => expectChat(e));
     expect(list.map((e) => [e.group.id, e.msg.content, e.user.id])).toEqual([
       [grp, "b in group", b.uid],
       [dmAC, "a→c", c.uid], // a sent the newest message; the title is still the other party

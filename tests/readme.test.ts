@@ -9,7 +9,7 @@ test.each(Object.keys(OPTIONS))("README documents the option %s and its env vari
   expect(readme).toContain("`" + envName(key) + "`");
 });
 
-test.each(["Login", "Msg", "Ack", "Read", "Heart", "Logout", "Sync", "Notify", "MemberAdded", "MemberRemoved", "GroupUpdated"])(
+test.each(["Login", "Msg", "Ack", "Read", "Heart", "Logout", "Sync", "Notify", "MemberAdded", "MemberRemoved", "GroupUpdated", "Edit", "Delete", "React", "Typing", "Edited", "Deleted", "Reacted", "Presence"])(
   "README documents the %s frame",
   (name) => expect(readme).toContain("`" + name + "`"),
 );

@@ -103,6 +103,20 @@ describe("who finds what", () => {
   });
 });
 
+describe("edits and deletions", () => {
+  test("an edited message is found by its new text and not by its old; a deleted one is never found (over REST)", async () => {
+    const id = say(team, ann.uid, "the quokka census is due");
+    expect(await found("quokka")).toEqual([id]);
+    const edited = await call(app, "POST", "/api/message/edit", { token: ann.token, body: { gid: team, msgId: id, content: "the wombat census is due" } });
+    expect(edited.status).toBe(200);
+    expect(await found("quokka")).toEqual([]);
+    expect(await found("wombat census")).toEqual([id]);
+    expect((await call(app, "POST", "/api/message/delete", { token: ann.token, body: { gid: team, msgId: id } })).status).toBe(200);
+    expect(await found("wombat")).toEqual([]);
+    expect(await found("census")).toEqual([]);
+  });
+});
+
 describe("the index", () => {
   test("CJK runs are indexed as character pairs, other words as they are", () => {
     expect(indexText("Hello 北京大学 OK")).toBe("hello 北京 京大 大学 ok");

@@ -2,7 +2,7 @@
 // idempotent resends, per-group order under concurrent senders, and the
 // legacy listener sharing topics with /ws.
 import { afterEach, describe, expect, test } from "bun:test";
-import { group, user, type Frame } from "./helpers";
+import { group, MSG_ADDITIONS, user, type Frame } from "./helpers";
 import { cleanup, collect, connect, freePort, isAck, isMsg, record, say, start, storedMessages, TIME, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
@@ -23,7 +23,7 @@ describe("fan-out: two users, three sockets", () => {
     expect(ack).toMatchObject({ content: "Ok", seq: 1 });
     const expected = {
       event: "Msg",
-      body: { kind: "RichText", uid: a.uid, gid, content: "<b>rich</b>", clientMsgId: "rich-1", msgId: ack.serverMsgId, seq: 1, createTime: expect.stringMatching(TIME) },
+      body: { kind: "RichText", uid: a.uid, gid, content: "<b>rich</b>", clientMsgId: "rich-1", msgId: ack.serverMsgId, seq: 1, createTime: expect.stringMatching(TIME), ...MSG_ADDITIONS },
     };
     expect(await b1.next(isMsg)).toEqual(expected); // the other member
     expect(await a2.next(isMsg)).toEqual(expected); // the sender's other device

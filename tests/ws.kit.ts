@@ -2,7 +2,7 @@
 // are cleaned up after each test, REST calls over real HTTP, and direct
 // looks into the database to check what was (not) stored.
 import { expect } from "bun:test";
-import { Client, group, serve, user, type Frame, type TestUser } from "./helpers";
+import { Client, group, isPresence, serve, user, type Frame, type TestUser } from "./helpers";
 import type { Config } from "../src/config";
 
 export type Served = ReturnType<typeof serve>;
@@ -11,8 +11,8 @@ const servers: Served[] = [];
 const clients: Client[] = [];
 
 /** A real server on a free port, stopped by `cleanup`. */
-export function start(overrides: Partial<Config> = {}): Served {
-  const s = serve(overrides);
+export function start(overrides: Partial<Config> = {}, opts: Parameters<typeof serve>[1] = {}): Served {
+  const s = serve(overrides, opts);
   servers.push(s);
   return s;
 }
@@ -34,10 +34,13 @@ export async function connect(target: Served | string, u?: TestUser, headers?: R
   return c;
 }
 
-/** Every frame a socket receives, in arrival order (independent of what `next` consumes). */
+/** Every frame a socket receives but Presence, in arrival order (independent of what `next` consumes). */
 export function record(c: Client): Frame[] {
   const log: Frame[] = [];
-  c.ws.addEventListener("message", (ev) => log.push(JSON.parse(String((ev as MessageEvent).data))));
+  c.ws.addEventListener("message", (ev) => {
+    const f = JSON.parse(String((ev as MessageEvent).data));
+    if (!isPresence(f)) log.push(f);
+  });
   return log;
 }
 

@@ -1,7 +1,7 @@
 // The frame protocol: the seed's five example exchanges, and every event
 // (Login, Msg, Ack, Read, Heart, Logout, Sync) answered and refused.
 import { afterEach, describe, expect, test } from "bun:test";
-import { group, user } from "./helpers";
+import { group, MSG_ADDITIONS, user } from "./helpers";
 import { cleanup, connect, cursors, expectError, isMsg, record, say, start, storedMessages, TIME, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
@@ -30,7 +30,7 @@ describe("the seed's five example exchanges", () => {
     const push = await cb.next(isMsg);
     expect(push).toEqual({
       event: "Msg",
-      body: { kind: "Text", content: "Hello World", uid: a.uid, gid, clientMsgId: "badc6d33aebfd40ab3cda", msgId: stored!.id, seq: 1, createTime: expect.stringMatching(TIME) },
+      body: { kind: "Text", content: "Hello World", uid: a.uid, gid, clientMsgId: "badc6d33aebfd40ab3cda", msgId: stored!.id, seq: 1, createTime: expect.stringMatching(TIME), ...MSG_ADDITIONS },
     });
 
     // 3. Logout (content "" and the Login's clientMsgId, as in the README)
@@ -117,7 +117,7 @@ describe("Msg", () => {
       const ack = await say(ca, gid, `${kind} body`, { kind, uid: a.uid });
       expect(ack).toEqual({ clientMsgId: ack.clientMsgId, serverMsgId: expect.any(Number), kind: "Ack", content: "Ok", seq: i + 1 });
       const push = await cb.next(isMsg);
-      expect(push.body).toEqual({ kind, uid: a.uid, gid, content: `${kind} body`, clientMsgId: ack.clientMsgId, msgId: ack.serverMsgId, seq: i + 1, createTime: expect.stringMatching(TIME) });
+      expect(push.body).toEqual({ kind, uid: a.uid, gid, content: `${kind} body`, clientMsgId: ack.clientMsgId, msgId: ack.serverMsgId, seq: i + 1, createTime: expect.stringMatching(TIME), ...MSG_ADDITIONS });
     }
     expect(storedMessages(s, gid).map((m) => m.kind)).toEqual([...kinds]);
   });
@@ -252,7 +252,7 @@ describe("Sync", () => {
     expect(ack).toEqual({ clientMsgId: "s1", serverMsgId: ids[2], kind: "Ack", content: "Ok", more: false });
     // The pushes came before the Ack, in ascending order, in the Msg push shape.
     expect(log.map((f) => f.body?.msgId ?? "ack")).toEqual([ids[1], ids[2], "ack"]);
-    expect(log[0]).toEqual({ event: "Msg", body: { kind: "Text", uid: a.uid, gid, content: "m1", clientMsgId: expect.any(String), msgId: ids[1], seq: 2, createTime: expect.stringMatching(TIME) } });
+    expect(log[0]).toEqual({ event: "Msg", body: { kind: "Text", uid: a.uid, gid, content: "m1", clientMsgId: expect.any(String), msgId: ids[1], seq: 2, createTime: expect.stringMatching(TIME), ...MSG_ADDITIONS } });
   });
 
   test("refused: before Login 401, negative or missing msgId 400, non-member gid 403, unknown gid 404, forged uid 403", async () => {

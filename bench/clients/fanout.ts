@@ -3,6 +3,9 @@
 // the maximum rate; open loop sends at a fixed rate on a schedule and measures
 // from the scheduled time (no coordinated omission). Receivers only count
 // frames; a few probe receivers also time each push (sent → received).
+// With editShare, that share of the frames are Edit and React (alternately) on
+// the newest acked message: every frame is acked, and every one but a React
+// that changed nothing reaches every receiver (a Msg push or a Notify).
 import { cpuPercent, procSample, selfCpuMs } from "../lib/proc";
 import { Samples, round } from "../lib/stats";
 import { openLoggedIn, parseTarget, pool, type Conn } from "../lib/ws";
@@ -21,6 +24,8 @@ export type FanoutConfig = {
   durationMs: number;
   probes: number;
   contentBytes: number;
+  /** Share of the sender's frames that are changes (Edit and React, alternately) to its latest message instead of new messages. */
+  editShare?: number;
 };
 
 const NEEDLE = Buffer.from('"clientMsgId":"f');
@@ -60,6 +65,8 @@ runMain(async () => {
   for (let k = 0; k < Math.min(cfg.probes, R); k++) probeIdx.add(Math.round((k * (R - 1)) / Math.max(1, cfg.probes - 1)));
   for (const i of probeIdx) {
     receivers[i]!.onFrame = (_c, payload) => {
+      // Only Msg pushes are timed: a Notify's message carries the clientMsgId of the message it changed.
+      if (payload[10] === 78 /* {"event":"N… */) return;
       const now = performance.now();
       const m = indexOfMsg(payload);
       if (m >= 0 && measured(m)) e2e.add(now - intended[m]!);
@@ -76,9 +83,21 @@ runMain(async () => {
   const body = "x".repeat(cfg.contentBytes);
   // Unique per run: a resent clientMsgId is (rightly) deduplicated by the server and not pushed again.
   const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+  const share = cfg.editShare ?? 0;
+  const EMOJIS = ["👍", "🎉", "👀", "❤️"];
+  let newest = 0; // the newest message acked, which changes target
+  let changes = 0;
+  let silent = 0; // acked changes that reached nobody (a React already in place)
+  const isChange = (i: number) => share > 0 && newest > 0 && Math.floor((i + 1) * share) > Math.floor(i * share);
   const sendOne = (at: number) => {
     const i = sent++;
     intended[i] = at;
+    if (isChange(i)) {
+      const k = changes++;
+      if (k % 2 === 0) sender.send(`{"event":"Edit","body":{"gid":${cfg.gid},"msgId":${newest},"content":"${body}!","clientMsgId":"f${i}.${run}"}}`);
+      else sender.send(`{"event":"React","body":{"gid":${cfg.gid},"msgId":${newest},"emoji":"${EMOJIS[(k >> 1) % EMOJIS.length]}","on":true,"clientMsgId":"f${i}.${run}"}}`);
+      return;
+    }
     sender.send(`{"event":"Msg","body":{"kind":"Text","gid":${cfg.gid},"content":"${body}","clientMsgId":"f${i}.${run}"}}`);
   };
 
@@ -91,11 +110,14 @@ runMain(async () => {
     if (ack.content !== "Ok") {
       errors++;
       firstError ??= ack;
-    }
+    } else if (typeof ack.seq === "number") newest = Math.max(newest, ack.serverMsgId);
+    else if (ack.serverMsgId === null) silent++;
     if (measured(i)) ackLat.add(now - intended[i]!);
     if (cfg.mode === "closed" && sending && sent < MAX_MSGS) sendOne(performance.now());
   };
 
+  // The sender's login tells every receiver it is online (Presence): let those land before counting.
+  await Bun.sleep(300);
   const base = totalReceived();
   const t0 = performance.now();
   windowStart = t0 + cfg.warmupMs;
@@ -138,8 +160,8 @@ runMain(async () => {
 
   // Drain: every sent message acked and pushed to every live receiver (bounded).
   const drainUntil = performance.now() + 10_000;
-  while (performance.now() < drainUntil && (acked < sent || totalReceived() - base < acked * (R - closedReceivers))) await Bun.sleep(10);
-  const expected = acked * R;
+  while (performance.now() < drainUntil && (acked < sent || totalReceived() - base < (acked - silent) * (R - closedReceivers))) await Bun.sleep(10);
+  const expected = (acked - silent) * R;
   const got = totalReceived() - base;
 
   const secs = (snapEnd.at - snapStart.at) / 1000;
@@ -147,6 +169,8 @@ runMain(async () => {
     mode: cfg.mode,
     rate: cfg.mode === "open" ? cfg.rate : null,
     inflight: cfg.mode === "closed" ? cfg.inflight : null,
+    editShare: share,
+    changes,
     groupSize: R + 1,
     window_s: round(secs, 2),
     sent,

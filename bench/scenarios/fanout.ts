@@ -4,10 +4,20 @@ import { closeSeedDb, openSeedDb, productionHash, seedGroup, seedUsers } from ".
 import { runClient, startServer, type ServerProc } from "../lib/spawn";
 import type { FanoutConfig } from "../clients/fanout";
 import { dbPath, type RunCtx } from "./context";
+import { copyFileSync } from "node:fs";
 
-export type FanoutOptions = { sizes: number[]; rates: number[]; closed: boolean; warmupMs: number; durationMs: number; inflight: number };
+/** A copy of a closed seed database, for a second server (a database is served by one process at a time). */
+function copyOf(file: string): string {
+  const copy = file.replace(/\.db$/, "") + "-changes.db";
+  copyFileSync(file, copy);
+  return copy;
+}
 
-export type FanoutRow = { size: number; load: string; server: "rim" | "ceiling" } & Record<string, any>;
+/** editShare > 0: rim runs each load a second time with that share of the frames being edits and reactions ("rim+changes"). */
+export type FanoutOptions = { sizes: number[]; rates: number[]; closed: boolean; warmupMs: number; durationMs: number; inflight: number; editShare?: number };
+
+type Kind = "rim" | "ceiling" | "rim+changes";
+export type FanoutRow = { size: number; load: string; server: Kind } & Record<string, any>;
 
 export async function fanout(ctx: RunCtx, o: FanoutOptions) {
   const maxSize = Math.max(...o.sizes);
@@ -17,9 +27,12 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
   const gids = new Map(o.sizes.map((s) => [s, seedGroup(db, users.slice(0, s).map((u) => u.uid))]));
   closeSeedDb(db);
 
-  const servers: Record<"rim" | "ceiling", ServerProc> = {
+  // With changes, rim runs them in a server process of its own (on a copy of the database), so that a
+  // --profile run gives one profile per workload.
+  const servers: Partial<Record<Kind, ServerProc>> = {
     rim: await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: file }),
     ceiling: await startServer({ kind: "ceiling" }),
+    ...(o.editShare ? { "rim+changes": await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: copyOf(file) }) } : {}),
   };
   const rows: FanoutRow[] = [];
   try {
@@ -27,9 +40,10 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
       const loads: { load: string; mode: "closed" | "open"; rate: number }[] = [];
       if (o.closed) loads.push({ load: `closed ${o.inflight}`, mode: "closed", rate: 0 });
       for (const rate of o.rates) loads.push({ load: `open ${rate / 1000}k/s`, mode: "open", rate });
+      const kinds: Kind[] = o.editShare ? ["rim", "rim+changes", "ceiling"] : ["rim", "ceiling"];
       for (const l of loads) {
-        for (const kind of ["rim", "ceiling"] as const) {
-          const s = servers[kind];
+        for (const kind of kinds) {
+          const s = servers[kind]!;
           const cfg: FanoutConfig = {
             wsUrl: s.wsUrl,
             serverPid: s.pid,
@@ -43,6 +57,7 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
             durationMs: o.durationMs,
             probes: 8,
             contentBytes: 64,
+            editShare: kind === "rim+changes" ? o.editShare : 0,
           };
           let r: any;
           try {
@@ -62,10 +77,29 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
       }
     }
   } finally {
-    await servers.rim.stop();
-    await servers.ceiling.stop();
+    for (const s of Object.values(servers)) await s.stop();
   }
-  return { rows, ratios: ratios(rows) };
+  return { rows, ratios: ratios(rows), changes: o.editShare ? changeRatios(rows) : undefined };
+}
+
+/** rim with edits and reactions ÷ rim with messages only, per size and load (target: deliveries ≥ 0.9). */
+function changeRatios(rows: FanoutRow[]) {
+  const out: Record<string, any>[] = [];
+  for (const r of rows.filter((x) => x.server === "rim+changes" && !x.error)) {
+    const p = rows.find((x) => x.server === "rim" && x.size === r.size && x.load === r.load && !x.error);
+    if (!p) continue;
+    const q = (a: number, b: number) => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? Math.round((a / b) * 100) / 100 : null);
+    out.push({
+      size: r.size,
+      load: r.load,
+      editShare: r.editShare,
+      frames: q(r.msgs_per_s, p.msgs_per_s),
+      deliveries: q(r.deliveries_per_s, p.deliveries_per_s),
+      ack_p99: q(r.ack_ms.p99, p.ack_ms.p99),
+      e2e_p99: q(r.e2e_ms.p99, p.e2e_ms.p99),
+    });
+  }
+  return out;
 }
 
 /** rim ÷ ceiling for throughput, and rim ÷ ceiling for latencies, per size and load. */

@@ -8,6 +8,7 @@ import m5 from "../../drizzle/0005_server_admins.sql" with { type: "text" };
 import m6 from "../../drizzle/0006_message_search.sql" with { type: "text" };
 import m7 from "../../drizzle/0007_accounts_nocase.sql" with { type: "text" };
 import m8 from "../../drizzle/0008_files.sql" with { type: "text" };
+import m9 from "../../drizzle/0009_live_messages.sql" with { type: "text" };
 
 export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795313994150, sql: m0 },
@@ -19,4 +20,5 @@ export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0006_message_search", when: 1796135448093, sql: m6 },
   { tag: "0007_accounts_nocase", when: 1796135480246, sql: m7 },
   { tag: "0008_files", when: 1796137538864, sql: m8 },
+  { tag: "0009_live_messages", when: 1796138974812, sql: m9 },
 ];

@@ -17,6 +17,8 @@ export const users = sqliteTable(
     disabledAt: integer("disabled_at"),
     // A server admin: manages users, invites and the registration policy (/api/admin/).
     isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
+    // When the user's last socket closed (presence), else null.
+    lastSeenAt: integer("last_seen_at"),
   },
   (t) => [uniqueIndex("users_account_nocase_idx").on(sql`lower(${t.account})`)],
 );
@@ -90,6 +92,15 @@ export const messages = sqliteTable(
     clientMsgId: text("client_msg_id").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    // The message (of the same group) this one answers, else null.
+    replyTo: integer("reply_to"),
+    // JSON array of the uids mentioned, else null (none). The wire's `mentions`.
+    mentions: text("mentions"),
+    // JSON of the wire's `reactions`, kept in step with message_reactions, else null (none).
+    reactions: text("reactions"),
+    editedAt: integer("edited_at"),
+    // Set once deleted: content is then "" and mentions and reactions are gone.
+    deletedAt: integer("deleted_at"),
   },
   (t) => [
     uniqueIndex("messages_group_seq_idx").on(t.groupId, t.seq),
@@ -148,8 +159,37 @@ export const groupEvents = sqliteTable(
     // The Notify body's further fields, as JSON.
     payload: text("payload").notNull(),
     createdAt: integer("created_at").notNull(),
+    // The frame's clientMsgId of a change made over the socket (Edit, Delete, React): a resend is answered with this event.
+    clientMsgId: text("client_msg_id"),
   },
-  (t) => [index("group_events_group_idx").on(t.groupId, t.id)],
+  (t) => [index("group_events_group_idx").on(t.groupId, t.id), uniqueIndex("group_events_actor_client_idx").on(t.actorUid, t.clientMsgId)],
+);
+
+// Who reacted to a message with what. `ord` orders the emojis by first use:
+// the event id of the reaction that brought the emoji onto the message, kept
+// while anyone still holds it (an emoji dropped and used again goes last).
+export const messageReactions = sqliteTable(
+  "message_reactions",
+  {
+    messageId: integer("message_id").notNull().references(() => messages.id, { onDelete: "cascade" }),
+    emoji: text("emoji").notNull(),
+    uid: integer("uid").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    ord: integer("ord").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.emoji, t.uid] })],
+);
+
+// The members a message mentions, but its sender: the chat list counts a
+// member's unread mentions per group from here.
+export const messageMentions = sqliteTable(
+  "message_mentions",
+  {
+    uid: integer("uid").notNull().references(() => users.id, { onDelete: "cascade" }),
+    groupId: integer("group_id").notNull().references(() => groups.id, { onDelete: "cascade" }),
+    messageId: integer("message_id").notNull().references(() => messages.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.uid, t.groupId, t.messageId] }), index("message_mentions_message_idx").on(t.messageId)],
 );
 
 // The last time a user was removed from a group: Sync replays that group up to
@@ -202,4 +242,4 @@ export const files = sqliteTable(
   ],
 );
 
-export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, accountRenames, groupEvents, departures, revocations, settings, files };
+export const schema = { users, sessions, groups, groupMembers, messages, friendRequests, invites, accountRenames, groupEvents, departures, revocations, settings, files, messageReactions, messageMentions };

@@ -4,7 +4,10 @@
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 
-export type GroupEventKind = "MemberAdded" | "MemberRemoved" | "GroupUpdated" | "RoleChanged" | "GroupDeleted";
+export type GroupEventKind = "MemberAdded" | "MemberRemoved" | "GroupUpdated" | "RoleChanged" | "GroupDeleted" | MessageChangeKind;
+/** Changes to one message: their Notify carries the message as it is after the change. */
+export type MessageChangeKind = "Edited" | "Deleted" | "Reacted";
+export const MESSAGE_CHANGE_KINDS: ReadonlySet<string> = new Set<MessageChangeKind>(["Edited", "Deleted", "Reacted"]);
 
 export type GroupEvent = {
   id: number;
@@ -21,7 +24,7 @@ export type GroupEvent = {
 // writable with ordinary statements).
 const SQL_BUMP_SEQ = "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(id), 0) FROM group_events)) + 1 WHERE name = 'messages' RETURNING seq";
 const SQL_FIRST_SEQ = "INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', (SELECT coalesce(max(id), 0) FROM group_events) + 1) RETURNING seq";
-const SQL_INSERT = "INSERT INTO group_events (id, group_id, kind, actor_uid, msg_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+const SQL_INSERT = "INSERT INTO group_events (id, group_id, kind, actor_uid, msg_id, payload, created_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
 export function nextId(ctx: Ctx): number {
   const sqlite = ctx.db.$client;
@@ -29,11 +32,26 @@ export function nextId(ctx: Ctx): number {
   return row.seq;
 }
 
-/** Appends a change to the group's log; its Notify is published by the caller's effects. */
-export function recordEvent(w: WriteCtx, e: { gid: number; kind: GroupEventKind; actor: number; msgId?: number | null; payload: Record<string, unknown> }): GroupEvent {
+/**
+ * Appends a change to the group's log; its Notify is published by the caller's effects.
+ * `clientMsgId` (a socket frame's) is unique per actor: see eventByClientMsgId.
+ */
+export function recordEvent(
+  w: WriteCtx,
+  e: { gid: number; kind: GroupEventKind; actor: number; msgId?: number | null; payload: Record<string, unknown>; clientMsgId?: string | null },
+): GroupEvent {
   const event: GroupEvent = { id: nextId(w), gid: e.gid, kind: e.kind, actor: e.actor, msgId: e.msgId ?? null, payload: e.payload, createdAt: w.clock() };
-  w.db.$client.query(SQL_INSERT).run(event.id, event.gid, event.kind, event.actor, event.msgId, JSON.stringify(event.payload), event.createdAt);
+  w.db.$client.query(SQL_INSERT).run(event.id, event.gid, event.kind, event.actor, event.msgId, JSON.stringify(event.payload), event.createdAt, e.clientMsgId ?? null);
   return event;
+}
+
+const SQL_BY_CLIENT_ID =
+  "SELECT id, group_id AS groupId, kind, actor_uid AS actorUid, msg_id AS msgId, payload, created_at AS createdAt FROM group_events WHERE actor_uid = ? AND client_msg_id = ?";
+
+/** The change this actor already made with this clientMsgId (a resent frame), if any. */
+export function eventByClientMsgId(ctx: Ctx, actor: number, clientMsgId: string): GroupEvent | null {
+  const row = ctx.db.$client.query<EventRow, [number, string]>(SQL_BY_CLIENT_ID).get(actor, clientMsgId);
+  return row ? toEvent(row) : null;
 }
 
 /** Remembers that these users left the group at this event, for Sync. */

@@ -6,6 +6,7 @@ import type { Ctx } from "./context";
 import { attachFiles, fileToShare, fileView, type FileRow } from "./files";
 import { requireMember } from "./groups";
 import { indexMessage } from "./search";
+import { mentionsIn, storeMentions } from "./mentions";
 import { getUsers } from "./users";
 import { groupView, messageView, type GroupView, type MessageView, type UserView } from "./views";
 
@@ -13,7 +14,7 @@ import { groupView, messageView, type GroupView, type MessageView, type UserView
 export const MESSAGE_KINDS = ["Text", "RichText", "Image", "File"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
-export type OutgoingMessage = { gid: number; kind: MessageKind; content: string; clientMsgId: string };
+export type OutgoingMessage = { gid: number; kind: MessageKind; content: string; clientMsgId: string; replyTo?: number | null };
 export type Sent = { message: MessageView; duplicate: boolean };
 
 // The Msg path runs once per message: its SQL is written out and prepared
@@ -22,9 +23,13 @@ export type Sent = { message: MessageView; duplicate: boolean };
 // under load (bench/, BENCHMARKS.md).
 const MESSAGE_COLUMNS = selectList(messages);
 const SQL_EARLIER = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_uid = ? AND client_msg_id = ?`;
-const SQL_MEMBER = "SELECT g.last_seq AS lastSeq, m.user_id AS member FROM groups g LEFT JOIN group_members m ON m.group_id = g.id AND m.user_id = ? WHERE g.id = ?";
+// Membership, then the group's last seq: two statements through their primary keys cost less
+// than the one LEFT JOIN with bound parameters that did both (≈ 1 µs against ≈ 6 µs, measured).
+const SQL_IS_MEMBER = "SELECT 1 AS x FROM group_members WHERE group_id = ? AND user_id = ?";
+const SQL_LAST_SEQ = "SELECT last_seq AS lastSeq FROM groups WHERE id = ?";
 const SQL_INSERT =
-  "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_uid, client_msg_id) DO NOTHING";
+  "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at, reply_to, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_uid, client_msg_id) DO NOTHING";
+const SQL_REPLY_TARGET = "SELECT deleted_at AS deletedAt FROM messages WHERE id = ? AND group_id = ?";
 const SQL_BUMP = "UPDATE groups SET last_seq = ?, last_msg_id = ? WHERE id = ?";
 
 type MessageRow = typeof messages.$inferSelect;
@@ -42,9 +47,10 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
     const earlier = sqlite.query<MessageRow, [number, string]>(SQL_EARLIER).get(senderId, input.clientMsgId);
     return earlier ? { message: attachFiles(ctx, [messageView(earlier)])[0]!, duplicate: true } : null;
   };
-  // requireMember's checks in one statement: 404 for no group, 403 for a non-member.
-  const found = sqlite.query<{ lastSeq: number; member: number | null }, [number, number]>(SQL_MEMBER).get(senderId, input.gid);
-  if (!found || found.member === null) {
+  // requireMember's checks: 404 for no group, 403 for a non-member.
+  const member = sqlite.query(SQL_IS_MEMBER).get(input.gid, senderId) !== null;
+  const found = sqlite.query<{ lastSeq: number }, [number]>(SQL_LAST_SEQ).get(input.gid);
+  if (!found || !member) {
     const earlier = resent();
     if (earlier) return earlier;
     throw found ? forbidden("not a member of this group") : notFound("group not found");
@@ -65,14 +71,30 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
       throw err;
     }
   }
+  const replyTo = input.replyTo ?? null;
+  if (replyTo !== null) {
+    // A reply answers a message of the same group that is still there.
+    const target = sqlite.query<{ deletedAt: number | null }, [number, number]>(SQL_REPLY_TARGET).get(replyTo, input.gid);
+    if (!target || target.deletedAt !== null) {
+      const earlier = resent();
+      if (earlier) return earlier;
+      throw notFound(target ? "replyTo: that message was deleted" : "replyTo: no such message in this group");
+    }
+  }
+  const mentioned = mentionsIn(ctx, input.gid, input.kind, input.content);
+  const mentions = mentioned.length ? JSON.stringify(mentioned) : null;
   const now = ctx.clock();
   const seq = found.lastSeq + 1;
-  const inserted = sqlite.query(SQL_INSERT).run(input.gid, seq, senderId, input.kind, input.content, input.clientMsgId, now, now);
+  const inserted = sqlite.query(SQL_INSERT).run(input.gid, seq, senderId, input.kind, input.content, input.clientMsgId, now, now, replyTo, mentions);
   if (inserted.changes === 0) return resent()!;
   const id = Number(inserted.lastInsertRowid);
   sqlite.query(SQL_BUMP).run(seq, id, input.gid);
   indexMessage(ctx, id, input.content, input.kind);
-  const row: MessageRow = { id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now };
+  if (mentioned.length) storeMentions(ctx, { id, gid: input.gid, sender: senderId }, mentioned, false);
+  const row: MessageRow = {
+    id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now,
+    replyTo, mentions, reactions: null, editedAt: null, deletedAt: null,
+  };
   const message = messageView(row);
   if (file) message.file = fileView(file);
   return { message, duplicate: false };

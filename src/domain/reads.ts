@@ -1,6 +1,7 @@
 // Read and delivered cursors only move forward (as Tinode's `if seq <= readId return`):
 // a late or replayed receipt can never make read messages unread again.
 import { and, count, eq, gt, lt, ne } from "drizzle-orm";
+import { selectList } from "../db/columns";
 import { groupMembers, groups, messages } from "../db/schema";
 import { notFound } from "../errors";
 import type { Ctx } from "./context";
@@ -60,18 +61,21 @@ export function unreadCount(ctx: Ctx, uid: number, gid: number, readMsgId: numbe
     .get()!.n;
 }
 
-export type ChatEntry = { group: GroupView; msg: MessageView; user: UserView; unread: number };
+/** `mentions`: how many unread messages of the chat mention the caller (an addition to rim's shape). */
+export type ChatEntry = { group: GroupView; msg: MessageView; user: UserView; unread: number; mentions: number };
 
 // The whole page in one statement. Unread = the messages after the read cursor
 // (seqs are dense per group, so the group's last seq less the cursor message's
 // seq) less the caller's own among them (index messages_group_sender_idx). The
 // per-conversation count it replaces walked every unread message: ~15 ms for
-// a page of 20 at 1M messages (bench/, BENCHMARKS.md).
+// a page of 20 at 1M messages (bench/, BENCHMARKS.md). Unread mentions come
+// from message_mentions' primary key (uid, group, message): a range count.
 const SQL_CHAT_LIST = `SELECT gm.read_msg_id AS readMsgId,
   g.id AS gId, g.name AS gName, g.avatar AS gAvatar, g.mode AS gMode, g.creator_uid AS gCreatorUid, g.direct_key AS gDirectKey, g.last_seq AS gLastSeq,
-  m.id, m.group_id AS groupId, m.seq, m.sender_uid AS senderUid, m.kind, m.content, m.client_msg_id AS clientMsgId, m.created_at AS createdAt, m.updated_at AS updatedAt,
+  ${selectList(messages, "m")},
   (SELECT c.seq FROM messages c WHERE c.id = gm.read_msg_id AND c.group_id = g.id) AS cursorSeq,
-  (SELECT count(*) FROM messages o WHERE o.group_id = g.id AND o.sender_uid = gm.user_id AND o.id > gm.read_msg_id) AS ownAfter
+  (SELECT count(*) FROM messages o WHERE o.group_id = g.id AND o.sender_uid = gm.user_id AND o.id > gm.read_msg_id) AS ownAfter,
+  (SELECT count(*) FROM message_mentions mm WHERE mm.uid = gm.user_id AND mm.group_id = g.id AND mm.message_id > gm.read_msg_id) AS mentionsUnread
 FROM group_members gm JOIN groups g ON g.id = gm.group_id JOIN messages m ON m.id = g.last_msg_id
 WHERE gm.user_id = ? ORDER BY g.last_msg_id DESC LIMIT ? OFFSET ?`;
 
@@ -86,6 +90,7 @@ type ChatRow = typeof messages.$inferSelect & {
   gLastSeq: number;
   cursorSeq: number | null;
   ownAfter: number;
+  mentionsUnread: number;
 };
 
 /**
@@ -103,7 +108,7 @@ export function chatList(ctx: Ctx, uid: number, page: number, size: number): Cha
       : r.cursorSeq !== null ? r.gLastSeq - r.cursorSeq - r.ownAfter
       : unreadCount(ctx, uid, r.gId, r.readMsgId); // a cursor outside the group: count the slow way
     const group = groupView({ id: r.gId, name: r.gName, avatar: r.gAvatar, mode: r.gMode, creatorUid: r.gCreatorUid });
-    return { group, msg: views[i]!, user: people.get(others[i]!)!, unread };
+    return { group, msg: views[i]!, user: people.get(others[i]!)!, unread, mentions: r.mentionsUnread };
   });
 }
 

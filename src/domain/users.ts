@@ -159,3 +159,18 @@ export function assertUsersExist(ctx: Ctx, uids: number[]): void {
     throw notFound(`user ${unique.find((u) => !have.has(u))} not found`);
   }
 }
+
+/** The moment the user's last socket closed (presence's lastSeen). */
+export function markLastSeen(w: WriteCtx, uid: number) {
+  w.db.$client.query("UPDATE users SET last_seen_at = ? WHERE id = ?").run(w.clock(), uid);
+}
+
+const SQL_SHARED =
+  "SELECT DISTINCT u.id AS uid, u.last_seen_at AS lastSeenAt FROM group_members mine JOIN group_members theirs ON theirs.group_id = mine.group_id " +
+  "JOIN users u ON u.id = theirs.user_id WHERE mine.user_id = ? AND theirs.user_id IN (SELECT value FROM json_each(?))";
+
+/** Of these users, those who share a group with the caller, with when they were last seen (ms or null). */
+export function sharingAGroup(ctx: Ctx, callerId: number, uids: number[]): Map<number, number | null> {
+  const rows = ctx.db.$client.query<{ uid: number; lastSeenAt: number | null }, [number, string]>(SQL_SHARED).all(callerId, JSON.stringify(uids));
+  return new Map(rows.map((r) => [r.uid, r.lastSeenAt]));
+}

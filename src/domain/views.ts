@@ -22,7 +22,21 @@ export type MessageView = {
   updateTime: string;
   /** A message that shares an uploaded file (kind File or Image, content its id). */
   file?: FileView;
+  /** The message of the same group this one answers, or null. */
+  replyTo: number | null;
+  /** Uids of the members it mentions ([] once deleted). */
+  mentions: number[];
+  /** The time of the last edit, or null. */
+  editedAt: string | null;
+  /** Deleted: content is "", mentions and reactions []. */
+  deleted: boolean;
+  /** Each emoji with who holds it, in the order each emoji was first used. */
+  reactions: Reaction[];
 };
+
+export type Reaction = { emoji: string; uids: number[] };
+
+const NONE: never[] = [];
 
 /**
  * A user as anyone may see them. The email is private: always "" here, in
@@ -58,4 +72,10 @@ export const messageView = (m: MessageRow): MessageView => ({
   seq: m.seq,
   createTime: formatTime(m.createdAt),
   updateTime: formatTime(m.updatedAt),
+  replyTo: m.replyTo ?? null,
+  // JSON columns: null (the common case) costs no parse.
+  mentions: m.mentions === null ? NONE : (JSON.parse(m.mentions) as number[]),
+  editedAt: m.editedAt === null ? null : formatTime(m.editedAt),
+  deleted: m.deletedAt !== null,
+  reactions: m.reactions === null ? NONE : (JSON.parse(m.reactions) as Reaction[]),
 });

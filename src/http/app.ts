@@ -17,6 +17,8 @@ import { adminRoutes } from "./admin";
 import { peopleRoutes } from "./people";
 import { searchRoutes } from "./search";
 import { messageRoutes } from "./messages";
+import { messageChangeRoutes } from "./message-changes";
+import { presenceRoutes } from "./presence";
 import { userRoutes } from "./users";
 import type { Env } from "./context";
 import { DOCS_CSP, DOCS_HTML } from "./docs";
@@ -132,7 +134,9 @@ export function createHttpApp(app: App) {
   http.route("/api/user", peopleRoutes(app));
   http.route("/api/group", groupRoutes(app));
   http.route("/api/group", groupLifecycleRoutes(app));
+  http.route("/api/user", presenceRoutes(app));
   http.route("/api/message", messageRoutes(app));
+  http.route("/api/message", messageChangeRoutes(app));
   http.route("/api/message", searchRoutes(app));
   http.route("/api/friend", friendRoutes(app));
   http.route("/api/admin", adminRoutes(app));

@@ -6,11 +6,11 @@ import { chatList, markGroupRead } from "../domain/reads";
 import { notifyFrame } from "../push";
 import { chatListBody, groupReadBody, historyBody } from "./schemas";
 import { callerUid, reply } from "./context";
-import { BEARER, ChatMessage, jsonBody, replies, RestRoutes } from "./openapi";
+import { BEARER, ChatListItem, ChatMessage, jsonBody, replies, RestRoutes } from "./openapi";
 
 export function messageRoutes(app: App) {
   return new RestRoutes()
-    .openapi(createRoute({ method: "post", path: "/chat/list", summary: "Your conversations, newest activity first, with unread counts", security: BEARER, request: jsonBody(chatListBody), responses: replies(z.array(ChatMessage)) }), async (c) => {
+    .openapi(createRoute({ method: "post", path: "/chat/list", summary: "Your conversations, newest activity first, with unread counts and unread mentions", security: BEARER, request: jsonBody(chatListBody), responses: replies(z.array(ChatListItem)) }), async (c) => {
       const b = c.req.valid("json");
       return reply(c, chatList(app, callerUid(c, b.uid), b.page, b.size));
     })

@@ -16,6 +16,7 @@ import { id } from "./schemas";
 export const time = z.string().describe('server local time, "YYYY-MM-DD HH:MM:SS"');
 export const User = z.object({ id, name: z.string(), avatar: z.string(), email: z.string().describe('"" unless the user is you'), account: z.string() }).meta({ id: "User" });
 export const Group = z.object({ id, name: z.string(), avatar: z.string(), mode: z.number().int(), creatorUid: id }).meta({ id: "Group" });
+export const Reaction = z.object({ emoji: z.string(), uids: z.array(id).describe("who holds it, in the order they reacted") }).meta({ id: "Reaction" });
 export const FileInfo = z
   .object({ id: z.string().describe("21 characters"), name: z.string(), size: z.number().int(), mime: z.string().describe("sniffed for images, else the Content-Type sent") })
   .meta({ id: "FileInfo" });
@@ -23,7 +24,7 @@ export const MessageInfo = z
   .object({
     id,
     kind: z.string().meta({ enum: [...MESSAGE_KINDS] }),
-    content: z.string().describe("File: the file's id; Image: the file's id or a URL"),
+    content: z.string().describe('"" once deleted; File: the file\'s id; Image: the file\'s id or a URL'),
     gid: id,
     uid: id,
     client_msg_id: z.string(),
@@ -31,9 +32,16 @@ export const MessageInfo = z
     createTime: time,
     updateTime: time,
     file: FileInfo.optional().describe("a message that shares an uploaded file"),
+    replyTo: id.nullable().describe("the msgId (same group) this message answers, or null"),
+    mentions: z.array(id).describe("uids of the members it mentions (@account, case-insensitive; @all: every member); [] once deleted"),
+    editedAt: time.nullable().describe("time of the last edit, or null"),
+    deleted: z.boolean(),
+    reactions: z.array(Reaction).describe("in the order each emoji was first used; [] when none"),
   })
   .meta({ id: "MessageInfo" });
 export const ChatMessage = z.object({ group: Group, msg: MessageInfo, user: User, unread: z.number().int().nullable() }).meta({ id: "ChatMessage" });
+export const ChatListItem = ChatMessage.extend({ mentions: z.number().int().describe("unread messages of this chat that mention you") }).meta({ id: "ChatListItem" });
+export const Presence = z.object({ uid: id, online: z.boolean(), lastSeen: time.nullable().describe("when their last socket closed, or null") }).meta({ id: "Presence" });
 export const Member = z.object({ role: z.number().int().describe("1 member, 2 admin, 3 owner"), user: User, readMsgId: z.number().int() });
 
 // ---------------------------------------------------------------- pieces of createRoute

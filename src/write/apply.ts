@@ -1,4 +1,5 @@
 // The one place where effects are carried out against the live sockets.
+import { presenceFrame } from "../push";
 import type { Hub } from "../ws/hub";
 import type { Effect } from "./effects";
 
@@ -19,6 +20,10 @@ export function applyEffect(hub: Hub, e: Effect): void {
       return hub.unbind(e.socket);
     case "close":
       return e.socket.close(e.code, e.reason);
+    case "offline":
+      if (hub.isOnline(e.uid)) return;
+      for (const gid of e.gids) hub.publish(gid, presenceFrame(e.uid, gid, false));
+      return;
     case "revoke":
       return hub.closeSessions(e.tokenHashes, e.reason);
   }

@@ -17,5 +17,7 @@ export type Effect =
   /** A socket's Logout. */
   | { type: "unbind"; socket: Sock }
   | { type: "close"; socket: Sock; code: number; reason: string }
+  /** The user's last socket is gone: their groups hear Presence offline, unless a socket of theirs came back meanwhile. */
+  | { type: "offline"; uid: number; gids: number[] }
   /** Sockets logged in with these tokens are closed (4001). */
   | { type: "revoke"; tokenHashes: string[]; reason: string };

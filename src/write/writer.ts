@@ -180,6 +180,10 @@ export function createWriter(deps: {
     get pending() {
       return pending.length;
     },
+    /** Whether close() was called: new jobs are refused. */
+    get closed() {
+      return closed;
+    },
   };
   return writer;
 }

@@ -2,13 +2,15 @@
 // turn's transaction), reads the socket's identity from its Login (never
 // from the frame), calls the domain and describes its replies as effects.
 import type { App } from "../app";
-import { groupIdsOf } from "../domain/groups";
+import { announceChange, currentMessage, deleteMessage, editMessage, reactToMessage, type Change } from "../domain/changes";
+import { MESSAGE_CHANGE_KINDS, type GroupEvent } from "../domain/events";
+import { groupIdsOf, requireMember } from "../domain/groups";
 import { sendMessage } from "../domain/messages";
 import { markDelivered, markRead } from "../domain/reads";
 import { resolveToken, touchSession } from "../domain/sessions";
 import { changesSince } from "../domain/sync";
 import { AppError, forbidden, unauthorized } from "../errors";
-import { eventFrame, msgPush, notifyFrame } from "../push";
+import { changeFrame, eventFrame, msgPush, notifyFrame, typingFrame } from "../push";
 import type { WriteCtx } from "../write/writer";
 import { okAck, type Bodies, type EventName } from "./frames";
 import type { Sock, SocketData } from "./hub";
@@ -57,7 +59,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
 
   Msg(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    const { message, duplicate } = sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId });
+    const { message, duplicate } = sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, replyTo: b.replyTo });
     reply(w, ws, okAck(b.clientMsgId, message.id, { seq: message.seq }));
     if (!duplicate) {
       app.metrics.inc("rim_messages_stored_total");
@@ -106,7 +108,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
       const limit = Math.min(chunk, page - sent) + 1;
       const items = changesSince(w, uid, { afterId: last, gid: b.gid, limit });
       for (const item of items) {
-        const frame = item.message ? msgPush(item.message) : eventFrame(item.event);
+        const frame = item.message ? msgPush(item.message) : replayFrame(w, item.event);
         if (sent === page || (sent > 0 && bytes + frame.length > budget)) {
           more = true;
           break;
@@ -120,4 +122,46 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     }
     reply(w, ws, okAck(b.clientMsgId, last, { more }));
   },
+
+  Edit(app, w, ws, b) {
+    const uid = identity(ws, b.uid);
+    answerChange(app, w, ws, b.clientMsgId, editMessage(w, uid, { gid: b.gid, msgId: b.msgId, content: b.content, clientMsgId: b.clientMsgId }));
+  },
+
+  Delete(app, w, ws, b) {
+    const uid = identity(ws, b.uid);
+    answerChange(app, w, ws, b.clientMsgId, deleteMessage(w, uid, { gid: b.gid, msgId: b.msgId, clientMsgId: b.clientMsgId }));
+  },
+
+  React(app, w, ws, b) {
+    const uid = identity(ws, b.uid);
+    answerChange(app, w, ws, b.clientMsgId, reactToMessage(w, uid, { gid: b.gid, msgId: b.msgId, emoji: b.emoji, on: b.on, clientMsgId: b.clientMsgId }));
+  },
+
+  Typing(app, w, ws, b) {
+    const uid = identity(ws, b.uid);
+    requireMember(w, b.gid, uid);
+    reply(w, ws, okAck(b.clientMsgId, null));
+    // At most one forwarded per user and group every 2 s; the rest are acked and dropped.
+    const undo = app.typing.take(uid, b.gid);
+    if (!undo) return;
+    w.onRollback(undo);
+    w.effects.push({ type: "publish", gid: b.gid, data: typingFrame(uid, b.gid), except: ws });
+  },
 };
+
+/** The Ack carries the change's event id (the first one's for a resend; null when nothing changed), then the others hear of it. */
+function answerChange(app: App, w: WriteCtx, ws: Sock, clientMsgId: string, change: Change) {
+  reply(w, ws, okAck(clientMsgId, change.event?.id ?? null));
+  if (change.event && !change.duplicate) app.metrics.inc("rim_message_changes_total", { kind: change.event.kind });
+  announceChange(w, change, ws);
+}
+
+/** A change of the group's log as Sync replays it: a change to a message carries the message as it is now. */
+function replayFrame(w: WriteCtx, e: GroupEvent): string {
+  if (e.msgId !== null && MESSAGE_CHANGE_KINDS.has(e.kind)) {
+    const message = currentMessage(w, e.msgId);
+    if (message) return changeFrame(e, message);
+  }
+  return eventFrame(e);
+}

@@ -2,9 +2,10 @@
 // Field names and casing are rim's: a rim client must work unchanged.
 import { z } from "zod";
 import { MAX_ID } from "../domain/context";
+import { EMOJI_MAX, isEmoji } from "../domain/changes";
 import { MESSAGE_KINDS } from "../domain/messages";
 
-export const EVENTS = ["Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync"] as const;
+export const EVENTS = ["Login", "Msg", "Read", "Heart", "Logout", "Ack", "Sync", "Edit", "Delete", "React", "Typing"] as const;
 export type EventName = (typeof EVENTS)[number];
 
 const id = z.number().int().min(1).max(MAX_ID);
@@ -13,6 +14,9 @@ const id = z.number().int().min(1).max(MAX_ID);
 const wellFormed = (s: string) => !/\p{Cs}/u.test(s);
 const unicode = z.string().refine(wellFormed, { message: "must be well-formed Unicode (no lone surrogates)" });
 const clientMsgId = unicode.min(1, "required").max(128);
+/** A reaction: 1-32 characters, no control characters (shared with REST: http/message-changes.ts). */
+export const emoji = () =>
+  z.string().refine(isEmoji, { message: `must be 1-${EMOJI_MAX} characters, no control characters` }).describe(`an emoji: 1-${EMOJI_MAX} characters (code points)`);
 const common = { clientMsgId, uid: id.optional(), kind: z.enum(MESSAGE_KINDS).optional() };
 
 export const envelope = z.object({
@@ -23,12 +27,22 @@ export const envelope = z.object({
 export const bodies = {
   // rim's demo client also sends a gid with Login: ignored.
   Login: z.object({ ...common, content: z.string().min(1, "must be a token").max(200) }),
-  Msg: z.object({ ...common, kind: z.enum(MESSAGE_KINDS), gid: id, content: unicode }),
+  Msg: z.object({
+    ...common,
+    kind: z.enum(MESSAGE_KINDS),
+    gid: id,
+    content: unicode,
+    replyTo: id.nullable().optional().describe("the msgId of a message of the same group this one answers"),
+  }),
   Ack: z.object({ ...common, gid: id, msgId: id }),
   Read: z.object({ ...common, gid: id, msgId: id }),
   Heart: z.object(common),
   Logout: z.object(common),
   Sync: z.object({ ...common, msgId: z.number().int().min(0).max(MAX_ID), gid: id.optional() }),
+  Edit: z.object({ ...common, gid: id, msgId: id, content: unicode }),
+  Delete: z.object({ ...common, gid: id, msgId: id }),
+  React: z.object({ ...common, gid: id, msgId: id, emoji: emoji(), on: z.boolean() }),
+  Typing: z.object({ ...common, gid: id }),
 } satisfies Record<EventName, z.ZodType>;
 
 export type Bodies = { [E in EventName]: z.output<(typeof bodies)[E]> };

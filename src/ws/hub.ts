@@ -24,7 +24,16 @@ export const groupTopic = (gid: number) => `g:${gid}`;
 
 export type Hub = ReturnType<typeof createHub>;
 
+/** Told when a user's first socket is bound (online) and when their last one is unbound (offline). */
+export type PresenceHooks = {
+  online(uid: number, gids: number[], socket: Sock): void;
+  offline(uid: number, gids: number[]): void;
+};
+
+const gidOfTopic = (topic: string) => (topic.startsWith("g:") ? Number(topic.slice(2)) : null);
+
 export function createHub(metrics?: Metrics) {
+  let presence: PresenceHooks | null = null;
   const servers = new Set<Server<SocketData>>();
   const byUser = new Map<number, Set<Sock>>();
   // Which user a socket is subscribed for; kept here because ws.data.uid
@@ -44,6 +53,20 @@ export function createHub(metrics?: Metrics) {
     if (ws.readyState === 1) ws.unsubscribe(topic);
   };
 
+  /** Unsubscribes and unbinds a socket; if it was its user's last, says whose and in which groups. */
+  const detach = (ws: Sock): { uid: number; gids: number[] } | null => {
+    const topics = [...ws.data.topics];
+    for (const topic of topics) unsubscribe(ws, topic);
+    const uid = boundTo.get(ws);
+    if (uid === undefined) return null;
+    boundTo.delete(ws);
+    const set = byUser.get(uid);
+    set?.delete(ws);
+    if (!set || set.size > 0) return null;
+    byUser.delete(uid);
+    return { uid, gids: topics.map(gidOfTopic).filter((g): g is number => g !== null) };
+  };
+
   const hub = {
     attach(server: Server<SocketData>) {
       servers.add(server);
@@ -53,6 +76,12 @@ export function createHub(metrics?: Metrics) {
     },
     socketsOf(uid: number): ReadonlySet<Sock> {
       return byUser.get(uid) ?? new Set();
+    },
+    isOnline(uid: number): boolean {
+      return byUser.has(uid);
+    },
+    onPresence(hooks: PresenceHooks) {
+      presence = hooks;
     },
     onlineUsers(): number {
       return byUser.size;
@@ -89,21 +118,20 @@ export function createHub(metrics?: Metrics) {
       // Logged in in time: a later Logout must not get the socket closed by the login timer.
       if (ws.data.loginTimer) clearTimeout(ws.data.loginTimer);
       ws.data.loginTimer = null;
-      if (boundTo.has(ws)) hub.unbind(ws);
+      // A second Login on a bound socket: the user it was bound to may go offline, the same user stays online.
+      const before = boundTo.get(ws);
+      const left = before !== undefined ? detach(ws) : null;
+      if (left && left.uid !== uid) presence?.offline(left.uid, left.gids);
       boundTo.set(ws, uid);
       let set = byUser.get(uid);
       if (!set) byUser.set(uid, (set = new Set()));
       set.add(ws);
       for (const gid of gids) subscribe(ws, groupTopic(gid));
+      if (set.size === 1 && !(left && left.uid === uid)) presence?.online(uid, gids, ws);
     },
     unbind(ws: Sock) {
-      for (const topic of [...ws.data.topics]) unsubscribe(ws, topic);
-      const uid = boundTo.get(ws);
-      if (uid === undefined) return;
-      boundTo.delete(ws);
-      const set = byUser.get(uid);
-      set?.delete(ws);
-      if (set && set.size === 0) byUser.delete(uid);
+      const left = detach(ws);
+      if (left) presence?.offline(left.uid, left.gids);
     },
     /** Publishes to every subscriber of a group on every listener, but `except`. */
     publish(gid: number, data: string, except?: Sock) {

@@ -9,7 +9,7 @@ import type { SocketData, Sock } from "./hub";
 import type { Outcome, WriteCtx } from "../write/writer";
 
 // Events that never write: they still go through the queue to keep replies in order.
-const READ_ONLY = new Set<EventName>(["Heart"]);
+const READ_ONLY = new Set<EventName>(["Heart", "Typing"]);
 // A socket refused (429) more than --ws-burst times within this window is closed (4029), whatever its
 // pace: counting only refusals in a row let a socket flooding steadily above the rate, which gets one
 // frame through now and then, go on for ever.
