@@ -97,7 +97,7 @@ export function editMessage(w: WriteCtx, uid: number, input: Input & { content: 
   const event = record(w, "Edited", uid, row, input.clientMsgId);
   w.db.$client.query(SQL_EDIT).run(input.content, mentions, now, now, row.id);
   // Found by its new text, no longer by its old.
-  reindexMessage(w, row.id, input.content, row.kind);
+  reindexMessage(w, row.id, row.groupId, input.content, row.kind);
   // Nothing to take back when the message mentioned nobody (the common case).
   storeMentions(w, { id: row.id, gid: row.groupId, sender: row.senderUid }, mentioned, row.mentions !== null);
   const updated: MessageRow = { ...row, content: input.content, mentions, editedAt: now, updatedAt: now };
@@ -117,7 +117,7 @@ export function deleteMessage(w: WriteCtx, uid: number, input: Input): Change {
   const sqlite = w.db.$client;
   sqlite.query(SQL_DELETE).run(now, now, row.id);
   // Never found again.
-  reindexMessage(w, row.id, "", row.kind);
+  reindexMessage(w, row.id, row.groupId, "", row.kind);
   if (row.reactions !== null) sqlite.query("DELETE FROM message_reactions WHERE message_id = ?").run(row.id);
   if (row.mentions !== null) sqlite.query("DELETE FROM message_mentions WHERE message_id = ?").run(row.id);
   const updated: MessageRow = { ...row, content: "", mentions: null, reactions: null, deletedAt: now, updatedAt: now };

@@ -89,7 +89,7 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
   if (inserted.changes === 0) return resent()!;
   const id = Number(inserted.lastInsertRowid);
   sqlite.query(SQL_BUMP).run(seq, id, input.gid);
-  indexMessage(ctx, id, input.content, input.kind);
+  indexMessage(ctx, id, input.gid, input.content, input.kind);
   if (mentioned.length) storeMentions(ctx, { id, gid: input.gid, sender: senderId }, mentioned, false);
   const row: MessageRow = {
     id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now,

@@ -4,12 +4,16 @@
 // overlapping pairs of characters: a query of any 2 or more such characters
 // is a phrase of pairs and finds any substring. The index is contentless
 // (the text lives in messages) and kept in step on the write path, in the
-// same transaction as the message (sendMessage, edits, deletions).
+// same transaction as the message (sendMessage, edits, deletions). Each
+// message also carries its group as a token (§ and the gid, a character no
+// query can contain), so "these words in the caller's groups" is one
+// intersection of posting lists inside FTS5, however many other groups use
+// the same words.
 import { badRequest } from "../errors";
 import { selectList } from "../db/columns";
 import { messages } from "../db/schema";
 import type { Ctx } from "./context";
-import { requireMember } from "./groups";
+import { groupIdsOf, requireMember } from "./groups";
 import { messageView, type MessageView } from "./views";
 
 // The prolonged sound mark (ー), iteration marks (々, ゝ, ヽ) and the like belong to no one script but sit inside CJK words.
@@ -42,25 +46,28 @@ function terms(q: string): Term[] {
   return out;
 }
 
-/** Every term must match, in any order: a word by prefix, a CJK run as a substring. */
-function matchExpression(ts: Term[]): string {
+const groupToken = (gid: number) => `§${gid}`;
+
+/** Every term must match, in any order: a word by prefix, a CJK run as a substring; and one of the groups. */
+function matchExpression(ts: Term[], gids: number[]): string {
   const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  return ts.map((t) => (t.cjk ? quote(pairs(t.text).join(" ")) : quote(t.text) + "*")).join(" AND ");
+  const words = ts.map((t) => (t.cjk ? quote(pairs(t.text).join(" ")) : quote(t.text) + "*")).join(" AND ");
+  return `(${words}) AND (${gids.map((g) => quote(groupToken(g))).join(" OR ")})`;
 }
 
 const SQL_INDEX = "INSERT INTO message_search (rowid, body) VALUES (?, ?)";
 const SQL_UNINDEX = "DELETE FROM message_search WHERE rowid = ?";
 
-export function indexMessage(ctx: Ctx, id: number, content: string, kind = "Text"): void {
+export function indexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): void {
   if (kind !== "Text" && kind !== "RichText") return;
   const text = indexText(content);
-  if (text) ctx.db.$client.query(SQL_INDEX).run(id, text);
+  if (text) ctx.db.$client.query(SQL_INDEX).run(id, `${text} ${groupToken(gid)}`);
 }
 
 /** Re-indexes an edited message, or drops a deleted one (content ""). */
-export function reindexMessage(ctx: Ctx, id: number, content: string, kind = "Text"): void {
+export function reindexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): void {
   ctx.db.$client.query(SQL_UNINDEX).run(id);
-  indexMessage(ctx, id, content, kind);
+  indexMessage(ctx, id, gid, content, kind);
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -104,6 +111,8 @@ export function searchMessages(ctx: Ctx, uid: number, q: { q: string; gid?: numb
   const ts = terms(q.q);
   if ([...q.q.trim()].length < 2 || ts.length === 0) throw badRequest("q: at least 2 characters, letters or digits");
   if (q.gid !== undefined) requireMember(ctx, q.gid, uid);
+  const gids = q.gid !== undefined ? [q.gid] : groupIdsOf(ctx, uid);
+  if (gids.length === 0) return [];
   const sql =
     `SELECT ${COLUMNS} FROM message_search s JOIN messages m ON m.id = s.rowid ` +
     `WHERE message_search MATCH ?1 AND m.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?2) ` +
@@ -112,7 +121,7 @@ export function searchMessages(ctx: Ctx, uid: number, q: { q: string; gid?: numb
     "ORDER BY s.rowid DESC LIMIT ?5";
   const rows = ctx.db.$client
     .query<typeof messages.$inferSelect, [string, number, number, number, number]>(sql)
-    .all(matchExpression(ts), uid, q.gid ?? 0, q.beforeId ?? 0, q.limit);
+    .all(matchExpression(ts, gids), uid, q.gid ?? 0, q.beforeId ?? 0, q.limit);
   return rows.map((r) => ({ ...messageView(r), snippet: snippet(r.content, ts) }));
 }
 
@@ -125,11 +134,11 @@ export function backfillSearchIndex(ctx: Ctx, log: (n: number) => void = () => {
   if (state?.value !== "pending") return 0;
   let n = 0;
   sqlite.transaction(() => {
-    const page = sqlite.query<{ id: number; kind: string; content: string }, [number]>("SELECT id, kind, content FROM messages WHERE id > ? ORDER BY id LIMIT 5000");
+    const page = sqlite.query<{ id: number; gid: number; kind: string; content: string }, [number]>("SELECT id, group_id AS gid, kind, content FROM messages WHERE id > ? ORDER BY id LIMIT 5000");
     for (let after = 0; ; ) {
       const rows = page.all(after);
       if (rows.length === 0) break;
-      for (const r of rows) indexMessage(ctx, r.id, r.content, r.kind);
+      for (const r of rows) indexMessage(ctx, r.id, r.gid, r.content, r.kind);
       n += rows.length;
       after = rows[rows.length - 1]!.id;
     }
