@@ -58,10 +58,16 @@ function matchExpression(ts: Term[], gids: number[]): string {
 const SQL_INDEX = "INSERT INTO message_search (rowid, body) VALUES (?, ?)";
 const SQL_UNINDEX = "DELETE FROM message_search WHERE rowid = ?";
 
-export function indexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): void {
-  if (kind !== "Text" && kind !== "RichText") return;
+/** What the index holds for a message, or null for a message not searched (not text, or no words). */
+export function indexedBody(gid: number, content: string, kind = "Text"): string | null {
+  if (kind !== "Text" && kind !== "RichText") return null;
   const text = indexText(content);
-  if (text) ctx.db.$client.query(SQL_INDEX).run(id, `${text} ${groupToken(gid)}`);
+  return text ? `${text} ${groupToken(gid)}` : null;
+}
+
+export function indexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): void {
+  const body = indexedBody(gid, content, kind);
+  if (body) ctx.db.$client.query(SQL_INDEX).run(id, body);
 }
 
 /** Re-indexes an edited message, or drops a deleted one (content ""). */
