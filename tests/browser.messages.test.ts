@@ -43,8 +43,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function person(viewport: { width: number; height: number }): Promise<kit.Person> {
-  const p = await kit.person(browser, viewport);
+async function person(viewport: { width: number; height: number }, touch = false): Promise<kit.Person> {
+  const p = await kit.person(browser, viewport, { touch });
   contexts.push(p.ctx);
   // A link in a message opens this page (no request leaves the machine).
   await p.ctx.route("https://example.com/**", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>Brand guide</title><h1>Brand guide</h1>" }));
@@ -178,6 +178,8 @@ run(
     await annAnswer.locator('.reaction[data-emoji="👍"]').click();
     await annAnswer.locator(".bubble").hover();
     await annAnswer.getByRole("button", { name: "React" }).click();
+    await annAnswer.getByRole("group", { name: "Pick a reaction" }).waitFor();
+    await shots(ann.page, "picker-desktop");
     await annAnswer.getByRole("button", { name: "React with 🎉" }).click();
     await until(() => answer.locator(".reaction").allTextContents(), ["👍2", "🎉1"]);
     expect(await answer.locator('.reaction[data-emoji="👍"]').getAttribute("aria-pressed")).toBe("true");
@@ -474,6 +476,37 @@ run(
       return r.top >= view.top && r.bottom <= view.bottom;
     })).toBe(true);
     expect(await target.locator(".bubble strong").textContent()).toBe("approved");
+
+    // On a touch phone there is no hover: a long press opens the actions (the finger stays down until they show).
+    const hostile = `<img src=x onerror="window.pwned = 4"><script>window.pwned = 5</script>`;
+    sendMessage(ctx, yan.uid, { gid, kind: "Text", content: hostile, clientMsgId: "far-h" });
+    const phone = await person(PHONE, true);
+    await kit.logIn(phone.page, server.url, "uma");
+    await conv(phone.page, "Archive").tap();
+    const last = msg(phone.page, "onerror");
+    await last.waitFor();
+    // HTML as a block of its own is text too.
+    expect(await last.locator(".bubble").textContent()).toBe(hostile);
+    expect(await last.locator(".bubble img, .bubble script").count()).toBe(0);
+    const actionsShown = () => last.locator(".msg-actions").isVisible();
+    expect(await actionsShown()).toBe(false);
+    const box = (await last.locator(".bubble").boundingBox())!;
+    const cdp = await phone.ctx.newCDPSession(phone.page);
+    const at = [{ x: box.x + 20, y: box.y + box.height / 2 }];
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: at });
+    await phone.page.locator(".msg.menu-open").waitFor();
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    expect(await last.locator(".msg-actions button").evaluateAll((bs) => bs.map((b) => b.getAttribute("aria-label")))).toEqual(["Reply", "React"]);
+    await last.getByRole("button", { name: "React" }).tap();
+    await last.getByRole("group", { name: "Pick a reaction" }).waitFor();
+    await shots(phone.page, "long-press-phone");
+    await last.getByRole("button", { name: "React with ❤️" }).tap();
+    await last.locator('.reaction[data-emoji="❤️"]').waitFor();
+    expect(await last.locator(".reaction").allTextContents()).toEqual(["❤️1"]);
+    await phone.page.locator(".msg.menu-open").waitFor({ state: "detached" });
+    expect(await actionsShown()).toBe(false);
+    await shots(phone.page, "touch-phone");
+    expect(await phone.page.evaluate(() => (window as any).pwned)).toBeUndefined();
     expect(violations).toEqual([]);
   },
   30_000,

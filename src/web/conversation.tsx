@@ -151,6 +151,11 @@ function MessageItem({ c, m, showName, showMeta, status, who, menu, setMenu, onR
   useEffect(() => {
     if (!menu) setPicking(false);
   }, [menu]);
+  // What opens at the bottom of the list is scrolled into view.
+  useLayoutEffect(() => {
+    const el = li.current?.querySelector(picking ? ".emoji-picker" : ".msg-actions");
+    if ((picking || menu) && el) el.scrollIntoView({ block: "nearest" });
+  }, [menu, picking]);
   // The picker closes on a click anywhere else.
   useEffect(() => {
     if (!picking) return;
@@ -168,7 +173,7 @@ function MessageItem({ c, m, showName, showMeta, status, who, menu, setMenu, onR
     setPicking(false);
     fn();
   };
-  const cls = ["msg", mine && "mine", menu && "menu-open", m.deleted && "deleted", m.uid !== state.me?.id && who && m.mentions.includes(state.me!.id) && "mentions-me"].filter(Boolean).join(" ");
+  const cls = ["msg", mine && "mine", menu && "menu-open", m.deleted && "deleted"].filter(Boolean).join(" ");
   return (
     <li
       ref={li}
@@ -264,16 +269,18 @@ function Messages({ c, onReply, onEdit }: { c: Conv; onReply(m: Msg): void; onEd
   const pending = state.outbox.filter((p) => p.gid === c.group.id);
   const first = c.msgs[0]?.id ?? 0;
   const last = pending.length ? pending.at(-1)!.clientMsgId : store.lastMsg(c)?.id ?? 0;
-  const prev = useRef({ gid: 0, first: 0, last: 0 as number | string, height: 0, top: 0, nearBottom: true });
+  const prev = useRef({ gid: 0, first: 0, last: 0 as number | string, height: 0, top: 0 });
 
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
     const p = prev.current;
+    // Where the view was before this render grew the list (scrollTop is current, even before its scroll event).
+    const wasNearBottom = p.height - el.scrollTop - el.clientHeight < 120;
     if (p.gid !== c.group.id) el.scrollTop = el.scrollHeight; // just opened
     else if (first !== p.first && last === p.last) el.scrollTop = el.scrollHeight - p.height + p.top; // older page above
-    else if (p.nearBottom || (last !== p.last && pending.length > 0)) el.scrollTop = el.scrollHeight; // new at the bottom, or a reaction, an edit, the typing line growing it
-    prev.current = { gid: c.group.id, first, last, height: el.scrollHeight, top: el.scrollTop, nearBottom: el.scrollHeight - el.scrollTop - el.clientHeight < 120 };
+    else if (el.scrollHeight !== p.height && (wasNearBottom || (last !== p.last && pending.length > 0))) el.scrollTop = el.scrollHeight; // new at the bottom, or a reaction or an edit growing it
+    prev.current = { gid: c.group.id, first, last, height: el.scrollHeight, top: el.scrollTop };
     // A short first page that does not fill the view: fetch more right away.
     if (c.loaded && c.hasOlder && !c.loadingOlder && el.scrollHeight <= el.clientHeight) store.loadHistory(c);
   });
@@ -294,7 +301,6 @@ function Messages({ c, onReply, onEdit }: { c: Conv; onReply(m: Msg): void; onEd
     const el = ref.current!;
     prev.current.top = el.scrollTop;
     prev.current.height = el.scrollHeight;
-    prev.current.nearBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
     if (el.scrollTop < 120 && c.loaded && c.hasOlder && !c.loadingOlder) store.loadHistory(c);
   };
 
