@@ -39,8 +39,9 @@ export const violations: string[] = [];
 const pages = new Set<Page>();
 
 /** A browser context of its own (its own storage: another person), one page in it. */
-export async function person(browser: Browser, viewport: { width: number; height: number }, opts: { colorScheme?: "light" | "dark" } = {}): Promise<Person> {
-  const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, colorScheme: opts.colorScheme ?? "light" });
+export async function person(browser: Browser, viewport: { width: number; height: number }, opts: { colorScheme?: "light" | "dark"; touch?: boolean } = {}): Promise<Person> {
+  // touch: a phone's touch screen (no hover; CSS sees hover: none).
+  const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, colorScheme: opts.colorScheme ?? "light", ...(opts.touch && { hasTouch: true, isMobile: true }) });
   await ctx.addInitScript(() => {
     let changes = 0;
     let waiters: ((n: number) => void)[] = [];

@@ -7,10 +7,29 @@ export type Group = { id: number; name: string; avatar: string; mode: number; cr
 export type Member = { role: number; user: User; readMsgId: number };
 /** An uploaded file, as a message that shares it (kind File or Image, content its id) carries it. */
 export type FileInfo = { id: string; name: string; size: number; mime: string };
-export type MessageInfo = { id: number; kind: string; content: string; gid: number; uid: number; client_msg_id: string; createTime: string; file?: FileInfo };
+/** Who holds an emoji on a message, in the order they reacted. */
+export type Reaction = { emoji: string; uids: number[] };
+export type MessageInfo = {
+  id: number;
+  kind: string;
+  content: string;
+  gid: number;
+  uid: number;
+  client_msg_id: string;
+  createTime: string;
+  file?: FileInfo;
+  replyTo?: number | null;
+  mentions?: number[];
+  editedAt?: string | null;
+  deleted?: boolean;
+  reactions?: Reaction[];
+};
 /** A search result: the message and the match with context, matches in <mark>, the rest HTML-escaped. */
 export type SearchHit = MessageInfo & { snippet: string };
 export type ChatMessage = { group: Group; msg: MessageInfo; user: User; unread: number | null };
+/** A row of chat/list: also the unread messages that mention you. */
+export type ChatListItem = ChatMessage & { mentions?: number };
+export type Presence = { uid: number; online: boolean; lastSeen: string | null };
 export type AdminUser = User & { admin: boolean; disabled: boolean; createTime: string };
 export type Invite = { id: number; createdBy: number | null; createTime: string; expireTime: string; usedBy: number | null; status: "live" | "used" | "expired" };
 export type Settings = { registration: "open" | "invite" | "closed"; inviters: "members" | "admins" };
@@ -82,7 +101,9 @@ export const api = {
   setRole: (gid: number, uid: number, role: number) => call<boolean>("POST", "/group/role", { gid, uid, role }),
   deleteGroup: (gid: number) => call<boolean>("POST", "/group/delete", { gid }),
 
-  chatList: (page: number, size: number) => call<ChatMessage[]>("POST", "/message/chat/list", { page, size }),
+  presence: (uids: number[]) => call<Presence[]>("GET", "/user/presence" + q({ uids: uids.join(",") })),
+
+  chatList: (page: number, size: number) => call<ChatListItem[]>("POST", "/message/chat/list", { page, size }),
   history: (gid: number, size: number, beforeId?: number) => call<ChatMessage[]>("POST", "/message/history", { gid, size, beforeId }),
 
   friends: () => call<User[]>("GET", "/friend/list" + q({ status: 1 })),

@@ -3,38 +3,15 @@
 // The views. All state and rules live in store.ts; components only read it
 // and call its actions.
 import { render, type ComponentChildren } from "preact";
-import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
+import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { api, ApiError, inviteLink, MODE, ROLE, type AdminUser, type Invite, type Settings, type Stats, type User } from "./api";
-import { AttachButton, dropTarget, FileBubble, isFile, pasteFiles, Uploads } from "./files";
+import { ChatView, convAvatar, convColour, oneLine, typingLine } from "./conversation";
 import { SearchBox, SearchResults } from "./search";
+import { Avatar, Modal, when } from "./ui";
 import * as store from "./store";
-import { state, type Conv, type Msg, type Pending } from "./store";
+import { state, type Conv } from "./store";
 
 // ---------- small pieces ----------
-
-const today = () => {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-};
-/** "HH:MM" today, "MM-DD HH:MM" this year, else the date. */
-function when(t: string | undefined): string {
-  if (!t) return "";
-  const [date = "", time = ""] = t.split(" ");
-  if (date === today()) return time.slice(0, 5);
-  return date.slice(0, 4) === today().slice(0, 4) ? `${date.slice(5)} ${time.slice(0, 5)}` : date;
-}
-
-/** A picture when the avatar is an http(s) address that loads, else initials on a colour of the id. */
-function Avatar({ name, id, src }: { name: string; id: number; src?: string }) {
-  const [broken, setBroken] = useState("");
-  const initials = name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => [...w][0]!.toUpperCase()).join("") || "?";
-  const img = src && /^https?:\/\//i.test(src) && broken !== src;
-  return (
-    <span class="avatar" style={{ background: `hsl(${(id * 67) % 360} 45% 45%)` }} aria-hidden="true">
-      {img ? <img src={src} alt="" referrerpolicy="no-referrer" onError={() => setBroken(src)} /> : initials}
-    </span>
-  );
-}
 
 /** What went wrong, announced; nothing when nothing did. */
 const Problem = ({ text }: { text: string }) =>
@@ -61,24 +38,6 @@ function useAction() {
     }
   };
   return { busy, error, run, setError };
-}
-
-function Modal({ title, onClose, children, wide }: { title: string; onClose(): void; children: ComponentChildren; wide?: boolean }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    ref.current?.showModal();
-  }, []);
-  return (
-    <dialog ref={ref} onClose={onClose} aria-label={title} class={wide ? "wide" : undefined}>
-      <header>
-        <h2>{title}</h2>
-        <button type="button" class="ghost" onClick={() => ref.current?.close()} aria-label="Close">
-          ✕
-        </button>
-      </header>
-      {children}
-    </dialog>
-  );
 }
 
 // ---------- sign in ----------
@@ -185,14 +144,12 @@ function Banner() {
 
 function preview(c: Conv): string {
   const pending = state.outbox.filter((p) => p.gid === c.group.id).at(-1);
-  if (pending) return `You: ${store.summary(pending)}`;
+  if (pending) return `You: ${oneLine(pending)}`;
   const m = store.lastMsg(c);
   if (!m) return "No messages yet";
   const who = m.uid === state.me?.id ? "You: " : c.group.mode === MODE.direct ? "" : `${store.userName(m.uid)}: `;
-  return who + store.summary(m);
+  return who + oneLine(m);
 }
-
-const convAvatar = (c: Conv) => (c.group.mode === MODE.direct ? c.peer?.avatar : c.group.avatar);
 
 function ConvList() {
   const convs = store.sortedConvs();
@@ -201,17 +158,23 @@ function ConvList() {
     <ul class="convs" aria-label="Conversations">
       {convs.map((c) => {
         const name = store.title(c);
+        const typing = typingLine(c);
         return (
           <li key={c.group.id}>
             <button type="button" class={"conv" + (state.open === c.group.id ? " active" : "")} onClick={() => store.openConv(c.group.id)} data-gid={c.group.id}>
-              <Avatar name={name} id={c.group.id} src={convAvatar(c)} />
+              <Avatar name={name} id={convColour(c)} src={convAvatar(c)} online={c.group.mode === MODE.direct ? store.online(c.peer?.id) : undefined} />
               <span class="conv-main">
                 <span class="conv-top">
                   <strong class="conv-title">{name}</strong>
                   <time>{when(store.lastMsg(c)?.createTime)}</time>
                 </span>
                 <span class="conv-bottom">
-                  <span class="preview">{preview(c)}</span>
+                  <span class={typing ? "preview typing" : "preview"}>{typing || preview(c)}</span>
+                  {c.mentions > 0 && (
+                    <span class="badge mention-badge" aria-label={`${c.mentions} ${c.mentions === 1 ? "mention" : "mentions"}`} title="Unread messages that mention you">
+                      @{c.mentions > 99 ? "99+" : c.mentions}
+                    </span>
+                  )}
                   {c.unread > 0 && (
                     <span class="badge" aria-label={`${c.unread} unread`}>
                       {c.unread > 99 ? "99+" : c.unread}
@@ -276,168 +239,6 @@ function Sidebar({ show }: { show(d: Dialog): void }) {
         <ConvList />
       </SearchResults>
     </aside>
-  );
-}
-
-// ---------- one conversation ----------
-
-const statusOf = (c: Conv, m: Msg) => {
-  const n = store.readBy(c, m);
-  return n > 0 ? `Read by ${n}` : "Sent";
-};
-
-function PendingItem({ p }: { p: Pending }) {
-  return (
-    <li class="msg mine" data-state={p.state} data-client-id={p.clientMsgId}>
-      {isFile(p) ? <FileBubble m={p} /> : <p class="bubble">{p.content}</p>}
-      <small class="meta">
-        {p.state === "sending" ? (
-          <span class="status">{state.link === "online" ? "Sending…" : "Waiting for connection…"}</span>
-        ) : (
-          <span class="status failed">
-            Not sent{p.error ? `: ${p.error}` : ""}.{" "}
-            <button type="button" class="link" onClick={() => store.retry(p)}>
-              Retry
-            </button>{" "}
-            <button type="button" class="link" onClick={() => store.discard(p)}>
-              Discard
-            </button>
-          </span>
-        )}
-      </small>
-    </li>
-  );
-}
-
-function Messages({ c }: { c: Conv }) {
-  const ref = useRef<HTMLOListElement>(null);
-  const pending = state.outbox.filter((p) => p.gid === c.group.id);
-  const first = c.msgs[0]?.id ?? 0;
-  const last = pending.length ? pending.at(-1)!.clientMsgId : store.lastMsg(c)?.id ?? 0;
-  const prev = useRef({ gid: 0, first: 0, last: 0 as number | string, height: 0, top: 0, nearBottom: true });
-
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    const p = prev.current;
-    if (p.gid !== c.group.id) el.scrollTop = el.scrollHeight; // just opened
-    else if (first !== p.first && last === p.last) el.scrollTop = el.scrollHeight - p.height + p.top; // older page above
-    else if (last !== p.last && (p.nearBottom || pending.length > 0)) el.scrollTop = el.scrollHeight; // new at the bottom
-    prev.current = { gid: c.group.id, first, last, height: el.scrollHeight, top: el.scrollTop, nearBottom: el.scrollHeight - el.scrollTop - el.clientHeight < 120 };
-    // A short first page that does not fill the view: fetch more right away.
-    if (c.loaded && c.hasOlder && !c.loadingOlder && el.scrollHeight <= el.clientHeight) store.loadHistory(c);
-  });
-
-  const onScroll = () => {
-    const el = ref.current!;
-    prev.current.top = el.scrollTop;
-    prev.current.height = el.scrollHeight;
-    prev.current.nearBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
-    if (el.scrollTop < 120 && c.loaded && c.hasOlder && !c.loadingOlder) store.loadHistory(c);
-  };
-
-  const group = c.group.mode !== MODE.direct;
-  // A status shows where it changes: read cursors only move forward, so an
-  // own message is read by at least as many as any later one.
-  const statuses: (string | null)[] = [];
-  let after: string | null = null;
-  for (let i = c.msgs.length - 1; i >= 0; i--) {
-    const m = c.msgs[i]!;
-    if (m.uid !== state.me?.id) continue;
-    const st = statusOf(c, m);
-    statuses[i] = st !== after ? st : null;
-    after = st;
-  }
-  return (
-    <ol class="messages" ref={ref} onScroll={onScroll} aria-label="Messages" aria-live="polite">
-      <li class="history-edge muted">{c.loadingOlder ? "Loading…" : c.loaded && !c.hasOlder ? "Start of the conversation" : ""}</li>
-      {c.msgs.map((m, i) => {
-        const mine = m.uid === state.me?.id;
-        const showName = group && !mine && c.msgs[i - 1]?.uid !== m.uid;
-        // The time shows once per run of one sender's messages within a minute.
-        const next = c.msgs[i + 1];
-        const showMeta = statuses[i] || !next || next.uid !== m.uid || when(next.createTime) !== when(m.createTime);
-        return (
-          <li key={m.id} class={mine ? "msg mine" : "msg"} data-msg-id={m.id}>
-            {showName && <span class="sender">{store.userName(m.uid)}</span>}
-            {isFile(m) ? <FileBubble m={m} /> : <p class="bubble">{m.content}</p>}
-            {showMeta && (
-              <small class="meta">
-                <time>{when(m.createTime)}</time>
-                {statuses[i] && <span class="status">{statuses[i]}</span>}
-              </small>
-            )}
-          </li>
-        );
-      })}
-      {pending.map((p) => (
-        <PendingItem key={p.clientMsgId} p={p} />
-      ))}
-    </ol>
-  );
-}
-
-function Composer({ gid }: { gid: number }) {
-  const [text, setText] = useState("");
-  const ref = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => {
-    setText("");
-    if (matchMedia("(min-width: 700px)").matches) ref.current?.focus();
-  }, [gid]);
-  const submit = (e?: Event) => {
-    e?.preventDefault();
-    const t = text.trim();
-    if (!t) return;
-    store.send(gid, t);
-    setText("");
-    ref.current?.focus();
-  };
-  return (
-    <form class="composer" onSubmit={submit}>
-      <AttachButton gid={gid} />
-      <textarea
-        ref={ref}
-        rows={1}
-        value={text}
-        placeholder="Write a message"
-        aria-label="Message"
-        enterkeyhint="send"
-        maxLength={8000}
-        onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)}
-        onPaste={(e) => pasteFiles(gid, e)}
-        onKeyDown={(e) => {
-          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
-        }}
-      />
-      <button disabled={!text.trim()}>Send</button>
-    </form>
-  );
-}
-
-function ChatView({ c, show }: { c: Conv; show(d: Dialog): void }) {
-  const direct = c.group.mode === MODE.direct;
-  const sub = direct ? (c.peer ? `@${c.peer.account}` : "") : c.members ? `${c.members.length} members` : "";
-  return (
-    <section class="chat" aria-label={store.title(c)} {...dropTarget(c.group.id)}>
-      <header class="chat-head">
-        <button type="button" class="ghost back" onClick={() => store.openConv(null)} aria-label="Back to conversations">
-          ‹
-        </button>
-        <Avatar name={store.title(c)} id={c.group.id} src={convAvatar(c)} />
-        <span class="chat-title">
-          <h2>{store.title(c)}</h2>
-          <small class="muted">{sub}</small>
-        </span>
-        {!direct && (
-          <button type="button" class="ghost" onClick={() => show("info")}>
-            Members
-          </button>
-        )}
-      </header>
-      <Messages c={c} />
-      <Uploads gid={c.group.id} />
-      <Composer gid={c.group.id} />
-    </section>
   );
 }
 
@@ -709,7 +510,7 @@ function GroupInfo({ c, close }: { c: Conv; close(): void }) {
           const removable = !self && m.role !== ROLE.owner && admin && (m.role < ROLE.admin || owner);
           return (
             <li key={m.user.id} data-uid={m.user.id}>
-              <Avatar name={m.user.name} id={m.user.id} src={m.user.avatar} />
+              <Avatar name={m.user.name} id={m.user.id} src={m.user.avatar} online={store.online(m.user.id)} />
               <span class="who">
                 <strong>{self ? `${m.user.name} (you)` : m.user.name}</strong>
                 <small class="muted">@{m.user.account}</small>
@@ -1240,7 +1041,7 @@ function Home() {
       <Banner />
       <Sidebar show={setDialog} />
       {c ? (
-        <ChatView c={c} show={setDialog} />
+        <ChatView key={c.group.id} c={c} showMembers={() => setDialog("info")} />
       ) : (
         <section class="chat placeholder muted">
           <p>Pick a conversation, or start a new one.</p>

@@ -2,11 +2,27 @@
 // The client's state and every rule about it: conversations, messages
 // deduplicated by id, the outbox of unacknowledged sends, read cursors, and
 // the Sync cursor that makes a reconnect resume with no gap and no double.
-import { api, ApiError, MODE, setToken, getToken, whenUnauthorized, type FileInfo, type Group, type Member, type MessageInfo, type User } from "./api";
+import { api, ApiError, MODE, ROLE, setToken, getToken, whenUnauthorized, type FileInfo, type Group, type Member, type MessageInfo, type Reaction, type User } from "./api";
 import { Disconnected, Link, newClientMsgId, type LinkState, type Push } from "./socket";
 
-export type Msg = { id: number; gid: number; uid: number; kind: string; content: string; clientMsgId: string; createTime: string; file?: FileInfo };
-export type Pending = { clientMsgId: string; gid: number; content: string; state: "sending" | "failed"; error?: string; kind?: string; file?: FileInfo };
+export type Msg = {
+  id: number;
+  gid: number;
+  uid: number;
+  kind: string;
+  content: string;
+  clientMsgId: string;
+  createTime: string;
+  file?: FileInfo;
+  /** The message (same group) this one answers. */
+  replyTo: number | null;
+  /** Uids it mentions, as the server worked them out ([] for our own sends until a push or a reload). */
+  mentions: number[];
+  editedAt: string | null;
+  deleted: boolean;
+  reactions: Reaction[];
+};
+export type Pending = { clientMsgId: string; gid: number; content: string; state: "sending" | "failed"; error?: string; kind?: string; file?: FileInfo; replyTo?: number };
 
 export type Conv = {
   group: Group;
@@ -15,7 +31,15 @@ export type Conv = {
   msgs: Msg[];
   ids: Set<number>;
   unread: number;
+  /** Unread messages that mention me. */
+  mentions: number;
   members?: Member[];
+  /** Who is typing: uid → when the indicator goes (ms epoch). */
+  typing: Map<number, number>;
+  /** Messages replied to that are not among `msgs` (older than the history loaded): null while asked for or gone. */
+  quotes: Map<number, Msg | null>;
+  /** The newest state of messages changed (edited, deleted, reacted) while not loaded here: a history page arriving later yields to it. */
+  later: Map<number, Msg>;
   /** Newest history page fetched; older pages come on scroll-up. */
   loaded: boolean;
   hasOlder: boolean;
@@ -45,6 +69,8 @@ export const state = {
   admin: false,
   /** Why the last session ended without a logout here (shown on the sign-in screen). */
   signedOut: "",
+  /** Who is online, of the people this client shows (Presence notifies and GET /api/user/presence). */
+  presence: new Map<number, { online: boolean; lastSeen: string | null }>(),
 };
 
 // ---- change notification (coalesced: one render per burst of frames) ----
@@ -82,6 +108,15 @@ function nowString() {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** The fields a message gained over rim's (absent from an old server: none of them happened). */
+const extras = (m: { replyTo?: number | null; mentions?: number[]; editedAt?: string | null; deleted?: boolean; reactions?: Reaction[] }) => ({
+  replyTo: m.replyTo ?? null,
+  mentions: m.mentions ?? [],
+  editedAt: m.editedAt ?? null,
+  deleted: m.deleted ?? false,
+  reactions: m.reactions ?? [],
+});
+
 const fromInfo = (m: MessageInfo): Msg => ({
   id: m.id,
   gid: m.gid,
@@ -91,10 +126,24 @@ const fromInfo = (m: MessageInfo): Msg => ({
   clientMsgId: m.client_msg_id,
   createTime: m.createTime,
   file: m.file,
+  ...extras(m),
+});
+
+/** A Msg push's body, or the `message` of an Edited, Deleted or Reacted notify. */
+const fromPush = (b: Record<string, any>): Msg => ({
+  id: b.msgId,
+  gid: b.gid,
+  uid: b.uid,
+  kind: b.kind,
+  content: b.content,
+  clientMsgId: b.clientMsgId,
+  createTime: b.createTime ?? nowString(),
+  file: b.file,
+  ...extras(b),
 });
 
 function newConv(group: Group, activity = 0): Conv {
-  return { group, msgs: [], ids: new Set(), unread: 0, loaded: false, hasOlder: true, loadingOlder: false, readSent: 0, activity };
+  return { group, msgs: [], ids: new Set(), unread: 0, mentions: 0, typing: new Map(), quotes: new Map(), later: new Map(), loaded: false, hasOlder: true, loadingOlder: false, readSent: 0, activity };
 }
 
 export const sortedConvs = () => [...state.convs.values()].sort((a, b) => b.activity - a.activity || b.group.id - a.group.id);
@@ -108,8 +157,8 @@ export function title(c: Conv): string {
 }
 
 /** A message in one line of text (previews, notifications): a shared file by its name. */
-export const summary = (m: { kind?: string; content: string; file?: FileInfo }) =>
-  m.file ? (m.kind === "Image" ? `Photo: ${m.file.name}` : `File: ${m.file.name}`) : m.kind === "Image" ? "Photo" : m.content;
+export const summary = (m: { kind?: string; content: string; file?: FileInfo; deleted?: boolean }) =>
+  m.deleted ? "Message deleted" : m.file ? (m.kind === "Image" ? `Photo: ${m.file.name}` : `File: ${m.file.name}`) : m.kind === "Image" ? "Photo" : m.content;
 
 export const userName = (uid: number) => (uid === state.me?.id ? "You" : state.users.get(uid)?.name ?? `user ${uid}`);
 
@@ -117,10 +166,34 @@ function remember(u: User) {
   state.users.set(u.id, u);
 }
 
+/** Where the message of that id is in `msgs` (ascending ids), or -1. */
+function indexOf(c: Conv, id: number): number {
+  if (!c.ids.has(id)) return -1;
+  let lo = 0;
+  let hi = c.msgs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const x = c.msgs[mid]!.id;
+    if (x === id) return mid;
+    if (x < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+export const find = (c: Conv, id: number): Msg | undefined => c.msgs[indexOf(c, id)] ?? c.quotes.get(id) ?? undefined;
+
 /** Inserts a message in id order unless it is already there; true if it was new. */
 function insert(c: Conv, m: Msg): boolean {
   if (c.ids.has(m.id)) return false;
+  const changed = c.later.get(m.id);
+  if (changed) {
+    // Changed since this copy was read (a history page on its way while the change came).
+    c.later.delete(m.id);
+    m = changed;
+  }
   c.ids.add(m.id);
+  if (c.quotes.has(m.id)) c.quotes.delete(m.id);
   const msgs = c.msgs;
   let i = msgs.length;
   while (i > 0 && msgs[i - 1]!.id > m.id) i--;
@@ -176,7 +249,7 @@ function reset(signedOut = "") {
   link?.stop();
   link = null;
   setToken("");
-  Object.assign(state, { me: null, convs: new Map(), users: new Map(), outbox: [], open: null, link: "connecting", reconnecting: false, friendRequests: 0, notice: "", admin: false, signedOut });
+  Object.assign(state, { me: null, convs: new Map(), users: new Map(), outbox: [], open: null, link: "connecting", reconnecting: false, friendRequests: 0, notice: "", admin: false, signedOut, presence: new Map() });
   cursor = connMax = connections = 0;
   synced = false;
   changed();
@@ -230,6 +303,7 @@ async function loadConversations() {
       remember(r.user);
       insert(c, fromInfo(r.msg));
       c.unread = r.unread ?? 0;
+      c.mentions = r.mentions ?? 0;
       state.convs.set(c.group.id, c);
       if (r.msg.id > cursor) cursor = r.msg.id;
     }
@@ -254,8 +328,12 @@ async function refreshGroups(activity: number) {
   await Promise.all(
     [...state.convs.values()].filter((c) => c.group.mode === MODE.direct && !c.peer).map((c) => loadMembers(c).catch(() => {})),
   );
+  refreshPresence(peers());
   changed();
 }
+
+/** The other people of the direct chats. */
+const peers = () => [...state.convs.values()].flatMap((c) => (c.group.mode === MODE.direct && c.peer ? [c.peer.id] : []));
 
 let refreshing: Promise<void> | null = null;
 function refreshGroupsSoon() {
@@ -276,8 +354,28 @@ export async function loadMembers(c: Conv) {
   if (c.group.mode === MODE.direct) c.peer = members.find((m) => m.user.id !== state.me?.id)?.user ?? c.peer;
   const mine = members.find((m) => m.user.id === state.me?.id);
   if (mine && mine.readMsgId > c.readSent) c.readSent = mine.readMsgId;
+  if (state.open === c.group.id) refreshPresence(members.map((m) => m.user.id));
   changed();
 }
+
+// ---- presence ----
+
+/** Asks who of these is online (Presence notifies keep it up to date from then on). */
+export function refreshPresence(uids: number[]) {
+  const want = [...new Set(uids)].filter((u) => u !== state.me?.id).slice(0, 1000);
+  if (!want.length || !state.me) return;
+  const me = state.me;
+  api.presence(want).then(
+    (list) => {
+      if (state.me !== me) return;
+      for (const p of list) state.presence.set(p.uid, { online: p.online, lastSeen: p.lastSeen });
+      changed();
+    },
+    () => {},
+  );
+}
+
+export const online = (uid: number | undefined) => uid !== undefined && (uid === state.me?.id ? state.link === "online" : state.presence.get(uid)?.online === true);
 
 // ---- the socket: ready, pushes, Sync ----
 
@@ -294,9 +392,11 @@ async function onReady() {
   if (connMax > cursor) cursor = connMax;
   synced = true;
   if (connections++ > 0) {
-    // Memberships and friend requests may have changed while away.
+    // Memberships and friend requests may have changed while away, and who is online.
     refreshGroupsSoon();
     refreshFriendRequests();
+    const c = state.open !== null ? state.convs.get(state.open) : undefined;
+    refreshPresence([...peers(), ...(c?.members ?? []).map((m) => m.user.id), ...state.presence.keys()]);
   }
   for (const p of state.outbox) if (p.state === "sending") transmit(p);
   const c = state.open !== null ? state.convs.get(state.open) : undefined;
@@ -311,9 +411,14 @@ function onPush(p: Push) {
     if (id > connMax) connMax = id;
     if (synced && id > cursor) cursor = id;
   }
-  if (p.event === "Msg") {
-    const m: Msg = { id: b.msgId, gid: b.gid, uid: b.uid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, createTime: b.createTime ?? nowString(), file: b.file };
-    receive(m);
+  if (p.event === "Msg") receive(fromPush(b));
+  else if (b.content === "Edited" || b.content === "Deleted" || b.content === "Reacted") {
+    // The message as it is now: it replaces our copy (a replay by Sync too).
+    const c = state.convs.get(b.gid);
+    if (c && b.message) replace(c, fromPush(b.message));
+  } else if (b.content === "Typing") onTyping(b.gid, b.uid);
+  else if (b.content === "Presence") {
+    state.presence.set(b.uid, { online: b.online === true, lastSeen: b.online === true ? null : nowString() });
   } else if (b.content === "Read") onRead(b.gid, b.uid, b.msgId);
   else if (b.content === "MemberAdded" || b.content === "MemberRemoved") onMembers(b.gid, b.content === "MemberAdded", b.uids ?? []);
   else if (b.content === "GroupDeleted") {
@@ -342,7 +447,8 @@ function receive(m: Msg) {
     state.convs.set(m.gid, c);
     refreshGroupsSoon();
   }
-  if (!insert(c, m)) return;
+  if (!insert(c, m)) return replace(c, m); // a replay, or our own send seen from another tab: the server's copy
+  if (c.typing.delete(m.uid)) clearTyping(c.group.id, m.uid);
   if (m.uid === state.me?.id) {
     // Ours, from another tab, or a send whose ack was lost: it is no longer pending.
     const i = state.outbox.findIndex((p) => p.clientMsgId === m.clientMsgId);
@@ -356,8 +462,66 @@ function receive(m: Msg) {
   if (inView(c)) markRead(c);
   else {
     c.unread++;
+    if (mentionsMe(m)) c.mentions++;
     notify(c, m);
   }
+}
+
+/** A message of someone else that mentions me (by @account or @all), not deleted. */
+const mentionsMe = (m: Msg) => !m.deleted && m.uid !== state.me?.id && m.mentions.includes(state.me?.id ?? -1);
+
+/** Puts the newest state of a message in place of the copy held, keeping the unread mention count true. */
+function replace(c: Conv, m: Msg) {
+  const i = indexOf(c, m.id);
+  if (i >= 0) {
+    const old = c.msgs[i]!;
+    c.msgs[i] = m;
+    if (!inView(c) && m.id > c.readSent && c.unread > 0) c.mentions = Math.max(0, c.mentions + Number(mentionsMe(m)) - Number(mentionsMe(old)));
+  } else c.later.set(m.id, m);
+  if (c.quotes.has(m.id)) c.quotes.set(m.id, m);
+}
+
+// ---- typing ----
+
+/** How long "X is typing…" stays after their last Typing notify. */
+const TYPING_SHOWS = 5000;
+const typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+function clearTyping(gid: number, uid: number) {
+  const key = `${gid}:${uid}`;
+  clearTimeout(typingTimers.get(key));
+  typingTimers.delete(key);
+}
+
+function onTyping(gid: number, uid: number) {
+  const c = state.convs.get(gid);
+  if (!c || uid === state.me?.id) return;
+  c.typing.set(uid, Date.now() + TYPING_SHOWS);
+  clearTyping(gid, uid);
+  typingTimers.set(
+    `${gid}:${uid}`,
+    setTimeout(() => {
+      typingTimers.delete(`${gid}:${uid}`);
+      if (c.typing.delete(uid)) changed();
+    }, TYPING_SHOWS),
+  );
+  if (!state.users.has(uid)) api.user(uid).then((u) => (remember(u), changed())).catch(() => {});
+}
+
+/** Who is typing in a conversation, by name. */
+export const typingNames = (c: Conv) => [...c.typing.keys()].map(userName);
+
+/** The server forwards one Typing per user and group every 2 s: sending more often is wasted. */
+const TYPING_EVERY = 2000;
+const typingSent = new Map<number, number>();
+
+/** The user is typing in gid: tells the others, at most every 2 seconds. */
+export function typing(gid: number) {
+  if (!synced || !link) return;
+  const now = Date.now();
+  if (now - (typingSent.get(gid) ?? 0) < TYPING_EVERY) return;
+  typingSent.set(gid, now);
+  link.request("Typing", { gid }).catch(() => {});
 }
 
 function onRead(gid: number, uid: number, msgId: number) {
@@ -415,6 +579,7 @@ export function note(text: string) {
 /** Tells the server we read everything shown; unread goes to zero at once. */
 export function markRead(c: Conv) {
   c.unread = 0;
+  c.mentions = 0;
   const last = lastMsg(c);
   changed();
   if (!last || last.id <= c.readSent || !synced || !link) return;
@@ -459,8 +624,8 @@ async function fetchOlder(c: Conv, size: number) {
 }
 
 /** Queues a message (a shared file: kind File or Image, content its id) in the outbox and sends it when it can. */
-export function send(gid: number, content: string, kind = "Text", file?: FileInfo) {
-  const p: Pending = { clientMsgId: newClientMsgId(), gid, content, state: "sending", ...(kind !== "Text" && { kind, file }) };
+export function send(gid: number, content: string, kind = "Text", file?: FileInfo, replyTo?: number) {
+  const p: Pending = { clientMsgId: newClientMsgId(), gid, content, state: "sending", ...(kind !== "Text" && { kind, file }), ...(replyTo && { replyTo }) };
   state.outbox.push(p);
   saveOutbox();
   const c = state.convs.get(gid);
@@ -475,11 +640,22 @@ function transmit(p: Pending) {
   p.error = undefined;
   changed();
   link!
-    .request("Msg", { gid: p.gid, kind: p.kind ?? "Text", content: p.content, clientMsgId: p.clientMsgId })
+    .request("Msg", { gid: p.gid, kind: p.kind ?? "Text", content: p.content, clientMsgId: p.clientMsgId, ...(p.replyTo && { replyTo: p.replyTo }) })
     .then((ack) => {
       if (ack.content === "Ok" && ack.serverMsgId !== null) {
         const c = state.convs.get(p.gid);
-        if (c) insert(c, { id: ack.serverMsgId, gid: p.gid, uid: state.me!.id, kind: p.kind ?? "Text", content: p.content, clientMsgId: p.clientMsgId, createTime: nowString(), file: p.file });
+        if (c)
+          insert(c, {
+            id: ack.serverMsgId,
+            gid: p.gid,
+            uid: state.me!.id,
+            kind: p.kind ?? "Text",
+            content: p.content,
+            clientMsgId: p.clientMsgId,
+            createTime: nowString(),
+            file: p.file,
+            ...extras({ replyTo: p.replyTo }),
+          });
         const i = state.outbox.indexOf(p);
         if (i >= 0) state.outbox.splice(i, 1);
       } else {
@@ -498,6 +674,82 @@ function transmit(p: Pending) {
       saveOutbox();
       changed();
     });
+}
+
+// ---- changes to a message: edit, delete, react ----
+
+/**
+ * Sends a change and, once it is acknowledged, applies it to our copy: the
+ * socket that made a change gets no Notify of it (the others do). A change
+ * needs the connection: offline it is refused at once, with the reason.
+ */
+async function change(c: Conv, id: number, event: "Edit" | "Delete" | "React", body: Record<string, unknown>, apply: (m: Msg) => Msg) {
+  if (!synced || !link) throw new Error("You are offline: try again once the connection is back.");
+  const ack = await link.request(event, { gid: c.group.id, msgId: id, ...body, clientMsgId: newClientMsgId() });
+  if (ack.content !== "Ok") throw new Error(ack.code === 404 ? "That message is no longer there." : ack.code === 403 ? "You may not change that message." : (ack.msg ?? "refused"));
+  // Applied to the copy as it is now: a change by someone else may have come meanwhile.
+  const now = find(c, id);
+  if (now) replace(c, apply(now));
+  changed();
+}
+
+/** Replaces the content of one of my messages. */
+export const edit = (c: Conv, m: Msg, content: string) =>
+  change(c, m.id, "Edit", { content }, (now) => ({ ...now, content, editedAt: nowString() }));
+
+/** Deletes a message (mine, or anyone's for a group's owner and admins): a tombstone stays. */
+export const remove = (c: Conv, m: Msg) =>
+  change(c, m.id, "Delete", {}, (now) => ({ ...now, content: "", deleted: true, mentions: [], reactions: [] }));
+
+/** Adds my reaction with that emoji, or takes it back when I already have it. */
+export function react(c: Conv, m: Msg, emoji: string) {
+  const me = state.me!.id;
+  const on = !m.reactions.some((r) => r.emoji === emoji && r.uids.includes(me));
+  return change(c, m.id, "React", { emoji, on }, (now) => {
+    const had = now.reactions.some((r) => r.emoji === emoji);
+    const reactions = now.reactions
+      .map((r) => (r.emoji !== emoji ? r : { emoji, uids: on ? (r.uids.includes(me) ? r.uids : [...r.uids, me]) : r.uids.filter((u) => u !== me) }))
+      .filter((r) => r.uids.length > 0);
+    if (on && !had) reactions.push({ emoji, uids: [me] });
+    return { ...now, reactions };
+  });
+}
+
+/** Whether I may delete the message: my own, or anyone's in a group I own or administer. */
+export function mayDelete(c: Conv, m: Msg): boolean {
+  const me = state.me?.id;
+  if (m.deleted || me === undefined) return false;
+  if (m.uid === me) return true;
+  const role = c.members?.find((x) => x.user.id === me)?.role ?? ROLE.member;
+  return c.group.mode !== MODE.direct && role >= ROLE.admin;
+}
+
+const quoting = new Set<string>();
+
+/**
+ * The message a reply answers. One older than the history loaded is fetched
+ * by itself (the page of one message before the id after it) and kept apart
+ * from `msgs`, whose pages stay contiguous.
+ */
+export function quoted(c: Conv, id: number): Msg | undefined {
+  const m = find(c, id);
+  if (m || c.quotes.has(id)) return m;
+  const key = `${c.group.id}:${id}`;
+  if (quoting.has(key)) return undefined;
+  quoting.add(key);
+  c.quotes.set(id, null);
+  api
+    .history(c.group.id, 1, id + 1)
+    .then((rows) => {
+      const r = rows.find((x) => x.msg.id === id);
+      if (!r) return;
+      remember(r.user);
+      if (!c.ids.has(id) && c.quotes.has(id)) c.quotes.set(id, c.later.get(id) ?? fromInfo(r.msg));
+      changed();
+    })
+    .catch(() => {})
+    .finally(() => quoting.delete(key));
+  return undefined;
 }
 
 export function retry(p: Pending) {
