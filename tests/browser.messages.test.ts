@@ -345,6 +345,8 @@ run(
     await catsGroup.click();
     await conv(fresh.page, "Design crew").click();
     for (const p of [cat.page, fresh.page]) await msg(p, "not bold").waitFor();
+    // Both with the whole conversation loaded, back to its start (a page still loading shows "Loading…").
+    for (const p of [cat.page, fresh.page]) await p.locator(".history-edge", { hasText: "Start of the conversation" }).waitFor();
     const html = (p: Page) => p.locator(".messages").evaluate((el) => el.innerHTML.replace(/ data-found=""/g, ""));
     await until(() => html(cat.page), await html(fresh.page));
     await until(() => shown(cat.page), final);
