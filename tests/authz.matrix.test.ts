@@ -698,7 +698,7 @@ describe("REST routes", () => {
 
 describe("WebSocket events", () => {
   test("the table covers every event", async () => {
-    const { EVENTS } = await import("../src/ws/frames");
+    const { EVENTS } = await import("../src/protocol/frames");
     expect([...new Set([...WS.keys()].map((k) => k.split(":")[0]))].sort()).toEqual([...EVENTS].sort());
     expect(Object.keys(wsRows).sort()).toEqual([...WS.keys()].sort());
   });

@@ -1,6 +1,6 @@
 // The published API descriptions stay true to the routes and frames.
 import { expect, test } from "bun:test";
-import { EVENTS } from "../src/ws/frames";
+import { EVENTS } from "../src/protocol/frames";
 import { call, makeApp } from "./helpers";
 
 const app = makeApp();

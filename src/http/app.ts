@@ -25,7 +25,7 @@ import { DOCS_CSP, DOCS_HTML } from "./docs";
 import { webRoutes } from "./web";
 import { parseAddressList, resolveClient } from "../net";
 import { openApiDocument } from "./openapi";
-import { wsJsonSchema } from "../ws/schema";
+import { wsJsonSchema } from "../protocol/schema";
 
 /** Replies that are data, not pages: nothing in them may run, load or be framed. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

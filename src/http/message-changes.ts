@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { App } from "../app";
 import { announceChange, deleteMessage, editMessage, reactToMessage, type Change } from "../domain/changes";
 import type { WriteCtx } from "../write/writer";
-import { emoji } from "../ws/frames";
+import { emoji } from "../protocol/frames";
 import { callerUid, reply } from "./context";
 import { BEARER, jsonBody, MessageInfo, replies, RestRoutes } from "./openapi";
 import { id } from "./schemas";

@@ -12,7 +12,7 @@ import { changesSince } from "../domain/sync";
 import { AppError, forbidden, unauthorized } from "../errors";
 import { changeFrame, eventFrame, msgPush, notifyFrame, typingFrame } from "../push";
 import type { WriteCtx } from "../write/writer";
-import { okAck, type Bodies, type EventName } from "./frames";
+import { okAck, type Bodies, type EventName } from "../protocol/frames";
 import type { Sock, SocketData } from "./hub";
 
 type Handler<E extends EventName> = (app: App, w: WriteCtx, ws: Sock, body: Bodies[E]) => void;

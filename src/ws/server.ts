@@ -3,7 +3,7 @@
 import type { WebSocketHandler } from "bun";
 import type { App } from "../app";
 import { AppError, badRequest, describeZodError, toErrorAck, unauthorized } from "../errors";
-import { bodies, envelope, type EventName } from "./frames";
+import { bodies, envelope, type EventName } from "../protocol/frames";
 import { handlers } from "./dispatch";
 import type { SocketData, Sock } from "./hub";
 import type { Outcome, WriteCtx } from "../write/writer";

@@ -1,4 +1,4 @@
-// One zod schema per client event, and the shapes of the server's frames.
+// The WebSocket protocol as data, shared by the socket transport and the API docs: one zod schema per client event, and the shapes of the server's frames.
 // Field names and casing are rim's: a rim client must work unchanged.
 import { z } from "zod";
 import { MAX_ID } from "../domain/context";
