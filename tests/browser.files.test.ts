@@ -387,3 +387,28 @@ run(
   },
   60_000,
 );
+
+run(
+  "a profile picture uploaded from the profile screen shows for someone who shares no group with its owner",
+  async () => {
+    const a = await person(DESKTOP);
+    const b = await person(PHONE);
+    await kit.register(a.page, server.url, "pia", "Pia Picture");
+    await kit.register(b.page, server.url, "quin", "Quin Quiet");
+    await a.page.getByRole("button", { name: "Profile" }).click();
+    const face = await png(a.page, 96, 96, [200, 40]);
+    await a.page.getByLabel("Upload a picture").setInputFiles({ name: "face.png", mimeType: "image/png", buffer: face });
+    await a.page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    const avatar = await a.page.getByLabel(/^Avatar/).inputValue();
+    expect(avatar).toMatch(/^\/api\/file\/[A-Za-z0-9_-]{21}$/);
+    // Quin finds Pia in the directory and sees her picture, loaded through the file cookie.
+    await b.page.getByRole("button", { name: "New chat" }).click();
+    await b.page.getByRole("combobox", { name: "Account or name" }).fill("pia");
+    const option = b.page.getByRole("listbox").getByRole("option", { name: /Pia Picture/ });
+    const img = option.locator(`img[src="${avatar}"]`);
+    await img.waitFor();
+    await until(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth), 96);
+    expect(violations).toEqual([]);
+  },
+  30_000,
+);

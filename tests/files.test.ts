@@ -772,3 +772,53 @@ describe("rim backup and rim restore carry the files", () => {
     }
   }, 60_000);
 });
+
+// ---------------------------------------------------------------- pictures as avatars
+
+describe("an uploaded picture as an avatar", () => {
+  let s: ReturnType<typeof fileServer>;
+  let ann: TestUser, bob: TestUser, eve: TestUser;
+  const api = async (u: TestUser, path: string, body: unknown) =>
+    fetch(`${s.url}${path}`, { method: "POST", headers: { Authorization: `Bearer ${u.token}`, "Content-Type": "application/json" }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  const download = (u: TestUser, id: string) => fetch(`${s.url}/api/file/${id}`, { headers: { Authorization: `Bearer ${u.token}` } }).then((r) => r.status);
+  beforeAll(async () => {
+    s = fileServer();
+    ann = await user(s.app, "av_ann");
+    bob = await user(s.app, "av_bob");
+    eve = await user(s.app, "av_eve");
+  });
+  afterAll(() => s.close());
+
+  test("a profile picture is seen by everyone, even without a shared group; kept from collection", async () => {
+    const pic = await uploaded(s, ann, PNG, { name: "me.png", type: "image/png" });
+    expect(await download(eve, pic.id)).toBe(404);
+    const res = await api(ann, "/api/user/update", { avatar: `/api/file/${pic.id}` });
+    expect(res).toMatchObject({ status: 200, body: { data: { avatar: `/api/file/${pic.id}` } } });
+    expect(await download(eve, pic.id)).toBe(200);
+    const { collectFiles } = await import("../src/domain/files");
+    expect((await collectFiles(s.app, -1)).rows).toBe(0);
+    expect(await download(eve, pic.id)).toBe(200);
+  });
+
+  test.each([
+    ["someone else's file", 400, "bob"],
+    ["a file that is not a picture", 400, "text"],
+    ["no such file", 400, "none"],
+  ] as const)("refused as an avatar: %s → %d, and the file stays private", async (_label, status, which) => {
+    const bobs = await uploaded(s, bob, PNG, { name: "bob.png", type: "image/png" });
+    const text = await uploaded(s, ann, bytes(300), { name: "notes.txt", type: "text/plain" });
+    const id = which === "bob" ? bobs.id : which === "text" ? text.id : "x".repeat(21);
+    const res = await api(ann, "/api/user/update", { avatar: `/api/file/${id}` });
+    expect(res.status).toBe(status);
+    if (which === "bob") expect(await download(eve, bobs.id)).toBe(404);
+  });
+
+  test("a group's picture is seen by its members only; a URL avatar still works as in rim", async () => {
+    const gid = group(s.app, ann, [bob]);
+    const pic = await uploaded(s, ann, PNG, { name: "team.png", type: "image/png" });
+    expect((await api(ann, "/api/group/update", { id: gid, avatar: `/api/file/${pic.id}` })).status).toBe(200);
+    expect(await download(bob, pic.id)).toBe(200);
+    expect(await download(eve, pic.id)).toBe(404);
+    expect((await api(bob, "/api/user/update", { avatar: "https://example.com/bob.png" })).status).toBe(200);
+  });
+});

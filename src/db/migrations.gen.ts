@@ -9,6 +9,7 @@ import m6 from "../../drizzle/0006_message_search.sql" with { type: "text" };
 import m7 from "../../drizzle/0007_accounts_nocase.sql" with { type: "text" };
 import m8 from "../../drizzle/0008_files.sql" with { type: "text" };
 import m9 from "../../drizzle/0009_live_messages.sql" with { type: "text" };
+import m10 from "../../drizzle/0010_avatar_files.sql" with { type: "text" };
 
 export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795313994150, sql: m0 },
@@ -21,4 +22,5 @@ export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0007_accounts_nocase", when: 1796135480246, sql: m7 },
   { tag: "0008_files", when: 1796137538864, sql: m8 },
   { tag: "0009_live_messages", when: 1796138974812, sql: m9 },
+  { tag: "0010_avatar_files", when: 1796140673424, sql: m10 },
 ];

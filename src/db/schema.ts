@@ -20,7 +20,11 @@ export const users = sqliteTable(
     // When the user's last socket closed (presence), else null.
     lastSeenAt: integer("last_seen_at"),
   },
-  (t) => [uniqueIndex("users_account_nocase_idx").on(sql`lower(${t.account})`)],
+  (t) => [
+    uniqueIndex("users_account_nocase_idx").on(sql`lower(${t.account})`),
+    // Is this uploaded picture someone's avatar (domain/files.ts)?
+    index("users_avatar_idx").on(t.avatar),
+  ],
 );
 
 // Accounts renamed by the migration that made them case-insensitive: "Bob" and "bob" were two
@@ -63,7 +67,7 @@ export const groups = sqliteTable(
     // Set when the owner deleted the group: its members are gone, its log stays for Sync to replay the GroupDeleted.
     deletedAt: integer("deleted_at"),
   },
-  (t) => [index("groups_last_msg_idx").on(t.lastMsgId)],
+  (t) => [index("groups_last_msg_idx").on(t.lastMsgId), index("groups_avatar_idx").on(t.avatar)],
 );
 
 export const groupMembers = sqliteTable(

@@ -111,10 +111,37 @@ export function findFile(ctx: Ctx, id: string): FileRow | null {
 export function canReadFile(ctx: Ctx, uid: number, file: Pick<FileRow, "id" | "uploaderUid">): boolean {
   if (file.uploaderUid === uid) return true;
   const sqlite = ctx.db.$client;
+  // A profile picture is for everyone to see; a group's picture for its members.
+  const avatar = avatarUrl(file.id);
+  if (sqlite.query<{ ok: number }, [string]>(SQL_USER_AVATAR).get(avatar)) return true;
+  if (sqlite.query<{ ok: number }, [number, string]>(SQL_GROUP_AVATAR).get(uid, avatar)) return true;
   const sql =
     "SELECT 1 AS ok FROM messages m JOIN group_members gm ON gm.group_id = m.group_id AND gm.user_id = ? " +
     `WHERE m.content = ? AND ${SHARES("m")}${notDeletedSql(sqlite)} LIMIT 1`;
   return sqlite.query<{ ok: number }, [number, string]>(sql).get(uid, file.id) !== null;
+}
+
+/** How a profile or group refers to an uploaded picture as its avatar. */
+export const avatarUrl = (id: string) => `/api/file/${id}`;
+const AVATAR_FILE = /^\/api\/file\/([A-Za-z0-9_-]{21})$/;
+const SQL_USER_AVATAR = "SELECT 1 AS ok FROM users WHERE avatar = ? AND disabled_at IS NULL LIMIT 1";
+const SQL_GROUP_AVATAR = "SELECT 1 AS ok FROM groups g JOIN group_members gm ON gm.group_id = g.id AND gm.user_id = ? WHERE g.avatar = ? LIMIT 1";
+
+/**
+ * An avatar that names an uploaded file must name a picture the caller
+ * uploaded: setting it makes the file visible to whoever sees the avatar, so
+ * nobody may publish a file someone else shared with them. Any other avatar
+ * (rim's URL) passes as it is.
+ */
+export function checkAvatar(ctx: Ctx, uid: number, avatar: string): void {
+  const m = AVATAR_FILE.exec(avatar);
+  if (!m) {
+    if (avatar.startsWith("/api/file/")) throw badRequest("avatar: not a file of this server");
+    return;
+  }
+  const file = findFile(ctx, m[1]!);
+  if (!file || file.uploaderUid !== uid) throw badRequest("avatar: upload the picture yourself first (POST /api/file/upload)");
+  if (!IMAGE_TYPES.has(file.mime)) throw badRequest("avatar: that file is not an image");
 }
 
 /** The file, if uid may read it; 404 otherwise (not 403: an id tells nothing about whether it exists). */
@@ -187,7 +214,9 @@ export async function collectFiles(ctx: Ctx, maxAgeMs = UNSHARED_TTL_MS): Promis
     const sqlite = w.db.$client;
     const sql =
       "DELETE FROM files WHERE id IN (SELECT f.id FROM files f WHERE f.created_at < ? AND NOT EXISTS " +
-      `(SELECT 1 FROM messages m WHERE m.content = f.id AND ${SHARES("m")}${notDeletedSql(sqlite)})) RETURNING id`;
+      `(SELECT 1 FROM messages m WHERE m.content = f.id AND ${SHARES("m")}${notDeletedSql(sqlite)}) ` +
+      // A picture in use as an avatar stays.
+      "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar = '/api/file/' || f.id) AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.avatar = '/api/file/' || f.id)) RETURNING id";
     return sqlite.query<{ id: string }, [number]>(sql).all(w.clock() - maxAgeMs).length;
   });
   const named = new Set(ctx.db.$client.query<{ sha256: string }, []>("SELECT DISTINCT sha256 FROM files").all().map((r) => r.sha256));

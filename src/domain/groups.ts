@@ -6,6 +6,7 @@ import type { Ctx } from "./context";
 import { eventFrame } from "../push";
 import type { WriteCtx } from "../write/writer";
 import { recordDepartures, recordEvent, type GroupEvent } from "./events";
+import { checkAvatar } from "./files";
 import { assertUsersExist } from "./users";
 import { groupView, userView, type GroupView, type UserView } from "./views";
 
@@ -88,7 +89,10 @@ export function updateGroup(w: WriteCtx, callerId: number, input: { gid: number;
   requireAdmin(w, input.gid, callerId);
   const set: Partial<GroupRow> = {};
   if (input.name !== undefined) set.name = input.name;
-  if (input.avatar !== undefined) set.avatar = input.avatar;
+  if (input.avatar !== undefined) {
+    checkAvatar(w, callerId, input.avatar);
+    set.avatar = input.avatar;
+  }
   if (Object.keys(set).length) w.db.update(groups).set(set).where(eq(groups.id, input.gid)).run();
   const group = groupView(findGroup(w, input.gid));
   const event = recordEvent(w, { gid: group.id, kind: "GroupUpdated", actor: callerId, payload: { group } });

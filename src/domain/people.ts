@@ -6,6 +6,7 @@ import { badRequest } from "../errors";
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 import { selfView, type UserView } from "./views";
+import { checkAvatar } from "./files";
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
 
@@ -30,7 +31,10 @@ export function updateProfile(w: WriteCtx, uid: number, change: ProfileChange): 
     if (change.name.trim() === "") throw badRequest("name: must not be empty");
     set.name = change.name.trim();
   }
-  if (change.avatar !== undefined) set.avatar = change.avatar;
+  if (change.avatar !== undefined) {
+    checkAvatar(w, uid, change.avatar);
+    set.avatar = change.avatar;
+  }
   if (change.email !== undefined) set.email = change.email;
   if (Object.keys(set).length === 0) throw badRequest("body: nothing to change (name, avatar or email)");
   w.db.update(users).set(set).where(eq(users.id, uid)).run();

@@ -464,3 +464,16 @@ store.subscribe(() => {
   uploads = [];
   for (const u of left) u.xhr?.abort();
 });
+
+/** Uploads a picture for an avatar (no progress: pictures are small) and answers the avatar's address. */
+export async function uploadAvatar(file: File): Promise<string> {
+  const res = await fetch(`/api/file/upload?name=${encodeURIComponent(file.name || "avatar")}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${getToken()}`, "Content-Type": file.type || "application/octet-stream" },
+    body: file,
+  });
+  const body = (await res.json().catch(() => null)) as { ok?: boolean; msg?: string; data?: { id: string; mime: string } } | null;
+  if (!res.ok || !body?.data) throw new Error(body?.msg ?? `upload failed (${res.status})`);
+  if (!body.data.mime.startsWith("image/")) throw new Error("that file is not a picture");
+  return `/api/file/${body.data.id}`;
+}

@@ -7,6 +7,7 @@ import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { api, ApiError, inviteLink, MODE, ROLE, type AdminUser, type Invite, type Settings, type Stats, type User } from "./api";
 import { ChatView, convAvatar, convColour, oneLine, typingLine } from "./conversation";
 import { SearchBox, SearchResults } from "./search";
+import { uploadAvatar } from "./files";
 import { Avatar, Modal, when } from "./ui";
 import * as store from "./store";
 import { state, type Conv } from "./store";
@@ -659,15 +660,35 @@ function Profile({ close }: { close(): void }) {
   const { busy, error, run } = useAction();
   const [saved, setSaved] = useState(false);
   const me = state.me!;
+  const [avatar, setAvatar] = useState(me.avatar);
   return (
     <Modal title="Profile" onClose={close}>
       <div class="profile-head">
-        <Avatar name={me.name} id={me.id} src={me.avatar} />
+        <Avatar name={me.name} id={me.id} src={avatar} />
         <span class="who">
           <strong>{me.name}</strong>
           <small class="muted">@{me.account}</small>
         </span>
       </div>
+      <label class="button-like">
+        Upload a picture
+        <input
+          type="file"
+          accept="image/png,image/jpeg,image/gif,image/webp,image/avif"
+          class="visually-hidden"
+          disabled={busy}
+          onChange={(e) => {
+            const file = e.currentTarget.files?.[0];
+            if (!file) return;
+            run(async () => {
+              const url = await uploadAvatar(file);
+              await store.updateProfile({ avatar: url });
+              setAvatar(url);
+              setSaved(true);
+            });
+          }}
+        />
+      </label>
       <form
         onInput={() => setSaved(false)}
         onSubmit={(e) => {
@@ -686,9 +707,9 @@ function Profile({ close }: { close(): void }) {
         </label>
         <label>
           <span>
-            Avatar <small class="muted">(address of a picture; empty for initials)</small>
+            Avatar <small class="muted">(an uploaded picture, the address of one, or empty for initials)</small>
           </span>
-          <input name="avatar" type="url" maxLength={2048} placeholder="https://…" defaultValue={me.avatar} />
+          <input name="avatar" type="text" maxLength={2048} placeholder="https://…" value={avatar} onInput={(e) => setAvatar(e.currentTarget.value)} />
         </label>
         <label>
           <span>

@@ -27,7 +27,8 @@ export const colourOf = (id: number) => `hsl(${(id * 67) % 360} 45% 45%)`;
 export function Avatar({ name, id, src, online }: { name: string; id: number; src?: string; online?: boolean }) {
   const [broken, setBroken] = useState("");
   const initials = name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => [...w][0]!.toUpperCase()).join("") || "?";
-  const img = src && /^https?:\/\//i.test(src) && broken !== src;
+  // A picture's address, or one uploaded here (served to <img> through the file cookie).
+  const img = src && /^(https?:\/\/|\/api\/file\/[A-Za-z0-9_-]{21}$)/i.test(src) && broken !== src;
   const face = (
     // Preact sets style through the CSSOM (element.style), which a CSP without 'unsafe-inline' allows.
     <span class="avatar" style={{ background: colourOf(id) }} aria-hidden="true">
