@@ -3,7 +3,7 @@
 // the maximum rate; open loop sends at a fixed rate on a schedule and measures
 // from the scheduled time (no coordinated omission). Receivers only count
 // frames; a few probe receivers also time each push (sent → received).
-import { cpuPercent, procSample, selfCpuMs } from "../lib/proc";
+import { cpuPercent, procSample, selfCpuMs, sysPercent } from "../lib/proc";
 import { Samples, round } from "../lib/stats";
 import { openLoggedIn, parseTarget, pool, type Conn } from "../lib/ws";
 import { readConfig, runMain } from "../lib/client";
@@ -161,6 +161,7 @@ runMain(async () => {
     closedReceivers,
     overloaded,
     server_cpu_pct: cpuPercent(snapStart.srv, snapEnd.srv),
+    server_sys_pct: sysPercent(snapStart.srv, snapEnd.srv),
     client_cpu_pct: round(((snapEnd.cpu - snapStart.cpu) / (snapEnd.at - snapStart.at)) * 100, 1),
     server_rss_kb: snapEnd.srv?.rssKB ?? null,
   };
