@@ -40,7 +40,15 @@ export type Writer = ReturnType<typeof createWriter>;
 // A flood of jobs in one turn is still committed in bounded batches.
 const MAX_BATCH = 2000;
 
-type Ran = { outcome: Outcome; effects: Effect[]; undo: (() => void)[] };
+/**
+ * One job's run: what the job sees as its WriteCtx (the context through the
+ * prototype, its own effects and undo list), then its outcome. One object per
+ * job, always of one shape, so the hot path allocates little.
+ */
+type Ran = WriteCtx & { effects: Effect[]; undo: (() => void)[] | null; outcome: Outcome };
+
+// Settled with nothing to hand back (every socket frame): one shared, frozen outcome.
+const OK_UNDEFINED: Outcome = Object.freeze({ ok: true, value: undefined });
 
 export function createWriter(deps: {
   ctx: Ctx;
@@ -51,6 +59,26 @@ export function createWriter(deps: {
   metrics: Metrics;
 }) {
   const { sqlite, durability, log, metrics } = deps;
+  // Prepared once (the query cache finalizes them on close), not parsed again for every job.
+  const sql = {
+    begin: sqlite.query("BEGIN IMMEDIATE"),
+    commit: sqlite.query("COMMIT"),
+    savepoint: sqlite.query("SAVEPOINT job"),
+    release: sqlite.query("RELEASE job"),
+    rollbackTo: sqlite.query("ROLLBACK TO job"),
+  };
+  const JobRun = function (this: Ran) {
+    this.effects = [];
+    this.undo = null;
+    this.outcome = OK_UNDEFINED;
+  } as unknown as { new (): Ran };
+  JobRun.prototype = Object.create(deps.ctx, {
+    onRollback: {
+      value(this: Ran, fn: () => void) {
+        (this.undo ??= []).push(fn);
+      },
+    },
+  });
   let pending: Job[] = [];
   let scheduled = false;
   let running = false;
@@ -60,18 +88,44 @@ export function createWriter(deps: {
   const commitListeners = new Set<(jobs: number) => void>();
 
   function runJob(job: Job): Ran {
-    const effects: Effect[] = [];
-    const undo: (() => void)[] = [];
-    const w: WriteCtx = Object.assign(Object.create(deps.ctx) as Ctx, { effects, onRollback: (fn: () => void) => void undo.push(fn) });
+    const w = new JobRun();
     try {
-      const value = job.db ? withSavepoint(sqlite, () => job.run(w)) : job.run(w);
-      return { outcome: { ok: true, value }, effects, undo };
+      const value = job.db ? withSavepoint(job, w) : job.run(w);
+      if (value !== undefined) w.outcome = { ok: true, value };
     } catch (err) {
-      for (const fn of undo.reverse()) fn();
+      undo(w);
+      w.effects.length = 0;
       const error = toAppError(err);
       if (error.status === 500) log.error("write.error", { error: String((err as Error)?.stack ?? err) });
-      return { outcome: { ok: false, error }, effects: [], undo: [] };
+      w.outcome = { ok: false, error };
     }
+    return w;
+  }
+
+  function withSavepoint(job: Job, w: Ran): unknown {
+    sql.savepoint.run();
+    try {
+      const value = job.run(w);
+      sql.release.run();
+      return value;
+    } catch (err) {
+      sql.rollbackTo.run();
+      sql.release.run();
+      throw err;
+    }
+  }
+
+  /** Undoes a run's in-memory changes, newest first, once. */
+  function undo(r: Ran) {
+    const fns = r.undo;
+    r.undo = null;
+    if (fns) for (let i = fns.length - 1; i >= 0; i--) fns[i]!();
+  }
+
+  function failed(msg: string): Ran {
+    const r = new JobRun();
+    r.outcome = { ok: false, error: new AppError("internal", msg) };
+    return r;
   }
 
   function flush() {
@@ -79,22 +133,22 @@ export function createWriter(deps: {
     const jobs = pending;
     pending = [];
     if (jobs.length === 0) return;
-    let results: Ran[] | undefined;
+    let results: Ran[] = [];
     running = true;
     try {
-      if (!jobs.some((j) => j.db)) results = jobs.map(runJob);
+      if (!jobs.some((j) => j.db)) for (const job of jobs) results.push(runJob(job));
       else {
         const started = performance.now();
         try {
-          sqlite.run("BEGIN IMMEDIATE");
-          results = jobs.map(runJob);
-          sqlite.run("COMMIT");
+          sql.begin.run();
+          for (const job of jobs) results.push(runJob(job));
+          sql.commit.run();
         } catch (err) {
           // The commit itself failed (disk full, I/O error): nothing was stored, so nothing is announced.
           try {
             if (sqlite.inTransaction) sqlite.run("ROLLBACK");
           } catch {}
-          for (const r of results ?? []) for (const fn of r.undo.reverse()) fn();
+          for (const r of results) undo(r);
           log.error("write.commit_failed", { jobs: jobs.length, error: String(err) });
           results = jobs.map(() => failed("could not store, try again"));
         }
@@ -104,12 +158,12 @@ export function createWriter(deps: {
     } finally {
       running = false;
     }
-    let done = results!;
+    let done = results;
     // Even a batch that wrote nothing waits its turn, so each socket's replies stay in the order of its frames.
     durability.afterCommit((durable) => {
       if (!durable) {
         // Stored but maybe not on disk: nobody hears of it; a resend with the same clientMsgId is answered from what was stored.
-        for (const r of done) for (const fn of r.undo.reverse()) fn();
+        for (const r of done) undo(r);
         done = done.map((r) => (r.outcome.ok ? failed("could not confirm the write, send again") : r));
       }
       deliver(jobs, done);
@@ -182,21 +236,4 @@ export function createWriter(deps: {
     },
   };
   return writer;
-}
-
-function failed(msg: string): Ran {
-  return { outcome: { ok: false, error: new AppError("internal", msg) }, effects: [], undo: [] };
-}
-
-function withSavepoint<T>(sqlite: Database, fn: () => T): T {
-  sqlite.run("SAVEPOINT job");
-  try {
-    const value = fn();
-    sqlite.run("RELEASE job");
-    return value;
-  } catch (err) {
-    sqlite.run("ROLLBACK TO job");
-    sqlite.run("RELEASE job");
-    throw err;
-  }
 }
