@@ -38,6 +38,14 @@ function setIdentity(w: WriteCtx, ws: Sock, next: Identity) {
   w.onRollback(() => Object.assign(ws.data, before));
 }
 
+/**
+ * Handlers that fail, if at all, before their first write, so they run
+ * without a savepoint of their own (write/writer.ts, Job.savepoint). Msg:
+ * identity, group, membership and size are all checked before the INSERT,
+ * and a resend writes nothing.
+ */
+export const FAILS_BEFORE_WRITING: ReadonlySet<EventName> = new Set<EventName>(["Msg"]);
+
 export const handlers: { [E in EventName]: Handler<E> } = {
   Login(app, w, ws, b) {
     const session = resolveToken(w, b.content);

@@ -4,7 +4,7 @@ import type { WebSocketHandler } from "bun";
 import type { App } from "../app";
 import { AppError, badRequest, describeZodError, toErrorAck, unauthorized } from "../errors";
 import { bodies, envelope, type EventName } from "./frames";
-import { handlers } from "./dispatch";
+import { FAILS_BEFORE_WRITING, handlers } from "./dispatch";
 import type { SocketData, Sock } from "./hub";
 import type { Outcome, WriteCtx } from "../write/writer";
 
@@ -60,10 +60,10 @@ function clientMsgIdOf(frame: unknown): string | null {
 
 export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
   // Every frame gets exactly one reply, in frame order: errors too go through the write path's order.
-  const enqueue = (ws: Sock, clientMsgId: string | null, db: boolean, run: (w: WriteCtx) => void) =>
-    app.writer.submit({ socket: ws, db, run, settle: (o: Outcome) => (o.ok ? undefined : replyError(app, ws, o.error, clientMsgId)) });
+  const enqueue = (ws: Sock, clientMsgId: string | null, db: boolean, run: (w: WriteCtx) => void, savepoint = true) =>
+    app.writer.submit({ socket: ws, db, run, savepoint, settle: (o: Outcome) => (o.ok ? undefined : replyError(app, ws, o.error, clientMsgId)) });
   const queue = {
-    enqueue: (j: { ws: Sock; clientMsgId: string | null; db: boolean; run: (w: WriteCtx) => void }) => enqueue(j.ws, j.clientMsgId, j.db, j.run),
+    enqueue: (j: { ws: Sock; clientMsgId: string | null; db: boolean; run: (w: WriteCtx) => void; savepoint?: boolean }) => enqueue(j.ws, j.clientMsgId, j.db, j.run, j.savepoint),
     reject: (ws: Sock, err: AppError, clientMsgId: string | null) => enqueue(ws, clientMsgId, false, () => { throw err; }),
   };
   return {
@@ -112,7 +112,7 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
       const body = bodies[event].safeParse(env.data.body);
       if (!body.success) return queue.reject(ws, badRequest(describeZodError(body.error)), clientMsgId);
       const handler = handlers[event] as (a: App, w: WriteCtx, ws: Sock, b: unknown) => void;
-      queue.enqueue({ ws, clientMsgId, db: !READ_ONLY.has(event), run: (w) => handler(app, w, ws, body.data) });
+      queue.enqueue({ ws, clientMsgId, db: !READ_ONLY.has(event), savepoint: !FAILS_BEFORE_WRITING.has(event), run: (w) => handler(app, w, ws, body.data) });
     },
 
     close(ws, code) {
