@@ -5,8 +5,11 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { MAX_ID } from "../src/domain/context";
-import { bodies, envelope, EVENTS, fastMsg } from "../src/ws/frames";
+import { bodies, envelope, EVENTS, fastMsg, msgAck, msgPush, okAck } from "../src/ws/frames";
 import { RUNS, SEED } from "./fuzz.kit";
+import { group, makeApp, user, fixture } from "./helpers";
+import { sendMessage } from "../src/domain/messages";
+import { messageView } from "../src/domain/views";
 
 /** What the schemas make of a frame: the Msg body, or null when they refuse it (or it is another event). */
 function viaZod(frame: unknown): unknown {
@@ -142,5 +145,35 @@ describe("fastMsg agrees with the zod schemas", () => {
       else expect(fast).toStrictEqual(zod as any);
     }
     expect(fastMsg(msg({ uid: 7 }))).toStrictEqual({ clientMsgId: "c1", uid: 7, kind: "Text", gid: 1, content: "hi" });
+  });
+});
+
+describe("frames written out by hand are JSON.stringify's bytes", () => {
+  const anyText = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.string({ unit: "grapheme" }), fc.constantFrom('"', "\\", "\u2028", "\u0000", "</script>", "\uD800"));
+  const id = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constantFrom(MAX_ID, 2 ** 31, 2 ** 32 + 1));
+
+  test("msgPush and msgAck", () => {
+    fc.assert(
+      fc.property(anyText, anyText, anyText, anyText, id, id, id, id, (kind, content, clientMsgId, createTime, uid, gid, msgId, seq) => {
+        const m = { id: msgId, kind, content, gid, uid, client_msg_id: clientMsgId, seq, createTime, updateTime: createTime };
+        expect(msgPush(m)).toBe(JSON.stringify({ event: "Msg", body: { kind, uid, gid, content, clientMsgId, msgId, seq, createTime } }));
+        expect(msgAck(clientMsgId, msgId, seq)).toBe(JSON.stringify(okAck(clientMsgId, msgId, { seq })));
+      }),
+      { numRuns: Math.max(2_000, RUNS), ...(SEED !== undefined ? { seed: SEED } : {}) },
+    );
+  });
+
+  test("sendMessage's view is messageView of the row it stored", async () => {
+    const app = makeApp();
+    try {
+      const a = await user(app, "fv_a");
+      const gid = group(app, a, []);
+      const sent = sendMessage(fixture(app), a.uid, { gid, kind: "Text", content: "héllo 😀", clientMsgId: "fv-1" });
+      const row = app.db.$client.query("SELECT id, group_id AS groupId, seq, sender_uid AS senderUid, kind, content, client_msg_id AS clientMsgId, created_at AS createdAt, updated_at AS updatedAt FROM messages WHERE id = ?").get(sent.message.id) as any;
+      expect(sent.message).toStrictEqual(messageView(row));
+      expect(Object.keys(sent.message)).toEqual(Object.keys(messageView(row)));
+    } finally {
+      app.close();
+    }
   });
 });

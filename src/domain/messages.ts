@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { messages } from "../db/schema";
 import { selectList } from "../db/columns";
 import { AppError, forbidden, notFound } from "../errors";
+import { formatTime } from "../time";
 import type { Ctx } from "./context";
 import { requireMember } from "./groups";
 import { getUsers } from "./users";
@@ -60,8 +61,10 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
   if (inserted.changes === 0) return resent()!;
   const id = Number(inserted.lastInsertRowid);
   sqlite.query(SQL_BUMP).run(seq, id, input.gid);
-  const row: MessageRow = { id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now };
-  return { message: messageView(row), duplicate: false };
+  // messageView of the stored row, with its one timestamp formatted once.
+  const time = formatTime(now);
+  const message: MessageView = { id, kind: input.kind, content: input.content, gid: input.gid, uid: senderId, client_msg_id: input.clientMsgId, seq, createTime: time, updateTime: time };
+  return { message, duplicate: false };
 }
 
 const SQL_PAGE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`;

@@ -10,7 +10,7 @@ import { changesSince } from "../domain/sync";
 import { AppError, forbidden, unauthorized } from "../errors";
 import { eventFrame, msgPush, notifyFrame } from "../push";
 import type { WriteCtx } from "../write/writer";
-import { okAck, type Bodies, type EventName } from "./frames";
+import { msgAck, okAck, type Bodies, type EventName } from "./frames";
 import type { Sock, SocketData } from "./hub";
 
 type Handler<E extends EventName> = (app: App, w: WriteCtx, ws: Sock, body: Bodies[E]) => void;
@@ -66,7 +66,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
   Msg(app, w, ws, b) {
     const uid = identity(ws, b.uid);
     const { message, duplicate } = sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId });
-    reply(w, ws, okAck(b.clientMsgId, message.id, { seq: message.seq }));
+    reply(w, ws, msgAck(b.clientMsgId, message.id, message.seq));
     if (!duplicate) {
       app.metrics.inc("rim_messages_stored_total");
       w.effects.push({ type: "publish", gid: message.gid, data: msgPush(message), except: ws });

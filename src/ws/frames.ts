@@ -76,4 +76,8 @@ export const okAck = (clientMsgId: string, serverMsgId: number | null, extra: Re
   ...extra,
 });
 
+/** JSON.stringify(okAck(clientMsgId, serverMsgId, { seq })), written out: the Msg's reply, once per message. */
+export const msgAck = (clientMsgId: string, serverMsgId: number, seq: number) =>
+  `{"clientMsgId":${JSON.stringify(clientMsgId)},"serverMsgId":${JSON.stringify(serverMsgId)},"kind":"Ack","content":"Ok","seq":${JSON.stringify(seq)}}`;
+
 export { msgPush } from "../push";
