@@ -6,7 +6,7 @@
 import { cpuPercent, procSample, selfCpuMs, sysPercent } from "../lib/proc";
 import { Samples, round } from "../lib/stats";
 import { openLoggedIn, parseTarget, pool, type Conn } from "../lib/ws";
-import { readConfig, runMain } from "../lib/client";
+import { emit, readConfig, runMain } from "../lib/client";
 
 export type FanoutConfig = {
   wsUrl: string;
@@ -97,6 +97,8 @@ runMain(async () => {
   };
 
   const base = totalReceived();
+  // For a scenario that starts another load generator with this one's schedule (bench/scenarios/mixed.ts).
+  emit("STARTED", {});
   const t0 = performance.now();
   windowStart = t0 + cfg.warmupMs;
   windowEnd = windowStart + cfg.durationMs;
