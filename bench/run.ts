@@ -98,10 +98,15 @@ await scenario("fanout", () => {
   // --fanout-sizes 100 --fanout-rates 5000: a subset, e.g. for before/after comparisons.
   return fanout(ctx, { ...o, sizes: list("--fanout-sizes") ?? o.sizes, rates: list("--fanout-rates") ?? o.rates });
 });
+// --rest-mix read,readSide,rename: the REST ops' weights (default 0.8,0,0.2).
+const restMix = list("--rest-mix");
 await scenario("mixed", () =>
-  mixed(ctx, quick
-    ? { size: 100, msgRate: 5000, restRate: 1000, warmupMs: 1000, durationMs: 3000 }
-    : { size: 100, msgRate: 5000, restRate: 1000, warmupMs: 1500, durationMs: 10_000 }),
+  mixed(ctx, {
+    ...(quick
+      ? { size: 100, msgRate: 5000, restRate: 1000, warmupMs: 1000, durationMs: 3000 }
+      : { size: 100, msgRate: 5000, restRate: 1000, warmupMs: 1500, durationMs: 10_000 }),
+    ...(restMix ? { weights: { read: restMix[0]!, readSide: restMix[1]!, rename: restMix[2]! } } : {}),
+  }),
 );
 await scenario("history", () =>
   history(ctx, quick

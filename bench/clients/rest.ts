@@ -6,7 +6,7 @@
 import { readConfig, emit, runMain, untilReleased } from "../lib/client";
 import { rng } from "../lib/rng";
 import { Samples, round } from "../lib/stats";
-import { cpuPercent, procSample } from "../lib/proc";
+import { cpuPercent, procSample, sysPercent } from "../lib/proc";
 
 export type RestOp = {
   name: string;
@@ -135,5 +135,6 @@ runMain(async () => {
     firstError,
     in_flight_max: inFlightMax,
     server_cpu_pct: cpuPercent(srvStart, srvEnd),
+    server_sys_pct: sysPercent(srvStart, srvEnd),
   };
 });

@@ -10,7 +10,15 @@ import { closeSeedDb, openSeedDb, productionHash, seedGroup, seedUsers } from ".
 import { runClient, startClient, startServer } from "../lib/spawn";
 import { dbPath, type RunCtx } from "./context";
 
-export type MixedOptions = { size: number; msgRate: number; restRate: number; warmupMs: number; durationMs: number };
+export type MixedOptions = {
+  size: number;
+  msgRate: number;
+  restRate: number;
+  warmupMs: number;
+  durationMs: number;
+  /** The REST ops' weights (default: group/read of the fan-out group 0.8, rename of a group of 10 0.2). */
+  weights?: { read: number; readSide: number; rename: number };
+};
 
 export async function mixed(ctx: RunCtx, o: MixedOptions) {
   const file = dbPath(ctx, "mixed");
@@ -18,8 +26,12 @@ export async function mixed(ctx: RunCtx, o: MixedOptions) {
   const users = seedUsers(db, o.size, await productionHash());
   const gid = seedGroup(db, users.map((u) => u.uid));
   // Side groups of 10 members, each owned by its first member (who may rename it).
-  const side: { owner: (typeof users)[number]; gid: number }[] = [];
-  for (let s = 0; s + 10 <= users.length; s += 10) side.push({ owner: users[s]!, gid: seedGroup(db, users.slice(s, s + 10).map((u) => u.uid)) });
+  const side: { members: typeof users; gid: number }[] = [];
+  for (let s = 0; s + 10 <= users.length; s += 10) {
+    const members = users.slice(s, s + 10);
+    side.push({ members, gid: seedGroup(db, members.map((u) => u.uid)) });
+  }
+  const w = o.weights ?? { read: 0.8, readSide: 0, rename: 0.2 };
   closeSeedDb(db);
 
   const server = await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: file });
@@ -45,9 +57,10 @@ export async function mixed(ctx: RunCtx, o: MixedOptions) {
     durationMs: o.durationMs,
     seed: 7,
     ops: [
-      { name: "group/read", weight: 0.8, path: "/api/message/group/read", users: users.slice(1).map((u) => ({ token: u.token, body: { gid } })) },
-      { name: "group/update", weight: 0.2, path: "/api/group/update", users: side.map((g) => ({ token: g.owner.token, body: { id: g.gid, name: "side $n" } })) },
-    ],
+      { name: "group/read", weight: w.read, path: "/api/message/group/read", users: users.slice(1).map((u) => ({ token: u.token, body: { gid } })) },
+      { name: "group/read (10)", weight: w.readSide, path: "/api/message/group/read", users: side.flatMap((g) => g.members.map((u) => ({ token: u.token, body: { gid: g.gid } }))) },
+      { name: "group/update", weight: w.rename, path: "/api/group/update", users: side.map((g) => ({ token: g.members[0]!.token, body: { id: g.gid, name: "side $n" } })) },
+    ].filter((op) => op.weight > 0),
   };
   const timeoutMs = o.warmupMs + o.durationMs + 60_000;
   const startRest = async () => {
