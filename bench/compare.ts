@@ -39,7 +39,7 @@ const warmupMs = Number(value("--warmup", "1000"));
 const durationMs = Number(value("--duration", "3000"));
 // --syscalls: count the server's system calls per message with `perf stat` (needs perf and the permission to trace).
 const syscalls = argv.includes("--syscalls");
-const SYSCALLS = ["sendto", "write", "pwrite64", "recvfrom", "fdatasync", "epoll_pwait2", "epoll_wait", "futex"];
+const SYSCALLS = ["sendto", "write", "pwrite64", "pread64", "recvfrom", "fdatasync", "fsync", "epoll_pwait2", "epoll_wait", "futex"];
 
 const dir = mkdtempSync(join(tmpdir(), "rim-compare-"));
 const hash = await productionHash();
