@@ -5,7 +5,7 @@
 // msg/s, server CPU per message and rim ÷ ceiling.
 //   bun bench/compare.ts [--rim NAME=DIR]... [--rounds 5] [--size 100]
 //                        [--mode closed|open] [--rate 5000] [--inflight 64]
-//                        [--warmup 1000] [--duration 3000]
+//                        [--warmup 1000] [--duration 3000] [--syscalls] [--profile DIR]
 // Without --rim: this checkout only. DIR is a checkout (its src/main.ts and
 // its migrations are used), e.g. `git archive <commit> | tar -x -C /tmp/base`
 // with node_modules linked in.
@@ -39,6 +39,8 @@ const warmupMs = Number(value("--warmup", "1000"));
 const durationMs = Number(value("--duration", "3000"));
 // --syscalls: count the server's system calls per message with `perf stat` (needs perf and the permission to trace).
 const syscalls = argv.includes("--syscalls");
+// --profile DIR: the rim servers run under `bun --cpu-prof` (bench/profile-summary.ts reads the files).
+const profileDir = argv.includes("--profile") ? value("--profile", "") : "";
 const SYSCALLS = ["sendto", "write", "pwrite64", "pread64", "recvfrom", "fdatasync", "fsync", "epoll_pwait2", "epoll_wait", "futex"];
 
 const dir = mkdtempSync(join(tmpdir(), "rim-compare-"));
@@ -52,7 +54,7 @@ try {
     const users = seedUsers(db, size, hash);
     const gid = seedGroup(db, users.map((u) => u.uid));
     closeSeedDb(db);
-    servers.push({ name: r.name, s: await startServer({ kind: "rim", rimCmd: ["bun", join(r.dir, "src/main.ts")], db: file }), gid, users });
+    servers.push({ name: r.name, s: await startServer({ kind: "rim", rimCmd: ["bun", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, r.name)] : []), join(r.dir, "src/main.ts")], db: file }), gid, users });
   }
   useMigrations(MIGRATIONS);
   // The ceiling ignores who logs in; it needs a gid and users to hand to the client.
