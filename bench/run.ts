@@ -1,4 +1,4 @@
-// bun bench/run.ts [--quick] [--only fanout,office,capacity,history,coldstart,upload]
+// bun bench/run.ts [--quick] [--only fanout,mixed,office,capacity,history,coldstart,upload]
 //                  [--server binary|source] [--rim-src DIR] [--profile] [--keep]
 //                  [--fanout-sizes 100,1000] [--fanout-rates 1000,5000] [--edit-share 0.1]
 // Runs the scenarios, prints a table per scenario and writes the JSON to
@@ -10,6 +10,7 @@ import { capacity } from "./scenarios/capacity";
 import { coldStart } from "./scenarios/coldstart";
 import { fanout } from "./scenarios/fanout";
 import { history } from "./scenarios/history";
+import { mixed } from "./scenarios/mixed";
 import { office } from "./scenarios/office";
 import { upload } from "./scenarios/upload";
 import { CORES, PINNED, ROOT } from "./lib/spawn";
@@ -26,7 +27,7 @@ const value = (name: string) => {
 const quick = flag("--quick");
 const profile = flag("--profile");
 const server = profile ? "source" : (value("--server") ?? "binary");
-const ALL = ["fanout", "office", "capacity", "history", "coldstart", "upload"] as const;
+const ALL = ["fanout", "mixed", "office", "capacity", "history", "coldstart", "upload"] as const;
 const only = (value("--only")?.split(",") ?? [...ALL]) as string[];
 
 const sh = (cmd: string[]) => {
@@ -102,6 +103,16 @@ await scenario("fanout", () => {
   if (!(editShare >= 0 && editShare < 1)) throw new Error("--edit-share: a share from 0 to below 1");
   return fanout(ctx, { ...o, sizes: list("--fanout-sizes") ?? o.sizes, rates: list("--fanout-rates") ?? o.rates, editShare });
 });
+// --rest-mix read,readSide,rename: the REST ops' weights (default 0.8,0,0.2).
+const restMix = list("--rest-mix");
+await scenario("mixed", () =>
+  mixed(ctx, {
+    ...(quick
+      ? { size: 100, msgRate: 5000, restRate: 1000, warmupMs: 1000, durationMs: 3000 }
+      : { size: 100, msgRate: 5000, restRate: 1000, warmupMs: 1500, durationMs: 10_000 }),
+    ...(restMix ? { weights: { read: restMix[0]!, readSide: restMix[1]!, rename: restMix[2]! } } : {}),
+  }),
+);
 await scenario("history", () =>
   history(ctx, quick
     ? { messages: 100_000, groups: 1000, users: 2000, groupsPerUser: 25, requests: 300, warmup: 100 }
@@ -141,6 +152,20 @@ if (r.fanout?.rows) {
   out.push("");
 }
 out.push(err("fanout"));
+if (r.mixed?.rows) {
+  out.push(`REST writes mixed with the fan-out: group of ${r.mixed.size}, open loop; REST = group/read of that group (80 %) and renames of groups of 10 (20 %); ms`);
+  out.push(
+    table(
+      ["load", "msg/s", "ack p50", "ack p99", "e2e p99", "REST/s", "REST p50", "REST p90", "REST p99", "REST max", "REST errors", "srv cpu%"],
+      r.mixed.rows.map((x: any) => [
+        x.load, x.fanout?.msgs_per_s, x.fanout?.ack_ms.p50, x.fanout?.ack_ms.p99, x.fanout?.e2e_ms.p99,
+        x.rest?.achieved_per_s, x.rest?.latency_ms.p50, x.rest?.latency_ms.p90, x.rest?.latency_ms.p99, x.rest?.latency_ms.max, x.rest?.errors, x.fanout?.server_cpu_pct ?? x.rest?.server_cpu_pct,
+      ]),
+    ),
+  );
+  out.push("");
+}
+out.push(err("mixed"));
 if (r.office && !r.office.error) {
   const o = r.office;
   out.push(`office day: ${o.users} users in ${o.groups} groups (${Object.entries(o.groupSizes).map(([k, v]) => `${v}×${k}`).join(", ")}), ${o.duration_s} s`);
@@ -223,6 +248,9 @@ for (const size of [100, 1000]) {
 const open5k = r.fanout?.rows?.find((x: any) => x.size === 100 && x.server === "rim" && x.load === "open 5k/s");
 check("open loop 5k msg/s, group of 100: ack p99 ≤ 5 ms", open5k?.overloaded ? NaN : open5k?.ack_ms?.p99, (v) => v <= 5, (v) => `${v} ms`);
 check("open loop 5k msg/s, group of 100: e2e p99 ≤ 10 ms", open5k?.overloaded ? NaN : open5k?.e2e_ms?.p99, (v) => v <= 10, (v) => `${v} ms`);
+const both = r.mixed?.rows?.find((x: any) => x.fanout && x.rest);
+check("REST writes p99 ≤ 5 ms at 1,000/s with open loop 5k msg/s (group of 100)", both?.rest?.errors ? NaN : both?.rest?.latency_ms?.p99, (v) => v <= 5, (v) => `${v} ms (p50 ${both.rest.latency_ms.p50})`);
+check("… and with it, ack p99 ≤ 5 ms / e2e p99 ≤ 10 ms", both?.fanout?.overloaded ? NaN : Math.max(both?.fanout?.ack_ms?.p99 / 5, both?.fanout?.e2e_ms?.p99 / 10), (v) => v <= 1, () => `${both.fanout.ack_ms.p99} / ${both.fanout.e2e_ms.p99} ms`);
 check("≤ 6 KB RSS per idle authenticated socket", r.capacity?.kb_per_socket_total, (v) => v <= 6, (v) => `${v} KB (slope ${r.capacity.kb_per_socket_slope} KB)`);
 check("19k sockets held", r.capacity?.held, (v) => v >= 19_000, (v) => `${v.toLocaleString("en-US")}${r.capacity.failed ? `, ${r.capacity.failed} failed` : ""}`);
 check(`history p99 ≤ 1 ms at ${r.history?.messages?.toLocaleString("en-US") ?? "?"} messages`, r.history?.history?.p99, (v) => v <= 1, (v) => `${v} ms (p50 ${r.history.history.p50})`);

@@ -6,10 +6,10 @@
 // With editShare, that share of the frames are Edit and React (alternately) on
 // the newest acked message: every frame is acked, and every one but a React
 // that changed nothing reaches every receiver (a Msg push or a Notify).
-import { cpuPercent, procSample, selfCpuMs } from "../lib/proc";
+import { cpuPercent, procSample, selfCpuMs, sysPercent } from "../lib/proc";
 import { Samples, round } from "../lib/stats";
 import { openLoggedIn, parseTarget, pool, type Conn } from "../lib/ws";
-import { readConfig, runMain } from "../lib/client";
+import { emit, readConfig, runMain } from "../lib/client";
 
 export type FanoutConfig = {
   wsUrl: string;
@@ -119,6 +119,8 @@ runMain(async () => {
   // The sender's login tells every receiver it is online (Presence): let those land before counting.
   await Bun.sleep(300);
   const base = totalReceived();
+  // For a scenario that starts another load generator with this one's schedule (bench/scenarios/mixed.ts).
+  emit("STARTED", {});
   const t0 = performance.now();
   windowStart = t0 + cfg.warmupMs;
   windowEnd = windowStart + cfg.durationMs;
@@ -185,6 +187,7 @@ runMain(async () => {
     closedReceivers,
     overloaded,
     server_cpu_pct: cpuPercent(snapStart.srv, snapEnd.srv),
+    server_sys_pct: sysPercent(snapStart.srv, snapEnd.srv),
     client_cpu_pct: round(((snapEnd.cpu - snapStart.cpu) / (snapEnd.at - snapStart.at)) * 100, 1),
     server_rss_kb: snapEnd.srv?.rssKB ?? null,
   };

@@ -24,6 +24,8 @@ const directKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 const SQL_GROUP = `SELECT ${selectList(groups)} FROM groups WHERE id = ?`;
 const SQL_MEMBERSHIP = `SELECT ${selectList(groupMembers)} FROM group_members WHERE group_id = ? AND user_id = ?`;
 
+const SQL_RENAME = "UPDATE groups SET name = coalesce(?1, name), avatar = coalesce(?2, avatar) WHERE id = ?3";
+
 export function findGroup(ctx: Ctx, gid: number): GroupRow {
   const group = ctx.db.$client.query<GroupRow, [number]>(SQL_GROUP).get(gid);
   if (!group) throw notFound("group not found");
@@ -87,13 +89,11 @@ export function createGroup(w: WriteCtx, callerId: number, input: NewGroup): { g
 
 export function updateGroup(w: WriteCtx, callerId: number, input: { gid: number; name?: string; avatar?: string }): GroupView {
   requireAdmin(w, input.gid, callerId);
-  const set: Partial<GroupRow> = {};
-  if (input.name !== undefined) set.name = input.name;
-  if (input.avatar !== undefined) {
-    checkAvatar(w, callerId, input.avatar);
-    set.avatar = input.avatar;
+  if (input.avatar !== undefined) checkAvatar(w, callerId, input.avatar);
+  // Prepared once, not built by drizzle per call: a value left out keeps the stored one.
+  if (input.name !== undefined || input.avatar !== undefined) {
+    w.db.$client.query<unknown, [string | null, string | null, number]>(SQL_RENAME).run(input.name ?? null, input.avatar ?? null, input.gid);
   }
-  if (Object.keys(set).length) w.db.update(groups).set(set).where(eq(groups.id, input.gid)).run();
   const group = groupView(findGroup(w, input.gid));
   const event = recordEvent(w, { gid: group.id, kind: "GroupUpdated", actor: callerId, payload: { group } });
   w.effects.push({ type: "publish", gid: group.id, data: eventFrame(event) });

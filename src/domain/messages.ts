@@ -1,7 +1,7 @@
-import { and, eq } from "drizzle-orm";
 import { messages } from "../db/schema";
 import { selectList } from "../db/columns";
 import { AppError, forbidden, notFound } from "../errors";
+import { formatTime } from "../time";
 import type { Ctx } from "./context";
 import { attachFiles, fileToShare, fileView, type FileRow } from "./files";
 import { requireMember } from "./groups";
@@ -119,6 +119,8 @@ export function history(ctx: Ctx, callerId: number, q: HistoryQuery): { group: G
   return rows.map((r, i) => ({ group, msg: views[i]!, user: senders.get(r.senderUid)!, unread: null }));
 }
 
-export function findMessageInGroup(ctx: Ctx, gid: number, msgId: number) {
-  return ctx.db.select({ id: messages.id }).from(messages).where(and(eq(messages.id, msgId), eq(messages.groupId, gid))).get();
+const SQL_IN_GROUP = "SELECT id FROM messages WHERE id = ? AND group_id = ?";
+
+export function findMessageInGroup(ctx: Ctx, gid: number, msgId: number): { id: number } | undefined {
+  return ctx.db.$client.query<{ id: number }, [number, number]>(SQL_IN_GROUP).get(msgId, gid) ?? undefined;
 }

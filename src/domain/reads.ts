@@ -5,51 +5,51 @@ import { selectList } from "../db/columns";
 import { groupMembers, groups, messages } from "../db/schema";
 import { notFound } from "../errors";
 import type { Ctx } from "./context";
-import { MODE, requireMember } from "./groups";
+import { MODE, requireMember, type MemberRow } from "./groups";
 import { attachFiles } from "./files";
 import { findMessageInGroup } from "./messages";
 import { getUsers } from "./users";
 import { groupView, messageView, type GroupView, type MessageView, type UserView } from "./views";
 
-type Cursor = "readMsgId" | "deliveredMsgId";
-
-function moveCursor(ctx: Ctx, uid: number, gid: number, msgId: number, cursor: Cursor): boolean {
-  const column = groupMembers[cursor];
-  const moved = ctx.db
-    .update(groupMembers)
-    .set({ [cursor]: msgId })
-    .where(and(eq(groupMembers.groupId, gid), eq(groupMembers.userId, uid), lt(column, msgId)))
-    .returning({ gid: groupMembers.groupId })
-    .all();
-  return moved.length > 0;
-}
+// Every Read, Ack and REST group/read runs these: SQL prepared once (Database.query caches the
+// statement), not built and prepared again by drizzle on every call (≈ 40 % of a group/read's CPU).
+// Both cursors move in one statement; each only forward.
+const SQL_MOVE_BOTH =
+  "UPDATE group_members SET read_msg_id = max(read_msg_id, ?1), delivered_msg_id = max(delivered_msg_id, ?1) " +
+  "WHERE group_id = ?2 AND user_id = ?3 AND (read_msg_id < ?1 OR delivered_msg_id < ?1)";
+const SQL_MOVE_DELIVERED = "UPDATE group_members SET delivered_msg_id = ?1 WHERE group_id = ?2 AND user_id = ?3 AND delivered_msg_id < ?1";
 
 function assertMessage(ctx: Ctx, gid: number, msgId: number) {
   if (!findMessageInGroup(ctx, gid, msgId)) throw notFound("message not found in this group");
 }
 
+/** Moves the read cursor (and with it the delivered one) up to msgId; returns whether the read cursor moved. */
+function moveRead(ctx: Ctx, member: MemberRow, gid: number, uid: number, msgId: number): boolean {
+  // member is this transaction's row: the cursors it shows are the ones the UPDATE would compare.
+  if (member.readMsgId >= msgId && member.deliveredMsgId >= msgId) return false;
+  ctx.db.$client.query<unknown, [number, number, number]>(SQL_MOVE_BOTH).run(msgId, gid, uid);
+  return member.readMsgId < msgId;
+}
+
 /** Marks everything up to msgId read; returns whether the cursor moved. */
 export function markRead(ctx: Ctx, uid: number, gid: number, msgId: number): boolean {
-  requireMember(ctx, gid, uid);
+  const { member } = requireMember(ctx, gid, uid);
   assertMessage(ctx, gid, msgId);
-  const moved = moveCursor(ctx, uid, gid, msgId, "readMsgId");
   // Reading implies delivery.
-  moveCursor(ctx, uid, gid, msgId, "deliveredMsgId");
-  return moved;
+  return moveRead(ctx, member, gid, uid, msgId);
 }
 
 export function markDelivered(ctx: Ctx, uid: number, gid: number, msgId: number): boolean {
   requireMember(ctx, gid, uid);
   assertMessage(ctx, gid, msgId);
-  return moveCursor(ctx, uid, gid, msgId, "deliveredMsgId");
+  return ctx.db.$client.query<unknown, [number, number, number]>(SQL_MOVE_DELIVERED).run(msgId, gid, uid).changes > 0;
 }
 
 /** REST group/read: the cursor jumps to the group's newest message. Returns it (or null). */
 export function markGroupRead(ctx: Ctx, uid: number, gid: number): number | null {
-  const { group } = requireMember(ctx, gid, uid);
+  const { group, member } = requireMember(ctx, gid, uid);
   if (group.lastMsgId === null) return null;
-  moveCursor(ctx, uid, gid, group.lastMsgId, "readMsgId");
-  moveCursor(ctx, uid, gid, group.lastMsgId, "deliveredMsgId");
+  moveRead(ctx, member, gid, uid, group.lastMsgId);
   return group.lastMsgId;
 }
 

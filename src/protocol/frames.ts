@@ -47,6 +47,42 @@ export const bodies = {
 
 export type Bodies = { [E in EventName]: z.output<(typeof bodies)[E]> };
 
+const KINDS: ReadonlySet<unknown> = new Set(MESSAGE_KINDS);
+const isId = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 1;
+const isText = (v: unknown): v is string => typeof v === "string" && v.isWellFormed();
+/** clientMsgId's 1..128, counted as zod counts: in code points (a well-formed string's pairs count once). */
+function idLengthOk(s: string): boolean {
+  if (s.length <= 128) return s.length >= 1;
+  if (s.length > 256) return false;
+  let points = 0;
+  for (let i = 0; i < s.length; i++) if ((s.charCodeAt(i) & 0xfc00) !== 0xdc00) points++;
+  return points <= 128;
+}
+
+/**
+ * The Msg frame checked by hand, for the hot path: `envelope` then
+ * `bodies.Msg`, written out. The schemas above stay the source of truth:
+ * this accepts only frames they accept and returns the body they return (key
+ * for key, unknown keys dropped; tests/frames.fast.test.ts holds the two
+ * together over a fuzzed corpus). null: not a valid Msg, the schemas decide
+ * and word the error. `isWellFormed()` is the `wellFormed` refinement
+ * (no lone surrogate).
+ */
+export function fastMsg(frame: unknown): Bodies["Msg"] | null {
+  if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return null;
+  const { event, body } = frame as { event?: unknown; body?: unknown };
+  if (event !== "Msg" || typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  const { clientMsgId, uid, kind, gid, content, replyTo } = body as Record<string, unknown>;
+  if (!isText(clientMsgId) || !idLengthOk(clientMsgId)) return null;
+  if (!KINDS.has(kind) || !isId(gid) || !isText(content)) return null;
+  if (uid !== undefined && !isId(uid)) return null;
+  if (replyTo !== undefined && replyTo !== null && !isId(replyTo)) return null;
+  const out: Bodies["Msg"] = uid === undefined ? { clientMsgId, kind: kind as Bodies["Msg"]["kind"], gid, content } : { clientMsgId, uid, kind: kind as Bodies["Msg"]["kind"], gid, content };
+  // The schema keeps a replyTo given (null included) and leaves out one not given.
+  if (replyTo !== undefined) out.replyTo = replyTo as number | null;
+  return out;
+}
+
 export type OkAck = { clientMsgId: string; serverMsgId: number | null; kind: "Ack"; content: "Ok"; [extra: string]: unknown };
 
 export const okAck = (clientMsgId: string, serverMsgId: number | null, extra: Record<string, unknown> = {}): OkAck => ({
@@ -56,5 +92,9 @@ export const okAck = (clientMsgId: string, serverMsgId: number | null, extra: Re
   content: "Ok",
   ...extra,
 });
+
+/** JSON.stringify(okAck(clientMsgId, serverMsgId, { seq })), written out: the Msg's reply, once per message. */
+export const msgAck = (clientMsgId: string, serverMsgId: number, seq: number) =>
+  `{"clientMsgId":${JSON.stringify(clientMsgId)},"serverMsgId":${JSON.stringify(serverMsgId)},"kind":"Ack","content":"Ok","seq":${JSON.stringify(seq)}}`;
 
 export { msgPush } from "../push";

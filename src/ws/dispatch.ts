@@ -12,7 +12,7 @@ import { changesSince } from "../domain/sync";
 import { AppError, forbidden, unauthorized } from "../errors";
 import { changeFrame, eventFrame, msgPush, notifyFrame, typingFrame } from "../push";
 import type { WriteCtx } from "../write/writer";
-import { okAck, type Bodies, type EventName } from "../protocol/frames";
+import { msgAck, okAck, type Bodies, type EventName } from "../protocol/frames";
 import type { Sock, SocketData } from "./hub";
 
 type Handler<E extends EventName> = (app: App, w: WriteCtx, ws: Sock, body: Bodies[E]) => void;
@@ -40,6 +40,14 @@ function setIdentity(w: WriteCtx, ws: Sock, next: Identity) {
   w.onRollback(() => Object.assign(ws.data, before));
 }
 
+/**
+ * Handlers that fail, if at all, before their first write, so they run
+ * without a savepoint of their own (write/writer.ts, Job.savepoint). Msg:
+ * identity, group, membership and size are all checked before the INSERT,
+ * and a resend writes nothing.
+ */
+export const FAILS_BEFORE_WRITING: ReadonlySet<EventName> = new Set<EventName>(["Msg"]);
+
 export const handlers: { [E in EventName]: Handler<E> } = {
   Login(app, w, ws, b) {
     const session = resolveToken(w, b.content);
@@ -60,7 +68,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
   Msg(app, w, ws, b) {
     const uid = identity(ws, b.uid);
     const { message, duplicate } = sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, replyTo: b.replyTo });
-    reply(w, ws, okAck(b.clientMsgId, message.id, { seq: message.seq }));
+    reply(w, ws, msgAck(b.clientMsgId, message.id, message.seq));
     if (!duplicate) {
       app.metrics.inc("rim_messages_stored_total");
       w.effects.push({ type: "publish", gid: message.gid, data: msgPush(message), except: ws });

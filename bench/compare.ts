@@ -1,0 +1,132 @@
+// Before/after on a noisy machine: several rim checkouts and the ceiling,
+// each on its own server, loaded in turn by the fan-out client for several
+// rounds (the order rotated every round), so every round compares figures
+// taken within seconds of each other. Prints each round and the medians of
+// msg/s, server CPU per message and rim ÷ ceiling.
+//   bun bench/compare.ts [--rim NAME=DIR]... [--rounds 5] [--size 100]
+//                        [--mode closed|open] [--rate 5000] [--inflight 64]
+//                        [--warmup 1000] [--duration 3000] [--syscalls] [--profile DIR]
+// Without --rim: this checkout only. DIR is a checkout (its src/main.ts and
+// its migrations are used), e.g. `git archive <commit> | tar -x -C /tmp/base`
+// with node_modules linked in.
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FanoutConfig } from "./clients/fanout";
+import { closeSeedDb, openSeedDb, productionHash, seedGroup, seedUsers, useMigrations } from "./lib/seed";
+import { ROOT, runClient, startServer, type ServerProc } from "./lib/spawn";
+import { table } from "./lib/stats";
+import { MIGRATIONS } from "../src/db/migrations.gen";
+
+const argv = process.argv.slice(2);
+const value = (name: string, dflt: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1]! : dflt;
+};
+const rims: { name: string; dir: string }[] = [];
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] !== "--rim") continue;
+  const [name, dir] = argv[i + 1]!.split("=");
+  rims.push({ name: name!, dir: dir! });
+}
+if (rims.length === 0) rims.push({ name: "rim", dir: ROOT });
+const rounds = Number(value("--rounds", "5"));
+const size = Number(value("--size", "100"));
+const mode = value("--mode", "closed") as "closed" | "open";
+const rate = Number(value("--rate", "5000"));
+const inflight = Number(value("--inflight", "64"));
+const warmupMs = Number(value("--warmup", "1000"));
+const durationMs = Number(value("--duration", "3000"));
+// --syscalls: count the server's system calls per message with `perf stat` (needs perf and the permission to trace).
+const syscalls = argv.includes("--syscalls");
+// --profile DIR: the rim servers run under `bun --cpu-prof` (bench/profile-summary.ts reads the files).
+const profileDir = argv.includes("--profile") ? value("--profile", "") : "";
+const SYSCALLS = ["sendto", "write", "pwrite64", "pread64", "recvfrom", "fdatasync", "fsync", "epoll_pwait2", "epoll_wait", "futex"];
+
+const dir = mkdtempSync(join(tmpdir(), "rim-compare-"));
+const hash = await productionHash();
+const servers: { name: string; s: ServerProc; gid: number; users: { uid: number; token: string }[] }[] = [];
+try {
+  for (const r of rims) {
+    useMigrations((await import(join(r.dir, "src/db/migrations.gen.ts"))).MIGRATIONS);
+    const file = join(dir, `${r.name}.db`);
+    const db = openSeedDb(file);
+    const users = seedUsers(db, size, hash);
+    const gid = seedGroup(db, users.map((u) => u.uid));
+    closeSeedDb(db);
+    servers.push({ name: r.name, s: await startServer({ kind: "rim", rimCmd: ["bun", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, r.name)] : []), join(r.dir, "src/main.ts")], db: file }), gid, users });
+  }
+  useMigrations(MIGRATIONS);
+  // The ceiling ignores who logs in; it needs a gid and users to hand to the client.
+  servers.push({ name: "ceiling", s: await startServer({ kind: "ceiling" }), gid: 1, users: servers[0]!.users });
+
+  const rows: any[] = [];
+  const load = () => Math.round(loadavg()[0]! * 100) / 100;
+  for (let round = 0; round < rounds; round++) {
+    const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
+    for (const x of order) {
+      const cfg: FanoutConfig = {
+        wsUrl: x.s.wsUrl,
+        serverPid: x.s.pid,
+        gid: x.gid,
+        sender: x.users[0]!,
+        receivers: x.users.slice(1),
+        mode,
+        inflight,
+        rate,
+        warmupMs,
+        durationMs,
+        probes: 8,
+        contentBytes: 64,
+      };
+      const statFile = join(dir, `perf-${round}-${x.name}.txt`);
+      const perf = syscalls
+        ? Bun.spawn(["perf", "stat", "-x", ",", "-o", statFile, "-e", SYSCALLS.map((c) => `syscalls:sys_enter_${c}`).join(","), "-p", String(x.s.pid)], { stderr: "ignore" })
+        : null;
+      const r = await runClient("fanout", cfg, { dir, timeoutMs: warmupMs + durationMs + 60_000 });
+      if (perf) {
+        perf.kill("SIGINT");
+        await perf.exited;
+        const counts: Record<string, number> = {};
+        for (const line of (await Bun.file(statFile).text()).split("\n")) {
+          const [n, , ev] = line.split(",");
+          if (ev?.startsWith("syscalls:sys_enter_")) counts[ev.slice(19)] = Math.round((Number(n) / r.sent) * 100) / 100;
+        }
+        r.syscalls_per_msg = counts;
+        console.error(`round ${round} ${x.name}: system calls per message (whole run, ${r.sent} messages): ${JSON.stringify(counts)}`);
+      }
+      const perMsg = (pct: number) => Math.round(((pct / 100) * 1e6) / r.msgs_per_s * 10) / 10;
+      const usPerMsg = perMsg(r.server_cpu_pct);
+      const sysPerMsg = perMsg(r.server_sys_pct);
+      rows.push({ round, name: x.name, ...r, usPerMsg, sysPerMsg, load: load() });
+      console.error(`round ${round} ${x.name}: ${r.msgs_per_s} msg/s, cpu ${r.server_cpu_pct}%, ${usPerMsg} µs/msg (kernel ${sysPerMsg}), ack p50/p99 ${r.ack_ms.p50}/${r.ack_ms.p99}, e2e p99 ${r.e2e_ms.p99}, client ${r.client_cpu_pct}%, load ${load()}${r.errors ? ` errors ${r.errors}` : ""}${r.undelivered ? ` undelivered ${r.undelivered}` : ""}${r.overloaded ? " overloaded" : ""}`);
+    }
+  }
+  const median = (xs: number[]) => {
+    const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const r2 = (v: number) => Math.round(v * 100) / 100;
+  const summary = servers.map((x) => {
+    const mine = rows.filter((r) => r.name === x.name);
+    const ratios = mine.map((r) => r.deliveries_per_s / rows.find((c) => c.name === "ceiling" && c.round === r.round)!.deliveries_per_s);
+    return [
+      x.name,
+      median(mine.map((r) => r.msgs_per_s)),
+      median(mine.map((r) => r.server_cpu_pct)),
+      median(mine.map((r) => r.usPerMsg)),
+      median(mine.map((r) => r.sysPerMsg)),
+      r2(median(ratios)),
+      ratios.map(r2).join(" "),
+      median(mine.map((r) => r.ack_ms.p50)),
+      median(mine.map((r) => r.ack_ms.p99)),
+      median(mine.map((r) => r.e2e_ms.p99)),
+      mine.reduce((n, r) => n + (r.errors ?? 0) + (r.undelivered ?? 0), 0),
+    ];
+  });
+  console.log(`fan-out to ${size}, ${mode === "closed" ? `closed loop ${inflight}` : `open ${rate}/s`}, ${rounds} rounds of ${durationMs} ms; medians`);
+  console.log(table(["server", "msg/s", "srv cpu%", "µs/msg", "of it kernel", "÷ ceiling", "per round", "ack p50", "ack p99", "e2e p99", "errors+undelivered"], summary));
+} finally {
+  for (const x of servers) await x.s.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

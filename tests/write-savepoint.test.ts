@@ -1,0 +1,121 @@
+// Jobs without a savepoint (Job.savepoint: false, the socket's Msg): one that
+// fails before writing fails alone, as with a savepoint; one that fails after
+// writing cannot be taken back alone, so its whole batch is rolled back and
+// every job of it answered as after a failed commit: nothing half-stored,
+// nothing announced.
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Outcome, WriteCtx } from "../src/write/writer";
+import { makeApp, type TestApp, user, group } from "./helpers";
+
+let apps: TestApp[] = [];
+afterEach(() => {
+  for (const a of apps) a.close();
+  apps = [];
+});
+
+function setup() {
+  const app = makeApp();
+  apps.push(app);
+  app.db.$client.run("CREATE TABLE t (v TEXT NOT NULL)");
+  return app;
+}
+
+const rows = (app: TestApp) => app.db.$client.query<{ v: string }, []>("SELECT v FROM t ORDER BY rowid").all().map((r) => r.v);
+
+/** Submits jobs in one turn (one batch); resolves with their outcomes and what each job's effects and undo did. */
+function batch(app: TestApp, jobs: { savepoint?: boolean; run: (w: WriteCtx) => unknown }[]) {
+  const log: string[] = [];
+  const outcomes = jobs.map(
+    (j, i) =>
+      new Promise<Outcome>((settle) =>
+        app.writer.submit({
+          db: true,
+          savepoint: j.savepoint,
+          run: (w) => {
+            w.onRollback(() => log.push(`undo ${i}`));
+            return j.run(w);
+          },
+          settle,
+        }),
+      ),
+  );
+  return { outcomes: Promise.all(outcomes), log };
+}
+
+const insert = (v: string) => (w: WriteCtx) => void w.db.$client.query("INSERT INTO t (v) VALUES (?)").run(v);
+
+describe("a job without a savepoint", () => {
+  test("failing before it writes fails alone; the jobs around it are stored", async () => {
+    const app = setup();
+    const { outcomes, log } = batch(app, [
+      { run: insert("a") },
+      {
+        savepoint: false,
+        run: () => {
+          throw new Error("checked first");
+        },
+      },
+      { savepoint: false, run: insert("c") },
+    ]);
+    const [a, b, c] = await outcomes;
+    expect(a!.ok).toBe(true);
+    expect(b!.ok).toBe(false);
+    expect(c!.ok).toBe(true);
+    expect(rows(app)).toEqual(["a", "c"]);
+    expect(log).toEqual(["undo 1"]);
+  });
+
+  test("failing after it wrote rolls back the whole batch: every job fails, nothing is stored, every undo runs", async () => {
+    const app = setup();
+    const before = app.writer.pending;
+    const { outcomes, log } = batch(app, [
+      { run: insert("a") },
+      { savepoint: false, run: insert("b") },
+      {
+        savepoint: false,
+        run: (w) => {
+          insert("c")(w);
+          throw new Error("after writing");
+        },
+      },
+      { run: insert("d") },
+    ]);
+    const all = await outcomes;
+    expect(before).toBe(0);
+    for (const o of all) {
+      expect(o.ok).toBe(false);
+      if (!o.ok) expect(o.error.status).toBe(500);
+    }
+    expect(rows(app)).toEqual([]);
+    expect(app.db.$client.inTransaction).toBe(false);
+    // The failing job's undo first, then the stored ones', newest first; the job after it never ran.
+    expect(log).toEqual(["undo 2", "undo 1", "undo 0"]);
+    // The writer goes on: the next batch is stored.
+    const next = batch(app, [{ savepoint: false, run: insert("e") }]);
+    expect((await next.outcomes)[0]!.ok).toBe(true);
+    expect(rows(app)).toEqual(["e"]);
+  });
+
+  test("a resend writes nothing and a refused Msg fails alone, in one batch of Msgs", async () => {
+    const app = setup();
+    const a = await user(app, "sp_a");
+    const b = await user(app, "sp_b");
+    const outsider = await user(app, "sp_c");
+    const gid = group(app, a, [b]);
+    const { sendMessage } = await import("../src/domain/messages");
+    const send = (uid: number, clientMsgId: string) => (w: WriteCtx) => sendMessage(w, uid, { gid, kind: "Text", content: clientMsgId, clientMsgId });
+    const { outcomes } = batch(app, [
+      { savepoint: false, run: send(a.uid, "m1") },
+      { savepoint: false, run: send(outsider.uid, "m2") },
+      { savepoint: false, run: send(a.uid, "m1") },
+      { savepoint: false, run: send(b.uid, "m3") },
+    ]);
+    const [m1, refused, resent, m3] = (await outcomes) as any[];
+    expect(m1.ok && m3.ok && resent.ok).toBe(true);
+    expect(refused.ok).toBe(false);
+    expect(refused.error.status).toBe(403);
+    expect(resent.value.duplicate).toBe(true);
+    expect(resent.value.message.id).toBe(m1.value.message.id);
+    expect([m1.value.message.seq, m3.value.message.seq]).toEqual([1, 2]);
+  });
+});
