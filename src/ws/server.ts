@@ -127,7 +127,7 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
       }
       // The Msg frame, the hot path, checked by hand: the same verdict and body as the schemas (frames.ts).
       const msg = fastMsg(frame);
-      if (msg) return dispatch(ws, msg.clientMsgId, "Msg", msg);
+      if (msg) return dispatch(ws, clientMsgIdOf(frame), "Msg", msg);
       const clientMsgId = clientMsgIdOf(frame);
       const env = envelope.safeParse(frame);
       if (!env.success) return queue.reject(ws, badRequest(describeZodError(env.error)), clientMsgId);
