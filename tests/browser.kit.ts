@@ -3,6 +3,7 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { wakeOrDeadline } from "./helpers";
 
 // RIM_CHROMIUM points elsewhere only to try the missing-browser path.
 export const CHROMIUM = process.env.RIM_CHROMIUM ?? "/usr/bin/chromium";
@@ -100,10 +101,10 @@ export async function until<T>(fn: () => Promise<T>, want: Awaited<T>, timeout =
     const got = await fn();
     const left = end - Date.now();
     if (Bun.deepEquals(got, want) || left <= 0) return void expect(got as Awaited<T>).toEqual(want);
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const changed = watched.map((p, i) => p.evaluate((n) => (window as any).__domChangedSince?.(n) ?? n + 1, seen[i]!).catch(() => 0)); // a navigation ends it too
-    await Promise.race([...changed, new Promise((res) => (timer = setTimeout(res, left)))]);
-    clearTimeout(timer);
+    const deadline = wakeOrDeadline(left);
+    await Promise.race([...changed, deadline.woken]);
+    deadline.wake();
   }
 }
 

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { isEmoji } from "../src/domain/changes";
 import { sendMessage } from "../src/domain/messages";
-import { fixture, group, serve, user } from "./helpers";
+import { fixture, group, serve, user, wakeOrDeadline } from "./helpers";
 import { decodeFrames, type RawFrame } from "./hostile.kit";
 import {
   applyOps, badUtf8, encode, fatalOps, hostile, HUGE, invalidFor, isId, isObject, isStr, MAX_ID, notAnObject, oneOf, params,
@@ -65,10 +65,9 @@ class Sock {
       if (this.closed) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason}) while waiting for ${what}`);
       const left = end - performance.now();
       if (left <= 0) throw new Error(`no ${what} within ${ms} ms`);
-      await new Promise<void>((res) => {
-        const t = setTimeout(res, left);
-        this.wake = () => (clearTimeout(t), res());
-      });
+      const w = wakeOrDeadline(left);
+      this.wake = w.wake;
+      await w.woken;
       this.wake = null;
     }
   }
@@ -521,10 +520,9 @@ async function rawBytes(bytes: Uint8Array<ArrayBuffer>): Promise<RawOutcome> {
     while (!pred() && !ended) {
       const left = end - performance.now();
       if (left <= 0) throw new Error(`raw socket: no ${what} within ${ms} ms`);
-      await new Promise<void>((res) => {
-        const t = setTimeout(res, left);
-        wake = () => (clearTimeout(t), res());
-      });
+      const w = wakeOrDeadline(left);
+      wake = w.wake;
+      await w.woken;
       wake = null;
     }
   };

@@ -215,3 +215,18 @@ export class Client {
 }
 
 export const isPush = (event: string) => (f: Frame) => f.event === event;
+
+/**
+ * Resolves when `wake` is called (the event a test waits for) or, at the
+ * latest, after `ms` (the deadline that turns a missing event into a failure
+ * instead of a hang). Never a way to let time pass: callers re-check their
+ * condition on each wake and fail on the deadline.
+ */
+export function wakeOrDeadline(ms: number): { woken: Promise<void>; wake: () => void } {
+  let wake!: () => void;
+  const woken = new Promise<void>((res) => {
+    wake = res;
+    AbortSignal.timeout(Math.max(0, ms)).addEventListener("abort", () => res(), { once: true });
+  });
+  return { woken, wake };
+}
