@@ -141,11 +141,7 @@ run(
     await kit.register(b.page, server.url, "ben", "Ben Baker");
     await kit.register(outsider.page, server.url, "cid", "Cid Cole");
 
-    await a.page.getByRole("button", { name: "New group" }).click();
-    await a.page.getByLabel("Name").fill("Design review");
-    await a.page.getByLabel(/Members/).fill("ben");
-    await a.page.getByRole("button", { name: "Create group" }).click();
-    await a.page.getByRole("heading", { name: "Design review" }).waitFor();
+    await kit.newGroup(a.page, "Design review", "ben");
     await send(a.page, "Photos from the offsite coming up");
     await settled(a.page);
     await conv(b.page, "Design review").click();
@@ -305,11 +301,7 @@ run(
     const b = await person(PHONE);
     await kit.register(a.page, server.url, "dana", "Dana Dunn");
     await kit.register(b.page, server.url, "eli", "Eli Evans");
-    await a.page.getByRole("button", { name: "New group" }).click();
-    await a.page.getByLabel("Name").fill("Trip planning");
-    await a.page.getByLabel(/Members/).fill("eli");
-    await a.page.getByRole("button", { name: "Create group" }).click();
-    await a.page.getByRole("heading", { name: "Trip planning" }).waitFor();
+    await kit.newGroup(a.page, "Trip planning", "eli");
     await send(a.page, "Let us plan the trip here");
     await settled(a.page);
 

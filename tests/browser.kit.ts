@@ -120,3 +120,12 @@ export async function send(page: Page, text: string) {
 export async function settled(page: Page) {
   await until(() => page.locator(".msg[data-state]").count(), 0, 8000);
 }
+
+/** Creates a group through "New group", typing the members' accounts, and waits for it to open. */
+export async function newGroup(page: Page, name: string, members: string) {
+  await page.getByRole("button", { name: "New group" }).click();
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel(/Members/).fill(members);
+  await page.getByRole("button", { name: "Create group" }).click();
+  await page.getByRole("heading", { name }).waitFor();
+}

@@ -104,11 +104,7 @@ run(
     await kit.register(cat.page, server.url, "cat", "Cat Cole");
 
     // Ann makes the group; everyone has it open.
-    await ann.page.getByRole("button", { name: "New group" }).click();
-    await ann.page.getByLabel("Name").fill("Design crew");
-    await ann.page.getByLabel(/Members/).fill("ben cat");
-    await ann.page.getByRole("button", { name: "Create group" }).click();
-    await ann.page.getByRole("heading", { name: "Design crew" }).waitFor();
+    await kit.newGroup(ann.page, "Design crew", "ben cat");
     await send(ann.page, "Welcome to the crew");
     await settled(ann.page);
     for (const p of [ben.page, cat.page]) {

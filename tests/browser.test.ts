@@ -157,11 +157,7 @@ run(
     await until(() => bubbles(b.page), expected);
 
     // A group beside the direct chat: Bob's answer there shows as unread while Alice reads Bob's chat.
-    await a.page.getByRole("button", { name: "New group" }).click();
-    await a.page.getByLabel("Name").fill("Weekend hike");
-    await a.page.getByLabel(/Members/).fill("bob");
-    await a.page.getByRole("button", { name: "Create group" }).click();
-    await a.page.getByRole("heading", { name: "Weekend hike" }).waitFor();
+    await kit.newGroup(a.page, "Weekend hike", "bob");
     await send(a.page, "Who is in for Saturday?");
     await settled(a.page);
     await conv(a.page, "Bob Brown").click();
@@ -203,11 +199,7 @@ run(
     await b.page.getByRole("button", { name: "Close" }).click();
 
     // Carol creates a group with Dave, renames it; Dave sees it live.
-    await a.page.getByRole("button", { name: "New group" }).click();
-    await a.page.getByLabel("Name").fill("Launch crew");
-    await a.page.getByLabel(/Members/).fill("dave");
-    await a.page.getByRole("button", { name: "Create group" }).click();
-    await a.page.getByRole("heading", { name: "Launch crew" }).waitFor();
+    await kit.newGroup(a.page, "Launch crew", "dave");
     await send(a.page, "Welcome to the crew");
     await settled(a.page);
     await conv(b.page, "Launch crew").locator(".badge").waitFor();
