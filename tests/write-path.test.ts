@@ -38,6 +38,17 @@ async function setup(overrides = {}) {
   return { s, a, b, c, gid, open };
 }
 
+/**
+ * Starts a write and waits for its commit (not for its durability): its reply
+ * comes back unawaited, in an array so that await does not unwrap it.
+ */
+async function started<T>(s: HeldServer, begin: () => Promise<T>): Promise<readonly [Promise<T>]> {
+  const committed = commits(s.app);
+  const reply = begin();
+  await committed;
+  return [reply] as const;
+}
+
 /** Sends a frame without waiting for its reply. */
 function fire(c: Client, event: string, body: Record<string, unknown>) {
   const clientMsgId = (body.clientMsgId as string) ?? `f-${Math.random().toString(36).slice(2)}`;
@@ -194,18 +205,8 @@ describe("a Login in flight sees every change, whichever order they commit in", 
       const cb = await open();
       const [inFlight] = await writeInFlight(s, ca, gid);
       const steps = {
-        login: async () => {
-          const committed = commits(s.app);
-          const ack = fire(cb, "Login", { content: b.token });
-          await committed;
-          return [ack] as const;
-        },
-        change: async () => {
-          const committed = commits(s.app);
-          const res = rest(s, "/api/group/user/change", a.token, { gid, uids: [b.uid], opType: 2 });
-          await committed;
-          return [res] as const;
-        },
+        login: () => started(s, () => fire(cb, "Login", { content: b.token })),
+        change: () => started(s, () => rest(s, "/api/group/user/change", a.token, { gid, uids: [b.uid], opType: 2 })),
       };
       const [first, second] = order === "login first" ? [steps.login, steps.change] : [steps.change, steps.login];
       // Each step hands back its reply unawaited (in an array, so await does not unwrap it).
@@ -226,18 +227,8 @@ describe("a Login in flight sees every change, whichever order they commit in", 
       const ca = await open(a);
       const cc = await open();
       const [inFlight] = await writeInFlight(s, ca, gid);
-      const login = async () => {
-        const committed = commits(s.app);
-        const ack = fire(cc, "Login", { content: c.token });
-        await committed;
-        return [ack] as const;
-      };
-      const add = async () => {
-        const committed = commits(s.app);
-        const res = rest(s, "/api/group/user/change", a.token, { gid, uids: [c.uid], opType: 1 });
-        await committed;
-        return [res] as const;
-      };
+      const login = () => started(s, () => fire(cc, "Login", { content: c.token }));
+      const add = () => started(s, () => rest(s, "/api/group/user/change", a.token, { gid, uids: [c.uid], opType: 1 }));
       const [[p1], [p2]] = order === "login first" ? [await login(), await add()] : [await add(), await login()];
       s.disk.pass();
       await Promise.all([inFlight, p1, p2]);
@@ -250,18 +241,8 @@ describe("a Login in flight sees every change, whichever order they commit in", 
       const ca = await open(a);
       const cb = await open();
       const [inFlight] = await writeInFlight(s, ca, gid);
-      const login = async () => {
-        const committed = commits(s.app);
-        const ack = fire(cb, "Login", { content: b.token });
-        await committed;
-        return [ack] as const;
-      };
-      const logout = async () => {
-        const committed = commits(s.app);
-        const res = rest(s, "/api/user/logout", b.token, {});
-        await committed;
-        return [res] as const;
-      };
+      const login = () => started(s, () => fire(cb, "Login", { content: b.token }));
+      const logout = () => started(s, () => rest(s, "/api/user/logout", b.token, {}));
       const [[p1], [p2]] = order === "login first" ? [await login(), await logout()] : [await logout(), await login()];
       s.disk.pass();
       const [r1, r2] = await Promise.all([p1, p2, inFlight]);
