@@ -10,11 +10,13 @@ export type PgDb = BunSQLDatabase<typeof schema> & { $client: SQL };
 export type PgOptions = {
   /** Connections in the pool. */
   max?: number;
+  /** Seconds to wait for a connection before failing. */
+  connectTimeout?: number;
 };
 
 /** Opens a pool on the database at `url` (postgres://USER@HOST:PORT/DB); connections open on first use. */
-export function openPostgres(url: string, { max = 10 }: PgOptions = {}): PgDb {
-  const client = new SQL(url, { max, connection: { synchronous_commit: "on", application_name: "rim" } });
+export function openPostgres(url: string, { max = 10, connectTimeout = 10 }: PgOptions = {}): PgDb {
+  const client = new SQL(url, { max, connectionTimeout: connectTimeout, connection: { synchronous_commit: "on", application_name: "rim" } });
   return drizzle({ client, schema }) as PgDb;
 }
 
