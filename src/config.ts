@@ -172,7 +172,8 @@ export function kindOf(key: keyof Options): Kind {
 
 /** The value placeholder of --help: <full|normal>, <0-65535>, <1024-…>, <text>. */
 function placeholder(key: keyof Options): string {
-  if ("placeholder" in OPTIONS[key]) return OPTIONS[key].placeholder;
+  const o = OPTIONS[key];
+  if ("placeholder" in o) return o.placeholder as string;
   const k = kindOf(key);
   if (k.kind === "enum") return `<${k.values.join("|")}>`;
   if (k.kind === "int") return `<${k.min}-${k.max === Number.MAX_SAFE_INTEGER ? "…" : k.max}>`;

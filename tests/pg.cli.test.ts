@@ -47,8 +47,13 @@ describe("rim migrate --db postgres://…", () => {
   });
 
   test.each([
-    ["a database that is not there", (u: URL) => (u.pathname = "/no_such_database"), "no_such_database"],
-    ["a port nobody listens on, with a password kept out of the message", (u: URL) => ((u.port = "1"), (u.password = "s3cret")), "Failed to connect"],
+    ["a database that is not there", (u: URL): void => {
+      u.pathname = "/no_such_database";
+    }, "no_such_database"],
+    ["a port nobody listens on, with a password kept out of the message", (u: URL): void => {
+      u.port = "1";
+      u.password = "s3cret";
+    }, "Failed to connect"],
   ] as const)("%s is an error naming the database, exit 1", async (_label, change, detail) => {
     const url = new URL(db.url);
     change(url);
