@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { EMBEDDED, renderMigrationsModule } from "../scripts/embed-migrations";
 import { closePostgres, openPostgres } from "../src/db/pg/open";
 import { migratePostgres } from "../src/db/pg/migrate";
+import { tsqueryLiteral, tsvectorLiteral, type SearchTerm } from "../src/db/pg/search";
+import { indexedBody } from "../src/domain/search";
 import { MIGRATIONS } from "../src/db/pg/migrations.gen";
 import * as pg from "../src/db/pg/schema";
 import { schema as sqliteSchema } from "../src/db/schema";
@@ -149,6 +151,59 @@ describe("one id sequence for messages and group events", () => {
       expect(all).toHaveLength(26);
     } finally {
       await closePostgres(pgDb);
+    }
+  });
+});
+
+describe("search on PostgreSQL: the tokens FTS5 gets, as tsvector and tsquery literals over a GIN index", () => {
+  const pairs = (run: string) => {
+    const c = [...run];
+    return c.length === 1 ? c : c.slice(0, -1).map((x, i) => x + c[i + 1]);
+  };
+  const word = (text: string): SearchTerm => ({ cjk: false, text, pairs: [] });
+  const cjk = (text: string): SearchTerm => ({ cjk: true, text, pairs: pairs(text) });
+  const MESSAGES: [number, string][] = [
+    [1, "Hello World, the café opens at nine"],
+    [1, "東京都に住んでいます"],
+    [2, "hello from the other group"],
+    [2, "京都と東京"],
+    [1, "it's a quote ' and a \\ backslash"],
+  ];
+
+  test.each<[string, SearchTerm[], number[], number[]]>([
+    ["a word by prefix, in the caller's group only", [word("hel")], [1], [0]],
+    ["a word in both groups", [word("hello")], [1, 2], [0, 2]],
+    ["diacritics and case folded as FTS5 does", [word("cafe")], [1], [0]],
+    ["diacritics folded in the (already lower-cased) query too", [word("café")], [1], [0]],
+    ["every term must match", [word("hello"), word("nine")], [1, 2], [0]],
+    ["a CJK run is a phrase of pairs: 東京都 is not 京都 and 東京 apart", [cjk("東京都")], [1, 2], [1]],
+    ["a CJK pair anywhere", [cjk("京都")], [1, 2], [1, 3]],
+    ["a quote and a backslash are plain characters", [word("quote")], [1], [4]],
+    ["nothing outside the caller's groups", [word("group")], [1], []],
+  ])("%s", async (_label, terms, gids, want) => {
+    const fresh = await freshDatabase();
+    const node = new SQL(fresh.url, { max: 1 });
+    try {
+      await migratePostgres(node);
+      const [u] = await node`INSERT INTO users (account, name, password_hash, created_at) VALUES ('s', 'S', 'h', 1) RETURNING id`;
+      for (const gid of [1, 2]) await node`INSERT INTO groups (id, name, mode, creator_uid, created_at) VALUES (${gid}, 'g', 1, ${u.id}, 1)`;
+      const ids: number[] = [];
+      for (const [i, [gid, content]] of MESSAGES.entries()) {
+        const [m] = await node`INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at) VALUES (${gid}, ${i + 1}, ${u.id}, 'Text', ${content}, ${"c" + i}, 1, 1) RETURNING id`;
+        ids.push(Number(m.id));
+        const body = indexedBody(gid, content)!;
+        await node`INSERT INTO message_search (message_id, group_id, body) VALUES (${m.id}, ${gid}, ${tsvectorLiteral(body)}::tsvector)`;
+      }
+      const query = tsqueryLiteral(terms, gids.map((g) => `§${g}`));
+      const found = await node`SELECT message_id FROM message_search WHERE body @@ ${query}::tsquery ORDER BY message_id`;
+      expect(found.map((r: { message_id: string }) => ids.indexOf(Number(r.message_id)))).toEqual(want);
+      // The GIN index answers it (sequential scans off, the plan still works: the index can serve the query).
+      await node`SET enable_seqscan = off`;
+      const plan = (await node.unsafe(`EXPLAIN SELECT message_id FROM message_search WHERE body @@ '${query.replace(/'/g, "''")}'::tsquery`)).map((r: { "QUERY PLAN": string }) => r["QUERY PLAN"]).join("\n");
+      expect(plan).toContain("message_search_body_idx");
+    } finally {
+      await node.close();
+      await fresh.drop();
     }
   });
 });
