@@ -6,6 +6,8 @@ import { createBlobStore, filesDir } from "./blobs";
 import type { Config } from "./config";
 import { closeDatabase, openDatabase } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
+import { sqliteStore } from "./db/sqlite-store";
+import { runSync } from "./domain/store";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
 import { availableParallelism } from "node:os";
@@ -46,6 +48,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     metrics,
     durability,
     db,
+    store: sqliteStore(db.$client),
     clock,
     log,
     newId: (size = 21) => nanoid(size),
@@ -66,6 +69,13 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     hub,
     typing: createTypingThrottle(clock),
     writer: undefined as unknown as Writer,
+    read(flow) {
+      try {
+        return Promise.resolve(runSync(flow));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
     write: (fn) => app.writer.run(fn),
   };
   app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });

@@ -19,7 +19,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { closeApp, createApp, type App } from "../src/app";
 import { requestFriend } from "../src/domain/friends";
 import { createGroup, removeMembers } from "../src/domain/groups";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { resolveToken, revokeSession } from "../src/domain/sessions";
 import { login } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";

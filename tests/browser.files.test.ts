@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { searchUser } from "../src/domain/users";
 import * as kit from "./browser.kit";
 import { bubbles, conv, send, settled, until, violations } from "./browser.kit";

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { searchUser } from "../src/domain/users";
 import * as kit from "./browser.kit";
 import { conv, send, settled, until, violations } from "./browser.kit";

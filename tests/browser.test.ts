@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { searchUser } from "../src/domain/users";
 import * as kit from "./browser.kit";
 import { available, bubbles, conv, send, settled, until, violations } from "./browser.kit";

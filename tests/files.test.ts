@@ -9,7 +9,7 @@ import { join, relative } from "node:path";
 import { closeApp, createApp } from "../src/app";
 import { collectFiles, messagesHaveDeletedAt } from "../src/domain/files";
 import { removeMembers } from "../src/domain/groups";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { createHttpApp } from "../src/http/app";
 import { manualClock } from "../src/time";
 import { ServerProcess } from "./crash-run";

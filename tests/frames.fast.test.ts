@@ -11,7 +11,7 @@ import { selectList } from "../src/db/columns";
 import { messages } from "../src/db/schema";
 import { RUNS, SEED } from "./fuzz.kit";
 import { group, makeApp, user, fixture } from "./helpers";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { messageView } from "../src/domain/views";
 
 /** What the schemas make of a frame: the Msg body, or null when they refuse it (or it is another event). */

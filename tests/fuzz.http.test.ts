@@ -13,7 +13,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { requestFriend } from "../src/domain/friends";
 import { isEmoji } from "../src/domain/changes";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { setUserAdmin } from "../src/domain/admin";
 import { fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
 import {

@@ -11,7 +11,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { isEmoji } from "../src/domain/changes";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { fixture, group, serve, user, wakeOrDeadline } from "./helpers";
 import { decodeFrames, type RawFrame } from "./hostile.kit";
 import {

@@ -2,6 +2,9 @@
 import { closeApp, createApp, type App } from "../src/app";
 import { defaultConfig, type Config } from "../src/config";
 import { createGroup } from "../src/domain/groups";
+import { sendMessage as sendMessageFlow, type OutgoingMessage, type Sent } from "../src/domain/messages";
+import { runSync } from "../src/domain/store";
+import type { Ctx } from "../src/domain/context";
 import { login, registerUser } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
 import { startServer, type Running } from "../src/server";
@@ -72,6 +75,11 @@ export async function user(app: App, account = `user${++seq}`, password = "passw
 export function fixture(app: App): WriteCtx {
   const effects = { push: (...es: Effect[]) => (es.forEach((e) => applyEffect(app.hub, e)), es.length) } as unknown as Effect[];
   return Object.assign(Object.create(app) as App, { effects, onRollback() {} });
+}
+
+/** The domain's sendMessage run to completion at once on the SQLite store: a fixture's one synchronous line. */
+export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage): Sent {
+  return runSync(sendMessageFlow(ctx, senderId, input));
 }
 
 export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {

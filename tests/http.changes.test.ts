@@ -2,7 +2,7 @@
 // MessageInfo, every refusal with nothing written; mentions in messages and
 // the chat list's count of unread mentions.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { manualClock } from "../src/time";
 import { call, fixture, group, makeApp, MSG_ADDITIONS, user, type TestApp, type TestUser } from "./helpers";
 import { expectMessage, fails, ok, TIME } from "./http.expect";

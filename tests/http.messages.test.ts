@@ -1,7 +1,7 @@
 // /api/message/*: chat/list, history, group/read. There is no REST send
 // route: messages are stored through the domain, as the WebSocket layer does.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { manualClock } from "../src/time";
 import { call, group, makeApp, MSG_ADDITIONS, user, type TestApp, type TestUser, fixture } from "./helpers";
 import { expectChat, expectMessage, expectUser, fails, ok } from "./http.expect";

@@ -2,7 +2,7 @@
 // but the caller; the caller reads their own through user/token and user/get.
 import { afterAll, describe, expect, test } from "bun:test";
 import { requestFriend, respondToFriend } from "../src/domain/friends";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { login, registerUser } from "../src/domain/users";
 import { call, group, makeApp, fixture } from "./helpers";
 

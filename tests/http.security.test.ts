@@ -3,7 +3,7 @@
 // database keeps of passwords and tokens.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { requestFriend } from "../src/domain/friends";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { manualClock } from "../src/time";
 import { call, fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
 import { fails, ok } from "./http.expect";

@@ -1,7 +1,7 @@
 // sendMessage's idempotency holds whatever changed since the first send.
 import { expect, test } from "bun:test";
 import { removeMembers } from "../src/domain/groups";
-import { sendMessage } from "../src/domain/messages";
+import { sendMessage } from "./helpers";
 import { group, makeApp, user, fixture } from "./helpers";
 
 test.each([

@@ -12,6 +12,7 @@ import { reindexMessage } from "./search";
 import type { WriteCtx } from "../write/writer";
 import type { Sock } from "../ws/hub";
 import type { Ctx } from "./context";
+import { runSync } from "./store";
 import { eventByClientMsgId, recordEvent, type GroupEvent, type MessageChangeKind } from "./events";
 import { ROLE } from "./groups";
 import { mentionsIn, storeMentions } from "./mentions";
@@ -91,7 +92,7 @@ export function editMessage(w: WriteCtx, uid: number, input: Input & { content: 
   const { row } = target(w, uid, input.gid, input.msgId);
   if (row.senderUid !== uid) throw forbidden("only the sender may edit a message");
   if (Buffer.byteLength(input.content) > w.limits.maxContent) throw new AppError("too_large", `content: longer than ${w.limits.maxContent} bytes`);
-  const mentioned = mentionsIn(w, row.groupId, row.kind, input.content);
+  const mentioned = runSync(mentionsIn(w, row.groupId, row.kind, input.content));
   const mentions = mentioned.length ? JSON.stringify(mentioned) : null;
   const now = w.clock();
   const event = record(w, "Edited", uid, row, input.clientMsgId);
@@ -99,7 +100,7 @@ export function editMessage(w: WriteCtx, uid: number, input: Input & { content: 
   // Found by its new text, no longer by its old.
   reindexMessage(w, row.id, row.groupId, input.content, row.kind);
   // Nothing to take back when the message mentioned nobody (the common case).
-  storeMentions(w, { id: row.id, gid: row.groupId, sender: row.senderUid }, mentioned, row.mentions !== null);
+  runSync(storeMentions(w, { id: row.id, gid: row.groupId, sender: row.senderUid }, mentioned, row.mentions !== null));
   const updated: MessageRow = { ...row, content: input.content, mentions, editedAt: now, updatedAt: now };
   return { event, message: messageView(updated), duplicate: false };
 }

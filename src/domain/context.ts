@@ -3,11 +3,14 @@ import type { Db } from "../db/open";
 import type { Clock } from "../time";
 import type { WriteCtx } from "../write/writer";
 import type { HashGate } from "./hashing";
+import type { Flow, Store } from "./store";
 import type { LoginThrottle, RegistrationThrottle } from "./throttle";
 
 /** Everything a domain function may touch, handed in explicitly: no globals. */
 export type Ctx = {
   db: Db;
+  /** Storage, through the seam (store.ts): what converted domain flows use instead of db. */
+  store: Store;
   clock: Clock;
   /** Random ids and tokens (nanoid). */
   newId: (size?: number) => string;
@@ -25,6 +28,8 @@ export type Ctx = {
   limits: { maxContent: number };
   /** The bytes of uploaded files. */
   files: BlobStore;
+  /** Runs a flow outside the write path (a read): at once on SQLite, awaiting each query on PostgreSQL. */
+  read<T>(flow: Flow<T>): Promise<T>;
   /** Runs fn on the one write path; resolves once it is durable and its effects are carried out. */
   write<T>(fn: (w: WriteCtx) => T): Promise<T>;
 };

@@ -11,6 +11,7 @@ import { AppError, badRequest, notFound } from "../errors";
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 import type { MessageView } from "./views";
+import { runSync, type Flow } from "./store";
 
 /** A file id: nanoid's 21 characters. */
 export const FILE_ID = /^[A-Za-z0-9_-]{21}$/;
@@ -96,36 +97,26 @@ export function checkFileName(raw: string | undefined): string {
 
 // ---------------------------------------------------------------- rows and access
 
-const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid, created_at AS createdAt";
-const SQL_FILE = `SELECT ${FILE_COLUMNS} FROM files WHERE id = ?`;
 const SQL_USED = "SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_uid = ?";
 
 export const fileView = (f: Pick<FileRow, "id" | "name" | "size" | "mime">): FileView => ({ id: f.id, name: f.name, size: f.size, mime: f.mime });
 
-export function findFile(ctx: Ctx, id: string): FileRow | null {
+export function* findFile(ctx: Ctx, id: string): Flow<FileRow | null> {
   if (!FILE_ID.test(id)) return null;
-  return ctx.db.$client.query<FileRow, [string]>(SQL_FILE).get(id);
+  return yield* ctx.store.fileById(id);
 }
 
 /** Whether uid may read the file: the uploader, or a member of a group holding a not-deleted message that shares it. */
-export function canReadFile(ctx: Ctx, uid: number, file: Pick<FileRow, "id" | "uploaderUid">): boolean {
+export function* canReadFile(ctx: Ctx, uid: number, file: Pick<FileRow, "id" | "uploaderUid">): Flow<boolean> {
   if (file.uploaderUid === uid) return true;
-  const sqlite = ctx.db.$client;
   // A profile picture is for everyone to see; a group's picture for its members.
-  const avatar = avatarUrl(file.id);
-  if (sqlite.query<{ ok: number }, [string]>(SQL_USER_AVATAR).get(avatar)) return true;
-  if (sqlite.query<{ ok: number }, [number, string]>(SQL_GROUP_AVATAR).get(uid, avatar)) return true;
-  const sql =
-    "SELECT 1 AS ok FROM messages m JOIN group_members gm ON gm.group_id = m.group_id AND gm.user_id = ? " +
-    `WHERE m.content = ? AND ${SHARES("m")}${notDeletedSql(sqlite)} LIMIT 1`;
-  return sqlite.query<{ ok: number }, [number, string]>(sql).get(uid, file.id) !== null;
+  if (yield* ctx.store.avatarVisibleTo(uid, avatarUrl(file.id))) return true;
+  return yield* ctx.store.fileSharedWith(uid, file.id);
 }
 
 /** How a profile or group refers to an uploaded picture as its avatar. */
 export const avatarUrl = (id: string) => `/api/file/${id}`;
 const AVATAR_FILE = /^\/api\/file\/([A-Za-z0-9_-]{21})$/;
-const SQL_USER_AVATAR = "SELECT 1 AS ok FROM users WHERE avatar = ? AND disabled_at IS NULL LIMIT 1";
-const SQL_GROUP_AVATAR = "SELECT 1 AS ok FROM groups g JOIN group_members gm ON gm.group_id = g.id AND gm.user_id = ? WHERE g.avatar = ? LIMIT 1";
 
 /**
  * An avatar that names an uploaded file must name a picture the caller
@@ -139,15 +130,15 @@ export function checkAvatar(ctx: Ctx, uid: number, avatar: string): void {
     if (avatar.startsWith("/api/file/")) throw badRequest("avatar: not a file of this server");
     return;
   }
-  const file = findFile(ctx, m[1]!);
+  const file = runSync(findFile(ctx, m[1]!));
   if (!file || file.uploaderUid !== uid) throw badRequest("avatar: upload the picture yourself first (POST /api/file/upload)");
   if (!IMAGE_TYPES.has(file.mime)) throw badRequest("avatar: that file is not an image");
 }
 
 /** The file, if uid may read it; 404 otherwise (not 403: an id tells nothing about whether it exists). */
-export function readableFile(ctx: Ctx, uid: number, id: string): FileRow {
-  const file = findFile(ctx, id);
-  if (!file || !canReadFile(ctx, uid, file)) throw notFound("file not found");
+export function* readableFile(ctx: Ctx, uid: number, id: string): Flow<FileRow> {
+  const file = yield* findFile(ctx, id);
+  if (!file || !(yield* canReadFile(ctx, uid, file))) throw notFound("file not found");
   return file;
 }
 
@@ -157,10 +148,10 @@ export function readableFile(ctx: Ctx, uid: number, id: string): FileRow {
  * 400 for a File whose content is no file id or an Image whose file is no
  * image; 404 for a file the sender may not read.
  */
-export function fileToShare(ctx: Ctx, senderUid: number, kind: string, content: string): FileRow | null {
+export function* fileToShare(ctx: Ctx, senderUid: number, kind: string, content: string): Flow<FileRow | null> {
   if (kind === "File" && !FILE_ID.test(content)) throw badRequest("content: a File message's content is the id of an uploaded file");
   if (!sharesFile(kind, content)) return null;
-  const file = readableFile(ctx, senderUid, content);
+  const file = yield* readableFile(ctx, senderUid, content);
   if (kind === "Image" && !IMAGE_TYPES.has(file.mime)) throw badRequest("content: that file is not an image; send it with kind File");
   return file;
 }
@@ -186,13 +177,11 @@ export function recordUpload(w: WriteCtx, f: NewUpload, quota: number): FileView
 }
 
 /** Adds `file` to the views of messages that share one (one query for the lot; none for a page without files). */
-export function attachFiles<T extends MessageView>(ctx: Ctx, views: T[]): T[] {
+export function* attachFiles<T extends MessageView>(ctx: Ctx, views: T[]): Flow<T[]> {
   let ids: string[] | null = null;
   for (const v of views) if (sharesFile(v.kind, v.content)) (ids ??= []).push(v.content);
   if (!ids) return views;
-  const rows = ctx.db.$client
-    .query<FileView, [string]>("SELECT id, name, size, mime FROM files WHERE id IN (SELECT value FROM json_each(?))")
-    .all(JSON.stringify([...new Set(ids)]));
+  const rows = yield* ctx.store.filesByIds([...new Set(ids)]);
   const byId = new Map(rows.map((r) => [r.id, fileView(r)]));
   for (const v of views) {
     const f = sharesFile(v.kind, v.content) ? byId.get(v.content) : undefined;

@@ -3,14 +3,13 @@
 // member. Worked out when the message is stored or edited, against the
 // members of that moment, and kept with the message.
 import type { Ctx } from "./context";
+import type { Flow } from "./store";
 
 // An account is letters, digits and _ . - @ (http/schemas.ts).
 const ACCOUNT_CHAR = /[A-Za-z0-9_.\-@]/;
 // A word character before the `@` makes it an address (ann@example.com), not a mention;
 // after the name, one means the name goes on (@annx is not @ann), punctuation does not (@ann, @ann.).
 const WORD_CHAR = /[A-Za-z0-9_]/;
-
-const SQL_MEMBERS = "SELECT u.id AS uid, lower(u.account) AS account FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?";
 
 /** The `@name` runs of a text, lowercased: each a candidate for the longest member account it starts with. */
 function candidates(content: string): string[] {
@@ -25,11 +24,11 @@ function candidates(content: string): string[] {
 }
 
 /** The uids (ascending) of the group's members this content mentions; [] for images and text without `@`. */
-export function mentionsIn(ctx: Ctx, gid: number, kind: string, content: string): number[] {
+export function* mentionsIn(ctx: Ctx, gid: number, kind: string, content: string): Flow<number[]> {
   if (kind === "Image" || !content.includes("@")) return [];
   const runs = candidates(content);
   if (runs.length === 0) return [];
-  const members = ctx.db.$client.query<{ uid: number; account: string }, [number]>(SQL_MEMBERS).all(gid);
+  const members = yield* ctx.store.memberAccounts(gid);
   const byAccount = new Map<string, number[]>();
   for (const m of members) {
     const list = byAccount.get(m.account);
@@ -52,12 +51,7 @@ export function mentionsIn(ctx: Ctx, gid: number, kind: string, content: string)
   return [...found].sort((a, b) => a - b);
 }
 
-const SQL_CLEAR = "DELETE FROM message_mentions WHERE message_id = ?";
-const SQL_ADD = "INSERT OR IGNORE INTO message_mentions (uid, group_id, message_id) VALUES (?, ?, ?)";
-
 /** Keeps message_mentions (what chat/list counts) in step: the mentioned members but the sender. */
-export function storeMentions(ctx: Ctx, m: { id: number; gid: number; sender: number }, uids: number[], replace: boolean) {
-  const sqlite = ctx.db.$client;
-  if (replace) sqlite.query(SQL_CLEAR).run(m.id);
-  for (const uid of uids) if (uid !== m.sender) sqlite.query(SQL_ADD).run(uid, m.gid, m.id);
+export function* storeMentions(ctx: Ctx, m: { id: number; gid: number; sender: number }, uids: number[], replace: boolean): Flow<void> {
+  yield* ctx.store.storeMentions(m.id, m.gid, uids.filter((uid) => uid !== m.sender), replace);
 }

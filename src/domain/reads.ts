@@ -5,6 +5,7 @@ import { selectList } from "../db/columns";
 import { groupMembers, groups, messages } from "../db/schema";
 import { notFound } from "../errors";
 import type { Ctx } from "./context";
+import { runSync } from "./store";
 import { MODE, requireMember, type MemberRow } from "./groups";
 import { attachFiles } from "./files";
 import { findMessageInGroup } from "./messages";
@@ -20,7 +21,7 @@ const SQL_MOVE_BOTH =
 const SQL_MOVE_DELIVERED = "UPDATE group_members SET delivered_msg_id = ?1 WHERE group_id = ?2 AND user_id = ?3 AND delivered_msg_id < ?1";
 
 function assertMessage(ctx: Ctx, gid: number, msgId: number) {
-  if (!findMessageInGroup(ctx, gid, msgId)) throw notFound("message not found in this group");
+  if (!runSync(findMessageInGroup(ctx, gid, msgId))) throw notFound("message not found in this group");
 }
 
 /** Moves the read cursor (and with it the delivered one) up to msgId; returns whether the read cursor moved. */
@@ -100,8 +101,8 @@ type ChatRow = typeof messages.$inferSelect & {
 export function chatList(ctx: Ctx, uid: number, page: number, size: number): ChatEntry[] {
   const rows = ctx.db.$client.query<ChatRow, [number, number, number]>(SQL_CHAT_LIST).all(uid, size, (page - 1) * size);
   const others = rows.map((r) => (r.gMode === MODE.direct ? otherOfDirect(r.gDirectKey, uid) : null) ?? r.senderUid);
-  const people = getUsers(ctx, others);
-  const views = attachFiles(ctx, rows.map(messageView));
+  const people = runSync(getUsers(ctx, others));
+  const views = runSync(attachFiles(ctx, rows.map(messageView)));
   return rows.map((r, i) => {
     const unread =
       r.readMsgId === 0 ? r.gLastSeq - r.ownAfter

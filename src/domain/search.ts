@@ -13,6 +13,7 @@ import { badRequest } from "../errors";
 import { selectList } from "../db/columns";
 import { messages } from "../db/schema";
 import type { Ctx } from "./context";
+import { runSync, type Flow } from "./store";
 import { groupIdsOf, requireMember } from "./groups";
 import { messageView, type MessageView } from "./views";
 
@@ -55,7 +56,6 @@ function matchExpression(ts: Term[], gids: number[]): string {
   return `(${words}) AND (${gids.map((g) => quote(groupToken(g))).join(" OR ")})`;
 }
 
-const SQL_INDEX = "INSERT INTO message_search (rowid, body) VALUES (?, ?)";
 const SQL_UNINDEX = "DELETE FROM message_search WHERE rowid = ?";
 
 /** What the index holds for a message, or null for a message not searched (not text, or no words). */
@@ -65,15 +65,15 @@ export function indexedBody(gid: number, content: string, kind = "Text"): string
   return text ? `${text} ${groupToken(gid)}` : null;
 }
 
-export function indexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): void {
+export function* indexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): Flow<void> {
   const body = indexedBody(gid, content, kind);
-  if (body) ctx.db.$client.query(SQL_INDEX).run(id, body);
+  if (body) yield* ctx.store.indexMessage(id, body);
 }
 
 /** Re-indexes an edited message, or drops a deleted one (content ""). */
 export function reindexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): void {
   ctx.db.$client.query(SQL_UNINDEX).run(id);
-  indexMessage(ctx, id, gid, content, kind);
+  runSync(indexMessage(ctx, id, gid, content, kind));
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -144,7 +144,7 @@ export function backfillSearchIndex(ctx: Ctx, log: (n: number) => void = () => {
     for (let after = 0; ; ) {
       const rows = page.all(after);
       if (rows.length === 0) break;
-      for (const r of rows) indexMessage(ctx, r.id, r.gid, r.content, r.kind);
+      for (const r of rows) runSync(indexMessage(ctx, r.id, r.gid, r.content, r.kind));
       n += rows.length;
       after = rows[rows.length - 1]!.id;
     }

@@ -4,6 +4,7 @@
 import { messages } from "../db/schema";
 import { selectList } from "../db/columns";
 import type { Ctx } from "./context";
+import { runSync } from "./store";
 import { MAX_ID } from "./context";
 import { attachFiles } from "./files";
 import { departuresSince, eventsSince, type GroupEvent } from "./events";
@@ -36,7 +37,7 @@ export function changesSince(ctx: Ctx, uid: number, q: { afterId: number; gid?: 
   for (const s of scopesOf(ctx, uid, q.afterId, q.gid)) {
     if (s.gids.length === 0) continue;
     const rows = sqlite.query<typeof messages.$inferSelect, [string, number, number, number]>(SQL_MESSAGES).all(JSON.stringify(s.gids), q.afterId, s.upTo, q.limit);
-    for (const m of attachFiles(ctx, rows.map(messageView))) items.push({ id: m.id, message: m });
+    for (const m of runSync(attachFiles(ctx, rows.map(messageView)))) items.push({ id: m.id, message: m });
     for (const e of eventsSince(ctx, s.gids, q.afterId, s.upTo, q.limit)) items.push({ id: e.id, event: e });
   }
   items.sort((a, b) => a.id - b.id);

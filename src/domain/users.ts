@@ -4,6 +4,7 @@ import { conflict, forbidden, notFound, unauthorized } from "../errors";
 import type { HashPriority } from "./hashing";
 import { inviteIsLive, redeemInvite } from "./invites";
 import type { Ctx } from "./context";
+import type { Flow } from "./store";
 import type { WriteCtx } from "../write/writer";
 import { issueSession, revokeUserSessions } from "./sessions";
 import { selfView, userView, type UserView } from "./views";
@@ -134,14 +135,10 @@ export function searchUser(ctx: Ctx, account: string): UserView | null {
   return row && !row.disabledAt ? userView(row) : null;
 }
 
-type UserViewRow = Parameters<typeof userView>[0];
 // No email: these are other people (views.ts).
-const SQL_USERS = "SELECT id, name, avatar, account FROM users WHERE id IN (SELECT value FROM json_each(?))";
-
-export function getUsers(ctx: Ctx, uids: number[]): Map<number, UserView> {
+export function* getUsers(ctx: Ctx, uids: number[]): Flow<Map<number, UserView>> {
   if (uids.length === 0) return new Map();
-  // One prepared statement for any number of ids (a JSON array), instead of SQL built per call.
-  const rows = ctx.db.$client.query<UserViewRow, [string]>(SQL_USERS).all(JSON.stringify([...new Set(uids)]));
+  const rows = yield* ctx.store.usersByIds([...new Set(uids)]);
   return new Map(rows.map((r) => [r.id, userView(r)]));
 }
 

@@ -97,7 +97,7 @@ export function fileRoutes(app: App) {
       return reply(c, true);
     })
     .openapi(downloadRoute, async (c) => {
-      const file = readableFile(app, c.get("session").userId, c.req.param("id") ?? "");
+      const file = await app.read(readableFile(app, c.get("session").userId, c.req.param("id") ?? ""));
       const blob = Bun.file(app.files.path(file.sha256));
       if (!(await blob.exists())) {
         app.log.error("file.missing", { id: file.id, sha256: file.sha256 });

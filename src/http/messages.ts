@@ -18,7 +18,7 @@ export function messageRoutes(app: App) {
       const b = c.req.valid("json");
       // rim's demo client sends the other party's uid here: accepted and ignored.
       const me = callerUid(c);
-      return reply(c, history(app, me, { gid: b.gid, page: b.page, size: b.size, beforeId: b.beforeId }));
+      return reply(c, await app.read(history(app, me, { gid: b.gid, page: b.page, size: b.size, beforeId: b.beforeId })));
     })
     .openapi(createRoute({ method: "post", path: "/group/read", summary: "Move your read cursor to the group's newest message", security: BEARER, request: jsonBody(groupReadBody), responses: replies(z.literal(true)) }), async (c) => {
       const b = c.req.valid("json");

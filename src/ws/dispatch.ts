@@ -6,6 +6,7 @@ import { announceChange, currentMessage, deleteMessage, editMessage, reactToMess
 import { MESSAGE_CHANGE_KINDS, type GroupEvent } from "../domain/events";
 import { groupIdsOf, requireMember } from "../domain/groups";
 import { sendMessage } from "../domain/messages";
+import { runSync } from "../domain/store";
 import { markDelivered, markRead } from "../domain/reads";
 import { resolveToken, touchSession } from "../domain/sessions";
 import { changesSince } from "../domain/sync";
@@ -67,7 +68,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
 
   Msg(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    const { message, duplicate } = sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, replyTo: b.replyTo });
+    const { message, duplicate } = runSync(sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, replyTo: b.replyTo }));
     reply(w, ws, msgAck(b.clientMsgId, message.id, message.seq));
     if (!duplicate) {
       app.metrics.inc("rim_messages_stored_total");

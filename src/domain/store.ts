@@ -1,0 +1,100 @@
+// The storage seam. The domain speaks to storage only through a Store: one
+// implementation per engine (db/sqlite-store.ts, db/pg/store.ts), each
+// holding its own SQL. A domain function over storage is a generator (a
+// Flow) that `yield*`s the store's operations:
+//
+//   const group = yield* ctx.store.groupForSender(gid, uid);
+//
+// An operation of the SQLite store completes without yielding (bun:sqlite is
+// synchronous), so runSync drives a whole flow in one call: no promise, no
+// extra turn of the event loop, one generator resumption per statement,
+// which keeps the Msg path at its speed (docs/storage.md). An operation of
+// the PostgreSQL store yields the promise of its query; runAsync awaits it
+// and resumes the flow with the rows. One source of domain rules, two engines.
+import type { FileRow } from "./files";
+import type { messages, users } from "../db/schema";
+
+/** One storage operation, or a domain function over several: `yield*` it inside a Flow. */
+export type Flow<T> = Generator<unknown, T, unknown>;
+/** What a store's operation returns (the same thing, named for the store side). */
+export type Op<T> = Flow<T>;
+
+export type MessageRow = typeof messages.$inferSelect;
+export type NewMessage = Omit<MessageRow, "id" | "seq" | "reactions" | "editedAt" | "deletedAt">;
+export type UserRow = typeof users.$inferSelect;
+
+export interface Store {
+  /** Which engine: for the rare rule that differs (none in the domain yet). */
+  readonly engine: "sqlite" | "postgres";
+
+  // ---- messages
+  /** The message this sender already sent with this clientMsgId (idempotent resends). */
+  messageBySenderClientId(senderUid: number, clientMsgId: string): Op<MessageRow | null>;
+  /**
+   * The group a sender writes to: null if there is no such group; else whether
+   * the sender is a member, and the group's last seq as this transaction sees it.
+   */
+  groupForSender(gid: number, uid: number): Op<{ member: boolean; lastSeq: number } | null>;
+  /** Whether the message exists in this group, and whether it was deleted; null if not there. */
+  replyTarget(msgId: number, gid: number): Op<{ deleted: boolean } | null>;
+  /**
+   * Stores a message with the group's next seq and makes it the group's last;
+   * null (and nothing stored) if the sender already used this clientMsgId.
+   * `lastSeq` is groupForSender's, read in the same transaction: the SQLite
+   * store (one writer) takes lastSeq + 1; a store with concurrent writers
+   * takes the next seq under the group row's lock instead, so seqs stay dense.
+   */
+  insertMessage(m: NewMessage, lastSeq: number): Op<{ id: number; seq: number } | null>;
+  /** A page of the group's messages, newest first: before an id, or at an offset. */
+  messagesPage(gid: number, size: number, at: { beforeId: number } | { offset: number }): Op<MessageRow[]>;
+  /** The message's id if it is in this group. */
+  messageInGroup(msgId: number, gid: number): Op<{ id: number } | null>;
+
+  // ---- mentions and search
+  /** The group's members with their accounts lowercased. */
+  memberAccounts(gid: number): Op<{ uid: number; account: string }[]>;
+  /** Records who a message mentions (what chat/list counts); `replace` clears the earlier ones first. */
+  storeMentions(msgId: number, gid: number, uids: number[], replace: boolean): Op<void>;
+  /** Adds a message's indexed body (domain/search.ts indexedBody) to the search index. */
+  indexMessage(msgId: number, body: string): Op<void>;
+
+  // ---- files
+  fileById(id: string): Op<FileRow | null>;
+  /** Whether a picture is the avatar of an enabled user, or of a group uid is in. */
+  avatarVisibleTo(uid: number, avatarUrl: string): Op<boolean>;
+  /** Whether a not-deleted message of a group uid is in shares the file. */
+  fileSharedWith(uid: number, fileId: string): Op<boolean>;
+  /** id, name, size and mime of these files (those that exist). */
+  filesByIds(ids: string[]): Op<Pick<FileRow, "id" | "name" | "size" | "mime">[]>;
+
+  // ---- users
+  usersByIds(uids: number[]): Op<Pick<UserRow, "id" | "name" | "avatar" | "account">[]>;
+}
+
+/**
+ * Runs a flow whose operations all complete at once (the SQLite store's):
+ * its value, or its error thrown. A flow that yields (waits on an engine
+ * that answers later) is a bug here.
+ */
+export function runSync<T>(flow: Flow<T>): T {
+  const r = flow.next();
+  if (r.done) return r.value;
+  flow.return(undefined as T);
+  throw new Error("runSync: the flow waited on its store (an asynchronous store needs runAsync)");
+}
+
+/** Runs a flow over a store that answers later (PostgreSQL): each yielded promise is awaited and its value handed back. */
+export async function runAsync<T>(flow: Flow<T>): Promise<T> {
+  let r = flow.next();
+  while (!r.done) {
+    let value: unknown;
+    try {
+      value = await r.value;
+    } catch (err) {
+      r = flow.throw(err);
+      continue;
+    }
+    r = flow.next(value);
+  }
+  return r.value;
+}
