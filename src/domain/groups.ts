@@ -3,6 +3,7 @@ import { selectList } from "../db/columns";
 import { groupMembers, groups, users } from "../db/schema";
 import { badRequest, conflict, forbidden, notFound } from "../errors";
 import type { Ctx } from "./context";
+import { runSync, type Flow } from "./store";
 import { eventFrame } from "../push";
 import type { WriteCtx } from "../write/writer";
 import { recordDepartures, recordEvent, type GroupEvent } from "./events";
@@ -20,29 +21,28 @@ export type NewGroup = { name: string; avatar: string; mode: number; members: { 
 
 const directKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
-// Run by nearly every request and frame: prepared once (Database.query caches the statement).
-const SQL_GROUP = `SELECT ${selectList(groups)} FROM groups WHERE id = ?`;
-const SQL_MEMBERSHIP = `SELECT ${selectList(groupMembers)} FROM group_members WHERE group_id = ? AND user_id = ?`;
 
 const SQL_RENAME = "UPDATE groups SET name = coalesce(?1, name), avatar = coalesce(?2, avatar) WHERE id = ?3";
 
-export function findGroup(ctx: Ctx, gid: number): GroupRow {
-  const group = ctx.db.$client.query<GroupRow, [number]>(SQL_GROUP).get(gid);
+/** The group; 404 if there is none. */
+export function* groupOrNotFound(ctx: Ctx, gid: number): Flow<GroupRow> {
+  const group = yield* ctx.store.groupById(gid);
   if (!group) throw notFound("group not found");
   return group;
 }
 
-export function findMembership(ctx: Ctx, gid: number, uid: number): MemberRow | undefined {
-  return ctx.db.$client.query<MemberRow, [number, number]>(SQL_MEMBERSHIP).get(gid, uid) ?? undefined;
-}
-
 /** The group and the caller's membership; 404 for no group, 403 for a non-member. */
-export function requireMember(ctx: Ctx, gid: number, uid: number): { group: GroupRow; member: MemberRow } {
-  const group = findGroup(ctx, gid);
-  const member = findMembership(ctx, gid, uid);
+export function* memberOf(ctx: Ctx, gid: number, uid: number): Flow<{ group: GroupRow; member: MemberRow }> {
+  const group = yield* groupOrNotFound(ctx, gid);
+  const member = yield* ctx.store.membership(gid, uid);
   if (!member) throw forbidden("not a member of this group");
   return { group, member };
 }
+
+// The same, for callers not converted to flows yet (SQLite only).
+export const findGroup = (ctx: Ctx, gid: number): GroupRow => runSync(groupOrNotFound(ctx, gid));
+export const findMembership = (ctx: Ctx, gid: number, uid: number): MemberRow | undefined => runSync(ctx.store.membership(gid, uid)) ?? undefined;
+export const requireMember = (ctx: Ctx, gid: number, uid: number): { group: GroupRow; member: MemberRow } => runSync(memberOf(ctx, gid, uid));
 
 function requireAdmin(ctx: Ctx, gid: number, uid: number) {
   const found = requireMember(ctx, gid, uid);

@@ -3,7 +3,7 @@ import { formatTime } from "../time";
 import type { Ctx } from "./context";
 import type { Flow, MessageRow } from "./store";
 import { attachFiles, fileToShare, fileView, type FileRow } from "./files";
-import { requireMember } from "./groups";
+import { memberOf } from "./groups";
 import { indexMessage } from "./search";
 import { mentionsIn, storeMentions } from "./mentions";
 import { getUsers } from "./users";
@@ -86,7 +86,7 @@ export type HistoryQuery = { gid: number; page: number; size: number; beforeId?:
 
 /** A page of a group's messages with their senders: page 1 is the newest, each page ascending. */
 export function* history(ctx: Ctx, callerId: number, q: HistoryQuery): Flow<{ group: GroupView; msg: MessageView; user: UserView; unread: null }[]> {
-  const group = groupView(requireMember(ctx, q.gid, callerId).group);
+  const group = groupView((yield* memberOf(ctx, q.gid, callerId)).group);
   const at = q.beforeId !== undefined ? { beforeId: q.beforeId } : { offset: (q.page - 1) * q.size };
   const rows = (yield* ctx.store.messagesPage(q.gid, q.size, at)).reverse();
   const senders = yield* getUsers(ctx, rows.map((r) => r.senderUid));

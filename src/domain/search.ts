@@ -67,7 +67,7 @@ export function indexedBody(gid: number, content: string, kind = "Text"): string
 
 export function* indexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): Flow<void> {
   const body = indexedBody(gid, content, kind);
-  if (body) yield* ctx.store.indexMessage(id, body);
+  if (body) yield* ctx.store.indexMessage(id, gid, body);
 }
 
 /** Re-indexes an edited message, or drops a deleted one (content ""). */

@@ -12,7 +12,7 @@
 // the PostgreSQL store yields the promise of its query; runAsync awaits it
 // and resumes the flow with the rows. One source of domain rules, two engines.
 import type { FileRow } from "./files";
-import type { messages, users } from "../db/schema";
+import type { groupMembers, groups, messages, users } from "../db/schema";
 
 /** One storage operation, or a domain function over several: `yield*` it inside a Flow. */
 export type Flow<T> = Generator<unknown, T, unknown>;
@@ -22,10 +22,16 @@ export type Op<T> = Flow<T>;
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessage = Omit<MessageRow, "id" | "seq" | "reactions" | "editedAt" | "deletedAt">;
 export type UserRow = typeof users.$inferSelect;
+export type GroupRow = typeof groups.$inferSelect;
+export type MemberRow = typeof groupMembers.$inferSelect;
 
 export interface Store {
   /** Which engine: for the rare rule that differs (none in the domain yet). */
   readonly engine: "sqlite" | "postgres";
+
+  // ---- groups
+  groupById(gid: number): Op<GroupRow | null>;
+  membership(gid: number, uid: number): Op<MemberRow | null>;
 
   // ---- messages
   /** The message this sender already sent with this clientMsgId (idempotent resends). */
@@ -56,7 +62,7 @@ export interface Store {
   /** Records who a message mentions (what chat/list counts); `replace` clears the earlier ones first. */
   storeMentions(msgId: number, gid: number, uids: number[], replace: boolean): Op<void>;
   /** Adds a message's indexed body (domain/search.ts indexedBody) to the search index. */
-  indexMessage(msgId: number, body: string): Op<void>;
+  indexMessage(msgId: number, gid: number, body: string): Op<void>;
 
   // ---- files
   fileById(id: string): Op<FileRow | null>;

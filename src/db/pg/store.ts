@@ -1,0 +1,217 @@
+// The PostgreSQL store (domain/store.ts): the same operations as the SQLite
+// store, in PostgreSQL's SQL, through Bun's SQL client. Each operation is a
+// generator that yields the promise of its query and returns the rows
+// converted (bigint columns come back from hand-written queries as strings),
+// so runAsync drives a domain flow over it, one await per statement. A store
+// is bound to one connection or transaction (`sql`): the write path's will be
+// its batch's transaction.
+//
+// Where the engines differ:
+// - Concurrent writers on other nodes: a message's seq is taken under the
+//   group row's lock (UPDATE … RETURNING), so per-group seqs stay dense and
+//   ordered however many nodes write; a resend (ON CONFLICT DO NOTHING)
+//   gives its seq back under the same lock.
+// - Ids come from the rim_ids sequence (the column's default), shared with
+//   group_events. Sequence values are handed out in call order but commit in
+//   any order across nodes, so a client's cursor could pass an id that
+//   commits later. The PostgreSQL write path must take
+//   pg_advisory_xact_lock(RIM_IDS_LOCK) in its batch's transaction before its
+//   first nextval, so batches that take ids commit in id order (docs/storage.md).
+import type { SQL } from "bun";
+import type { FileRow } from "../../domain/files";
+import type { GroupRow, MemberRow, MessageRow, NewMessage, Op, Store } from "../../domain/store";
+import { tsvectorLiteral } from "./search";
+
+/** pg_advisory_xact_lock's key for "this transaction takes ids from rim_ids" ("rimids" in ASCII). */
+export const RIM_IDS_LOCK = 0x72696d696473n;
+
+type Row = Record<string, unknown>;
+
+const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+
+const MESSAGE_COLUMNS =
+  'id, group_id AS "groupId", seq, sender_uid AS "senderUid", kind, content, client_msg_id AS "clientMsgId", created_at AS "createdAt", updated_at AS "updatedAt", ' +
+  'reply_to AS "replyTo", mentions, reactions, edited_at AS "editedAt", deleted_at AS "deletedAt"';
+const FILE_COLUMNS = 'id, sha256, name, size, mime, uploader_uid AS "uploaderUid", created_at AS "createdAt"';
+
+const toMessage = (r: Row): MessageRow => ({
+  id: num(r.id),
+  groupId: num(r.groupId),
+  seq: num(r.seq),
+  senderUid: num(r.senderUid),
+  kind: r.kind as string,
+  content: r.content as string,
+  clientMsgId: r.clientMsgId as string,
+  createdAt: num(r.createdAt),
+  updatedAt: num(r.updatedAt),
+  replyTo: numOrNull(r.replyTo),
+  mentions: (r.mentions as string | null) ?? null,
+  reactions: (r.reactions as string | null) ?? null,
+  editedAt: numOrNull(r.editedAt),
+  deletedAt: numOrNull(r.deletedAt),
+});
+
+const toGroup = (r: Row): GroupRow => ({
+  id: num(r.id),
+  name: r.name as string,
+  avatar: r.avatar as string,
+  mode: num(r.mode),
+  creatorUid: num(r.creatorUid),
+  directKey: (r.directKey as string | null) ?? null,
+  lastSeq: num(r.lastSeq),
+  lastMsgId: numOrNull(r.lastMsgId),
+  createdAt: num(r.createdAt),
+  deletedAt: numOrNull(r.deletedAt),
+});
+
+const toMember = (r: Row): MemberRow => ({
+  groupId: num(r.groupId),
+  userId: num(r.userId),
+  role: num(r.role),
+  joinedAt: num(r.joinedAt),
+  readMsgId: num(r.readMsgId),
+  deliveredMsgId: num(r.deliveredMsgId),
+});
+
+const toFile = (r: Row): FileRow => ({
+  id: r.id as string,
+  sha256: r.sha256 as string,
+  name: r.name as string,
+  size: num(r.size),
+  mime: r.mime as string,
+  uploaderUid: num(r.uploaderUid),
+  createdAt: num(r.createdAt),
+});
+
+/** A JSON array of ids as a set of rows, for `IN (…)` with one parameter whatever the count. */
+const idsIn = (type: "bigint" | "text") => `(SELECT value::${type} FROM jsonb_array_elements_text($1::text::jsonb))`;
+
+export function pgStore(sql: SQL): Store {
+  /** One statement: yields its promise, returns its rows. */
+  function* query(text: string, params: unknown[]): Generator<unknown, Row[], unknown> {
+    return (yield sql.unsafe(text, params as never[])) as Row[];
+  }
+
+  return {
+    engine: "postgres",
+
+    *groupById(gid: number): Op<GroupRow | null> {
+      const [r] = yield* query(
+        'SELECT id, name, avatar, mode, creator_uid AS "creatorUid", direct_key AS "directKey", last_seq AS "lastSeq", last_msg_id AS "lastMsgId", created_at AS "createdAt", deleted_at AS "deletedAt" FROM groups WHERE id = $1',
+        [gid],
+      );
+      return r ? toGroup(r) : null;
+    },
+
+    *membership(gid: number, uid: number): Op<MemberRow | null> {
+      const [r] = yield* query(
+        'SELECT group_id AS "groupId", user_id AS "userId", role, joined_at AS "joinedAt", read_msg_id AS "readMsgId", delivered_msg_id AS "deliveredMsgId" FROM group_members WHERE group_id = $1 AND user_id = $2',
+        [gid, uid],
+      );
+      return r ? toMember(r) : null;
+    },
+
+    *messageBySenderClientId(senderUid: number, clientMsgId: string): Op<MessageRow | null> {
+      const [r] = yield* query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_uid = $1 AND client_msg_id = $2`, [senderUid, clientMsgId]);
+      return r ? toMessage(r) : null;
+    },
+
+    *groupForSender(gid: number, uid: number) {
+      const [r] = yield* query(
+        'SELECT g.last_seq AS "lastSeq", EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id = $2) AS member FROM groups g WHERE g.id = $1',
+        [gid, uid],
+      );
+      return r ? { member: r.member === true, lastSeq: num(r.lastSeq) } : null;
+    },
+
+    *replyTarget(msgId: number, gid: number) {
+      const [r] = yield* query('SELECT deleted_at AS "deletedAt" FROM messages WHERE id = $1 AND group_id = $2', [msgId, gid]);
+      return r ? { deleted: r.deletedAt !== null } : null;
+    },
+
+    *insertMessage(m: NewMessage, _seenLastSeq: number) {
+      // The group row's lock, held to the commit, orders this group's senders on every node.
+      const [g] = yield* query("UPDATE groups SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq", [m.groupId]);
+      if (!g) return null;
+      const seq = num(g.last_seq);
+      const [r] = yield* query(
+        "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at, reply_to, mentions) " +
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sender_uid, client_msg_id) DO NOTHING RETURNING id",
+        [m.groupId, seq, m.senderUid, m.kind, m.content, m.clientMsgId, m.createdAt, m.updatedAt, m.replyTo, m.mentions],
+      );
+      if (!r) {
+        // A resend (maybe through another node): its seq goes back, still under the lock, so seqs stay dense.
+        yield* query("UPDATE groups SET last_seq = last_seq - 1 WHERE id = $1", [m.groupId]);
+        return null;
+      }
+      const id = num(r.id);
+      yield* query("UPDATE groups SET last_msg_id = $2 WHERE id = $1", [m.groupId, id]);
+      return { id, seq };
+    },
+
+    *messagesPage(gid: number, size: number, at: { beforeId: number } | { offset: number }) {
+      const rows =
+        "beforeId" in at
+          ? yield* query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, [gid, at.beforeId, size])
+          : yield* query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, [gid, size, at.offset]);
+      return rows.map(toMessage);
+    },
+
+    *messageInGroup(msgId: number, gid: number) {
+      const [r] = yield* query("SELECT id FROM messages WHERE id = $1 AND group_id = $2", [msgId, gid]);
+      return r ? { id: num(r.id) } : null;
+    },
+
+    *memberAccounts(gid: number) {
+      const rows = yield* query("SELECT u.id AS uid, lower(u.account) AS account FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1", [gid]);
+      return rows.map((r) => ({ uid: num(r.uid), account: r.account as string }));
+    },
+
+    *storeMentions(msgId: number, gid: number, uids: number[], replace: boolean) {
+      if (replace) yield* query("DELETE FROM message_mentions WHERE message_id = $1", [msgId]);
+      if (uids.length === 0) return;
+      yield* query(
+        `INSERT INTO message_mentions (uid, group_id, message_id) SELECT value::bigint, $2, $3 FROM jsonb_array_elements_text($1::text::jsonb) ON CONFLICT DO NOTHING`,
+        [JSON.stringify(uids), gid, msgId],
+      );
+    },
+
+    *indexMessage(msgId: number, gid: number, body: string) {
+      yield* query("INSERT INTO message_search (message_id, group_id, body) VALUES ($1, $2, $3::tsvector)", [msgId, gid, tsvectorLiteral(body)]);
+    },
+
+    *fileById(id: string) {
+      const [r] = yield* query(`SELECT ${FILE_COLUMNS} FROM files WHERE id = $1`, [id]);
+      return r ? toFile(r) : null;
+    },
+
+    *avatarVisibleTo(uid: number, avatarUrl: string) {
+      const [r] = yield* query(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE avatar = $2 AND disabled_at IS NULL) " +
+          "OR EXISTS (SELECT 1 FROM groups g JOIN group_members gm ON gm.group_id = g.id AND gm.user_id = $1 WHERE g.avatar = $2) AS ok",
+        [uid, avatarUrl],
+      );
+      return r!.ok === true;
+    },
+
+    *fileSharedWith(uid: number, fileId: string) {
+      const [r] = yield* query(
+        "SELECT EXISTS (SELECT 1 FROM messages m JOIN group_members gm ON gm.group_id = m.group_id AND gm.user_id = $1 " +
+          "WHERE m.content = $2 AND m.kind IN ('File', 'Image') AND length(m.content) = 21 AND m.deleted_at IS NULL) AS ok",
+        [uid, fileId],
+      );
+      return r!.ok === true;
+    },
+
+    *filesByIds(ids: string[]) {
+      const rows = yield* query(`SELECT id, name, size, mime FROM files WHERE id IN ${idsIn("text")}`, [JSON.stringify(ids)]);
+      return rows.map((r) => ({ id: r.id as string, name: r.name as string, size: num(r.size), mime: r.mime as string }));
+    },
+
+    *usersByIds(uids: number[]) {
+      const rows = yield* query(`SELECT id, name, avatar, account FROM users WHERE id IN ${idsIn("bigint")}`, [JSON.stringify(uids)]);
+      return rows.map((r) => ({ id: num(r.id), name: r.name as string, avatar: r.avatar as string, account: r.account as string }));
+    },
+  };
+}
