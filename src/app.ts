@@ -7,7 +7,7 @@ import type { Config } from "./config";
 import { closeDatabase, openDatabase } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
 import { sqliteStore } from "./db/sqlite-store";
-import { runSync } from "./domain/store";
+import { isFlow, runSync, type Flow } from "./domain/store";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
 import { availableParallelism } from "node:os";
@@ -21,7 +21,7 @@ import { createMetrics, type Metrics } from "./metrics";
 import { systemClock, type Clock } from "./time";
 import { createHub, type Hub } from "./ws/hub";
 import { applyEffect } from "./write/apply";
-import { createWriter, type Writer } from "./write/writer";
+import { createWriter, type WriteCtx, type Writer } from "./write/writer";
 import { backfillSearchIndex } from "./domain/search";
 
 export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; typing: TypingThrottle };
@@ -76,7 +76,11 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
         return Promise.reject(err);
       }
     },
-    write: (fn) => app.writer.run(fn),
+    // A job may be a flow (converted to the seam): run at once on SQLite, inside the job.
+    write: <T>(fn: (w: WriteCtx) => T | Flow<T>) => app.writer.run((w) => {
+      const value = fn(w);
+      return isFlow(value) ? runSync(value) : value;
+    }),
   };
   app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
   // The one migration step that needs the server's own code: messages stored before search existed get indexed.

@@ -4,6 +4,7 @@ import { defaultConfig, type Config } from "../src/config";
 import { createGroup } from "../src/domain/groups";
 import { sendMessage as sendMessageFlow, type OutgoingMessage, type Sent } from "../src/domain/messages";
 import { runSync } from "../src/domain/store";
+import { resolveToken as resolveTokenFlow, type Session } from "../src/domain/sessions";
 import type { Ctx } from "../src/domain/context";
 import { login, registerUser } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
@@ -80,6 +81,11 @@ export function fixture(app: App): WriteCtx {
 /** The domain's sendMessage run to completion at once on the SQLite store: a fixture's one synchronous line. */
 export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage): Sent {
   return runSync(sendMessageFlow(ctx, senderId, input));
+}
+
+/** The domain's resolveToken run at once on the SQLite store. */
+export function resolveToken(ctx: Ctx, token: string): Session {
+  return runSync(resolveTokenFlow(ctx, token));
 }
 
 export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {

@@ -15,18 +15,28 @@ import { attachFiles, readableFile } from "../src/domain/files";
 import { findMessageInGroup, history, sendMessage } from "../src/domain/messages";
 import { runAsync, runSync, type Flow, type Store } from "../src/domain/store";
 import { getUsers } from "../src/domain/users";
+import { hashToken, resolveToken, touchSession } from "../src/domain/sessions";
+import { changesSince } from "../src/domain/sync";
+import { groupIdsOf } from "../src/domain/groups";
+import type { WriteCtx } from "../src/write/writer";
 import { messageView } from "../src/domain/views";
 import { toAppError } from "../src/errors";
 import { freshDatabase } from "./services";
 
-// Users 1 ann, 2 bob, 3 cat (in no group); group 1 "team" (ann, bob); group 2 "cat's" (only cat in it);
+// Users 1 ann, 2 bob, 3 cat, 4 dan (disabled); sessions of ann and dan; group 1's change 1000, bob's removal
+// from group 2 (change 1001);; group 1 "team" (ann, bob); group 2 "cat's" (only cat in it);
 // ann's file F1 (a PNG), cat's file F2. Plain SQL both engines run as it is.
+const NOW = 1_700_000_000_000;
 const F1 = "f1f1f1f1f1f1f1f1f1f1f";
 const F2 = "f2f2f2f2f2f2f2f2f2f2f";
 const SEED = [
   "INSERT INTO users (id, account, name, password_hash, created_at) VALUES (1, 'Ann', 'Ann', 'h', 1), (2, 'bob', 'Bob', 'h', 1), (3, 'cat', 'Cat', 'h', 1)",
   "INSERT INTO groups (id, name, mode, creator_uid, created_at) VALUES (1, 'team', 2, 1, 1), (2, 'empty', 2, 3, 1)",
   "INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (1, 1, 3, 1), (1, 2, 1, 1), (2, 3, 3, 1)",
+  "INSERT INTO users (id, account, name, password_hash, created_at, disabled_at) VALUES (4, 'dan', 'Dan', 'h', 1, 5)",
+  `INSERT INTO sessions (id, token_hash, user_id, created_at, expires_at, last_used_at) VALUES (1, '${hashToken("tok-ann")}', 1, 1, ${NOW + 1000}, 1), (2, '${hashToken("tok-dan")}', 4, 1, ${NOW + 1000}, 1)`,
+  `INSERT INTO group_events (id, group_id, kind, actor_uid, msg_id, payload, created_at) VALUES (1000, 1, 'GroupUpdated', 1, NULL, '{"x":1}', 1), (1001, 2, 'MemberRemoved', 3, NULL, '{"uids":[2]}', 1)`,
+  "INSERT INTO departures (user_id, group_id, event_id) VALUES (2, 2, 1001)",
   `INSERT INTO files (id, sha256, name, size, mime, uploader_uid, created_at) VALUES ('${F1}', 'aa', 'pic.png', 10, 'image/png', 1, 1), ('${F2}', 'bb', 'doc.txt', 20, 'text/plain', 3, 1)`,
 ];
 
@@ -38,6 +48,16 @@ const pick = (ctx: Ctx, f: Flow<{ message: { id: number; seq: number; mentions: 
   (function* () {
     const s = yield* f;
     return { id: s.message.id, seq: s.message.seq, mentions: s.message.mentions, file: s.message.file ?? null, duplicate: s.duplicate };
+  })();
+
+const syncOf = (uid: number, q: { afterId: number; gid?: number; limit: number }) => (c: Ctx) =>
+  (function* () {
+    return (yield* changesSince(c, uid, q)).map((i) => (i.message ? { seq: i.message.seq, gid: i.message.gid } : { event: i.event!.id, kind: i.event!.kind, payload: i.event!.payload }));
+  })();
+const sessionOf = (token: string) => (c: Ctx) =>
+  (function* () {
+    const s = yield* resolveToken(c, token);
+    return { userId: s.userId, stale: s.stale, expiresAt: s.expiresAt };
   })();
 
 const CASES: Case[] = [
@@ -79,6 +99,20 @@ const CASES: Case[] = [
     { id: 1, name: "Ann", avatar: "", email: "", account: "Ann" },
     { id: 2, name: "Bob", avatar: "", email: "", account: "bob" },
   ] },
+  { name: "resolveToken: a live session, due a touch", flow: sessionOf("tok-ann"), expected: { userId: 1, stale: true, expiresAt: NOW + 1000 } },
+  { name: "touchSession, then it is no longer due", flow: (c) => (function* () { yield* touchSession(c as WriteCtx, 1); return yield* sessionOf("tok-ann")(c); })(), expected: { userId: 1, stale: false } },
+  { name: "resolveToken: a disabled user's", flow: sessionOf("tok-dan"), expected: { error: "unauthorized" } },
+  { name: "resolveToken: no such token", flow: sessionOf("tok-nobody"), expected: { error: "unauthorized" } },
+  { name: "groupIdsOf", flow: (c) => (function* () { return (yield* groupIdsOf(c, 3)).sort(); })(), expected: [2] },
+  {
+    name: "changesSince: messages and changes of the groups, and of a group left up to the removal",
+    flow: syncOf(2, { afterId: 0, limit: 100 }),
+    expected: [{ seq: 1, gid: 1 }, { seq: 2, gid: 1 }, { seq: 3, gid: 1 }, { seq: 4, gid: 1 }, { seq: 5, gid: 1 }, { event: 1000, kind: "GroupUpdated", payload: { x: 1 } }, { event: 1001, kind: "MemberRemoved", payload: { uids: [2] } }],
+  },
+  { name: "changesSince: a limit", flow: syncOf(2, { afterId: 0, limit: 2 }), expected: [{ seq: 1, gid: 1 }, { seq: 2, gid: 1 }] },
+  { name: "changesSince: one group left", flow: syncOf(2, { afterId: 0, gid: 2, limit: 10 }), expected: [{ event: 1001, kind: "MemberRemoved", payload: { uids: [2] } }] },
+  { name: "changesSince: past the removal, nothing", flow: syncOf(2, { afterId: 1001, gid: 2, limit: 10 }), expected: [] },
+  { name: "changesSince: a group one was never in", flow: syncOf(1, { afterId: 0, gid: 2, limit: 10 }), expected: { error: "forbidden" } },
   {
     name: "the rows as stored: message 2, its mentions, the groups' last seq",
     flow: (c) =>
@@ -121,10 +155,11 @@ describe.each(["sqlite", "postgres"] as const)("the domain over the %s store", (
         await fresh.drop();
       };
     }
-  });
+    // Starting PostgreSQL (initdb, the first time in this process) takes seconds on a busy machine.
+  }, 120_000);
   afterAll(() => close?.());
 
-  const ctx = () => ({ store, clock: () => 1_700_000_000_000, limits: { maxContent: 100 } }) as unknown as Ctx;
+  const ctx = () => ({ store, clock: () => NOW, limits: { maxContent: 100 } }) as unknown as Ctx;
   const answers: Record<string, unknown> = (globalThis as { storeAnswers?: Record<string, unknown> }).storeAnswers ??= {};
 
   test.each(CASES.map((c, i) => [c.name, i] as const))("%s", async (_name, i) => {

@@ -102,7 +102,7 @@ describe("a job without a savepoint", () => {
     const b = await user(app, "sp_b");
     const outsider = await user(app, "sp_c");
     const gid = group(app, a, [b]);
-    const { sendMessage } = await import("../src/domain/messages");
+    const { sendMessage } = await import("./helpers");
     const send = (uid: number, clientMsgId: string) => (w: WriteCtx) => sendMessage(w, uid, { gid, kind: "Text", content: clientMsgId, clientMsgId });
     const { outcomes } = batch(app, [
       { savepoint: false, run: send(a.uid, "m1") },

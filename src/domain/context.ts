@@ -31,6 +31,7 @@ export type Ctx = {
   /** Runs a flow outside the write path (a read): at once on SQLite, awaiting each query on PostgreSQL. */
   read<T>(flow: Flow<T>): Promise<T>;
   /** Runs fn on the one write path; resolves once it is durable and its effects are carried out. */
+  write<T>(fn: (w: WriteCtx) => Flow<T>): Promise<T>;
   write<T>(fn: (w: WriteCtx) => T): Promise<T>;
 };
 

@@ -3,6 +3,7 @@
 // eventId it has seen) orders and resumes messages and changes together.
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
+import type { EventRow, Flow } from "./store";
 
 export type GroupEventKind = "MemberAdded" | "MemberRemoved" | "GroupUpdated" | "RoleChanged" | "GroupDeleted" | MessageChangeKind;
 /** Changes to one message: their Notify carries the message as it is after the change. */
@@ -60,26 +61,16 @@ export function recordDepartures(w: WriteCtx, gid: number, uids: number[], event
   for (const uid of uids) q.run(uid, gid, eventId);
 }
 
-type EventRow = { id: number; groupId: number; kind: GroupEventKind; actorUid: number; msgId: number | null; payload: string; createdAt: number };
 
 const toEvent = (r: EventRow): GroupEvent => ({ id: r.id, gid: r.groupId, kind: r.kind, actor: r.actorUid, msgId: r.msgId, payload: JSON.parse(r.payload), createdAt: r.createdAt });
 
-const SQL_SINCE =
-  "SELECT id, group_id AS groupId, kind, actor_uid AS actorUid, msg_id AS msgId, payload, created_at AS createdAt FROM group_events " +
-  "WHERE group_id IN (SELECT value FROM json_each(?)) AND id > ? AND id <= ? ORDER BY id LIMIT ?";
-
 /** Changes of these groups with afterId < id <= upTo, ascending, at most limit. */
-export function eventsSince(ctx: Ctx, gids: number[], afterId: number, upTo: number, limit: number): GroupEvent[] {
+export function* eventsSince(ctx: Ctx, gids: number[], afterId: number, upTo: number, limit: number): Flow<GroupEvent[]> {
   if (gids.length === 0) return [];
-  return ctx.db.$client.query<EventRow, [string, number, number, number]>(SQL_SINCE).all(JSON.stringify(gids), afterId, upTo, limit).map(toEvent);
+  return (yield* ctx.store.eventsSince(gids, afterId, upTo, limit)).map(toEvent);
 }
 
 /** Groups the user was removed from (and is not back in) after afterId, with the id of that removal. */
-export function departuresSince(ctx: Ctx, uid: number, afterId: number): { gid: number; eventId: number }[] {
-  return ctx.db.$client
-    .query<{ gid: number; eventId: number }, [number, number, number]>(
-      "SELECT d.group_id AS gid, d.event_id AS eventId FROM departures d WHERE d.user_id = ? AND d.event_id > ? " +
-        "AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = d.group_id AND m.user_id = ?)",
-    )
-    .all(uid, afterId, uid);
+export function* departuresSince(ctx: Ctx, uid: number, afterId: number): Flow<{ gid: number; eventId: number }[]> {
+  return yield* ctx.store.departuresSince(uid, afterId);
 }

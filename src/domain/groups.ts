@@ -124,13 +124,8 @@ export function listMembers(ctx: Ctx, callerId: number, gid: number): { role: nu
     .map((r) => ({ role: r.role, user: userView(r.user), readMsgId: r.readMsgId }));
 }
 
-export function groupIdsOf(ctx: Ctx, uid: number): number[] {
-  return ctx.db
-    .select({ gid: groupMembers.groupId })
-    .from(groupMembers)
-    .where(eq(groupMembers.userId, uid))
-    .all()
-    .map((r) => r.gid);
+export function* groupIdsOf(ctx: Ctx, uid: number): Flow<number[]> {
+  return yield* ctx.store.groupIdsOf(uid);
 }
 
 /** Adds members (admins and owner only). Returns the uids that were not members yet. */

@@ -117,7 +117,7 @@ export function searchMessages(ctx: Ctx, uid: number, q: { q: string; gid?: numb
   const ts = terms(q.q);
   if ([...q.q.trim()].length < 2 || ts.length === 0) throw badRequest("q: at least 2 characters, letters or digits");
   if (q.gid !== undefined) requireMember(ctx, q.gid, uid);
-  const gids = q.gid !== undefined ? [q.gid] : groupIdsOf(ctx, uid);
+  const gids = q.gid !== undefined ? [q.gid] : runSync(groupIdsOf(ctx, uid));
   if (gids.length === 0) return [];
   const sql =
     `SELECT ${COLUMNS} FROM message_search s JOIN messages m ON m.id = s.rowid ` +

@@ -5,6 +5,7 @@ import { revocations, sessions } from "../db/schema";
 import { unauthorized } from "../errors";
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
+import type { Flow } from "./store";
 
 export type Session = { sessionId: number; userId: number; tokenHash: string; expiresAt: number; /** last_used_at is due a touch */ stale: boolean };
 
@@ -23,30 +24,19 @@ export function issueSession(ctx: WriteCtx, userId: number): string {
   return token;
 }
 
-// The user's disabled_at as a subquery, not a JOIN: with Bun's SQLite (3.54) a join with bound
-// parameters costs ≈ 6 µs more per run (7.6 against 1.6 µs; BENCHMARKS.md; an EXISTS is turned
-// into a join too). disabledAt keeps the inner join's meaning: NULL when the user is gone (no
-// session then), 0 when not disabled.
-const SQL_SESSION =
-  "SELECT s.id, s.user_id AS userId, s.expires_at AS expiresAt, s.last_used_at AS lastUsedAt, " +
-  "(SELECT coalesce(u.disabled_at, 0) FROM users u WHERE u.id = s.user_id) AS disabledAt " +
-  "FROM sessions s WHERE s.token_hash = ? AND s.expires_at > ?";
-
 /** The live session of a token, or 401. Reads only: a stale session is touched by the caller, on the write path. */
-export function resolveToken(ctx: Ctx, token: string): Session {
+export function* resolveToken(ctx: Ctx, token: string): Flow<Session> {
   if (!token || token.length > 200) throw unauthorized();
   const tokenHash = hashToken(token);
   const now = ctx.clock();
-  // Every REST request and every Login runs this: prepared once (Database.query caches it).
-  const row = ctx.db.$client
-    .query<{ id: number; userId: number; expiresAt: number; lastUsedAt: number; disabledAt: number | null }, [string, number]>(SQL_SESSION)
-    .get(tokenHash, now);
+  const row = yield* ctx.store.sessionByTokenHash(tokenHash, now);
+  // disabledAt: 0 for an enabled user, null when the user is gone.
   if (!row || row.disabledAt !== 0) throw unauthorized();
   return { sessionId: row.id, userId: row.userId, tokenHash, expiresAt: row.expiresAt, stale: now - row.lastUsedAt > TOUCH_EVERY_MS };
 }
 
-export function touchSession(w: WriteCtx, sessionId: number): void {
-  w.db.update(sessions).set({ lastUsedAt: w.clock() }).where(eq(sessions.id, sessionId)).run();
+export function* touchSession(w: WriteCtx, sessionId: number): Flow<void> {
+  yield* w.store.touchSession(sessionId, w.clock());
 }
 
 /**

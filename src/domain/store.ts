@@ -11,6 +11,7 @@
 // which keeps the Msg path at its speed (docs/storage.md). An operation of
 // the PostgreSQL store yields the promise of its query; runAsync awaits it
 // and resumes the flow with the rows. One source of domain rules, two engines.
+import type { GroupEventKind } from "./events";
 import type { FileRow } from "./files";
 import type { groupMembers, groups, messages, users } from "../db/schema";
 
@@ -24,6 +25,8 @@ export type NewMessage = Omit<MessageRow, "id" | "seq" | "reactions" | "editedAt
 export type UserRow = typeof users.$inferSelect;
 export type GroupRow = typeof groups.$inferSelect;
 export type MemberRow = typeof groupMembers.$inferSelect;
+/** A group_events row; payload is JSON. */
+export type EventRow = { id: number; groupId: number; kind: GroupEventKind; actorUid: number; msgId: number | null; payload: string; createdAt: number };
 
 export interface Store {
   /** Which engine: for the rare rule that differs (none in the domain yet). */
@@ -32,6 +35,19 @@ export interface Store {
   // ---- groups
   groupById(gid: number): Op<GroupRow | null>;
   membership(gid: number, uid: number): Op<MemberRow | null>;
+  /** The ids of the groups uid is in. */
+  groupIdsOf(uid: number): Op<number[]>;
+
+  // ---- sessions
+  /** The session of a token (by its hash) unexpired at `now`; disabledAt 0 for an enabled user, null when the user is gone. */
+  sessionByTokenHash(tokenHash: string, now: number): Op<{ id: number; userId: number; expiresAt: number; lastUsedAt: number; disabledAt: number | null } | null>;
+  touchSession(sessionId: number, now: number): Op<void>;
+
+  // ---- sync: what a client missed (afterId < id <= upTo, ascending, at most limit)
+  messagesSince(gids: number[], afterId: number, upTo: number, limit: number): Op<MessageRow[]>;
+  eventsSince(gids: number[], afterId: number, upTo: number, limit: number): Op<EventRow[]>;
+  /** Groups uid was removed from (and is not back in) after afterId, with the id of that removal. */
+  departuresSince(uid: number, afterId: number): Op<{ gid: number; eventId: number }[]>;
 
   // ---- messages
   /** The message this sender already sent with this clientMsgId (idempotent resends). */
@@ -87,6 +103,11 @@ export function runSync<T>(flow: Flow<T>): T {
   if (r.done) return r.value;
   flow.return(undefined as T);
   throw new Error("runSync: the flow waited on its store (an asynchronous store needs runAsync)");
+}
+
+/** Whether a value is a flow (a generator), as a job that was converted to the seam returns. */
+export function isFlow(value: unknown): value is Flow<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as Flow<unknown>).next === "function" && typeof (value as Flow<unknown>).throw === "function";
 }
 
 /** Runs a flow over a store that answers later (PostgreSQL): each yielded promise is awaited and its value handed back. */

@@ -113,7 +113,7 @@ export function createHttpApp(app: App) {
         c.set("session", viaCookie);
         return next();
       }
-      const session = resolveToken(app, token);
+      const session = await app.read(resolveToken(app, token));
       // last_used_at is bookkeeping: touched on the write path, nobody waits for it.
       if (session.stale) app.write((w) => touchSession(w, session.sessionId)).catch(() => {});
       c.set("session", session);

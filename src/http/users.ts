@@ -47,9 +47,9 @@ export function userRoutes(app: App) {
       return reply(c, true);
     })
     .openapi(createRoute({ method: "get", path: "/get", summary: "A user by id (the email only when it is you)", security: BEARER, request: { query: uidQuery }, responses: replies(User) }), (c) => reply(c, getUser(app, c.req.valid("query").uid, c.get("session").userId)))
-    .openapi(createRoute({ method: "get", path: "/token", summary: "The user owning a token (the email only when it is you)", security: BEARER, request: { query: tokenQuery }, responses: replies(User) }), (c) => {
+    .openapi(createRoute({ method: "get", path: "/token", summary: "The user owning a token (the email only when it is you)", security: BEARER, request: { query: tokenQuery }, responses: replies(User) }), async (c) => {
       const { token } = c.req.valid("query");
-      return reply(c, getUser(app, resolveToken(app, token).userId, c.get("session").userId));
+      return reply(c, getUser(app, (await app.read(resolveToken(app, token))).userId, c.get("session").userId));
     })
     .openapi(createRoute({ method: "get", path: "/search", summary: "A user by exact account, or null", security: BEARER, request: { query: accountQuery }, responses: replies(User.or(z.null())) }), (c) => reply(c, searchUser(app, c.req.valid("query").account)));
 }

@@ -51,16 +51,16 @@ export const FAILS_BEFORE_WRITING: ReadonlySet<EventName> = new Set<EventName>([
 
 export const handlers: { [E in EventName]: Handler<E> } = {
   Login(app, w, ws, b) {
-    const session = resolveToken(w, b.content);
+    const session = runSync(resolveToken(w, b.content));
     const uid = session.userId;
     if (b.uid !== undefined && b.uid !== uid) throw forbidden("uid: not the owner of this token");
     const max = app.config.maxSocketsPerUser;
     if (max > 0 && app.hub.socketCountOf(uid, ws) >= max) throw new AppError("rate_limited", `too many open sockets for this user (${max})`);
     app.hub.claim(ws, uid);
     w.onRollback(() => app.hub.unclaim(ws));
-    if (session.stale) touchSession(w, session.sessionId);
+    if (session.stale) runSync(touchSession(w, session.sessionId));
     // The groups as of this commit; changes committed after it reach the socket as effects applied after its bind.
-    const gids = groupIdsOf(w, uid);
+    const gids = runSync(groupIdsOf(w, uid));
     setIdentity(w, ws, { uid, sessionId: session.sessionId, tokenHash: session.tokenHash, expiresAt: session.expiresAt });
     w.effects.push({ type: "bind", socket: ws, uid, gids });
     reply(w, ws, okAck(b.clientMsgId, null));
@@ -115,7 +115,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     // loads little more than it sends, instead of a whole page of rows every time.
     for (let chunk = 16; !more; chunk *= 4) {
       const limit = Math.min(chunk, page - sent) + 1;
-      const items = changesSince(w, uid, { afterId: last, gid: b.gid, limit });
+      const items = runSync(changesSince(w, uid, { afterId: last, gid: b.gid, limit }));
       for (const item of items) {
         const frame = item.message ? msgPush(item.message) : replayFrame(w, item.event);
         if (sent === page || (sent > 0 && bytes + frame.length > budget)) {

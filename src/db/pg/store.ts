@@ -19,7 +19,8 @@
 //   first nextval, so batches that take ids commit in id order (docs/storage.md).
 import type { SQL } from "bun";
 import type { FileRow } from "../../domain/files";
-import type { GroupRow, MemberRow, MessageRow, NewMessage, Op, Store } from "../../domain/store";
+import type { GroupEventKind } from "../../domain/events";
+import type { EventRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store } from "../../domain/store";
 import { tsvectorLiteral } from "./search";
 
 /** pg_advisory_xact_lock's key for "this transaction takes ids from rim_ids" ("rimids" in ASCII). */
@@ -74,6 +75,16 @@ const toMember = (r: Row): MemberRow => ({
   deliveredMsgId: num(r.deliveredMsgId),
 });
 
+const toEvent = (r: Row): EventRow => ({
+  id: num(r.id),
+  groupId: num(r.groupId),
+  kind: r.kind as GroupEventKind,
+  actorUid: num(r.actorUid),
+  msgId: numOrNull(r.msgId),
+  payload: r.payload as string,
+  createdAt: num(r.createdAt),
+});
+
 const toFile = (r: Row): FileRow => ({
   id: r.id as string,
   sha256: r.sha256 as string,
@@ -110,6 +121,49 @@ export function pgStore(sql: SQL): Store {
         [gid, uid],
       );
       return r ? toMember(r) : null;
+    },
+
+    *groupIdsOf(uid: number) {
+      return (yield* query("SELECT group_id AS gid FROM group_members WHERE user_id = $1", [uid])).map((r) => num(r.gid));
+    },
+
+    *sessionByTokenHash(tokenHash: string, now: number) {
+      const [r] = yield* query(
+        'SELECT s.id, s.user_id AS "userId", s.expires_at AS "expiresAt", s.last_used_at AS "lastUsedAt", ' +
+          '(SELECT coalesce(u.disabled_at, 0) FROM users u WHERE u.id = s.user_id) AS "disabledAt" FROM sessions s WHERE s.token_hash = $1 AND s.expires_at > $2',
+        [tokenHash, now],
+      );
+      return r ? { id: num(r.id), userId: num(r.userId), expiresAt: num(r.expiresAt), lastUsedAt: num(r.lastUsedAt), disabledAt: numOrNull(r.disabledAt) } : null;
+    },
+
+    *touchSession(sessionId: number, now: number) {
+      yield* query("UPDATE sessions SET last_used_at = $2 WHERE id = $1", [sessionId, now]);
+    },
+
+    *messagesSince(gids: number[], afterId: number, upTo: number, limit: number) {
+      const rows = yield* query(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id IN ${idsIn("bigint")} AND id > $2 AND id <= $3 ORDER BY id LIMIT $4`,
+        [JSON.stringify(gids), afterId, upTo, limit],
+      );
+      return rows.map(toMessage);
+    },
+
+    *eventsSince(gids: number[], afterId: number, upTo: number, limit: number) {
+      const rows = yield* query(
+        'SELECT id, group_id AS "groupId", kind, actor_uid AS "actorUid", msg_id AS "msgId", payload, created_at AS "createdAt" FROM group_events ' +
+          `WHERE group_id IN ${idsIn("bigint")} AND id > $2 AND id <= $3 ORDER BY id LIMIT $4`,
+        [JSON.stringify(gids), afterId, upTo, limit],
+      );
+      return rows.map(toEvent);
+    },
+
+    *departuresSince(uid: number, afterId: number) {
+      const rows = yield* query(
+        'SELECT d.group_id AS gid, d.event_id AS "eventId" FROM departures d WHERE d.user_id = $1 AND d.event_id > $2 ' +
+          "AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = d.group_id AND m.user_id = $1)",
+        [uid, afterId],
+      );
+      return rows.map((r) => ({ gid: num(r.gid), eventId: num(r.eventId) }));
     },
 
     *messageBySenderClientId(senderUid: number, clientMsgId: string): Op<MessageRow | null> {
