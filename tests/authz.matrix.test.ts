@@ -18,7 +18,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { closeApp, createApp, type App } from "../src/app";
 import { requestFriend } from "../src/domain/friends";
-import { createGroup, removeMembers } from "../src/domain/groups";
+import { createGroup, removeMembers } from "./helpers";
 import { sendMessage } from "./helpers";
 import { revokeSession } from "../src/domain/sessions";
 import { resolveToken } from "./helpers";

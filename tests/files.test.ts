@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, watc
 import { join, relative } from "node:path";
 import { closeApp, createApp } from "../src/app";
 import { collectFiles, messagesHaveDeletedAt } from "../src/domain/files";
-import { removeMembers } from "../src/domain/groups";
+import { removeMembers } from "./helpers";
 import { sendMessage } from "./helpers";
 import { createHttpApp } from "../src/http/app";
 import { manualClock } from "../src/time";

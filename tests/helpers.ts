@@ -1,7 +1,7 @@
 // A fresh App on a real, migrated database; users, groups and sockets in one line.
 import { closeApp, createApp, type App } from "../src/app";
 import { defaultConfig, type Config } from "../src/config";
-import { createGroup } from "../src/domain/groups";
+import * as groups from "../src/domain/groups";
 import { sendMessage as sendMessageFlow, type OutgoingMessage, type Sent } from "../src/domain/messages";
 import { runSync } from "../src/domain/store";
 import { resolveToken as resolveTokenFlow, type Session } from "../src/domain/sessions";
@@ -87,6 +87,10 @@ export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage):
 export function resolveToken(ctx: Ctx, token: string): Session {
   return runSync(resolveTokenFlow(ctx, token));
 }
+
+/** The domain's createGroup and removeMembers run at once on the SQLite store (fixtures). */
+export const createGroup = (w: WriteCtx, callerId: number, input: groups.NewGroup) => runSync(groups.createGroup(w, callerId, input));
+export const removeMembers = (w: WriteCtx, callerId: number, gid: number, uids: number[]) => runSync(groups.removeMembers(w, callerId, gid, uids));
 
 export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {
   const admins = new Set((opts.admins ?? []).map((a) => a.uid));

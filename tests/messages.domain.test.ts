@@ -1,6 +1,6 @@
 // sendMessage's idempotency holds whatever changed since the first send.
 import { expect, test } from "bun:test";
-import { removeMembers } from "../src/domain/groups";
+import { removeMembers } from "./helpers";
 import { sendMessage } from "./helpers";
 import { group, makeApp, user, fixture } from "./helpers";
 

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { closeApp, createApp } from "../src/app";
-import { removeMembers } from "../src/domain/groups";
+import { removeMembers } from "./helpers";
 import { sendMessage } from "./helpers";
 import { indexText, snippet } from "../src/domain/search";
 import { call, fixture, group, makeApp, tempDir, testConfig, user } from "./helpers";

@@ -6,9 +6,9 @@
 // yielding, so runSync drives a domain flow over it in one call.
 import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { FileRow } from "../domain/files";
-import type { EventRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store } from "../domain/store";
+import type { EventRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../domain/store";
 import { selectList } from "./columns";
-import { groupMembers, groups, messages } from "./schema";
+import { groupMembers, groups, messages, users } from "./schema";
 
 const MESSAGE_COLUMNS = selectList(messages);
 const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid, created_at AS createdAt";
@@ -16,6 +16,32 @@ const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid,
 const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
 
 const SQL = {
+  // The messages table's AUTOINCREMENT counter is the one sequence: bumping it
+  // reserves an id no message will take (SQLite documents sqlite_sequence as
+  // writable with ordinary statements).
+  bumpSeq: "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(id), 0) FROM group_events)) + 1 WHERE name = 'messages' RETURNING seq",
+  firstSeq: "INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', (SELECT coalesce(max(id), 0) FROM group_events) + 1) RETURNING seq",
+  insertEvent: "INSERT INTO group_events (id, group_id, kind, actor_uid, msg_id, payload, created_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  eventByClientId:
+    "SELECT id, group_id AS groupId, kind, actor_uid AS actorUid, msg_id AS msgId, payload, created_at AS createdAt FROM group_events WHERE actor_uid = ? AND client_msg_id = ?",
+  departure: "INSERT INTO departures (user_id, group_id, event_id) VALUES (?, ?, ?) ON CONFLICT (user_id, group_id) DO UPDATE SET event_id = excluded.event_id",
+  byDirectKey: "SELECT id FROM groups WHERE direct_key = ?",
+  insertGroup: "INSERT INTO groups (name, avatar, mode, creator_uid, direct_key, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+  insertMember: "INSERT INTO group_members (group_id, user_id, role, joined_at, read_msg_id, delivered_msg_id) VALUES (?, ?, ?, ?, ?, ?)",
+  membersAmong: "SELECT user_id AS uid, role FROM group_members WHERE group_id = ? AND user_id IN (SELECT value FROM json_each(?))",
+  memberIds: "SELECT user_id AS uid FROM group_members WHERE group_id = ?",
+  membersWithUsers:
+    `SELECT m.role, m.read_msg_id AS readMsgId, ${selectList(users, "u")} FROM group_members m JOIN users u ON u.id = m.user_id ` +
+    "WHERE m.group_id = ? ORDER BY m.role DESC, m.joined_at ASC, u.id ASC",
+  countOthers: "SELECT count(*) AS n FROM group_members WHERE group_id = ? AND user_id != ?",
+  deleteMembers: "DELETE FROM group_members WHERE group_id = ? AND user_id IN (SELECT value FROM json_each(?))",
+  deleteAllMembers: "DELETE FROM group_members WHERE group_id = ?",
+  setRole: "UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?",
+  rename: "UPDATE groups SET name = coalesce(?1, name), avatar = coalesce(?2, avatar) WHERE id = ?3",
+  markDeleted: "UPDATE groups SET deleted_at = ?, direct_key = NULL WHERE id = ?",
+  groupsOf: `SELECT ${selectList(groups, "g")} FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ? ORDER BY g.id`,
+  existingUsers: "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))",
+  enabledUsers: "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?)) AND disabled_at IS NULL",
   groupIds: "SELECT group_id AS gid FROM group_members WHERE user_id = ?",
   // The user's disabled_at as a subquery, not a JOIN: with Bun's SQLite (3.54) a join with bound
   // parameters costs ≈ 6 µs more per run (7.6 against 1.6 µs; BENCHMARKS.md; an EXISTS is turned
@@ -87,6 +113,77 @@ export function sqliteStore(sqlite: Database): Store {
 
     *membership(gid: number, uid: number): Op<MemberRow | null> {
       return q<MemberRow, [number, number]>("membership").get(gid, uid);
+    },
+
+    *groupIdByDirectKey(key: string) {
+      return q<{ id: number }, [string]>("byDirectKey").get(key)?.id ?? null;
+    },
+
+    *insertGroup(g) {
+      return q<{ id: number }, [string, string, number, number, string | null, number]>("insertGroup").get(g.name, g.avatar, g.mode, g.creatorUid, g.directKey, g.createdAt)!.id;
+    },
+
+    *insertMembers(gid, members, joinedAt, cursor) {
+      const add = q<unknown, [number, number, number, number, number, number]>("insertMember");
+      for (const m of members) add.run(gid, m.uid, m.role, joinedAt, cursor, cursor);
+    },
+
+    *membersAmong(gid, uids) {
+      return q<{ uid: number; role: number }, [number, string]>("membersAmong").all(gid, JSON.stringify(uids));
+    },
+
+    *memberIds(gid) {
+      return q<{ uid: number }, [number]>("memberIds").all(gid).map((r) => r.uid);
+    },
+
+    *membersWithUsers(gid) {
+      return q<UserRow & { role: number; readMsgId: number }, [number]>("membersWithUsers")
+        .all(gid)
+        .map(({ role, readMsgId, ...user }) => ({ role, readMsgId, user: user as UserRow }));
+    },
+
+    *countOtherMembers(gid, uid) {
+      return q<{ n: number }, [number, number]>("countOthers").get(gid, uid)!.n;
+    },
+
+    *deleteMembers(gid, uids) {
+      if (uids === null) q<unknown, [number]>("deleteAllMembers").run(gid);
+      else q<unknown, [number, string]>("deleteMembers").run(gid, JSON.stringify(uids));
+    },
+
+    *setRole(gid, uid, role) {
+      q<unknown, [number, number, number]>("setRole").run(role, gid, uid);
+    },
+
+    *renameGroup(gid, name, avatar) {
+      q<unknown, [string | null, string | null, number]>("rename").run(name, avatar, gid);
+    },
+
+    *markGroupDeleted(gid, at) {
+      q<unknown, [number, number]>("markDeleted").run(at, gid);
+    },
+
+    *groupsOf(uid) {
+      return q<GroupRow, [number]>("groupsOf").all(uid);
+    },
+
+    *existingUserIds(uids, enabledOnly) {
+      return q<{ id: number }, [string]>(enabledOnly ? "enabledUsers" : "existingUsers").all(JSON.stringify(uids)).map((r) => r.id);
+    },
+
+    *insertEvent(e) {
+      const row = q<{ seq: number }, []>("bumpSeq").get() ?? q<{ seq: number }, []>("firstSeq").get()!;
+      q<unknown, SQLQueryBindings[]>("insertEvent").run(row.seq, e.gid, e.kind, e.actor, e.msgId, e.payload, e.createdAt, e.clientMsgId);
+      return row.seq;
+    },
+
+    *eventByClientMsgId(actor, clientMsgId) {
+      return q<EventRow, [number, string]>("eventByClientId").get(actor, clientMsgId);
+    },
+
+    *recordDepartures(gid, uids, eventId) {
+      const add = q<unknown, [number, number, number]>("departure");
+      for (const uid of uids) add.run(uid, gid, eventId);
     },
 
     *groupIdsOf(uid: number) {

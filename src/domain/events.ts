@@ -3,7 +3,7 @@
 // eventId it has seen) orders and resumes messages and changes together.
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
-import type { EventRow, Flow } from "./store";
+import { runSync, type EventRow, type Flow } from "./store";
 
 export type GroupEventKind = "MemberAdded" | "MemberRemoved" | "GroupUpdated" | "RoleChanged" | "GroupDeleted" | MessageChangeKind;
 /** Changes to one message: their Notify carries the message as it is after the change. */
@@ -20,47 +20,35 @@ export type GroupEvent = {
   createdAt: number;
 };
 
-// The messages table's AUTOINCREMENT counter is the one sequence: bumping it
-// reserves an id no message will take (SQLite documents sqlite_sequence as
-// writable with ordinary statements).
-const SQL_BUMP_SEQ = "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(id), 0) FROM group_events)) + 1 WHERE name = 'messages' RETURNING seq";
-const SQL_FIRST_SEQ = "INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', (SELECT coalesce(max(id), 0) FROM group_events) + 1) RETURNING seq";
-const SQL_INSERT = "INSERT INTO group_events (id, group_id, kind, actor_uid, msg_id, payload, created_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-
-export function nextId(ctx: Ctx): number {
-  const sqlite = ctx.db.$client;
-  const row = sqlite.query<{ seq: number }, []>(SQL_BUMP_SEQ).get() ?? sqlite.query<{ seq: number }, []>(SQL_FIRST_SEQ).get()!;
-  return row.seq;
-}
-
 /**
- * Appends a change to the group's log; its Notify is published by the caller's effects.
- * `clientMsgId` (a socket frame's) is unique per actor: see eventByClientMsgId.
+ * Appends a change to the group's log, with the next id of the sequence
+ * messages take theirs from; its Notify is published by the caller's effects.
+ * `clientMsgId` (a socket frame's) is unique per actor: see earlierEvent.
  */
-export function recordEvent(
+export function* appendEvent(
   w: WriteCtx,
   e: { gid: number; kind: GroupEventKind; actor: number; msgId?: number | null; payload: Record<string, unknown>; clientMsgId?: string | null },
-): GroupEvent {
-  const event: GroupEvent = { id: nextId(w), gid: e.gid, kind: e.kind, actor: e.actor, msgId: e.msgId ?? null, payload: e.payload, createdAt: w.clock() };
-  w.db.$client.query(SQL_INSERT).run(event.id, event.gid, event.kind, event.actor, event.msgId, JSON.stringify(event.payload), event.createdAt, e.clientMsgId ?? null);
-  return event;
+): Flow<GroupEvent> {
+  const createdAt = w.clock();
+  const msgId = e.msgId ?? null;
+  const id = yield* w.store.insertEvent({ gid: e.gid, kind: e.kind, actor: e.actor, msgId, payload: JSON.stringify(e.payload), createdAt, clientMsgId: e.clientMsgId ?? null });
+  return { id, gid: e.gid, kind: e.kind, actor: e.actor, msgId, payload: e.payload, createdAt };
 }
 
-const SQL_BY_CLIENT_ID =
-  "SELECT id, group_id AS groupId, kind, actor_uid AS actorUid, msg_id AS msgId, payload, created_at AS createdAt FROM group_events WHERE actor_uid = ? AND client_msg_id = ?";
-
 /** The change this actor already made with this clientMsgId (a resent frame), if any. */
-export function eventByClientMsgId(ctx: Ctx, actor: number, clientMsgId: string): GroupEvent | null {
-  const row = ctx.db.$client.query<EventRow, [number, string]>(SQL_BY_CLIENT_ID).get(actor, clientMsgId);
+export function* earlierEvent(ctx: Ctx, actor: number, clientMsgId: string): Flow<GroupEvent | null> {
+  const row = yield* ctx.store.eventByClientMsgId(actor, clientMsgId);
   return row ? toEvent(row) : null;
 }
 
-/** Remembers that these users left the group at this event, for Sync. */
-export function recordDepartures(w: WriteCtx, gid: number, uids: number[], eventId: number) {
-  const q = w.db.$client.query("INSERT INTO departures (user_id, group_id, event_id) VALUES (?, ?, ?) ON CONFLICT (user_id, group_id) DO UPDATE SET event_id = excluded.event_id");
-  for (const uid of uids) q.run(uid, gid, eventId);
-}
+// The same, for callers not converted to flows yet (SQLite only).
+export const recordEvent = (w: WriteCtx, e: Parameters<typeof appendEvent>[1]): GroupEvent => runSync(appendEvent(w, e));
+export const eventByClientMsgId = (ctx: Ctx, actor: number, clientMsgId: string): GroupEvent | null => runSync(earlierEvent(ctx, actor, clientMsgId));
 
+/** Remembers that these users left the group at this event, for Sync. */
+export function* recordDepartures(w: WriteCtx, gid: number, uids: number[], eventId: number): Flow<void> {
+  yield* w.store.recordDepartures(gid, uids, eventId);
+}
 
 const toEvent = (r: EventRow): GroupEvent => ({ id: r.id, gid: r.groupId, kind: r.kind, actor: r.actorUid, msgId: r.msgId, payload: JSON.parse(r.payload), createdAt: r.createdAt });
 

@@ -11,7 +11,7 @@ import { AppError, badRequest, notFound } from "../errors";
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 import type { MessageView } from "./views";
-import { runSync, type Flow } from "./store";
+import type { Flow } from "./store";
 
 /** A file id: nanoid's 21 characters. */
 export const FILE_ID = /^[A-Za-z0-9_-]{21}$/;
@@ -124,13 +124,13 @@ const AVATAR_FILE = /^\/api\/file\/([A-Za-z0-9_-]{21})$/;
  * nobody may publish a file someone else shared with them. Any other avatar
  * (rim's URL) passes as it is.
  */
-export function checkAvatar(ctx: Ctx, uid: number, avatar: string): void {
+export function* checkAvatar(ctx: Ctx, uid: number, avatar: string): Flow<void> {
   const m = AVATAR_FILE.exec(avatar);
   if (!m) {
     if (avatar.startsWith("/api/file/")) throw badRequest("avatar: not a file of this server");
     return;
   }
-  const file = runSync(findFile(ctx, m[1]!));
+  const file = yield* findFile(ctx, m[1]!);
   if (!file || file.uploaderUid !== uid) throw badRequest("avatar: upload the picture yourself first (POST /api/file/upload)");
   if (!IMAGE_TYPES.has(file.mime)) throw badRequest("avatar: that file is not an image");
 }

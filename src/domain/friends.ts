@@ -4,6 +4,7 @@ import { badRequest, conflict, notFound } from "../errors";
 import type { Ctx } from "./context";
 import type { WriteCtx } from "../write/writer";
 import { assertUsersExist } from "./users";
+import { runSync } from "./store";
 import { userView, type UserView } from "./views";
 
 export const FRIEND = { applied: 0, confirmed: 1, rejected: 2 } as const;
@@ -20,7 +21,7 @@ const between = (a: number, b: number) =>
  */
 export function requestFriend(ctx: WriteCtx, callerId: number, fid: number): void {
   if (fid === callerId) throw badRequest("fid: you cannot befriend yourself");
-  assertUsersExist(ctx, [fid]);
+  runSync(assertUsersExist(ctx, [fid]));
   const existing = ctx.db.select().from(friendRequests).where(between(callerId, fid)).get();
   const now = ctx.clock();
   if (!existing) {

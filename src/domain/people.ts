@@ -7,6 +7,7 @@ import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 import { selfView, type UserView } from "./views";
 import { checkAvatar } from "./files";
+import { runSync } from "./store";
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
 
@@ -32,7 +33,7 @@ export function updateProfile(w: WriteCtx, uid: number, change: ProfileChange): 
     set.name = change.name.trim();
   }
   if (change.avatar !== undefined) {
-    checkAvatar(w, uid, change.avatar);
+    runSync(checkAvatar(w, uid, change.avatar));
     set.avatar = change.avatar;
   }
   if (change.email !== undefined) set.email = change.email;

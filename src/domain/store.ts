@@ -38,6 +38,40 @@ export interface Store {
   /** The ids of the groups uid is in. */
   groupIdsOf(uid: number): Op<number[]>;
 
+  /** The group of a direct chat between two people (its key), if there is one. */
+  groupIdByDirectKey(key: string): Op<number | null>;
+  insertGroup(g: { name: string; avatar: string; mode: number; creatorUid: number; directKey: string | null; createdAt: number }): Op<number>;
+  /** Adds members; their read and delivered cursors start at `cursor`. */
+  insertMembers(gid: number, members: { uid: number; role: number }[], joinedAt: number, cursor: number): Op<void>;
+  /** Of these uids, the group's members with their roles. */
+  membersAmong(gid: number, uids: number[]): Op<{ uid: number; role: number }[]>;
+  /** Every member's uid. */
+  memberIds(gid: number): Op<number[]>;
+  /** Members with their user rows, by role (highest first), then who joined first. */
+  membersWithUsers(gid: number): Op<{ role: number; readMsgId: number; user: UserRow }[]>;
+  countOtherMembers(gid: number, uid: number): Op<number>;
+  /** Removes these members, or every member (uids null). */
+  deleteMembers(gid: number, uids: number[] | null): Op<void>;
+  setRole(gid: number, uid: number, role: number): Op<void>;
+  /** A value left null keeps the stored one. */
+  renameGroup(gid: number, name: string | null, avatar: string | null): Op<void>;
+  /** Marks it deleted and frees a direct chat's key. */
+  markGroupDeleted(gid: number, at: number): Op<void>;
+  /** The groups uid is in, by id. */
+  groupsOf(uid: number): Op<GroupRow[]>;
+
+  // ---- users
+  /** Which of these ids name a user (enabled ones only, if asked). */
+  existingUserIds(uids: number[], enabledOnly: boolean): Op<number[]>;
+
+  // ---- group events (one id sequence with messages)
+  /** Appends a change to a group's log with the next id of the shared sequence; returns the id. */
+  insertEvent(e: { gid: number; kind: GroupEventKind; actor: number; msgId: number | null; payload: string; createdAt: number; clientMsgId: string | null }): Op<number>;
+  /** The change this actor already made with this clientMsgId. */
+  eventByClientMsgId(actor: number, clientMsgId: string): Op<EventRow | null>;
+  /** Remembers that these users left the group at this event (replaces an earlier departure). */
+  recordDepartures(gid: number, uids: number[], eventId: number): Op<void>;
+
   // ---- sessions
   /** The session of a token (by its hash) unexpired at `now`; disabledAt 0 for an enabled user, null when the user is gone. */
   sessionByTokenHash(tokenHash: string, now: number): Op<{ id: number; userId: number; expiresAt: number; lastUsedAt: number; disabledAt: number | null } | null>;

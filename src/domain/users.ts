@@ -143,16 +143,12 @@ export function* getUsers(ctx: Ctx, uids: number[]): Flow<Map<number, UserView>>
 }
 
 /** Throws 404 unless every uid names an existing, enabled user. */
-export function assertUsersExist(ctx: Ctx, uids: number[]): void {
+export function* assertUsersExist(ctx: Ctx, uids: number[]): Flow<void> {
   const unique = [...new Set(uids)];
   if (unique.length === 0) return;
-  const found = ctx.db
-    .select({ id: users.id })
-    .from(users)
-    .where(and(inArray(users.id, unique), isNull(users.disabledAt)))
-    .all();
+  const found = yield* ctx.store.existingUserIds(unique, true);
   if (found.length !== unique.length) {
-    const have = new Set(found.map((r) => r.id));
+    const have = new Set(found);
     throw notFound(`user ${unique.find((u) => !have.has(u))} not found`);
   }
 }

@@ -20,8 +20,8 @@ export function groupRoutes(app: App) {
       await app.write((w) => updateGroup(w, me, { gid: b.id, name: b.name, avatar: b.avatar }));
       return reply(c, true);
     })
-    .openapi(createRoute({ method: "get", path: "/get", summary: "Your groups (uid must be yours)", security: BEARER, request: { query: ownUidQuery }, responses: replies(z.array(Group)) }), (c) => reply(c, listGroupsOf(app, callerUid(c, c.req.valid("query").uid))))
-    .openapi(createRoute({ method: "get", path: "/user/get", summary: "Members of a group you are in", security: BEARER, request: { query: gidQuery }, responses: replies(z.array(Member)) }), (c) => reply(c, listMembers(app, callerUid(c), c.req.valid("query").gid)))
+    .openapi(createRoute({ method: "get", path: "/get", summary: "Your groups (uid must be yours)", security: BEARER, request: { query: ownUidQuery }, responses: replies(z.array(Group)) }), async (c) => reply(c, await app.read(listGroupsOf(app, callerUid(c, c.req.valid("query").uid)))))
+    .openapi(createRoute({ method: "get", path: "/user/get", summary: "Members of a group you are in", security: BEARER, request: { query: gidQuery }, responses: replies(z.array(Member)) }), async (c) => reply(c, await app.read(listMembers(app, callerUid(c), c.req.valid("query").gid))))
     .openapi(createRoute({ method: "post", path: "/user/change", summary: "Add (1, admins) or remove (2) members", security: BEARER, request: jsonBody(changeMembersBody), responses: replies(z.literal(true)) }), async (c) => {
       const b = c.req.valid("json");
       const me = callerUid(c);

@@ -20,7 +20,7 @@
 import type { SQL } from "bun";
 import type { FileRow } from "../../domain/files";
 import type { GroupEventKind } from "../../domain/events";
-import type { EventRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store } from "../../domain/store";
+import type { EventRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../../domain/store";
 import { tsvectorLiteral } from "./search";
 
 /** pg_advisory_xact_lock's key for "this transaction takes ids from rim_ids" ("rimids" in ASCII). */
@@ -85,6 +85,24 @@ const toEvent = (r: Row): EventRow => ({
   createdAt: num(r.createdAt),
 });
 
+const USER_COLUMNS = (a: string) =>
+  `${a}.id, ${a}.account, ${a}.name, ${a}.avatar, ${a}.email, ${a}.password_hash AS "passwordHash", ${a}.created_at AS "createdAt", ${a}.disabled_at AS "disabledAt", ${a}.is_admin AS "isAdmin", ${a}.last_seen_at AS "lastSeenAt"`;
+const GROUP_COLUMNS = (a: string) =>
+  `${a}.id, ${a}.name, ${a}.avatar, ${a}.mode, ${a}.creator_uid AS "creatorUid", ${a}.direct_key AS "directKey", ${a}.last_seq AS "lastSeq", ${a}.last_msg_id AS "lastMsgId", ${a}.created_at AS "createdAt", ${a}.deleted_at AS "deletedAt"`;
+
+const toUser = (r: Row): UserRow => ({
+  id: num(r.id),
+  account: r.account as string,
+  name: r.name as string,
+  avatar: r.avatar as string,
+  email: r.email as string,
+  passwordHash: r.passwordHash as string,
+  createdAt: num(r.createdAt),
+  disabledAt: numOrNull(r.disabledAt),
+  isAdmin: r.isAdmin === true,
+  lastSeenAt: numOrNull(r.lastSeenAt),
+});
+
 const toFile = (r: Row): FileRow => ({
   id: r.id as string,
   sha256: r.sha256 as string,
@@ -109,7 +127,7 @@ export function pgStore(sql: SQL): Store {
 
     *groupById(gid: number): Op<GroupRow | null> {
       const [r] = yield* query(
-        'SELECT id, name, avatar, mode, creator_uid AS "creatorUid", direct_key AS "directKey", last_seq AS "lastSeq", last_msg_id AS "lastMsgId", created_at AS "createdAt", deleted_at AS "deletedAt" FROM groups WHERE id = $1',
+        `SELECT ${GROUP_COLUMNS("g")} FROM groups g WHERE g.id = $1`,
         [gid],
       );
       return r ? toGroup(r) : null;
@@ -121,6 +139,102 @@ export function pgStore(sql: SQL): Store {
         [gid, uid],
       );
       return r ? toMember(r) : null;
+    },
+
+    *groupIdByDirectKey(key) {
+      const [r] = yield* query("SELECT id FROM groups WHERE direct_key = $1", [key]);
+      return r ? num(r.id) : null;
+    },
+
+    *insertGroup(g) {
+      const [r] = yield* query("INSERT INTO groups (name, avatar, mode, creator_uid, direct_key, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", [
+        g.name, g.avatar, g.mode, g.creatorUid, g.directKey, g.createdAt,
+      ]);
+      return num(r!.id);
+    },
+
+    *insertMembers(gid, members, joinedAt, cursor) {
+      if (members.length === 0) return;
+      yield* query(
+        "INSERT INTO group_members (group_id, user_id, role, joined_at, read_msg_id, delivered_msg_id) " +
+          "SELECT $2, (m->>'uid')::bigint, (m->>'role')::int, $3, $4, $4 FROM jsonb_array_elements($1::text::jsonb) AS m",
+        [JSON.stringify(members), gid, joinedAt, cursor],
+      );
+    },
+
+    *membersAmong(gid, uids) {
+      const rows = yield* query(`SELECT user_id AS uid, role FROM group_members WHERE group_id = $2 AND user_id IN ${idsIn("bigint")}`, [JSON.stringify(uids), gid]);
+      return rows.map((r) => ({ uid: num(r.uid), role: num(r.role) }));
+    },
+
+    *memberIds(gid) {
+      return (yield* query("SELECT user_id AS uid FROM group_members WHERE group_id = $1", [gid])).map((r) => num(r.uid));
+    },
+
+    *membersWithUsers(gid) {
+      const rows = yield* query(
+        `SELECT m.role AS "memberRole", m.read_msg_id AS "readMsgId", ${USER_COLUMNS("u")} FROM group_members m JOIN users u ON u.id = m.user_id ` +
+          "WHERE m.group_id = $1 ORDER BY m.role DESC, m.joined_at ASC, u.id ASC",
+        [gid],
+      );
+      return rows.map((r) => ({ role: num(r.memberRole), readMsgId: num(r.readMsgId), user: toUser(r) }));
+    },
+
+    *countOtherMembers(gid, uid) {
+      const [r] = yield* query("SELECT count(*) AS n FROM group_members WHERE group_id = $1 AND user_id != $2", [gid, uid]);
+      return num(r!.n);
+    },
+
+    *deleteMembers(gid, uids) {
+      if (uids === null) yield* query("DELETE FROM group_members WHERE group_id = $1", [gid]);
+      else yield* query(`DELETE FROM group_members WHERE group_id = $2 AND user_id IN ${idsIn("bigint")}`, [JSON.stringify(uids), gid]);
+    },
+
+    *setRole(gid, uid, role) {
+      yield* query("UPDATE group_members SET role = $3 WHERE group_id = $1 AND user_id = $2", [gid, uid, role]);
+    },
+
+    *renameGroup(gid, name, avatar) {
+      yield* query("UPDATE groups SET name = coalesce($2, name), avatar = coalesce($3, avatar) WHERE id = $1", [gid, name, avatar]);
+    },
+
+    *markGroupDeleted(gid, at) {
+      yield* query("UPDATE groups SET deleted_at = $2, direct_key = NULL WHERE id = $1", [gid, at]);
+    },
+
+    *groupsOf(uid) {
+      const rows = yield* query(`SELECT ${GROUP_COLUMNS("g")} FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = $1 ORDER BY g.id`, [uid]);
+      return rows.map(toGroup);
+    },
+
+    *existingUserIds(uids, enabledOnly) {
+      const rows = yield* query(`SELECT id FROM users WHERE id IN ${idsIn("bigint")}${enabledOnly ? " AND disabled_at IS NULL" : ""}`, [JSON.stringify(uids)]);
+      return rows.map((r) => num(r.id));
+    },
+
+    *insertEvent(e) {
+      const [r] = yield* query(
+        "INSERT INTO group_events (group_id, kind, actor_uid, msg_id, payload, created_at, client_msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        [e.gid, e.kind, e.actor, e.msgId, e.payload, e.createdAt, e.clientMsgId],
+      );
+      return num(r!.id);
+    },
+
+    *eventByClientMsgId(actor, clientMsgId) {
+      const [r] = yield* query(
+        'SELECT id, group_id AS "groupId", kind, actor_uid AS "actorUid", msg_id AS "msgId", payload, created_at AS "createdAt" FROM group_events WHERE actor_uid = $1 AND client_msg_id = $2',
+        [actor, clientMsgId],
+      );
+      return r ? toEvent(r) : null;
+    },
+
+    *recordDepartures(gid, uids, eventId) {
+      if (uids.length === 0) return;
+      yield* query(
+        `INSERT INTO departures (user_id, group_id, event_id) SELECT value::bigint, $2, $3 FROM jsonb_array_elements_text($1::text::jsonb) ` +
+          "ON CONFLICT (user_id, group_id) DO UPDATE SET event_id = excluded.event_id",
+        [JSON.stringify(uids), gid, eventId],
+      );
     },
 
     *groupIdsOf(uid: number) {
