@@ -17,7 +17,7 @@ import { runAsync, runSync, type Flow, type Store } from "../src/domain/store";
 import { getUsers } from "../src/domain/users";
 import { hashToken, resolveToken, touchSession } from "../src/domain/sessions";
 import { changesSince } from "../src/domain/sync";
-import { groupIdsOf } from "../src/domain/groups";
+import { addMembers, changeRole, createGroup, groupIdsOf, leaveGroup, listGroupsOf, listMembers, removeMembers, transferGroup, updateGroup } from "../src/domain/groups";
 import type { WriteCtx } from "../src/write/writer";
 import { messageView } from "../src/domain/views";
 import { toAppError } from "../src/errors";
@@ -39,6 +39,9 @@ const SEED = [
   "INSERT INTO departures (user_id, group_id, event_id) VALUES (2, 2, 1001)",
   `INSERT INTO files (id, sha256, name, size, mime, uploader_uid, created_at) VALUES ('${F1}', 'aa', 'pic.png', 10, 'image/png', 1, 1), ('${F2}', 'bb', 'doc.txt', 20, 'text/plain', 3, 1)`,
 ];
+
+// PostgreSQL's identity columns count on from where the seed's explicit ids leave them.
+const PG_AFTER_SEED = ["users", "groups", "sessions"].map((t) => `SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT max(id) FROM ${t}))`);
 
 type Case = { name: string; flow: (ctx: Ctx) => Flow<unknown>; expected?: unknown };
 
@@ -113,6 +116,7 @@ const CASES: Case[] = [
   { name: "changesSince: one group left", flow: syncOf(2, { afterId: 0, gid: 2, limit: 10 }), expected: [{ event: 1001, kind: "MemberRemoved", payload: { uids: [2] } }] },
   { name: "changesSince: past the removal, nothing", flow: syncOf(2, { afterId: 1001, gid: 2, limit: 10 }), expected: [] },
   { name: "changesSince: a group one was never in", flow: syncOf(1, { afterId: 0, gid: 2, limit: 10 }), expected: { error: "forbidden" } },
+  ...groupCases(),
   {
     name: "the rows as stored: message 2, its mentions, the groups' last seq",
     flow: (c) =>
@@ -147,7 +151,7 @@ describe.each(["sqlite", "postgres"] as const)("the domain over the %s store", (
       const fresh = await freshDatabase();
       const sql = new SQL(fresh.url, { max: 1 });
       await migratePostgres(sql);
-      for (const s of SEED) await sql.unsafe(s);
+      for (const s of [...SEED, ...PG_AFTER_SEED]) await sql.unsafe(s);
       store = pgStore(sql);
       run = (flow) => runAsync(flow);
       close = async () => {
@@ -159,7 +163,7 @@ describe.each(["sqlite", "postgres"] as const)("the domain over the %s store", (
   }, 120_000);
   afterAll(() => close?.());
 
-  const ctx = () => ({ store, clock: () => NOW, limits: { maxContent: 100 } }) as unknown as Ctx;
+  const ctx = () => ({ store, clock: () => NOW, limits: { maxContent: 100 }, effects: [], onRollback() {} }) as unknown as Ctx;
   const answers: Record<string, unknown> = (globalThis as { storeAnswers?: Record<string, unknown> }).storeAnswers ??= {};
 
   test.each(CASES.map((c, i) => [c.name, i] as const))("%s", async (_name, i) => {
@@ -176,3 +180,70 @@ describe.each(["sqlite", "postgres"] as const)("the domain over the %s store", (
     else expect(got).toEqual(answers[c.name]);
   });
 });
+
+/** Group cases: what each answers, the kinds of effects it described, and the members and log after it (ids of changes left out: see below). */
+function groupCases(): Case[] {
+  const w = (c: Ctx) => c as WriteCtx;
+  // A change's id comes from the id sequence, which this file's seed fills unevenly (it writes changes 1000 and 1001 itself): compared by kind.
+  const after = (c: Ctx, gid: number, value: unknown) =>
+    (function* () {
+      const members = (yield* c.store.membersAmong(gid, [1, 2, 3, 4])).sort((a, b) => a.uid - b.uid);
+      const log = (yield* c.store.eventsSince([gid], 0, Number.MAX_SAFE_INTEGER, 100)).map((e) => `${e.kind} ${e.payload}`);
+      return { value, effects: w(c).effects.map((e) => e.type), members, log };
+    })();
+  const run = <T>(f: (c: Ctx) => Flow<T>, gid: number | ((v: T) => number)) => (c: Ctx) =>
+    (function* () {
+      const value = yield* f(c);
+      return yield* after(c, typeof gid === "number" ? gid : gid(value), value);
+    })();
+  return [
+    {
+      name: "createGroup: ann's group 3 with bob as admin",
+      flow: run((c) => createGroup(w(c), 1, { name: "three", avatar: "", mode: 2, members: [{ uid: 2, role: 2 }] }), (v) => v.gid),
+      expected: { value: { gid: 3, created: true }, effects: ["join", "publish"], members: [{ uid: 1, role: 3 }, { uid: 2, role: 2 }], log: ['MemberAdded {"uids":[1,2]}'] },
+    },
+    { name: "createGroup: a disabled user", flow: (c) => createGroup(w(c), 1, { name: "x", avatar: "", mode: 2, members: [{ uid: 4, role: 1 }] }), expected: { error: "not_found" } },
+    { name: "createGroup: a direct chat", flow: (c) => createGroup(w(c), 1, { name: "", avatar: "", mode: 1, members: [{ uid: 3, role: 1 }] }), expected: { gid: 4, created: true } },
+    { name: "createGroup: the same direct chat again", flow: (c) => createGroup(w(c), 3, { name: "", avatar: "", mode: 1, members: [{ uid: 1, role: 1 }] }), expected: { gid: 4, created: false } },
+    {
+      name: "addMembers: cat, then nobody new",
+      flow: run((c) => (function* () { return [yield* addMembers(w(c), 2, 3, [3]), yield* addMembers(w(c), 1, 3, [3, 1])]; })(), 3),
+      expected: { value: [[3], []], effects: ["join", "publish"], members: [{ uid: 1, role: 3 }, { uid: 2, role: 2 }, { uid: 3, role: 1 }] },
+    },
+    { name: "addMembers: not an admin", flow: (c) => addMembers(w(c), 3, 3, [3]), expected: { error: "forbidden" } },
+    { name: "addMembers: to a direct chat", flow: (c) => addMembers(w(c), 1, 4, [2]), expected: { error: "bad_request" } },
+    { name: "removeMembers: a member removes another", flow: (c) => removeMembers(w(c), 3, 3, [2]), expected: { error: "forbidden" } },
+    { name: "removeMembers: nobody removes the owner", flow: (c) => removeMembers(w(c), 2, 3, [1]), expected: { error: "forbidden" } },
+    { name: "removeMembers: no such user", flow: (c) => removeMembers(w(c), 1, 3, [99]), expected: { error: "not_found" } },
+    {
+      name: "removeMembers: the admin removes cat, who departs",
+      flow: run((c) => (function* () { return [yield* removeMembers(w(c), 2, 3, [3]), (yield* c.store.departuresSince(3, 0)).map((d) => d.gid)]; })(), 3),
+      expected: { value: [[3], [3]], effects: ["publish", "leave"], members: [{ uid: 1, role: 3 }, { uid: 2, role: 2 }] },
+    },
+    { name: "leaveGroup: the owner, with others in", flow: (c) => leaveGroup(w(c), 1, 3), expected: { error: "conflict" } },
+    { name: "changeRole: bob back to member", flow: run((c) => changeRole(w(c), 1, 3, 2, 1), 3), expected: { effects: ["publish"], members: [{ uid: 1, role: 3 }, { uid: 2, role: 1 }] } },
+    { name: "changeRole: not the owner", flow: (c) => changeRole(w(c), 2, 3, 1, 1), expected: { error: "forbidden" } },
+    { name: "transferGroup: to bob", flow: run((c) => transferGroup(w(c), 1, 3, 2), 3), expected: { effects: ["publish"], members: [{ uid: 1, role: 2 }, { uid: 2, role: 3 }] } },
+    {
+      name: "updateGroup: renamed, and listed so",
+      flow: (c) => (function* () { const g = yield* updateGroup(w(c), 2, { gid: 3, name: "renamed" }); return { g, mine: yield* listGroupsOf(c, 2) }; })(),
+      expected: { g: { id: 3, name: "renamed", avatar: "", mode: 2, creatorUid: 1 }, mine: [{ id: 1, name: "team" }, { id: 3, name: "renamed" }] },
+    },
+    { name: "updateGroup: someone else's picture", flow: (c) => updateGroup(w(c), 2, { gid: 3, avatar: `/api/file/${F2}` }), expected: { error: "bad_request" } },
+    {
+      name: "listMembers: by role, with users",
+      flow: (c) => (function* () { return (yield* listMembers(c, 1, 3)).map((m) => [m.role, m.user.account, m.readMsgId]); })(),
+      expected: [[3, "bob", 0], [2, "Ann", 0]],
+    },
+    {
+      name: "leaveGroup: ann leaves; then bob, alone, deletes it by leaving",
+      flow: run((c) => (function* () { yield* leaveGroup(w(c), 1, 3); yield* leaveGroup(w(c), 2, 3); return [yield* groupIdsOf(c, 2), (yield* c.store.groupById(3))!.deletedAt]; })(), 3),
+      expected: { value: [[1], NOW], effects: ["publish", "leave", "publish", "leave"], members: [] },
+    },
+    {
+      name: "the group's log, as kinds",
+      flow: (c) => (function* () { return (yield* c.store.eventsSince([3], 0, Number.MAX_SAFE_INTEGER, 100)).map((e) => e.kind); })(),
+      expected: ["MemberAdded", "MemberAdded", "MemberRemoved", "RoleChanged", "RoleChanged", "GroupUpdated", "MemberRemoved", "GroupDeleted"],
+    },
+  ];
+}
