@@ -97,7 +97,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
       app.writer.submit({
         db: true,
         run: (w) => {
-          markLastSeen(w, uid);
+          runSync(markLastSeen(w, uid));
           w.effects.push({ type: "offline", uid, gids });
         },
         settle: (o) => {

@@ -74,7 +74,7 @@ async function userCommand(p: Parsed): Promise<number> {
       }
       case "promote":
       case "demote": {
-        const user = findUserByAccount(app, account);
+        const user = await app.read(findUserByAccount(app, account));
         if (!user) throw new Error(`no user ${account}`);
         await app.write((w) => setUserAdmin(w, user.id, action === "promote"));
         console.log(`${account} is ${action === "promote" ? "now" : "no longer"} a server admin`);

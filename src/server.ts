@@ -8,6 +8,7 @@ import type { SocketData } from "./ws/hub";
 import { createSocketHandlers, newSocketData } from "./ws/server";
 import { collectFiles } from "./domain/files";
 import { lastRevocationId, purgeExpiredSessions, revocationsAfter } from "./domain/sessions";
+import { runSync } from "./domain/store";
 
 export type Running = { server: Server<SocketData>; legacy: Server<SocketData> | null; url: string; stop(): Promise<void> };
 
@@ -168,12 +169,12 @@ function startTimers(app: App) {
   // No upload runs yet: a .part file is what a crashed server left.
   const swept = app.files.sweepPartials();
   if (swept) app.log.warn("files.partials_removed", { count: swept });
-  let seen = lastRevocationId(app);
+  let seen = runSync(lastRevocationId(app));
   const watch = setInterval(() => {
     app.hub.closeExpired(app.clock());
     try {
       for (;;) {
-        const rows = revocationsAfter(app, seen);
+        const rows = runSync(revocationsAfter(app, seen));
         if (rows.length === 0) break;
         seen = rows[rows.length - 1]!.id;
         // Applied in write order, after what this server has already announced.

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
 import { sendMessage } from "./helpers";
-import { searchUser } from "../src/domain/users";
+import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
 import { bubbles, conv, send, settled, until, violations } from "./browser.kit";
 import { fixture, serve } from "./helpers";

@@ -17,7 +17,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { sendMessage } from "./helpers";
-import { searchUser } from "../src/domain/users";
+import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
 import { conv, send, settled, until, violations } from "./browser.kit";
 import { fixture, group, serve, user } from "./helpers";

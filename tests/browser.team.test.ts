@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { setUserAdmin } from "../src/domain/admin";
 import { saveSettings } from "../src/domain/settings";
-import { searchUser } from "../src/domain/users";
+import { searchUser } from "./helpers";
 import { settingsOf } from "../src/http/admin";
 import * as kit from "./browser.kit";
 import { conv, send, settled, until } from "./browser.kit";

@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { sendMessage } from "./helpers";
-import { searchUser } from "../src/domain/users";
+import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
 import { available, bubbles, conv, send, settled, until, violations } from "./browser.kit";
 import { serve, fixture } from "./helpers";

@@ -4,7 +4,9 @@ import { defaultConfig, type Config } from "../src/config";
 import * as groups from "../src/domain/groups";
 import { sendMessage as sendMessageFlow, type OutgoingMessage, type Sent } from "../src/domain/messages";
 import { runSync } from "../src/domain/store";
-import { resolveToken as resolveTokenFlow, type Session } from "../src/domain/sessions";
+import { resolveToken as resolveTokenFlow, revokeSession as revokeSessionFlow, type Session } from "../src/domain/sessions";
+import * as users from "../src/domain/users";
+import * as invites from "../src/domain/invites";
 import type { Ctx } from "../src/domain/context";
 import { login, registerUser } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
@@ -91,6 +93,12 @@ export function resolveToken(ctx: Ctx, token: string): Session {
 /** The domain's createGroup and removeMembers run at once on the SQLite store (fixtures). */
 export const createGroup = (w: WriteCtx, callerId: number, input: groups.NewGroup) => runSync(groups.createGroup(w, callerId, input));
 export const removeMembers = (w: WriteCtx, callerId: number, gid: number, uids: number[]) => runSync(groups.removeMembers(w, callerId, gid, uids));
+
+/** The same for the users, sessions and invites the fixtures touch. */
+export const searchUser = (ctx: Ctx, account: string) => runSync(users.searchUser(ctx, account));
+export const setDisabled = (w: WriteCtx, account: string, disabled: boolean) => runSync(users.setDisabled(w, account, disabled));
+export const createInvite = (w: WriteCtx, createdBy: number | null, ttlDays: number) => runSync(invites.createInvite(w, createdBy, ttlDays));
+export const revokeSession = (w: WriteCtx, session: Session, reason?: string) => runSync(revokeSessionFlow(w, session, reason));
 
 export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {
   const admins = new Set((opts.admins ?? []).map((a) => a.uid));

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Config } from "../src/config";
 import { createHashGate, type HashPriority } from "../src/domain/hashing";
-import { createInvite } from "../src/domain/invites";
+import { createInvite } from "./helpers";
 import { login, registerUser } from "../src/domain/users";
 import { manualClock } from "../src/time";
 import { call, makeApp, type TestApp, fixture } from "./helpers";
@@ -155,11 +155,12 @@ describe("hashing never starves logins", () => {
     const h = controlled();
     const inProgress = a.auth.hashing.run("other", h.work("in progress"));
     const order: string[] = [];
-    // Each reaches the gate synchronously: registrations (with an address), then a login.
+    // Each reaches the gate after its reads (through the storage seam, a turn at most): registrations (with an address), then a login.
     const regs = [0, 1, 2].map((i) =>
       registerUser(a, { account: `queued${i}`, password: "secret12", name: "Q", avatar: "", email: "" }, undefined, "198.51.100.1").then(() => order.push(`register ${i}`)),
     );
     const signedIn = login(a, "waiting", "secret12", "198.51.100.9").then(() => order.push("login"));
+    await flush();
     expect(a.auth.hashing.stats()).toEqual({ running: 1, login: 1, other: 3 });
     h.end("in progress");
     await Promise.all([inProgress, ...regs, signedIn]);

@@ -1,7 +1,7 @@
 // The directory and the profile: find people by any part of their account or
 // name, never a disabled one, never an email; change your own profile.
 import { afterAll, describe, expect, test } from "bun:test";
-import { setDisabled } from "../src/domain/users";
+import { setDisabled } from "./helpers";
 import { call, fixture, makeApp, user } from "./helpers";
 
 const app = makeApp();

@@ -16,6 +16,27 @@ const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid,
 const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
 
 const SQL = {
+  userById: `SELECT ${selectList(users)} FROM users WHERE id = ?`,
+  // Through the lower(account) unique index.
+  userByAccount: `SELECT ${selectList(users)} FROM users WHERE lower(account) = lower(?)`,
+  insertUser: "INSERT INTO users (name, avatar, email, account, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+  setPassword: "UPDATE users SET password_hash = ? WHERE id = ?",
+  setDisabled: "UPDATE users SET disabled_at = ? WHERE id = ?",
+  lastSeen: "UPDATE users SET last_seen_at = ? WHERE id = ?",
+  sharing:
+    "SELECT DISTINCT u.id AS uid, u.last_seen_at AS lastSeenAt FROM group_members mine JOIN group_members theirs ON theirs.group_id = mine.group_id " +
+    "JOIN users u ON u.id = theirs.user_id WHERE mine.user_id = ? AND theirs.user_id IN (SELECT value FROM json_each(?))",
+  insertSession: "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?)",
+  deleteSession: "DELETE FROM sessions WHERE id = ?",
+  deleteUserSessions: "DELETE FROM sessions WHERE user_id = ? AND id != ? RETURNING token_hash AS tokenHash",
+  insertRevocation: "INSERT INTO revocations (token_hash, reason, created_at) VALUES (?, ?, ?)",
+  purgeRevocations: "DELETE FROM revocations WHERE created_at < ?",
+  purgeSessions: "DELETE FROM sessions WHERE expires_at < ? RETURNING id",
+  revocationsAfter: "SELECT id, token_hash AS tokenHash, reason FROM revocations WHERE id > ? ORDER BY id LIMIT ?",
+  lastRevocation: "SELECT coalesce(max(id), 0) AS n FROM revocations",
+  insertInvite: "INSERT INTO invites (code_hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?)",
+  redeemInvite: "UPDATE invites SET used_by = ?, used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING id",
+  inviteIsLive: "SELECT id FROM invites WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?",
   // The messages table's AUTOINCREMENT counter is the one sequence: bumping it
   // reserves an id no message will take (SQLite documents sqlite_sequence as
   // writable with ordinary statements).
@@ -165,6 +186,76 @@ export function sqliteStore(sqlite: Database): Store {
 
     *groupsOf(uid) {
       return q<GroupRow, [number]>("groupsOf").all(uid);
+    },
+
+    *userById(uid) {
+      return q<UserRow, [number]>("userById").get(uid);
+    },
+
+    *userByAccount(account) {
+      return q<UserRow, [string]>("userByAccount").get(account);
+    },
+
+    *insertUser(u) {
+      return q<{ id: number }, [string, string, string, string, string, number]>("insertUser").get(u.name, u.avatar, u.email, u.account, u.passwordHash, u.createdAt)?.id ?? null;
+    },
+
+    *setPasswordHash(uid, passwordHash) {
+      q<unknown, [string, number]>("setPassword").run(passwordHash, uid);
+    },
+
+    *setDisabledAt(uid, at) {
+      q<unknown, [number | null, number]>("setDisabled").run(at, uid);
+    },
+
+    *setLastSeen(uid, at) {
+      q<unknown, [number, number]>("lastSeen").run(at, uid);
+    },
+
+    *sharingAGroup(uid, uids) {
+      return q<{ uid: number; lastSeenAt: number | null }, [number, string]>("sharing").all(uid, JSON.stringify(uids));
+    },
+
+    *insertSession(s) {
+      q<unknown, [string, number, number, number, number]>("insertSession").run(s.tokenHash, s.userId, s.createdAt, s.expiresAt, s.createdAt);
+    },
+
+    *deleteSession(sessionId) {
+      q<unknown, [number]>("deleteSession").run(sessionId);
+    },
+
+    *deleteUserSessions(uid, keepSessionId) {
+      return q<{ tokenHash: string }, [number, number]>("deleteUserSessions").all(uid, keepSessionId ?? 0).map((r) => r.tokenHash);
+    },
+
+    *insertRevocations(tokenHashes, reason, at) {
+      const add = q<unknown, [string, string, number]>("insertRevocation");
+      for (const h of tokenHashes) add.run(h, reason, at);
+    },
+
+    *purgeSessions(now, revokedBefore) {
+      q<unknown, [number]>("purgeRevocations").run(revokedBefore);
+      return q<{ id: number }, [number]>("purgeSessions").all(now).length;
+    },
+
+    *revocationsAfter(afterId, limit) {
+      return q<{ id: number; tokenHash: string; reason: string }, [number, number]>("revocationsAfter").all(afterId, limit);
+    },
+
+    *lastRevocationId() {
+      return q<{ n: number }, []>("lastRevocation").get()!.n;
+    },
+
+    *insertInvite(i) {
+      q<unknown, [string, number | null, number, number]>("insertInvite").run(i.codeHash, i.createdBy, i.createdAt, i.expiresAt);
+    },
+
+    *redeemInvite(codeHash, uid, now) {
+      return q<{ id: number }, [number, number, string, number]>("redeemInvite").all(uid, now, codeHash, now).length > 0;
+    },
+
+    *inviteIsLive(codeHash, now) {
+      return q<{ id: number }, [string, number]>("inviteIsLive").get(codeHash, now) !== null;
     },
 
     *existingUserIds(uids, enabledOnly) {

@@ -8,6 +8,7 @@ import { formatTime } from "../time";
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 import { revokeUserSessions } from "./sessions";
+import { runSync } from "./store";
 import { userView, type UserView } from "./views";
 
 export function isAdmin(ctx: Ctx, uid: number): boolean {
@@ -43,14 +44,14 @@ export function setUserDisabled(w: WriteCtx, actor: number, uid: number, disable
   if (disabled && uid === actor) throw badRequest("uid: you cannot disable yourself");
   findUser(w, uid);
   w.db.update(users).set({ disabledAt: disabled ? w.clock() : null }).where(eq(users.id, uid)).run();
-  if (disabled) revokeUserSessions(w, uid, "account disabled");
+  if (disabled) runSync(revokeUserSessions(w, uid, "account disabled"));
 }
 
 /** Sets a new password hash (hashed by the caller, off the write path) and revokes every token. */
 export function setUserPassword(w: WriteCtx, uid: number, passwordHash: string): void {
   findUser(w, uid);
   w.db.update(users).set({ passwordHash }).where(eq(users.id, uid)).run();
-  revokeUserSessions(w, uid, "password reset");
+  runSync(revokeUserSessions(w, uid, "password reset"));
 }
 
 export function setUserAdmin(w: WriteCtx, uid: number, admin: boolean): void {

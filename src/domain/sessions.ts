@@ -1,7 +1,5 @@
 // Tokens are random (nanoid, 192 bits) and stored only as their sha256, so
 // the database file never holds a usable token.
-import { and, eq, lt, ne } from "drizzle-orm";
-import { revocations, sessions } from "../db/schema";
 import { unauthorized } from "../errors";
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
@@ -14,13 +12,10 @@ export const hashToken = (token: string) => new Bun.CryptoHasher("sha256").updat
 // Touching last_used_at on every request would turn reads into writes.
 const TOUCH_EVERY_MS = 60_000;
 
-export function issueSession(ctx: WriteCtx, userId: number): string {
+export function* issueSession(ctx: WriteCtx, userId: number): Flow<string> {
   const token = ctx.newId(32);
   const now = ctx.clock();
-  ctx.db
-    .insert(sessions)
-    .values({ tokenHash: hashToken(token), userId, createdAt: now, expiresAt: now + ctx.auth.tokenTtlMs, lastUsedAt: now })
-    .run();
+  yield* ctx.store.insertSession({ tokenHash: hashToken(token), userId, createdAt: now, expiresAt: now + ctx.auth.tokenTtlMs });
   return token;
 }
 
@@ -44,29 +39,22 @@ export function* touchSession(w: WriteCtx, sessionId: number): Flow<void> {
  * the table to close sockets of revocations it did not make) and closes this
  * process's sockets on them once durable.
  */
-function announceRevoked(w: WriteCtx, tokenHashes: string[], reason: string): void {
+function* announceRevoked(w: WriteCtx, tokenHashes: string[], reason: string): Flow<void> {
   if (tokenHashes.length === 0) return;
-  const now = w.clock();
-  w.db.insert(revocations).values(tokenHashes.map((tokenHash) => ({ tokenHash, reason, createdAt: now }))).run();
+  yield* w.store.insertRevocations(tokenHashes, reason, w.clock());
   w.effects.push({ type: "revoke", tokenHashes, reason });
 }
 
 /** Revokes one session (logout). */
-export function revokeSession(w: WriteCtx, session: Session, reason = "logged out"): void {
-  w.db.delete(sessions).where(eq(sessions.id, session.sessionId)).run();
-  announceRevoked(w, [session.tokenHash], reason);
+export function* revokeSession(w: WriteCtx, session: Session, reason = "logged out"): Flow<void> {
+  yield* w.store.deleteSession(session.sessionId);
+  yield* announceRevoked(w, [session.tokenHash], reason);
 }
 
 /** Revokes every session of a user but, optionally, one. Returns the revoked token hashes. */
-export function revokeUserSessions(w: WriteCtx, userId: number, reason: string, keepSessionId?: number): string[] {
-  const keep = keepSessionId === undefined ? undefined : ne(sessions.id, keepSessionId);
-  const hashes = w.db
-    .delete(sessions)
-    .where(and(eq(sessions.userId, userId), keep))
-    .returning({ tokenHash: sessions.tokenHash })
-    .all()
-    .map((r) => r.tokenHash);
-  announceRevoked(w, hashes, reason);
+export function* revokeUserSessions(w: WriteCtx, userId: number, reason: string, keepSessionId?: number): Flow<string[]> {
+  const hashes = yield* w.store.deleteUserSessions(userId, keepSessionId ?? null);
+  yield* announceRevoked(w, hashes, reason);
   return hashes;
 }
 
@@ -74,19 +62,16 @@ export function revokeUserSessions(w: WriteCtx, userId: number, reason: string, 
 const KEEP_REVOCATIONS_MS = 86_400_000;
 
 /** Drops expired sessions and old revocations (a timer of the server). */
-export function purgeExpiredSessions(w: WriteCtx): number {
+export function* purgeExpiredSessions(w: WriteCtx): Flow<number> {
   const now = w.clock();
-  w.db.delete(revocations).where(lt(revocations.createdAt, now - KEEP_REVOCATIONS_MS)).run();
-  return w.db.delete(sessions).where(lt(sessions.expiresAt, now)).returning({ id: sessions.id }).all().length;
+  return yield* w.store.purgeSessions(now, now - KEEP_REVOCATIONS_MS);
 }
-
-const SQL_REVOKED_AFTER = "SELECT id, token_hash AS tokenHash, reason FROM revocations WHERE id > ? ORDER BY id LIMIT 1000";
 
 /** Revocations after a cursor, for the poller. */
-export function revocationsAfter(ctx: Ctx, afterId: number): { id: number; tokenHash: string; reason: string }[] {
-  return ctx.db.$client.query<{ id: number; tokenHash: string; reason: string }, [number]>(SQL_REVOKED_AFTER).all(afterId);
+export function* revocationsAfter(ctx: Ctx, afterId: number): Flow<{ id: number; tokenHash: string; reason: string }[]> {
+  return yield* ctx.store.revocationsAfter(afterId, 1000);
 }
 
-export function lastRevocationId(ctx: Ctx): number {
-  return ctx.db.$client.query<{ n: number }, []>("SELECT coalesce(max(id), 0) AS n FROM revocations").get()!.n;
+export function* lastRevocationId(ctx: Ctx): Flow<number> {
+  return yield* ctx.store.lastRevocationId();
 }

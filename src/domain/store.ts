@@ -61,6 +61,16 @@ export interface Store {
   groupsOf(uid: number): Op<GroupRow[]>;
 
   // ---- users
+  userById(uid: number): Op<UserRow | null>;
+  /** The user with this account, whatever its case. */
+  userByAccount(account: string): Op<UserRow | null>;
+  /** The new user's id, or null (nothing stored) if the account is taken, whatever its case. */
+  insertUser(u: { name: string; avatar: string; email: string; account: string; passwordHash: string; createdAt: number }): Op<number | null>;
+  setPasswordHash(uid: number, passwordHash: string): Op<void>;
+  setDisabledAt(uid: number, at: number | null): Op<void>;
+  setLastSeen(uid: number, at: number): Op<void>;
+  /** Of these users, those who share a group with uid, with when they were last seen. */
+  sharingAGroup(uid: number, uids: number[]): Op<{ uid: number; lastSeenAt: number | null }[]>;
   /** Which of these ids name a user (enabled ones only, if asked). */
   existingUserIds(uids: number[], enabledOnly: boolean): Op<number[]>;
 
@@ -76,6 +86,21 @@ export interface Store {
   /** The session of a token (by its hash) unexpired at `now`; disabledAt 0 for an enabled user, null when the user is gone. */
   sessionByTokenHash(tokenHash: string, now: number): Op<{ id: number; userId: number; expiresAt: number; lastUsedAt: number; disabledAt: number | null } | null>;
   touchSession(sessionId: number, now: number): Op<void>;
+  insertSession(s: { tokenHash: string; userId: number; createdAt: number; expiresAt: number }): Op<void>;
+  deleteSession(sessionId: number): Op<void>;
+  /** Deletes the user's sessions but, optionally, one; returns their token hashes. */
+  deleteUserSessions(uid: number, keepSessionId: number | null): Op<string[]>;
+  insertRevocations(tokenHashes: string[], reason: string, at: number): Op<void>;
+  /** Drops revocations made before `revokedBefore` and sessions expired at `now`; returns how many sessions. */
+  purgeSessions(now: number, revokedBefore: number): Op<number>;
+  revocationsAfter(afterId: number, limit: number): Op<{ id: number; tokenHash: string; reason: string }[]>;
+  lastRevocationId(): Op<number>;
+
+  // ---- invites (by the hash of their code)
+  insertInvite(i: { codeHash: string; createdBy: number | null; createdAt: number; expiresAt: number }): Op<void>;
+  /** Marks a live (unused, unexpired) code used by uid; false if there is none. */
+  redeemInvite(codeHash: string, uid: number, now: number): Op<boolean>;
+  inviteIsLive(codeHash: string, now: number): Op<boolean>;
 
   // ---- sync: what a client missed (afterId < id <= upTo, ascending, at most limit)
   messagesSince(gids: number[], afterId: number, upTo: number, limit: number): Op<MessageRow[]>;

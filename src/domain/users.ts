@@ -4,7 +4,7 @@ import { conflict, forbidden, notFound, unauthorized } from "../errors";
 import type { HashPriority } from "./hashing";
 import { inviteIsLive, redeemInvite } from "./invites";
 import type { Ctx } from "./context";
-import type { Flow } from "./store";
+import type { Flow, UserRow } from "./store";
 import type { WriteCtx } from "../write/writer";
 import { issueSession, revokeUserSessions } from "./sessions";
 import { selfView, userView, type UserView } from "./views";
@@ -39,8 +39,8 @@ export async function registerUser(ctx: Ctx, input: NewUser, invite?: string, ip
   try {
     // Checked before hashing so a dead code or a taken account costs no argon2 work. The code first: a bad
     // code gets the same 403 whether or not the account exists, so it cannot be used to probe accounts.
-    if (invite !== undefined && !inviteIsLive(ctx, invite)) throw forbidden("invite: unknown, used or expired code");
-    if (findUserByAccount(ctx, input.account)) throw accountTaken();
+    if (invite !== undefined && !(await ctx.read(inviteIsLive(ctx, invite)))) throw forbidden("invite: unknown, used or expired code");
+    if (await ctx.read(findUserByAccount(ctx, input.account))) throw accountTaken();
     const passwordHash = await hashPassword(ctx, input.password);
     return await insertUser(ctx, input, passwordHash, invite);
   } catch (err) {
@@ -50,20 +50,11 @@ export async function registerUser(ctx: Ctx, input: NewUser, invite?: string, ip
 }
 
 function insertUser(ctx: Ctx, input: NewUser, passwordHash: string, invite: string | undefined): Promise<number> {
-  return ctx.write((w) => {
-    let id: number;
-    try {
-      id = w.db
-        .insert(users)
-        .values({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: w.clock() })
-        .returning({ id: users.id })
-        .get().id;
-    } catch (err) {
-      // Taken between the check and this write (the check is before hashing).
-      if (String(err).includes("UNIQUE")) throw accountTaken();
-      throw err;
-    }
-    if (invite !== undefined) redeemInvite(w, invite, id);
+  return ctx.write(function* (w) {
+    const id = yield* w.store.insertUser({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: w.clock() });
+    // Taken between the check and this write (the check is before hashing).
+    if (id === null) throw accountTaken();
+    if (invite !== undefined) yield* redeemInvite(w, invite, id);
     return id;
   });
 }
@@ -73,7 +64,7 @@ export async function login(ctx: Ctx, account: string, password: string, ip: str
   ctx.auth.throttle.assertAllowed(account, ip);
   // Counted as a failure before the first await, so parallel guesses cannot all pass the check above; a success takes it back.
   ctx.auth.throttle.recordFailure(account, ip);
-  const user = findUserByAccount(ctx, account);
+  const user = await ctx.read(findUserByAccount(ctx, account));
   const hash = user && !user.disabledAt ? user.passwordHash : await dummyHash(ctx);
   const ok = await verifyPassword(ctx, password, hash, "login");
   if (!ok || !user || user.disabledAt) throw unauthorized("wrong account or password");
@@ -83,7 +74,7 @@ export async function login(ctx: Ctx, account: string, password: string, ip: str
 
 /** Checks the old password, stores the new one and revokes every other session. Returns the revoked token hashes. */
 export async function changePassword(ctx: Ctx, uid: number, sessionId: number, oldPassword: string, newPassword: string, ip = "unknown"): Promise<string[]> {
-  const row = ctx.db.select().from(users).where(eq(users.id, uid)).get();
+  const row = await ctx.read(ctx.store.userById(uid));
   if (!row) throw unauthorized();
   // A wrong old password is a password guess: it counts (in advance, as in login) toward the login throttle,
   // so a stolen token cannot brute-force the password. 403, not 401: the token itself is fine.
@@ -92,46 +83,46 @@ export async function changePassword(ctx: Ctx, uid: number, sessionId: number, o
   if (!(await verifyPassword(ctx, oldPassword, row.passwordHash, "other"))) throw forbidden("oldPassword: wrong password");
   ctx.auth.throttle.recordSuccess(row.account, ip);
   const passwordHash = await hashPassword(ctx, newPassword);
-  return ctx.write((w) => {
-    w.db.update(users).set({ passwordHash }).where(eq(users.id, uid)).run();
-    return revokeUserSessions(w, uid, "password changed", sessionId);
+  return ctx.write(function* (w) {
+    yield* w.store.setPasswordHash(uid, passwordHash);
+    return yield* revokeUserSessions(w, uid, "password changed", sessionId);
   });
 }
 
 /** Operator: sets a new password and revokes every token. Returns the revoked token hashes. */
 export async function resetPassword(ctx: Ctx, account: string, newPassword: string): Promise<string[]> {
-  const user = findUserByAccount(ctx, account);
+  const user = await ctx.read(findUserByAccount(ctx, account));
   if (!user) throw notFound("user not found");
   const passwordHash = await hashPassword(ctx, newPassword);
-  return ctx.write((w) => {
-    w.db.update(users).set({ passwordHash }).where(eq(users.id, user.id)).run();
-    return revokeUserSessions(w, user.id, "password reset");
+  return ctx.write(function* (w) {
+    yield* w.store.setPasswordHash(user.id, passwordHash);
+    return yield* revokeUserSessions(w, user.id, "password reset");
   });
 }
 
 /** Operator: a disabled user cannot log in and loses every token. */
-export function setDisabled(w: WriteCtx, account: string, disabled: boolean): string[] {
-  const user = findUserByAccount(w, account);
+export function* setDisabled(w: WriteCtx, account: string, disabled: boolean): Flow<string[]> {
+  const user = yield* findUserByAccount(w, account);
   if (!user) throw notFound("user not found");
-  w.db.update(users).set({ disabledAt: disabled ? w.clock() : null }).where(eq(users.id, user.id)).run();
-  return disabled ? revokeUserSessions(w, user.id, "account disabled") : [];
+  yield* w.store.setDisabledAt(user.id, disabled ? w.clock() : null);
+  return disabled ? yield* revokeUserSessions(w, user.id, "account disabled") : [];
 }
 
 /** The user with this account, whatever its case ("BOB" finds "Bob"), through the lower(account) unique index. */
-export function findUserByAccount(ctx: Ctx, account: string) {
-  return ctx.db.select().from(users).where(sql`lower(${users.account}) = lower(${account})`).get();
+export function* findUserByAccount(ctx: Ctx, account: string): Flow<UserRow | null> {
+  return yield* ctx.store.userByAccount(account);
 }
 
 /** A user as viewerId sees them: the email only when it is their own. */
-export function getUser(ctx: Ctx, uid: number, viewerId: number): UserView {
-  const row = ctx.db.select().from(users).where(eq(users.id, uid)).get();
+export function* getUser(ctx: Ctx, uid: number, viewerId: number): Flow<UserView> {
+  const row = yield* ctx.store.userById(uid);
   if (!row) throw notFound("user not found");
   return uid === viewerId ? selfView(row) : userView(row);
 }
 
 /** rim's search: an exact account, with the email blanked; null when none. */
-export function searchUser(ctx: Ctx, account: string): UserView | null {
-  const row = findUserByAccount(ctx, account);
+export function* searchUser(ctx: Ctx, account: string): Flow<UserView | null> {
+  const row = yield* findUserByAccount(ctx, account);
   return row && !row.disabledAt ? userView(row) : null;
 }
 
@@ -154,16 +145,12 @@ export function* assertUsersExist(ctx: Ctx, uids: number[]): Flow<void> {
 }
 
 /** The moment the user's last socket closed (presence's lastSeen). */
-export function markLastSeen(w: WriteCtx, uid: number) {
-  w.db.$client.query("UPDATE users SET last_seen_at = ? WHERE id = ?").run(w.clock(), uid);
+export function* markLastSeen(w: WriteCtx, uid: number): Flow<void> {
+  yield* w.store.setLastSeen(uid, w.clock());
 }
 
-const SQL_SHARED =
-  "SELECT DISTINCT u.id AS uid, u.last_seen_at AS lastSeenAt FROM group_members mine JOIN group_members theirs ON theirs.group_id = mine.group_id " +
-  "JOIN users u ON u.id = theirs.user_id WHERE mine.user_id = ? AND theirs.user_id IN (SELECT value FROM json_each(?))";
-
 /** Of these users, those who share a group with the caller, with when they were last seen (ms or null). */
-export function sharingAGroup(ctx: Ctx, callerId: number, uids: number[]): Map<number, number | null> {
-  const rows = ctx.db.$client.query<{ uid: number; lastSeenAt: number | null }, [number, string]>(SQL_SHARED).all(callerId, JSON.stringify(uids));
+export function* sharingAGroup(ctx: Ctx, callerId: number, uids: number[]): Flow<Map<number, number | null>> {
+  const rows = yield* ctx.store.sharingAGroup(callerId, uids);
   return new Map(rows.map((r) => [r.uid, r.lastSeenAt]));
 }

@@ -31,11 +31,11 @@ export function presenceRoutes(app: App) {
     request: { query: presenceQuery },
     responses: replies(z.array(PresenceInfo)),
   });
-  return new RestRoutes().openapi(route, (c) => {
+  return new RestRoutes().openapi(route, async (c) => {
     const { uids } = c.req.valid("query") as z.output<typeof presenceQuery>;
     const me = callerUid(c);
     const wanted = [...new Set(uids)];
-    const shared = sharingAGroup(app, me, wanted);
+    const shared = await app.read(sharingAGroup(app, me, wanted));
     const out: Presence[] = [];
     for (const uid of wanted) {
       if (!shared.has(uid)) continue;

@@ -46,10 +46,10 @@ export function userRoutes(app: App) {
       app.log.info("user.password_changed", { uid: session.userId, revoked: revoked.length });
       return reply(c, true);
     })
-    .openapi(createRoute({ method: "get", path: "/get", summary: "A user by id (the email only when it is you)", security: BEARER, request: { query: uidQuery }, responses: replies(User) }), (c) => reply(c, getUser(app, c.req.valid("query").uid, c.get("session").userId)))
+    .openapi(createRoute({ method: "get", path: "/get", summary: "A user by id (the email only when it is you)", security: BEARER, request: { query: uidQuery }, responses: replies(User) }), async (c) => reply(c, await app.read(getUser(app, c.req.valid("query").uid, c.get("session").userId))))
     .openapi(createRoute({ method: "get", path: "/token", summary: "The user owning a token (the email only when it is you)", security: BEARER, request: { query: tokenQuery }, responses: replies(User) }), async (c) => {
       const { token } = c.req.valid("query");
-      return reply(c, getUser(app, (await app.read(resolveToken(app, token))).userId, c.get("session").userId));
+      return reply(c, await app.read(getUser(app, (await app.read(resolveToken(app, token))).userId, c.get("session").userId)));
     })
-    .openapi(createRoute({ method: "get", path: "/search", summary: "A user by exact account, or null", security: BEARER, request: { query: accountQuery }, responses: replies(User.or(z.null())) }), (c) => reply(c, searchUser(app, c.req.valid("query").account)));
+    .openapi(createRoute({ method: "get", path: "/search", summary: "A user by exact account, or null", security: BEARER, request: { query: accountQuery }, responses: replies(User.or(z.null())) }), async (c) => reply(c, await app.read(searchUser(app, c.req.valid("query").account))));
 }

@@ -207,6 +207,93 @@ export function pgStore(sql: SQL): Store {
       return rows.map(toGroup);
     },
 
+    *userById(uid) {
+      const [r] = yield* query(`SELECT ${USER_COLUMNS("u")} FROM users u WHERE u.id = $1`, [uid]);
+      return r ? toUser(r) : null;
+    },
+
+    *userByAccount(account) {
+      const [r] = yield* query(`SELECT ${USER_COLUMNS("u")} FROM users u WHERE lower(u.account) = lower($1)`, [account]);
+      return r ? toUser(r) : null;
+    },
+
+    *insertUser(u) {
+      const [r] = yield* query(
+        "INSERT INTO users (name, avatar, email, account, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
+        [u.name, u.avatar, u.email, u.account, u.passwordHash, u.createdAt],
+      );
+      return r ? num(r.id) : null;
+    },
+
+    *setPasswordHash(uid, passwordHash) {
+      yield* query("UPDATE users SET password_hash = $2 WHERE id = $1", [uid, passwordHash]);
+    },
+
+    *setDisabledAt(uid, at) {
+      yield* query("UPDATE users SET disabled_at = $2 WHERE id = $1", [uid, at]);
+    },
+
+    *setLastSeen(uid, at) {
+      yield* query("UPDATE users SET last_seen_at = $2 WHERE id = $1", [uid, at]);
+    },
+
+    *sharingAGroup(uid, uids) {
+      const rows = yield* query(
+        'SELECT DISTINCT u.id AS uid, u.last_seen_at AS "lastSeenAt" FROM group_members mine JOIN group_members theirs ON theirs.group_id = mine.group_id ' +
+          `JOIN users u ON u.id = theirs.user_id WHERE mine.user_id = $2 AND theirs.user_id IN ${idsIn("bigint")}`,
+        [JSON.stringify(uids), uid],
+      );
+      return rows.map((r) => ({ uid: num(r.uid), lastSeenAt: numOrNull(r.lastSeenAt) }));
+    },
+
+    *insertSession(s) {
+      yield* query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $3)", [s.tokenHash, s.userId, s.createdAt, s.expiresAt]);
+    },
+
+    *deleteSession(sessionId) {
+      yield* query("DELETE FROM sessions WHERE id = $1", [sessionId]);
+    },
+
+    *deleteUserSessions(uid, keepSessionId) {
+      const rows = yield* query('DELETE FROM sessions WHERE user_id = $1 AND id != $2 RETURNING token_hash AS "tokenHash"', [uid, keepSessionId ?? 0]);
+      return rows.map((r) => r.tokenHash as string);
+    },
+
+    *insertRevocations(tokenHashes, reason, at) {
+      if (tokenHashes.length === 0) return;
+      yield* query("INSERT INTO revocations (token_hash, reason, created_at) SELECT value, $2, $3 FROM jsonb_array_elements_text($1::text::jsonb)", [
+        JSON.stringify(tokenHashes), reason, at,
+      ]);
+    },
+
+    *purgeSessions(now, revokedBefore) {
+      yield* query("DELETE FROM revocations WHERE created_at < $1", [revokedBefore]);
+      return (yield* query("DELETE FROM sessions WHERE expires_at < $1 RETURNING id", [now])).length;
+    },
+
+    *revocationsAfter(afterId, limit) {
+      const rows = yield* query('SELECT id, token_hash AS "tokenHash", reason FROM revocations WHERE id > $1 ORDER BY id LIMIT $2', [afterId, limit]);
+      return rows.map((r) => ({ id: num(r.id), tokenHash: r.tokenHash as string, reason: r.reason as string }));
+    },
+
+    *lastRevocationId() {
+      const [r] = yield* query("SELECT coalesce(max(id), 0) AS n FROM revocations", []);
+      return num(r!.n);
+    },
+
+    *insertInvite(i) {
+      yield* query("INSERT INTO invites (code_hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4)", [i.codeHash, i.createdBy, i.createdAt, i.expiresAt]);
+    },
+
+    *redeemInvite(codeHash, uid, now) {
+      const rows = yield* query("UPDATE invites SET used_by = $2, used_at = $3 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $3 RETURNING id", [codeHash, uid, now]);
+      return rows.length > 0;
+    },
+
+    *inviteIsLive(codeHash, now) {
+      return (yield* query("SELECT id FROM invites WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2", [codeHash, now])).length > 0;
+    },
+
     *existingUserIds(uids, enabledOnly) {
       const rows = yield* query(`SELECT id FROM users WHERE id IN ${idsIn("bigint")}${enabledOnly ? " AND disabled_at IS NULL" : ""}`, [JSON.stringify(uids)]);
       return rows.map((r) => num(r.id));
