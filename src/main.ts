@@ -206,7 +206,7 @@ async function run(p: Parsed): Promise<number | undefined> {
       return 0;
     }
     case "stats":
-      console.log(JSON.stringify(await withApp(p, (app) => databaseStats(app)), null, 2));
+      console.log(JSON.stringify(await withApp(p, (app) => app.read(databaseStats(app))), null, 2));
       return 0;
   }
 }

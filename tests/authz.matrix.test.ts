@@ -17,7 +17,7 @@
 // push and the others nothing, and writes happened only where the route writes.
 import { afterAll, describe, expect, test } from "bun:test";
 import { closeApp, createApp, type App } from "../src/app";
-import { requestFriend } from "../src/domain/friends";
+import { requestFriend } from "./helpers";
 import { createGroup, removeMembers } from "./helpers";
 import { sendMessage } from "./helpers";
 import { resolveToken, revokeSession } from "./helpers";

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { setUserAdmin } from "../src/domain/admin";
-import { saveSettings } from "../src/domain/settings";
+import { saveSettings } from "./helpers";
 import { searchUser } from "./helpers";
 import { settingsOf } from "../src/http/admin";
 import * as kit from "./browser.kit";
@@ -372,7 +372,7 @@ run(
     await panel.getByLabel("Who may create invite links").selectOption("admins");
     await panel.getByRole("button", { name: "Save settings" }).click();
     await panel.getByRole("status").filter({ hasText: "Saved: registration closed, invites by admins." }).waitFor();
-    expect(settingsOf(s.app)).toEqual({ registration: "closed", inviters: "admins" });
+    expect(await settingsOf(s.app)).toEqual({ registration: "closed", inviters: "admins" });
     await shots(adm.page, "admin-settings-desktop");
     const guest = await person(PHONE);
     await guest.page.goto(s.url + "/app/");

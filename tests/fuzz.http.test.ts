@@ -11,7 +11,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { requestFriend } from "../src/domain/friends";
+import { requestFriend } from "./helpers";
 import { isEmoji } from "../src/domain/changes";
 import { sendMessage } from "./helpers";
 import { setUserAdmin } from "../src/domain/admin";

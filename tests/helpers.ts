@@ -7,6 +7,8 @@ import { runSync } from "../src/domain/store";
 import { resolveToken as resolveTokenFlow, revokeSession as revokeSessionFlow, type Session } from "../src/domain/sessions";
 import * as users from "../src/domain/users";
 import * as invites from "../src/domain/invites";
+import * as friends from "../src/domain/friends";
+import * as settings from "../src/domain/settings";
 import type { Ctx } from "../src/domain/context";
 import { login, registerUser } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
@@ -99,6 +101,10 @@ export const searchUser = (ctx: Ctx, account: string) => runSync(users.searchUse
 export const setDisabled = (w: WriteCtx, account: string, disabled: boolean) => runSync(users.setDisabled(w, account, disabled));
 export const createInvite = (w: WriteCtx, createdBy: number | null, ttlDays: number) => runSync(invites.createInvite(w, createdBy, ttlDays));
 export const revokeSession = (w: WriteCtx, session: Session, reason?: string) => runSync(revokeSessionFlow(w, session, reason));
+
+export const requestFriend = (w: WriteCtx, callerId: number, fid: number) => runSync(friends.requestFriend(w, callerId, fid));
+export const respondToFriend = (w: WriteCtx, callerId: number, fid: number, status: 1 | 2) => runSync(friends.respondToFriend(w, callerId, fid, status));
+export const saveSettings = (w: WriteCtx, change: Partial<settings.Settings>) => runSync(settings.saveSettings(w, change));
 
 export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {
   const admins = new Set((opts.admins ?? []).map((a) => a.uid));

@@ -1,7 +1,7 @@
 // Emails are private: every user-shaped reply carries email "" for anyone
 // but the caller; the caller reads their own through user/token and user/get.
 import { afterAll, describe, expect, test } from "bun:test";
-import { requestFriend, respondToFriend } from "../src/domain/friends";
+import { requestFriend, respondToFriend } from "./helpers";
 import { sendMessage } from "./helpers";
 import { login, registerUser } from "../src/domain/users";
 import { call, group, makeApp, fixture } from "./helpers";

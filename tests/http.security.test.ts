@@ -2,7 +2,7 @@
 // membership and roles on every group route, the login throttle, and what the
 // database keeps of passwords and tokens.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { requestFriend } from "../src/domain/friends";
+import { requestFriend } from "./helpers";
 import { sendMessage } from "./helpers";
 import { manualClock } from "../src/time";
 import { call, fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";

@@ -16,6 +16,10 @@ import { findMessageInGroup, history, sendMessage } from "../src/domain/messages
 import { runAsync, runSync, type Flow, type Store } from "../src/domain/store";
 import { findUserByAccount, getUser, getUsers, markLastSeen, searchUser, setDisabled, sharingAGroup } from "../src/domain/users";
 import { createInvite, inviteIsLive, redeemInvite } from "../src/domain/invites";
+import { listFriends, requestFriend, respondToFriend } from "../src/domain/friends";
+import { directory, updateProfile } from "../src/domain/people";
+import { currentSettings, saveSettings } from "../src/domain/settings";
+import { databaseStats } from "../src/domain/stats";
 import { hashToken, issueSession, lastRevocationId, purgeExpiredSessions, resolveToken, revocationsAfter, touchSession } from "../src/domain/sessions";
 import { changesSince } from "../src/domain/sync";
 import { addMembers, changeRole, createGroup, groupIdsOf, leaveGroup, listGroupsOf, listMembers, removeMembers, transferGroup, updateGroup } from "../src/domain/groups";
@@ -119,6 +123,7 @@ const CASES: Case[] = [
   { name: "changesSince: a group one was never in", flow: syncOf(1, { afterId: 0, gid: 2, limit: 10 }), expected: { error: "forbidden" } },
   ...groupCases(),
   ...userCases(),
+  ...peopleCases(),
   {
     name: "the rows as stored: message 2, its mentions, the groups' last seq",
     flow: (c) =>
@@ -299,5 +304,39 @@ function userCases(): Case[] {
     },
     { name: "invites: an unknown code", flow: (c) => redeemInvite(w(c), "nope", 2), expected: { error: "forbidden" } },
     { name: "purgeExpiredSessions: none expired yet", flow: (c) => purgeExpiredSessions(w(c)), expected: 0 },
+  ];
+}
+
+/** Friends, the directory, profiles, settings and stats. */
+function peopleCases(): Case[] {
+  const w = (c: Ctx) => c as WriteCtx;
+  const list = (c: Ctx, uid: number) =>
+    (function* () {
+      const ids = (users: { id: number }[]) => users.map((u) => u.id);
+      return { out: ids(yield* listFriends(c, uid, 0)), in: ids(yield* listFriends(c, uid, 0, true)), friends: ids(yield* listFriends(c, uid, 1)) };
+    })();
+  return [
+    { name: "requestFriend: ann asks bob and cat", flow: (c) => (function* () { yield* requestFriend(w(c), 1, 2); yield* requestFriend(w(c), 1, 3); return yield* list(c, 1); })(), expected: { out: [2, 3], in: [], friends: [] } },
+    { name: "requestFriend: again", flow: (c) => requestFriend(w(c), 1, 2), expected: { error: "conflict" } },
+    { name: "requestFriend: a disabled user", flow: (c) => requestFriend(w(c), 1, 4), expected: { error: "not_found" } },
+    { name: "requestFriend: bob asking back confirms", flow: (c) => (function* () { yield* requestFriend(w(c), 2, 1); return [yield* list(c, 1), yield* list(c, 2)]; })(), expected: [{ out: [3], friends: [2] }, { out: [], in: [], friends: [1] }] },
+    { name: "respondToFriend: cat rejects, the request is gone", flow: (c) => (function* () { yield* respondToFriend(w(c), 3, 1, 2); return yield* list(c, 3); })(), expected: { out: [], in: [], friends: [] } },
+    { name: "respondToFriend: nothing pending", flow: (c) => respondToFriend(w(c), 3, 1, 1), expected: { error: "not_found" } },
+    { name: "directory: prefix of the account first, then of the name, disabled never", flow: (c) => (function* () { return (yield* directory(c, "A", 10)).map((u) => [u.account, u.email]); })(), expected: [["Ann", ""], ["cat", ""]] },
+    { name: "directory: LIKE's wildcards are literal", flow: (c) => directory(c, "%", 10), expected: [] },
+    { name: "updateProfile", flow: (c) => updateProfile(w(c), 2, { name: " Bobby ", email: "b@x" }), expected: { id: 2, name: "Bobby", email: "b@x", account: "bob" } },
+    { name: "updateProfile: nothing to change", flow: (c) => updateProfile(w(c), 2, {}), expected: { error: "bad_request" } },
+    {
+      name: "settings: the defaults, then what was saved",
+      flow: (c) => (function* () {
+        const defaults = { registration: "open", inviters: "members" } as const;
+        const before = yield* currentSettings(c, defaults);
+        yield* saveSettings(w(c), { inviters: "admins" });
+        yield* saveSettings(w(c), { registration: "invite", inviters: "admins" });
+        return [before, yield* currentSettings(c, defaults)];
+      })(),
+      expected: [{ registration: "open", inviters: "members" }, { registration: "invite", inviters: "admins" }],
+    },
+    { name: "stats", flow: (c) => (function* () { const s = yield* databaseStats(c); return { users: s.users, groups: s.groups, sessions: s.sessions, last: s.lastMessageId > 0 }; })(), expected: { users: 5, groups: 4, sessions: 2, last: true } },
   ];
 }

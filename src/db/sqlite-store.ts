@@ -6,9 +6,9 @@
 // yielding, so runSync drives a domain flow over it in one call.
 import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { FileRow } from "../domain/files";
-import type { EventRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../domain/store";
+import type { EventRow, FriendRequestRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../domain/store";
 import { selectList } from "./columns";
-import { groupMembers, groups, messages, users } from "./schema";
+import { friendRequests, groupMembers, groups, messages, users } from "./schema";
 
 const MESSAGE_COLUMNS = selectList(messages);
 const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid, created_at AS createdAt";
@@ -16,6 +16,25 @@ const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid,
 const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
 
 const SQL = {
+  friendBetween: `SELECT ${selectList(friendRequests)} FROM friend_requests WHERE (applicant_uid = ?1 AND target_uid = ?2) OR (applicant_uid = ?2 AND target_uid = ?1)`,
+  friendPending: `SELECT ${selectList(friendRequests)} FROM friend_requests WHERE applicant_uid = ? AND target_uid = ? AND status = 0`,
+  insertFriend: "INSERT INTO friend_requests (applicant_uid, target_uid, status, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+  setFriendStatus: "UPDATE friend_requests SET status = ?, updated_at = ? WHERE id = ?",
+  deleteFriend: "DELETE FROM friend_requests WHERE id = ?",
+  friendUsers:
+    `SELECT ${selectList(users, "u")} FROM friend_requests f JOIN users u ON u.id = CASE WHEN f.applicant_uid = ?1 THEN f.target_uid ELSE f.applicant_uid END ` +
+    "WHERE f.status = ?2 AND ((?3 != 'incoming' AND f.applicant_uid = ?1) OR (?3 != 'outgoing' AND f.target_uid = ?1)) ORDER BY u.id",
+  // Prefix matches of the account, then of the name, then anything containing q; disabled users never.
+  directory: `SELECT id, name, avatar, account FROM users
+  WHERE disabled_at IS NULL AND (lower(account) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\')
+  ORDER BY CASE WHEN lower(account) LIKE ?2 ESCAPE '\\' THEN 0 WHEN lower(name) LIKE ?2 ESCAPE '\\' THEN 1 ELSE 2 END, lower(account)
+  LIMIT ?3`,
+  profile: "UPDATE users SET name = coalesce(?2, name), avatar = coalesce(?3, avatar), email = coalesce(?4, email) WHERE id = ?1",
+  setting: "SELECT value FROM settings WHERE key = ?",
+  saveSetting: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  stats:
+    "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM groups) AS groups, (SELECT count(*) FROM messages) AS messages, " +
+    "(SELECT count(*) FROM sessions WHERE expires_at > ?) AS sessions, (SELECT coalesce(max(id), 0) FROM messages) AS lastMessageId",
   userById: `SELECT ${selectList(users)} FROM users WHERE id = ?`,
   // Through the lower(account) unique index.
   userByAccount: `SELECT ${selectList(users)} FROM users WHERE lower(account) = lower(?)`,
@@ -256,6 +275,50 @@ export function sqliteStore(sqlite: Database): Store {
 
     *inviteIsLive(codeHash, now) {
       return q<{ id: number }, [string, number]>("inviteIsLive").get(codeHash, now) !== null;
+    },
+
+    *friendRequestBetween(a, b) {
+      return q<FriendRequestRow, [number, number]>("friendBetween").get(a, b);
+    },
+
+    *pendingFriendRequest(from, to) {
+      return q<FriendRequestRow, [number, number]>("friendPending").get(from, to);
+    },
+
+    *insertFriendRequest(applicantUid, targetUid, status, at) {
+      q<unknown, [number, number, number, number]>("insertFriend").run(applicantUid, targetUid, status, at);
+    },
+
+    *setFriendRequestStatus(id, status, at) {
+      q<unknown, [number, number, number]>("setFriendStatus").run(status, at, id);
+    },
+
+    *deleteFriendRequest(id) {
+      q<unknown, [number]>("deleteFriend").run(id);
+    },
+
+    *friendRequestUsers(uid, status, side) {
+      return q<UserRow, [number, number, string]>("friendUsers").all(uid, status, side);
+    },
+
+    *directory(contains, starts, limit) {
+      return q<{ id: number; name: string; avatar: string; account: string }, [string, string, number]>("directory").all(contains, starts, limit);
+    },
+
+    *updateProfile(uid, change) {
+      q<unknown, [number, string | null, string | null, string | null]>("profile").run(uid, change.name ?? null, change.avatar ?? null, change.email ?? null);
+    },
+
+    *setting(key) {
+      return q<{ value: string }, [string]>("setting").get(key)?.value ?? null;
+    },
+
+    *saveSetting(key, value) {
+      q<unknown, [string, string]>("saveSetting").run(key, value);
+    },
+
+    *stats(now) {
+      return q<{ users: number; groups: number; messages: number; sessions: number; lastMessageId: number }, [number]>("stats").get(now)!;
     },
 
     *existingUserIds(uids, enabledOnly) {

@@ -13,7 +13,7 @@
 // and resumes the flow with the rows. One source of domain rules, two engines.
 import type { GroupEventKind } from "./events";
 import type { FileRow } from "./files";
-import type { groupMembers, groups, messages, users } from "../db/schema";
+import type { friendRequests, groupMembers, groups, messages, users } from "../db/schema";
 
 /** One storage operation, or a domain function over several: `yield*` it inside a Flow. */
 export type Flow<T> = Generator<unknown, T, unknown>;
@@ -25,6 +25,7 @@ export type NewMessage = Omit<MessageRow, "id" | "seq" | "reactions" | "editedAt
 export type UserRow = typeof users.$inferSelect;
 export type GroupRow = typeof groups.$inferSelect;
 export type MemberRow = typeof groupMembers.$inferSelect;
+export type FriendRequestRow = typeof friendRequests.$inferSelect;
 /** A group_events row; payload is JSON. */
 export type EventRow = { id: number; groupId: number; kind: GroupEventKind; actorUid: number; msgId: number | null; payload: string; createdAt: number };
 
@@ -73,6 +74,25 @@ export interface Store {
   sharingAGroup(uid: number, uids: number[]): Op<{ uid: number; lastSeenAt: number | null }[]>;
   /** Which of these ids name a user (enabled ones only, if asked). */
   existingUserIds(uids: number[], enabledOnly: boolean): Op<number[]>;
+
+  // ---- friends
+  /** The request between two people, whichever asked. */
+  friendRequestBetween(a: number, b: number): Op<FriendRequestRow | null>;
+  /** The request `from` sent `to` that is still pending. */
+  pendingFriendRequest(from: number, to: number): Op<FriendRequestRow | null>;
+  insertFriendRequest(applicantUid: number, targetUid: number, status: number, at: number): Op<void>;
+  setFriendRequestStatus(id: number, status: number, at: number): Op<void>;
+  deleteFriendRequest(id: number): Op<void>;
+  /** The users on the other side of uid's requests with this status: those uid asked, those who asked uid (incoming), or both (null). */
+  friendRequestUsers(uid: number, status: number, side: "outgoing" | "incoming" | "either"): Op<UserRow[]>;
+
+  // ---- people, settings, stats
+  /** Enabled users whose account or name is LIKE `contains`, those starting so first (`starts`), then by account. */
+  directory(contains: string, starts: string, limit: number): Op<{ id: number; name: string; avatar: string; account: string }[]>;
+  updateProfile(uid: number, change: { name?: string; avatar?: string; email?: string }): Op<void>;
+  setting(key: string): Op<string | null>;
+  saveSetting(key: string, value: string): Op<void>;
+  stats(now: number): Op<{ users: number; groups: number; messages: number; sessions: number; lastMessageId: number }>;
 
   // ---- group events (one id sequence with messages)
   /** Appends a change to a group's log with the next id of the shared sequence; returns the id. */

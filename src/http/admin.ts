@@ -12,7 +12,7 @@ import { callerUid, reply } from "./context";
 import { BEARER, jsonBody, replies, RestRoutes, time, User } from "./openapi";
 import { adminPasswordBody, adminUsersQuery, id, inviteIdBody, settingsBody, uidBody } from "./schemas";
 
-export const settingsOf = (app: App) => currentSettings(app, { registration: app.config.registration, inviters: "members" });
+export const settingsOf = (app: App) => app.read(currentSettings(app, { registration: app.config.registration, inviters: "members" }));
 
 const AdminUser = User.extend({ admin: z.boolean(), disabled: z.boolean(), createTime: time });
 const Invite = z.object({ id, createdBy: id.nullable(), createTime: time, expireTime: time, usedBy: id.nullable(), status: z.enum(["live", "used", "expired"]) });
@@ -59,14 +59,14 @@ export function adminRoutes(app: App) {
       await app.write((w) => revokeInvite(w, b.id));
       return reply(c, true);
     })
-    .openapi(route({ method: "get", path: "/settings", summary: "Admin: the registration policy and who may invite", responses: replies(Settings) }), (c) => reply(c, settingsOf(app)))
+    .openapi(route({ method: "get", path: "/settings", summary: "Admin: the registration policy and who may invite", responses: replies(Settings) }), async (c) => reply(c, await settingsOf(app)))
     .openapi(route({ method: "post", path: "/settings", summary: "Admin: change them (kept across restarts; they override --registration)", request: jsonBody(settingsBody), responses: replies(Settings) }), async (c) => {
       const b = c.req.valid("json");
       await app.write((w) => saveSettings(w, b));
       app.log.info("admin.settings_changed", { uid: callerUid(c), ...b });
-      return reply(c, settingsOf(app));
+      return reply(c, await settingsOf(app));
     })
-    .openapi(route({ method: "get", path: "/stats", summary: "Admin: counts of users, groups, messages, sessions, sockets", responses: replies(z.record(z.string(), z.number())) }), (c) =>
-      reply(c, { ...databaseStats(app), socketsOpen: app.hub.socketCount(), usersOnline: app.hub.onlineUsers() }),
+    .openapi(route({ method: "get", path: "/stats", summary: "Admin: counts of users, groups, messages, sessions, sockets", responses: replies(z.record(z.string(), z.number())) }), async (c) =>
+      reply(c, { ...(await app.read(databaseStats(app))), socketsOpen: app.hub.socketCount(), usersOnline: app.hub.onlineUsers() }),
     );
 }

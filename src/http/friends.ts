@@ -14,9 +14,9 @@ export function friendRoutes(app: App) {
       await app.write((w) => requestFriend(w, me, b.fid));
       return reply(c, true);
     })
-    .openapi(createRoute({ method: "get", path: "/list", summary: "0 pending (dir=in: sent to you), 1 friends, 2 rejected", security: BEARER, request: { query: friendListQuery }, responses: replies(z.array(User)) }), (c) => {
+    .openapi(createRoute({ method: "get", path: "/list", summary: "0 pending (dir=in: sent to you), 1 friends, 2 rejected", security: BEARER, request: { query: friendListQuery }, responses: replies(z.array(User)) }), async (c) => {
       const q = c.req.valid("query");
-      return reply(c, listFriends(app, callerUid(c), q.status, q.dir === "in"));
+      return reply(c, await app.read(listFriends(app, callerUid(c), q.status, q.dir === "in")));
     })
     .openapi(createRoute({ method: "post", path: "/status/modify", summary: "Confirm (1) or reject (2) a request fid sent you", security: BEARER, request: jsonBody(friendModifyBody), responses: replies(z.literal(true)) }), async (c) => {
       const b = c.req.valid("json");

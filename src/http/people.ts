@@ -9,9 +9,9 @@ import { directoryQuery, profileBody } from "./schemas";
 
 export function peopleRoutes(app: App) {
   return new RestRoutes()
-    .openapi(createRoute({ method: "get", path: "/directory", summary: "People whose account or name contains q (case-insensitive), prefix matches first; disabled users left out, emails blank", security: BEARER, request: { query: directoryQuery }, responses: replies(z.array(User)) }), (c) => {
+    .openapi(createRoute({ method: "get", path: "/directory", summary: "People whose account or name contains q (case-insensitive), prefix matches first; disabled users left out, emails blank", security: BEARER, request: { query: directoryQuery }, responses: replies(z.array(User)) }), async (c) => {
       const q = c.req.valid("query");
-      return reply(c, directory(app, q.q, q.limit));
+      return reply(c, await app.read(directory(app, q.q, q.limit)));
     })
     .openapi(createRoute({ method: "post", path: "/update", summary: "Change your name, avatar or email; returns your profile", security: BEARER, request: jsonBody(profileBody), responses: replies(User) }), async (c) => {
       const b = c.req.valid("json");

@@ -15,7 +15,7 @@ export function userRoutes(app: App) {
   return new RestRoutes()
     .openapi(createRoute({ method: "post", path: "/create", summary: "Register (see --registration)", security: PUBLIC, request: jsonBody(createUserBody), responses: replies(id.describe("the new uid")) }), async (c) => {
       const b = c.req.valid("json");
-      const policy = settingsOf(app).registration;
+      const policy = (await settingsOf(app)).registration;
       if (policy === "closed") throw forbidden("registration is closed; ask the operator for an account");
       if (policy === "invite" && !b.invite) throw forbidden("invite: registration needs an invite code");
       const uid = await registerUser(app, { ...b, name: b.name || b.account }, policy === "invite" ? b.invite : undefined, clientIp(c));
@@ -30,7 +30,7 @@ export function userRoutes(app: App) {
     })
     .openapi(createRoute({ method: "post", path: "/invite", summary: "Create a single-use invite code", security: BEARER, responses: replies(z.string()) }), async (c) => {
       const me = c.get("session").userId;
-      if (settingsOf(app).inviters === "admins" && !isAdmin(app, me)) throw forbidden("only server admins may create invites here");
+      if ((await settingsOf(app)).inviters === "admins" && !isAdmin(app, me)) throw forbidden("only server admins may create invites here");
       return reply(c, await app.write((w) => createInvite(w, me, app.config.inviteTtlDays)));
     })
     .openapi(createRoute({ method: "post", path: "/logout", summary: "Revoke this token and close its sockets", security: BEARER, responses: replies(z.literal(true)) }), async (c) => {

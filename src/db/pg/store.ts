@@ -20,7 +20,7 @@
 import type { SQL } from "bun";
 import type { FileRow } from "../../domain/files";
 import type { GroupEventKind } from "../../domain/events";
-import type { EventRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../../domain/store";
+import type { EventRow, FriendRequestRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../../domain/store";
 import { tsvectorLiteral } from "./search";
 
 /** pg_advisory_xact_lock's key for "this transaction takes ids from rim_ids" ("rimids" in ASCII). */
@@ -101,6 +101,16 @@ const toUser = (r: Row): UserRow => ({
   disabledAt: numOrNull(r.disabledAt),
   isAdmin: r.isAdmin === true,
   lastSeenAt: numOrNull(r.lastSeenAt),
+});
+
+const FRIEND_COLUMNS = 'id, applicant_uid AS "applicantUid", target_uid AS "targetUid", status, created_at AS "createdAt", updated_at AS "updatedAt"';
+const toFriendRequest = (r: Row): FriendRequestRow => ({
+  id: num(r.id),
+  applicantUid: num(r.applicantUid),
+  targetUid: num(r.targetUid),
+  status: num(r.status),
+  createdAt: num(r.createdAt),
+  updatedAt: num(r.updatedAt),
 });
 
 const toFile = (r: Row): FileRow => ({
@@ -292,6 +302,70 @@ export function pgStore(sql: SQL): Store {
 
     *inviteIsLive(codeHash, now) {
       return (yield* query("SELECT id FROM invites WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2", [codeHash, now])).length > 0;
+    },
+
+    *friendRequestBetween(a, b) {
+      const [r] = yield* query(`SELECT ${FRIEND_COLUMNS} FROM friend_requests WHERE (applicant_uid = $1 AND target_uid = $2) OR (applicant_uid = $2 AND target_uid = $1)`, [a, b]);
+      return r ? toFriendRequest(r) : null;
+    },
+
+    *pendingFriendRequest(from, to) {
+      const [r] = yield* query(`SELECT ${FRIEND_COLUMNS} FROM friend_requests WHERE applicant_uid = $1 AND target_uid = $2 AND status = 0`, [from, to]);
+      return r ? toFriendRequest(r) : null;
+    },
+
+    *insertFriendRequest(applicantUid, targetUid, status, at) {
+      yield* query("INSERT INTO friend_requests (applicant_uid, target_uid, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)", [applicantUid, targetUid, status, at]);
+    },
+
+    *setFriendRequestStatus(id, status, at) {
+      yield* query("UPDATE friend_requests SET status = $2, updated_at = $3 WHERE id = $1", [id, status, at]);
+    },
+
+    *deleteFriendRequest(id) {
+      yield* query("DELETE FROM friend_requests WHERE id = $1", [id]);
+    },
+
+    *friendRequestUsers(uid, status, side) {
+      const rows = yield* query(
+        `SELECT ${USER_COLUMNS("u")} FROM friend_requests f JOIN users u ON u.id = CASE WHEN f.applicant_uid = $1 THEN f.target_uid ELSE f.applicant_uid END ` +
+          "WHERE f.status = $2 AND (($3 != 'incoming' AND f.applicant_uid = $1) OR ($3 != 'outgoing' AND f.target_uid = $1)) ORDER BY u.id",
+        [uid, status, side],
+      );
+      return rows.map(toUser);
+    },
+
+    *directory(contains, starts, limit) {
+      const rows = yield* query(
+        `SELECT id, name, avatar, account FROM users WHERE disabled_at IS NULL AND (lower(account) LIKE $1 ESCAPE '\\' OR lower(name) LIKE $1 ESCAPE '\\')
+  ORDER BY CASE WHEN lower(account) LIKE $2 ESCAPE '\\' THEN 0 WHEN lower(name) LIKE $2 ESCAPE '\\' THEN 1 ELSE 2 END, lower(account) LIMIT $3`,
+        [contains, starts, limit],
+      );
+      return rows.map((r) => ({ id: num(r.id), name: r.name as string, avatar: r.avatar as string, account: r.account as string }));
+    },
+
+    *updateProfile(uid, change) {
+      yield* query("UPDATE users SET name = coalesce($2, name), avatar = coalesce($3, avatar), email = coalesce($4, email) WHERE id = $1", [
+        uid, change.name ?? null, change.avatar ?? null, change.email ?? null,
+      ]);
+    },
+
+    *setting(key) {
+      const [r] = yield* query("SELECT value FROM settings WHERE key = $1", [key]);
+      return r ? (r.value as string) : null;
+    },
+
+    *saveSetting(key, value) {
+      yield* query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
+    },
+
+    *stats(now) {
+      const [r] = yield* query(
+        'SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM groups) AS groups, (SELECT count(*) FROM messages) AS messages, ' +
+          '(SELECT count(*) FROM sessions WHERE expires_at > $1) AS sessions, (SELECT coalesce(max(id), 0) FROM messages) AS "lastMessageId"',
+        [now],
+      );
+      return { users: num(r!.users), groups: num(r!.groups), messages: num(r!.messages), sessions: num(r!.sessions), lastMessageId: num(r!.lastMessageId) };
     },
 
     *existingUserIds(uids, enabledOnly) {
