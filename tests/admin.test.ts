@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { closeApp, createApp } from "../src/app";
-import { setUserAdmin } from "../src/domain/admin";
+import { setUserAdmin } from "./helpers";
 import { startServer } from "../src/server";
 import { fixture, tempDir, testConfig, user, type TestUser } from "./helpers";
 import { connect, heldServer, rest, type HeldServer } from "./write.kit";

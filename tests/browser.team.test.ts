@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { setUserAdmin } from "../src/domain/admin";
+import { setUserAdmin } from "./helpers";
 import { saveSettings } from "./helpers";
 import { searchUser } from "./helpers";
 import { settingsOf } from "../src/http/admin";

@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { requestFriend } from "./helpers";
 import { isEmoji } from "../src/domain/changes";
 import { sendMessage } from "./helpers";
-import { setUserAdmin } from "../src/domain/admin";
+import { setUserAdmin } from "./helpers";
 import { fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
 import {
   applyOps, badUtf8, encode, fatalOps, invalidFor, isId, isStr, noise, wellFormed, notAnObject, oneOf, params, show,

@@ -9,6 +9,7 @@ import * as users from "../src/domain/users";
 import * as invites from "../src/domain/invites";
 import * as friends from "../src/domain/friends";
 import * as settings from "../src/domain/settings";
+import * as admin from "../src/domain/admin";
 import type { Ctx } from "../src/domain/context";
 import { login, registerUser } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
@@ -105,6 +106,8 @@ export const revokeSession = (w: WriteCtx, session: Session, reason?: string) =>
 export const requestFriend = (w: WriteCtx, callerId: number, fid: number) => runSync(friends.requestFriend(w, callerId, fid));
 export const respondToFriend = (w: WriteCtx, callerId: number, fid: number, status: 1 | 2) => runSync(friends.respondToFriend(w, callerId, fid, status));
 export const saveSettings = (w: WriteCtx, change: Partial<settings.Settings>) => runSync(settings.saveSettings(w, change));
+
+export const setUserAdmin = (w: WriteCtx, uid: number, isAdmin: boolean) => runSync(admin.setUserAdmin(w, uid, isAdmin));
 
 export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {
   const admins = new Set((opts.admins ?? []).map((a) => a.uid));

@@ -20,6 +20,7 @@ import { listFriends, requestFriend, respondToFriend } from "../src/domain/frien
 import { directory, updateProfile } from "../src/domain/people";
 import { currentSettings, saveSettings } from "../src/domain/settings";
 import { databaseStats } from "../src/domain/stats";
+import { isAdmin, listInvites, listUsers, revokeInvite, setUserAdmin, setUserDisabled } from "../src/domain/admin";
 import { hashToken, issueSession, lastRevocationId, purgeExpiredSessions, resolveToken, revocationsAfter, touchSession } from "../src/domain/sessions";
 import { changesSince } from "../src/domain/sync";
 import { addMembers, changeRole, createGroup, groupIdsOf, leaveGroup, listGroupsOf, listMembers, removeMembers, transferGroup, updateGroup } from "../src/domain/groups";
@@ -124,6 +125,7 @@ const CASES: Case[] = [
   ...groupCases(),
   ...userCases(),
   ...peopleCases(),
+  ...adminCases(),
   {
     name: "the rows as stored: message 2, its mentions, the groups' last seq",
     flow: (c) =>
@@ -338,5 +340,38 @@ function peopleCases(): Case[] {
       expected: [{ registration: "open", inviters: "members" }, { registration: "invite", inviters: "admins" }],
     },
     { name: "stats", flow: (c) => (function* () { const s = yield* databaseStats(c); return { users: s.users, groups: s.groups, sessions: s.sessions, last: s.lastMessageId > 0 }; })(), expected: { users: 5, groups: 4, sessions: 2, last: true } },
+  ];
+}
+
+/** Server administration. */
+function adminCases(): Case[] {
+  const w = (c: Ctx) => c as WriteCtx;
+  return [
+    { name: "setUserAdmin, isAdmin", flow: (c) => (function* () { const before = yield* isAdmin(c, 2); yield* setUserAdmin(w(c), 2, true); return [before, yield* isAdmin(c, 2), yield* isAdmin(c, 99)]; })(), expected: [false, true, false] },
+    {
+      name: "listUsers: newest first, searched, counted",
+      flow: (c) => (function* () {
+        const all = yield* listUsers(c, { page: 1, size: 2 });
+        const found = yield* listUsers(c, { q: "B", page: 1, size: 10 });
+        return { all: [all.users.map((u) => u.id), all.total], found: found.users.map((u) => [u.account, u.admin, u.disabled]), none: (yield* listUsers(c, { q: "_", page: 1, size: 10 })).total };
+      })(),
+      expected: { all: [[5, 4], 5], found: [["bob", true, false]], none: 0 },
+    },
+    { name: "setUserDisabled: not oneself", flow: (c) => setUserDisabled(w(c), 2, 2, true), expected: { error: "bad_request" } },
+    {
+      name: "listInvites and revokeInvite: a used one stays used",
+      flow: (c) => (function* () {
+        const before = (yield* listInvites(c)).map((i) => i.status);
+        const used = (yield* listInvites(c))[0]!.id;
+        let refused = "";
+        try {
+          yield* revokeInvite(w(c), used);
+        } catch (err) {
+          refused = toAppError(err).code;
+        }
+        return { before, refused };
+      })(),
+      expected: { before: ["used"], refused: "not_found" },
+    },
   ];
 }

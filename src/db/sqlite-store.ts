@@ -6,9 +6,9 @@
 // yielding, so runSync drives a domain flow over it in one call.
 import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { FileRow } from "../domain/files";
-import type { EventRow, FriendRequestRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../domain/store";
+import type { EventRow, FriendRequestRow, GroupRow, InviteRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../domain/store";
 import { selectList } from "./columns";
-import { friendRequests, groupMembers, groups, messages, users } from "./schema";
+import { friendRequests, groupMembers, groups, invites, messages, users } from "./schema";
 
 const MESSAGE_COLUMNS = selectList(messages);
 const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid, created_at AS createdAt";
@@ -16,6 +16,13 @@ const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid,
 const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
 
 const SQL = {
+  listUsers: `SELECT ${selectList(users)} FROM users ORDER BY id DESC LIMIT ? OFFSET ?`,
+  listUsersLike: `SELECT ${selectList(users)} FROM users WHERE lower(account) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\' ORDER BY id DESC LIMIT ?2 OFFSET ?3`,
+  countUsers: "SELECT count(*) AS n FROM users",
+  countUsersLike: "SELECT count(*) AS n FROM users WHERE lower(account) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\'",
+  setAdmin: "UPDATE users SET is_admin = ? WHERE id = ?",
+  listInvites: `SELECT ${selectList(invites)} FROM invites ORDER BY id DESC LIMIT ?`,
+  expireInvite: "UPDATE invites SET expires_at = ? WHERE id = ? AND used_at IS NULL RETURNING id",
   friendBetween: `SELECT ${selectList(friendRequests)} FROM friend_requests WHERE (applicant_uid = ?1 AND target_uid = ?2) OR (applicant_uid = ?2 AND target_uid = ?1)`,
   friendPending: `SELECT ${selectList(friendRequests)} FROM friend_requests WHERE applicant_uid = ? AND target_uid = ? AND status = 0`,
   insertFriend: "INSERT INTO friend_requests (applicant_uid, target_uid, status, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -129,6 +136,9 @@ const SQL = {
 
 type Key = keyof typeof SQL;
 
+// users.is_admin is stored as 0/1; the row type (drizzle's) says boolean.
+const asUser = (u: UserRow): UserRow => ({ ...u, isAdmin: Boolean(u.isAdmin) });
+
 export function sqliteStore(sqlite: Database): Store {
   // Prepared on first use through the connection's query cache (finalized when it closes), then held.
   const prepared = new Map<Key, Statement>();
@@ -179,7 +189,7 @@ export function sqliteStore(sqlite: Database): Store {
     *membersWithUsers(gid) {
       return q<UserRow & { role: number; readMsgId: number }, [number]>("membersWithUsers")
         .all(gid)
-        .map(({ role, readMsgId, ...user }) => ({ role, readMsgId, user: user as UserRow }));
+        .map(({ role, readMsgId, ...user }) => ({ role, readMsgId, user: asUser(user as UserRow) }));
     },
 
     *countOtherMembers(gid, uid) {
@@ -208,11 +218,13 @@ export function sqliteStore(sqlite: Database): Store {
     },
 
     *userById(uid) {
-      return q<UserRow, [number]>("userById").get(uid);
+      const u = q<UserRow, [number]>("userById").get(uid);
+      return u && asUser(u);
     },
 
     *userByAccount(account) {
-      return q<UserRow, [string]>("userByAccount").get(account);
+      const u = q<UserRow, [string]>("userByAccount").get(account);
+      return u && asUser(u);
     },
 
     *insertUser(u) {
@@ -277,6 +289,25 @@ export function sqliteStore(sqlite: Database): Store {
       return q<{ id: number }, [string, number]>("inviteIsLive").get(codeHash, now) !== null;
     },
 
+    *listUsers(like, limit, offset) {
+      const rows = like === null ? q<UserRow, [number, number]>("listUsers").all(limit, offset) : q<UserRow, [string, number, number]>("listUsersLike").all(like, limit, offset);
+      const total = like === null ? q<{ n: number }, []>("countUsers").get()!.n : q<{ n: number }, [string]>("countUsersLike").get(like)!.n;
+      // is_admin is stored as 0/1.
+      return { rows: rows.map(asUser), total };
+    },
+
+    *setAdmin(uid, admin) {
+      q<unknown, [number, number]>("setAdmin").run(admin ? 1 : 0, uid);
+    },
+
+    *listInvites(limit) {
+      return q<InviteRow, [number]>("listInvites").all(limit);
+    },
+
+    *expireInvite(id, at) {
+      return q<{ id: number }, [number, number]>("expireInvite").all(at, id).length > 0;
+    },
+
     *friendRequestBetween(a, b) {
       return q<FriendRequestRow, [number, number]>("friendBetween").get(a, b);
     },
@@ -298,7 +329,7 @@ export function sqliteStore(sqlite: Database): Store {
     },
 
     *friendRequestUsers(uid, status, side) {
-      return q<UserRow, [number, number, string]>("friendUsers").all(uid, status, side);
+      return q<UserRow, [number, number, string]>("friendUsers").all(uid, status, side).map(asUser);
     },
 
     *directory(contains, starts, limit) {

@@ -13,7 +13,7 @@
 // and resumes the flow with the rows. One source of domain rules, two engines.
 import type { GroupEventKind } from "./events";
 import type { FileRow } from "./files";
-import type { friendRequests, groupMembers, groups, messages, users } from "../db/schema";
+import type { friendRequests, groupMembers, groups, invites, messages, users } from "../db/schema";
 
 /** One storage operation, or a domain function over several: `yield*` it inside a Flow. */
 export type Flow<T> = Generator<unknown, T, unknown>;
@@ -26,6 +26,7 @@ export type UserRow = typeof users.$inferSelect;
 export type GroupRow = typeof groups.$inferSelect;
 export type MemberRow = typeof groupMembers.$inferSelect;
 export type FriendRequestRow = typeof friendRequests.$inferSelect;
+export type InviteRow = typeof invites.$inferSelect;
 /** A group_events row; payload is JSON. */
 export type EventRow = { id: number; groupId: number; kind: GroupEventKind; actorUid: number; msgId: number | null; payload: string; createdAt: number };
 
@@ -74,6 +75,15 @@ export interface Store {
   sharingAGroup(uid: number, uids: number[]): Op<{ uid: number; lastSeenAt: number | null }[]>;
   /** Which of these ids name a user (enabled ones only, if asked). */
   existingUserIds(uids: number[], enabledOnly: boolean): Op<number[]>;
+
+  // ---- administration
+  /** Users, newest first, optionally those whose lowercased account or name is LIKE `like` (backslash escapes); and how many match. */
+  listUsers(like: string | null, limit: number, offset: number): Op<{ rows: UserRow[]; total: number }>;
+  setAdmin(uid: number, admin: boolean): Op<void>;
+  /** The newest invites. */
+  listInvites(limit: number): Op<InviteRow[]>;
+  /** Makes an unused invite expire at `at`; false if there is no unused one with that id. */
+  expireInvite(id: number, at: number): Op<boolean>;
 
   // ---- friends
   /** The request between two people, whichever asked. */

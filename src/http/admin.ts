@@ -23,12 +23,12 @@ const route = <R extends Parameters<typeof createRoute>[0]>(r: R) => createRoute
 export function adminRoutes(app: App) {
   const routes = new RestRoutes();
   routes.use(async (c, next) => {
-    requireServerAdmin(app, callerUid(c));
+    await app.read(requireServerAdmin(app, callerUid(c)));
     await next();
   });
   return routes
-    .openapi(route({ method: "get", path: "/users", summary: "Admin: users, newest first, searchable by account or name", request: { query: adminUsersQuery }, responses: replies(z.object({ users: z.array(AdminUser), total: z.number().int() })) }), (c) =>
-      reply(c, listUsers(app, c.req.valid("query"))),
+    .openapi(route({ method: "get", path: "/users", summary: "Admin: users, newest first, searchable by account or name", request: { query: adminUsersQuery }, responses: replies(z.object({ users: z.array(AdminUser), total: z.number().int() })) }), async (c) =>
+      reply(c, await app.read(listUsers(app, c.req.valid("query")))),
     )
     .openapi(route({ method: "post", path: "/user/disable", summary: "Admin: disable a user (revokes tokens, closes sockets)", request: jsonBody(uidBody), responses: ok }), async (c) => {
       const b = c.req.valid("json");
@@ -48,7 +48,7 @@ export function adminRoutes(app: App) {
       await app.write((w) => setUserPassword(w, b.uid, hash));
       return reply(c, true);
     })
-    .openapi(route({ method: "get", path: "/invites", summary: "Admin: invites, newest first, with their status", responses: replies(z.array(Invite)) }), (c) => reply(c, listInvites(app)))
+    .openapi(route({ method: "get", path: "/invites", summary: "Admin: invites, newest first, with their status", responses: replies(z.array(Invite)) }), async (c) => reply(c, await app.read(listInvites(app))))
     .openapi(route({ method: "post", path: "/invite/create", summary: "Admin: a single-use invite code and its link", responses: replies(z.object({ code: z.string(), link: z.string() })) }), async (c) => {
       const me = callerUid(c);
       const code = await app.write((w) => createInvite(w, me, app.config.inviteTtlDays));

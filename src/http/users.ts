@@ -30,7 +30,7 @@ export function userRoutes(app: App) {
     })
     .openapi(createRoute({ method: "post", path: "/invite", summary: "Create a single-use invite code", security: BEARER, responses: replies(z.string()) }), async (c) => {
       const me = c.get("session").userId;
-      if ((await settingsOf(app)).inviters === "admins" && !isAdmin(app, me)) throw forbidden("only server admins may create invites here");
+      if ((await settingsOf(app)).inviters === "admins" && !(await app.read(isAdmin(app, me)))) throw forbidden("only server admins may create invites here");
       return reply(c, await app.write((w) => createInvite(w, me, app.config.inviteTtlDays)));
     })
     .openapi(createRoute({ method: "post", path: "/logout", summary: "Revoke this token and close its sockets", security: BEARER, responses: replies(z.literal(true)) }), async (c) => {

@@ -20,7 +20,7 @@
 import type { SQL } from "bun";
 import type { FileRow } from "../../domain/files";
 import type { GroupEventKind } from "../../domain/events";
-import type { EventRow, FriendRequestRow, GroupRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../../domain/store";
+import type { EventRow, FriendRequestRow, GroupRow, InviteRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../../domain/store";
 import { tsvectorLiteral } from "./search";
 
 /** pg_advisory_xact_lock's key for "this transaction takes ids from rim_ids" ("rimids" in ASCII). */
@@ -302,6 +302,32 @@ export function pgStore(sql: SQL): Store {
 
     *inviteIsLive(codeHash, now) {
       return (yield* query("SELECT id FROM invites WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2", [codeHash, now])).length > 0;
+    },
+
+    *listUsers(like, limit, offset) {
+      const where = like === null ? "" : "WHERE lower(u.account) LIKE $3 ESCAPE '\\' OR lower(u.name) LIKE $3 ESCAPE '\\'";
+      const params = like === null ? [limit, offset] : [limit, offset, like];
+      const rows = yield* query(`SELECT ${USER_COLUMNS("u")} FROM users u ${where} ORDER BY u.id DESC LIMIT $1 OFFSET $2`, params);
+      const [n] = yield* query(`SELECT count(*) AS n FROM users u ${where.replaceAll("$3", "$1")}`, like === null ? [] : [like]);
+      return { rows: rows.map(toUser), total: num(n!.n) };
+    },
+
+    *setAdmin(uid, admin) {
+      yield* query("UPDATE users SET is_admin = $2 WHERE id = $1", [uid, admin]);
+    },
+
+    *listInvites(limit) {
+      const rows = yield* query(
+        'SELECT id, code_hash AS "codeHash", created_by AS "createdBy", created_at AS "createdAt", expires_at AS "expiresAt", used_by AS "usedBy", used_at AS "usedAt" FROM invites ORDER BY id DESC LIMIT $1',
+        [limit],
+      );
+      return rows.map((r) => ({
+        id: num(r.id), codeHash: r.codeHash as string, createdBy: numOrNull(r.createdBy), createdAt: num(r.createdAt), expiresAt: num(r.expiresAt), usedBy: numOrNull(r.usedBy), usedAt: numOrNull(r.usedAt),
+      }));
+    },
+
+    *expireInvite(id, at) {
+      return (yield* query("UPDATE invites SET expires_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING id", [id, at])).length > 0;
     },
 
     *friendRequestBetween(a, b) {
