@@ -23,9 +23,12 @@ function candidates(content: string): string[] {
   return out;
 }
 
+/** Whether content of this kind could mention anyone at all (mentionsIn is [] otherwise). */
+export const mayMention = (kind: string, content: string) => kind !== "Image" && content.includes("@");
+
 /** The uids (ascending) of the group's members this content mentions; [] for images and text without `@`. */
 export function* mentionsIn(ctx: Ctx, gid: number, kind: string, content: string): Flow<number[]> {
-  if (kind === "Image" || !content.includes("@")) return [];
+  if (!mayMention(kind, content)) return [];
   const runs = candidates(content);
   if (runs.length === 0) return [];
   const members = yield* ctx.store.memberAccounts(gid);

@@ -4,8 +4,8 @@ import type { Ctx } from "./context";
 import type { Flow, MessageRow } from "./store";
 import { attachFiles, fileToShare, fileView, type FileRow } from "./files";
 import { memberOf } from "./groups";
-import { indexMessage } from "./search";
-import { mentionsIn, storeMentions } from "./mentions";
+import { indexedBody } from "./search";
+import { mayMention, mentionsIn, storeMentions } from "./mentions";
 import { getUsers } from "./users";
 import { groupView, messageView, type GroupView, type MessageView, type UserView } from "./views";
 
@@ -15,6 +15,8 @@ export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 export type OutgoingMessage = { gid: number; kind: MessageKind; content: string; clientMsgId: string; replyTo?: number | null };
 export type Sent = { message: MessageView; duplicate: boolean };
+
+const NO_MENTIONS: number[] = [];
 
 /**
  * Stores a message with the group's next seq. Idempotent per sender and
@@ -62,7 +64,8 @@ export function* sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage)
       throw notFound(target ? "replyTo: that message was deleted" : "replyTo: no such message in this group");
     }
   }
-  const mentioned = yield* mentionsIn(ctx, input.gid, input.kind, input.content);
+  // Most messages mention nobody: no flow is started for them (each is an object and a resumption per message).
+  const mentioned = mayMention(input.kind, input.content) ? yield* mentionsIn(ctx, input.gid, input.kind, input.content) : NO_MENTIONS;
   const mentions = mentioned.length ? JSON.stringify(mentioned) : null;
   const now = ctx.clock();
   const stored = yield* store.insertMessage(
@@ -71,7 +74,8 @@ export function* sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage)
   );
   if (!stored) return (yield* resent())!;
   const { id, seq } = stored;
-  yield* indexMessage(ctx, id, input.gid, input.content, input.kind);
+  const body = indexedBody(input.gid, input.content, input.kind);
+  if (body) yield* store.indexMessage(id, input.gid, body);
   if (mentioned.length) yield* storeMentions(ctx, { id, gid: input.gid, sender: senderId }, mentioned, false);
   const row: MessageRow = {
     id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now,
