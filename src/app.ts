@@ -22,7 +22,7 @@ import { systemClock, type Clock } from "./time";
 import { createHub, type Hub } from "./ws/hub";
 import { applyEffect } from "./write/apply";
 import { createWriter, type WriteCtx, type Writer } from "./write/writer";
-import { backfillSearchIndex } from "./domain/search";
+import { backfillSearchIndex } from "./db/search-backfill";
 
 export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; typing: TypingThrottle };
 
@@ -84,7 +84,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
   };
   app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
   // The one migration step that needs the server's own code: messages stored before search existed get indexed.
-  backfillSearchIndex(app, (n) => log.info("search.backfilled", { messages: n }));
+  backfillSearchIndex(db.$client, (n) => log.info("search.backfilled", { messages: n }));
   // Presence: a user's first socket is announced as it is bound; their last one's going is
   // announced once lastSeen is stored (and only if no socket of theirs came back meanwhile).
   hub.onPresence({

@@ -39,13 +39,14 @@ test.each([
 // every call of one must be consumed (yield*, runSync, ctx.read, returned, or handed to ctx.write).
 test("every call of a domain flow in src/ is run", () => {
   const flows = new Set(files("domain").flatMap((f) => [...readFileSync(join(SRC, f), "utf8").matchAll(/^export function\* (\w+)/gm)].map((m) => m[1]!)));
-  const consumed = /(yield\* |runSync\(|\.read\(|=> \(?|return |function\*? |\? |: |\.|\*)$/;
+  // What comes before the call, up to it and without the spaces or line breaks in between.
+  const consumed = /(yield\*|runSync\(|\.read\(|=>|=> \(|\breturn|\bfunction\*?|\?|:|\.|\*)$/;
   // The stores name their operations like the flows over them; the web client is another program.
   const skip = /^(db\/|web\/|domain\/store\.ts)/;
   const offenders = files(".").filter((f) => !skip.test(f.replace(/^\.\//, ""))).flatMap((f) => {
     const text = readFileSync(join(SRC, f), "utf8");
     return [...text.matchAll(/\b(\w+)\(/g)]
-      .filter((m) => flows.has(m[1]!) && !consumed.test(text.slice(Math.max(0, m.index! - 12), m.index!)))
+      .filter((m) => flows.has(m[1]!) && !consumed.test(text.slice(Math.max(0, m.index! - 40), m.index!).trimEnd()))
       .map((m) => text.slice(text.lastIndexOf("\n", m.index!) + 1, text.indexOf("\n", m.index!)).trim())
       // A method of the same name being defined (hub.leaveGroup) is no call.
       .filter((line) => !/^\w+\([^)]*\)\s*(:[^{]*)?\{$/.test(line))

@@ -11,7 +11,8 @@ import { migratePostgres } from "../src/db/pg/migrate";
 import { pgStore } from "../src/db/pg/store";
 import { sqliteStore } from "../src/db/sqlite-store";
 import type { Ctx } from "../src/domain/context";
-import { attachFiles, readableFile } from "../src/domain/files";
+import { attachFiles, readableFile, recordUpload, usedBytes } from "../src/domain/files";
+import { searchMessages } from "../src/domain/search";
 import { findMessageInGroup, history, sendMessage } from "../src/domain/messages";
 import { runAsync, runSync, type Flow, type Store } from "../src/domain/store";
 import { findUserByAccount, getUser, getUsers, markLastSeen, searchUser, setDisabled, sharingAGroup } from "../src/domain/users";
@@ -126,6 +127,7 @@ const CASES: Case[] = [
   ...userCases(),
   ...peopleCases(),
   ...adminCases(),
+  ...searchAndFileCases(),
   {
     name: "the rows as stored: message 2, its mentions, the groups' last seq",
     flow: (c) =>
@@ -372,6 +374,56 @@ function adminCases(): Case[] {
         return { before, refused };
       })(),
       expected: { before: ["used"], refused: "not_found" },
+    },
+  ];
+}
+
+/** Search (FTS5 on SQLite, tsvector on PostgreSQL: the same answers) and uploads. */
+function searchAndFileCases(): Case[] {
+  const w = (c: Ctx) => c as WriteCtx;
+  const found = (uid: number, q: Parameters<typeof searchMessages>[2]) => (c: Ctx) =>
+    (function* () {
+      return (yield* searchMessages(c, uid, q)).map((h) => [h.content, h.snippet]);
+    })();
+  return [
+    { name: "search: seeding", flow: (c) => (function* () {
+      for (const [i, content] of ["Crème brûlée tonight", "東京都に行きます", "quarterly numbers", "the numbers again"].entries())
+        yield* sendMessage(c, 1, { gid: 1, kind: "Text", content, clientMsgId: `se${i}` });
+      return true;
+    })(), expected: true },
+    { name: "search: a word by prefix, diacritics folded, newest first", flow: found(2, { q: "numb", limit: 10 }), expected: [["the numbers again", "the <mark>numb</mark>ers again"], ["quarterly numbers", "quarterly <mark>numb</mark>ers"]] },
+    { name: "search: creme", flow: found(2, { q: "creme BRULEE", limit: 10 }), expected: [["Crème brûlée tonight", "Crème brûlée tonight"]] },
+    { name: "search: a CJK substring", flow: found(1, { q: "京都", limit: 10 }), expected: [["東京都に行きます", "東<mark>京都</mark>に行きます"]] },
+    { name: "search: a limit, and before an id", flow: (c) => (function* () {
+      const [newest] = yield* searchMessages(c, 1, { q: "numbers", limit: 1 });
+      return [newest!.content, (yield* searchMessages(c, 1, { q: "numbers", limit: 5, beforeId: newest!.id })).map((h) => h.content)];
+    })(), expected: ["the numbers again", ["quarterly numbers"]] },
+    { name: "search: not in the caller's groups", flow: found(3, { q: "numbers", limit: 10 }), expected: [] },
+    { name: "search: one group, not the caller's", flow: found(3, { q: "numbers", gid: 1, limit: 10 }), expected: { error: "forbidden" } },
+    { name: "search: too short", flow: found(1, { q: "x", limit: 10 }), expected: { error: "bad_request" } },
+    {
+      name: "recordUpload, usedBytes, the quota",
+      flow: (c) => (function* () {
+        const f = yield* recordUpload(w(c), { id: "f3f3f3f3f3f3f3f3f3f3f", sha256: "cc", name: "a.txt", size: 30, mime: "text/plain", uploaderUid: 2 }, 100);
+        let refused = "";
+        try {
+          yield* recordUpload(w(c), { id: "f4f4f4f4f4f4f4f4f4f4f", sha256: "dd", name: "b.txt", size: 71, mime: "text/plain", uploaderUid: 2 }, 100);
+        } catch (err) {
+          refused = toAppError(err).code;
+        }
+        return { f, used: yield* usedBytes(c, 2), refused };
+      })(),
+      expected: { f: { id: "f3f3f3f3f3f3f3f3f3f3f", name: "a.txt", size: 30, mime: "text/plain" }, used: 30, refused: "too_large" },
+    },
+    {
+      name: "deleteUnsharedFiles: the ones nobody shares, made before the cut",
+      flow: (c) => (function* () {
+        const none = yield* c.store.deleteUnsharedFiles(NOW);
+        const n = yield* c.store.deleteUnsharedFiles(NOW + 1);
+        return { none, n, left: (yield* c.store.fileShas()).sort() };
+      })(),
+      // F1 is shared in group 1; F2 (cat's, never shared) and the upload go.
+      expected: { none: 1, n: 1, left: ["aa"] },
     },
   ];
 }

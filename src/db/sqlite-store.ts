@@ -6,6 +6,7 @@
 // yielding, so runSync drives a domain flow over it in one call.
 import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { FileRow } from "../domain/files";
+import type { SearchTerm } from "../domain/search";
 import type { EventRow, FriendRequestRow, GroupRow, InviteRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../domain/store";
 import { selectList } from "./columns";
 import { friendRequests, groupMembers, groups, invites, messages, users } from "./schema";
@@ -16,6 +17,15 @@ const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid,
 const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
 
 const SQL = {
+  usedBytes: "SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_uid = ?",
+  insertFile: "INSERT INTO files (id, sha256, name, size, mime, uploader_uid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  deleteUnshared:
+    "DELETE FROM files WHERE id IN (SELECT f.id FROM files f WHERE f.created_at < ? AND NOT EXISTS " +
+    `(SELECT 1 FROM messages m WHERE m.content = f.id AND ${SHARES("m")} AND m.deleted_at IS NULL) ` +
+    // A picture in use as an avatar stays.
+    "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar = '/api/file/' || f.id) AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.avatar = '/api/file/' || f.id)) RETURNING id",
+  fileShas: "SELECT DISTINCT sha256 FROM files",
+  unindex: "DELETE FROM message_search WHERE rowid = ?",
   listUsers: `SELECT ${selectList(users)} FROM users ORDER BY id DESC LIMIT ? OFFSET ?`,
   listUsersLike: `SELECT ${selectList(users)} FROM users WHERE lower(account) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\' ORDER BY id DESC LIMIT ?2 OFFSET ?3`,
   countUsers: "SELECT count(*) AS n FROM users",
@@ -135,6 +145,13 @@ const SQL = {
 } as const;
 
 type Key = keyof typeof SQL;
+
+/** FTS5's query: every term (a word by prefix, a CJK run as the phrase of its pairs), and one of the group tokens. */
+function matchExpression(terms: SearchTerm[], groupTokens: string[]): string {
+  const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  const words = terms.map((t) => (t.cjk ? quote(t.pairs.join(" ")) : quote(t.text) + "*")).join(" AND ");
+  return `(${words}) AND (${groupTokens.map(quote).join(" OR ")})`;
+}
 
 // users.is_admin is stored as 0/1; the row type (drizzle's) says boolean.
 const asUser = (u: UserRow): UserRow => ({ ...u, isAdmin: Boolean(u.isAdmin) });
@@ -350,6 +367,37 @@ export function sqliteStore(sqlite: Database): Store {
 
     *stats(now) {
       return q<{ users: number; groups: number; messages: number; sessions: number; lastMessageId: number }, [number]>("stats").get(now)!;
+    },
+
+    *usedBytes(uid) {
+      return q<{ n: number }, [number]>("usedBytes").get(uid)!.n;
+    },
+
+    *insertFile(f) {
+      q<unknown, [string, string, string, number, string, number, number]>("insertFile").run(f.id, f.sha256, f.name, f.size, f.mime, f.uploaderUid, f.createdAt);
+    },
+
+    *deleteUnsharedFiles(before) {
+      return q<{ id: string }, [number]>("deleteUnshared").all(before).length;
+    },
+
+    *fileShas() {
+      return q<{ sha256: string }, []>("fileShas").all().map((r) => r.sha256);
+    },
+
+    *unindexMessage(msgId) {
+      q<unknown, [number]>("unindex").run(msgId);
+    },
+
+    *searchMessages(s) {
+      // The FTS5 index holds each message's group as a token, so "these words in the caller's groups" is one intersection of posting lists.
+      const sql =
+        `SELECT ${selectList(messages, "m")} FROM message_search s JOIN messages m ON m.id = s.rowid ` +
+        `WHERE message_search MATCH ?1 AND m.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?2) ` +
+        (s.gid !== undefined ? "AND m.group_id = ?3 " : "") +
+        (s.beforeId !== undefined ? "AND s.rowid < ?4 " : "") +
+        "ORDER BY s.rowid DESC LIMIT ?5";
+      return sqlite.query<MessageRow, [string, number, number, number, number]>(sql).all(matchExpression(s.terms, s.groupTokens), s.uid, s.gid ?? 0, s.beforeId ?? 0, s.limit);
     },
 
     *existingUserIds(uids, enabledOnly) {

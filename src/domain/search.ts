@@ -10,11 +10,9 @@
 // intersection of posting lists inside FTS5, however many other groups use
 // the same words.
 import { badRequest } from "../errors";
-import { selectList } from "../db/columns";
-import { messages } from "../db/schema";
 import type { Ctx } from "./context";
 import { runSync, type Flow } from "./store";
-import { groupIdsOf, requireMember } from "./groups";
+import { groupIdsOf, memberOf } from "./groups";
 import { messageView, type MessageView } from "./views";
 
 // The prolonged sound mark (ー), iteration marks (々, ゝ, ヽ) and the like belong to no one script but sit inside CJK words.
@@ -39,24 +37,18 @@ export function indexText(content: string): string {
   return out.join(" ");
 }
 
-type Term = { cjk: boolean; text: string };
+/** A query's term: a word (matched by prefix) or a CJK run (matched as its character pairs in a row). */
+export type SearchTerm = { cjk: boolean; text: string; pairs: string[] };
 
-function terms(q: string): Term[] {
-  const out: Term[] = [];
-  for (const m of fold(q).matchAll(RUNS)) out.push(m[1] ? { cjk: true, text: m[1] } : { cjk: false, text: m[2]! });
+function terms(q: string): SearchTerm[] {
+  const out: SearchTerm[] = [];
+  for (const m of fold(q).matchAll(RUNS)) out.push(m[1] ? { cjk: true, text: m[1], pairs: pairs(m[1]) } : { cjk: false, text: m[2]!, pairs: [] });
   return out;
 }
 
-const groupToken = (gid: number) => `§${gid}`;
+/** The token every indexed body of the group carries. */
+export const groupToken = (gid: number) => `§${gid}`;
 
-/** Every term must match, in any order: a word by prefix, a CJK run as a substring; and one of the groups. */
-function matchExpression(ts: Term[], gids: number[]): string {
-  const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  const words = ts.map((t) => (t.cjk ? quote(pairs(t.text).join(" ")) : quote(t.text) + "*")).join(" AND ");
-  return `(${words}) AND (${gids.map((g) => quote(groupToken(g))).join(" OR ")})`;
-}
-
-const SQL_UNINDEX = "DELETE FROM message_search WHERE rowid = ?";
 
 /** What the index holds for a message, or null for a message not searched (not text, or no words). */
 export function indexedBody(gid: number, content: string, kind = "Text"): string | null {
@@ -72,7 +64,7 @@ export function* indexMessage(ctx: Ctx, id: number, gid: number, content: string
 
 /** Re-indexes an edited message, or drops a deleted one (content ""). */
 export function reindexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): void {
-  ctx.db.$client.query(SQL_UNINDEX).run(id);
+  runSync(ctx.store.unindexMessage(id));
   runSync(indexMessage(ctx, id, gid, content, kind));
 }
 
@@ -81,7 +73,7 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const CONTEXT = 40;
 
 /** The part of content around the first match, HTML-escaped, every match wrapped in <mark>. */
-export function snippet(content: string, ts: Term[]): string {
+export function snippet(content: string, ts: SearchTerm[]): string {
   // Matching on the folded text keeps offsets only where folding keeps length; fall back to the original case-insensitively.
   const alternatives = ts.map((t) => escapeRe(t.text)).sort((a, b) => b.length - a.length);
   const re = new RegExp(alternatives.join("|"), "giu");
@@ -110,46 +102,15 @@ export function snippet(content: string, ts: Term[]): string {
 
 export type SearchHit = MessageView & { snippet: string };
 
-const COLUMNS = selectList(messages, "m");
-
 /** Messages matching q in the caller's groups (or one of them), newest first. */
-export function searchMessages(ctx: Ctx, uid: number, q: { q: string; gid?: number; limit: number; beforeId?: number }): SearchHit[] {
+export function* searchMessages(ctx: Ctx, uid: number, q: { q: string; gid?: number; limit: number; beforeId?: number }): Flow<SearchHit[]> {
   const ts = terms(q.q);
   if ([...q.q.trim()].length < 2 || ts.length === 0) throw badRequest("q: at least 2 characters, letters or digits");
-  if (q.gid !== undefined) requireMember(ctx, q.gid, uid);
-  const gids = q.gid !== undefined ? [q.gid] : runSync(groupIdsOf(ctx, uid));
+  if (q.gid !== undefined) yield* memberOf(ctx, q.gid, uid);
+  const gids = q.gid !== undefined ? [q.gid] : yield* groupIdsOf(ctx, uid);
   if (gids.length === 0) return [];
-  const sql =
-    `SELECT ${COLUMNS} FROM message_search s JOIN messages m ON m.id = s.rowid ` +
-    `WHERE message_search MATCH ?1 AND m.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?2) ` +
-    (q.gid !== undefined ? "AND m.group_id = ?3 " : "") +
-    (q.beforeId !== undefined ? "AND s.rowid < ?4 " : "") +
-    "ORDER BY s.rowid DESC LIMIT ?5";
-  const rows = ctx.db.$client
-    .query<typeof messages.$inferSelect, [string, number, number, number, number]>(sql)
-    .all(matchExpression(ts, gids), uid, q.gid ?? 0, q.beforeId ?? 0, q.limit);
+  const rows = yield* ctx.store.searchMessages({ terms: ts, groupTokens: gids.map(groupToken), uid, gid: q.gid, beforeId: q.beforeId, limit: q.limit });
   return rows.map((r) => ({ ...messageView(r), snippet: snippet(r.content, ts) }));
 }
 
 export const isCjk = (s: string) => CJK.test(s);
-
-/** Indexes the messages stored before the search migration, once, in one transaction. Returns how many. */
-export function backfillSearchIndex(ctx: Ctx, log: (n: number) => void = () => {}): number {
-  const sqlite = ctx.db.$client;
-  const state = sqlite.query<{ value: string }, []>("SELECT value FROM settings WHERE key = 'search_backfill'").get();
-  if (state?.value !== "pending") return 0;
-  let n = 0;
-  sqlite.transaction(() => {
-    const page = sqlite.query<{ id: number; gid: number; kind: string; content: string }, [number]>("SELECT id, group_id AS gid, kind, content FROM messages WHERE id > ? ORDER BY id LIMIT 5000");
-    for (let after = 0; ; ) {
-      const rows = page.all(after);
-      if (rows.length === 0) break;
-      for (const r of rows) runSync(indexMessage(ctx, r.id, r.gid, r.content, r.kind));
-      n += rows.length;
-      after = rows[rows.length - 1]!.id;
-    }
-    sqlite.run("UPDATE settings SET value = 'done' WHERE key = 'search_backfill'");
-  })();
-  if (n > 0) log(n);
-  return n;
-}

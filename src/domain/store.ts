@@ -13,6 +13,7 @@
 // and resumes the flow with the rows. One source of domain rules, two engines.
 import type { GroupEventKind } from "./events";
 import type { FileRow } from "./files";
+import type { SearchTerm } from "./search";
 import type { friendRequests, groupMembers, groups, invites, messages, users } from "../db/schema";
 
 /** One storage operation, or a domain function over several: `yield*` it inside a Flow. */
@@ -61,6 +62,27 @@ export interface Store {
   markGroupDeleted(gid: number, at: number): Op<void>;
   /** The groups uid is in, by id. */
   groupsOf(uid: number): Op<GroupRow[]>;
+
+  /** Bytes of every upload of uid. */
+  usedBytes(uid: number): Op<number>;
+  insertFile(f: FileRow): Op<void>;
+  /**
+   * Deletes the rows of uploads made before `before` that no not-deleted
+   * message shares and no user or group has as its avatar; returns how many.
+   */
+  deleteUnsharedFiles(before: number): Op<number>;
+  /** The sha256 of every file row (the blobs still named). */
+  fileShas(): Op<string[]>;
+
+  // ---- search
+  /** Drops a message from the search index. */
+  unindexMessage(msgId: number): Op<void>;
+  /**
+   * Messages in uid's groups (or in gid, one of them) whose indexed body has
+   * every term (a word by prefix, a CJK run as its pairs in a row) and one of
+   * the group tokens, newest first, below beforeId.
+   */
+  searchMessages(q: { terms: SearchTerm[]; groupTokens: string[]; uid: number; gid?: number; beforeId?: number; limit: number }): Op<MessageRow[]>;
 
   // ---- users
   userById(uid: number): Op<UserRow | null>;

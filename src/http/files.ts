@@ -70,11 +70,11 @@ export function fileRoutes(app: App) {
       if (Number.isNaN(length)) throw badRequest("Content-Length: not a number of bytes");
       if (length !== null && length > max) throw new AppError("too_large", `body: the file is larger than ${max} bytes (--max-upload)`);
       if (length === 0) throw badRequest("body: the file is empty");
-      if (quota > 0 && usedBytes(app, me) + (length ?? 1) > quota) throw quotaError(quota);
+      if (quota > 0 && (await app.read(usedBytes(app, me))) + (length ?? 1) > quota) throw quotaError(quota);
 
       const received = await app.files.receive(c.req.raw, length, max);
       try {
-        if (quota > 0 && usedBytes(app, me) + received.size > quota) throw quotaError(quota);
+        if (quota > 0 && (await app.read(usedBytes(app, me))) + received.size > quota) throw quotaError(quota);
         const mime = uploadType(c.req.header("Content-Type"), received.head);
         await received.commit();
         // The row only once the bytes are durable under their name; the quota is checked again inside the write.

@@ -19,6 +19,6 @@ export function searchRoutes(app: App) {
       request: { query: searchQuery },
       responses: replies(z.array(SearchHit)),
     }),
-    (c) => reply(c, searchMessages(app, callerUid(c), c.req.valid("query"))),
+    async (c) => reply(c, await app.read(searchMessages(app, callerUid(c), c.req.valid("query")))),
   );
 }

@@ -21,7 +21,7 @@ import type { SQL } from "bun";
 import type { FileRow } from "../../domain/files";
 import type { GroupEventKind } from "../../domain/events";
 import type { EventRow, FriendRequestRow, GroupRow, InviteRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../../domain/store";
-import { tsvectorLiteral } from "./search";
+import { tsqueryLiteral, tsvectorLiteral } from "./search";
 
 /** pg_advisory_xact_lock's key for "this transaction takes ids from rim_ids" ("rimids" in ASCII). */
 export const RIM_IDS_LOCK = 0x72696d696473n;
@@ -392,6 +392,47 @@ export function pgStore(sql: SQL): Store {
         [now],
       );
       return { users: num(r!.users), groups: num(r!.groups), messages: num(r!.messages), sessions: num(r!.sessions), lastMessageId: num(r!.lastMessageId) };
+    },
+
+    *usedBytes(uid) {
+      const [r] = yield* query("SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_uid = $1", [uid]);
+      return num(r!.n);
+    },
+
+    *insertFile(f) {
+      yield* query("INSERT INTO files (id, sha256, name, size, mime, uploader_uid, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", [
+        f.id, f.sha256, f.name, f.size, f.mime, f.uploaderUid, f.createdAt,
+      ]);
+    },
+
+    *deleteUnsharedFiles(before) {
+      const rows = yield* query(
+        "DELETE FROM files f WHERE f.created_at < $1 AND NOT EXISTS " +
+          "(SELECT 1 FROM messages m WHERE m.content = f.id AND m.kind IN ('File', 'Image') AND length(m.content) = 21 AND m.deleted_at IS NULL) " +
+          "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar = '/api/file/' || f.id) AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.avatar = '/api/file/' || f.id) RETURNING id",
+        [before],
+      );
+      return rows.length;
+    },
+
+    *fileShas() {
+      return (yield* query("SELECT DISTINCT sha256 FROM files", [])).map((r) => r.sha256 as string);
+    },
+
+    *unindexMessage(msgId) {
+      yield* query("DELETE FROM message_search WHERE message_id = $1", [msgId]);
+    },
+
+    *searchMessages(s) {
+      const rows = yield* query(
+        `SELECT ${MESSAGE_COLUMNS.replace(/(^|, )(\w+)/g, "$1m.$2")} FROM message_search s JOIN messages m ON m.id = s.message_id ` +
+          "WHERE s.body @@ $1::tsquery AND m.group_id IN (SELECT group_id FROM group_members WHERE user_id = $2) " +
+          (s.gid !== undefined ? "AND m.group_id = $3 " : "AND $3::bigint IS NOT NULL ") +
+          (s.beforeId !== undefined ? "AND s.message_id < $4 " : "AND $4::bigint IS NOT NULL ") +
+          "ORDER BY s.message_id DESC LIMIT $5",
+        [tsqueryLiteral(s.terms, s.groupTokens), s.uid, s.gid ?? 0, s.beforeId ?? 0, s.limit],
+      );
+      return rows.map(toMessage);
     },
 
     *existingUserIds(uids, enabledOnly) {
