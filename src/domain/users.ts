@@ -1,5 +1,3 @@
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import { users } from "../db/schema";
 import { conflict, forbidden, notFound, unauthorized } from "../errors";
 import type { HashPriority } from "./hashing";
 import { inviteIsLive, redeemInvite } from "./invites";
