@@ -13,6 +13,7 @@ import { sqliteStore } from "../src/db/sqlite-store";
 import type { Ctx } from "../src/domain/context";
 import { attachFiles, readableFile, recordUpload, usedBytes } from "../src/domain/files";
 import { searchMessages } from "../src/domain/search";
+import { chatList, markDelivered, markGroupRead, markRead } from "../src/domain/reads";
 import { findMessageInGroup, history, sendMessage } from "../src/domain/messages";
 import { runAsync, runSync, type Flow, type Store } from "../src/domain/store";
 import { findUserByAccount, getUser, getUsers, markLastSeen, searchUser, setDisabled, sharingAGroup } from "../src/domain/users";
@@ -128,6 +129,7 @@ const CASES: Case[] = [
   ...peopleCases(),
   ...adminCases(),
   ...searchAndFileCases(),
+  ...readCases(),
   {
     name: "the rows as stored: message 2, its mentions, the groups' last seq",
     flow: (c) =>
@@ -425,5 +427,25 @@ function searchAndFileCases(): Case[] {
       // F1 is shared in group 1; F2 (cat's, never shared) and the upload go.
       expected: { none: 1, n: 1, left: ["aa"] },
     },
+  ];
+}
+
+/** Read and delivered cursors, the chat list and its unread counts. */
+function readCases(): Case[] {
+  const list = (uid: number) => (c: Ctx) =>
+    (function* () {
+      return (yield* chatList(c, uid, 1, 10)).map((e) => ({ gid: e.group.id, last: e.msg.content, user: e.user.id, unread: e.unread, mentions: e.mentions }));
+    })();
+  const first = (c: Ctx) => (function* () { return (yield* c.store.messageBySenderClientId(1, "c1"))!.id; })();
+  return [
+    // Group 1 holds ann's and bob's messages (bob's mentions ann and all); bob has read nothing.
+    { name: "chatList: bob's, nothing read", flow: list(2), expected: [{ gid: 1, last: "the numbers again", user: 1, unread: 7, mentions: 0 }] },
+    { name: "chatList: ann's, with the mention", flow: list(1), expected: [{ gid: 1, last: "the numbers again", user: 1, unread: 2, mentions: 1 }] },
+    { name: "markDelivered: forward once", flow: (c) => (function* () { const id = yield* first(c); return [yield* markDelivered(c, 2, 1, id), yield* markDelivered(c, 2, 1, id)]; })(), expected: [true, false] },
+    { name: "markRead: the first message, then not backward", flow: (c) => (function* () { const id = yield* first(c); return [yield* markRead(c, 2, 1, id), yield* markRead(c, 2, 1, id)]; })(), expected: [true, false] },
+    { name: "chatList: bob's, one read", flow: list(2), expected: [{ gid: 1, unread: 6 }] },
+    { name: "markRead: a message of another group", flow: (c) => markRead(c, 2, 1, 999_999), expected: { error: "not_found" } },
+    { name: "markRead: not a member", flow: (c) => markRead(c, 3, 1, 1), expected: { error: "forbidden" } },
+    { name: "markGroupRead: up to the last, then nothing unread", flow: (c) => (function* () { const upTo = yield* markGroupRead(c, 2, 1); return [upTo !== null, (yield* list(2)(c))[0]!.unread]; })(), expected: [true, 0] },
   ];
 }

@@ -31,6 +31,24 @@ export type InviteRow = typeof invites.$inferSelect;
 /** A group_events row; payload is JSON. */
 export type EventRow = { id: number; groupId: number; kind: GroupEventKind; actorUid: number; msgId: number | null; payload: string; createdAt: number };
 
+/** A conversation of the chat list: its last message, the group, and what unread counts are made of. */
+export type ChatRow = MessageRow & {
+  readMsgId: number;
+  gId: number;
+  gName: string;
+  gAvatar: string;
+  gMode: number;
+  gCreatorUid: number;
+  gDirectKey: string | null;
+  gLastSeq: number;
+  /** The seq of the message the read cursor is on, if it is in the group. */
+  cursorSeq: number | null;
+  /** The member's own messages after the cursor. */
+  ownAfter: number;
+  /** Messages after the cursor that mention the member. */
+  mentionsUnread: number;
+};
+
 export interface Store {
   /** Which engine: for the rare rule that differs (none in the domain yet). */
   readonly engine: "sqlite" | "postgres";
@@ -159,6 +177,16 @@ export interface Store {
   eventsSince(gids: number[], afterId: number, upTo: number, limit: number): Op<EventRow[]>;
   /** Groups uid was removed from (and is not back in) after afterId, with the id of that removal. */
   departuresSince(uid: number, afterId: number): Op<{ gid: number; eventId: number }[]>;
+
+  // ---- read and delivered cursors (each only moves forward)
+  /** Moves both cursors of uid in gid up to msgId. */
+  moveReadCursor(gid: number, uid: number, msgId: number): Op<void>;
+  /** Moves the delivered cursor up to msgId; whether it moved. */
+  moveDeliveredCursor(gid: number, uid: number, msgId: number): Op<boolean>;
+  /** Messages of the group after afterId that others sent. */
+  unreadCount(gid: number, uid: number, afterId: number): Op<number>;
+  /** A page of uid's conversations with a message, newest activity first, with what the chat list counts. */
+  chatListPage(uid: number, limit: number, offset: number): Op<ChatRow[]>;
 
   // ---- messages
   /** The message this sender already sent with this clientMsgId (idempotent resends). */

@@ -77,13 +77,13 @@ export const handlers: { [E in EventName]: Handler<E> } = {
   },
 
   Ack(_app, w, ws, b) {
-    markDelivered(w, identity(ws, b.uid), b.gid, b.msgId);
+    runSync(markDelivered(w, identity(ws, b.uid), b.gid, b.msgId));
     reply(w, ws, okAck(b.clientMsgId, null));
   },
 
   Read(_app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    const moved = markRead(w, uid, b.gid, b.msgId);
+    const moved = runSync(markRead(w, uid, b.gid, b.msgId));
     reply(w, ws, okAck(b.clientMsgId, b.msgId));
     // A read receipt is state, not history: pushed live, not kept in the group's log (members list carries readMsgId).
     if (moved) w.effects.push({ type: "publish", gid: b.gid, data: notifyFrame("Read", uid, b.gid, b.msgId), except: ws });

@@ -20,7 +20,7 @@
 import type { SQL } from "bun";
 import type { FileRow } from "../../domain/files";
 import type { GroupEventKind } from "../../domain/events";
-import type { EventRow, FriendRequestRow, GroupRow, InviteRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../../domain/store";
+import type { ChatRow, EventRow, FriendRequestRow, GroupRow, InviteRow, MemberRow, MessageRow, NewMessage, Op, Store, UserRow } from "../../domain/store";
 import { tsqueryLiteral, tsvectorLiteral } from "./search";
 
 /** pg_advisory_xact_lock's key for "this transaction takes ids from rim_ids" ("rimids" in ASCII). */
@@ -392,6 +392,51 @@ export function pgStore(sql: SQL): Store {
         [now],
       );
       return { users: num(r!.users), groups: num(r!.groups), messages: num(r!.messages), sessions: num(r!.sessions), lastMessageId: num(r!.lastMessageId) };
+    },
+
+    *moveReadCursor(gid, uid, msgId) {
+      yield* query(
+        "UPDATE group_members SET read_msg_id = GREATEST(read_msg_id, $1), delivered_msg_id = GREATEST(delivered_msg_id, $1) " +
+          "WHERE group_id = $2 AND user_id = $3 AND (read_msg_id < $1 OR delivered_msg_id < $1)",
+        [msgId, gid, uid],
+      );
+    },
+
+    *moveDeliveredCursor(gid, uid, msgId) {
+      const rows = yield* query("UPDATE group_members SET delivered_msg_id = $1 WHERE group_id = $2 AND user_id = $3 AND delivered_msg_id < $1 RETURNING user_id", [msgId, gid, uid]);
+      return rows.length > 0;
+    },
+
+    *unreadCount(gid, uid, afterId) {
+      const [r] = yield* query("SELECT count(*) AS n FROM messages WHERE group_id = $1 AND id > $2 AND sender_uid != $3", [gid, afterId, uid]);
+      return num(r!.n);
+    },
+
+    *chatListPage(uid, limit, offset) {
+      const rows = yield* query(
+        `SELECT gm.read_msg_id AS "readMsgId", g.id AS "gId", g.name AS "gName", g.avatar AS "gAvatar", g.mode AS "gMode", g.creator_uid AS "gCreatorUid",
+  g.direct_key AS "gDirectKey", g.last_seq AS "gLastSeq", ${MESSAGE_COLUMNS.replace(/(^|, )(\w+)/g, "$1m.$2")},
+  (SELECT c.seq FROM messages c WHERE c.id = gm.read_msg_id AND c.group_id = g.id) AS "cursorSeq",
+  (SELECT count(*) FROM messages o WHERE o.group_id = g.id AND o.sender_uid = gm.user_id AND o.id > gm.read_msg_id) AS "ownAfter",
+  (SELECT count(*) FROM message_mentions mm WHERE mm.uid = gm.user_id AND mm.group_id = g.id AND mm.message_id > gm.read_msg_id) AS "mentionsUnread"
+FROM group_members gm JOIN groups g ON g.id = gm.group_id JOIN messages m ON m.id = g.last_msg_id
+WHERE gm.user_id = $1 ORDER BY g.last_msg_id DESC LIMIT $2 OFFSET $3`,
+        [uid, limit, offset],
+      );
+      return rows.map((r) => ({
+        ...toMessage(r),
+        readMsgId: num(r.readMsgId),
+        gId: num(r.gId),
+        gName: r.gName as string,
+        gAvatar: r.gAvatar as string,
+        gMode: num(r.gMode),
+        gCreatorUid: num(r.gCreatorUid),
+        gDirectKey: (r.gDirectKey as string | null) ?? null,
+        gLastSeq: num(r.gLastSeq),
+        cursorSeq: numOrNull(r.cursorSeq),
+        ownAfter: num(r.ownAfter),
+        mentionsUnread: num(r.mentionsUnread),
+      }));
     },
 
     *usedBytes(uid) {
