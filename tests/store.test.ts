@@ -14,6 +14,7 @@ import type { Ctx } from "../src/domain/context";
 import { attachFiles, readableFile, recordUpload, usedBytes } from "../src/domain/files";
 import { searchMessages } from "../src/domain/search";
 import { chatList, markDelivered, markGroupRead, markRead } from "../src/domain/reads";
+import { deleteMessage, editMessage, reactToMessage } from "../src/domain/changes";
 import { findMessageInGroup, history, sendMessage } from "../src/domain/messages";
 import { runAsync, runSync, type Flow, type Store } from "../src/domain/store";
 import { findUserByAccount, getUser, getUsers, markLastSeen, searchUser, setDisabled, sharingAGroup } from "../src/domain/users";
@@ -130,6 +131,7 @@ const CASES: Case[] = [
   ...adminCases(),
   ...searchAndFileCases(),
   ...readCases(),
+  ...changeCases(),
   {
     name: "the rows as stored: message 2, its mentions, the groups' last seq",
     flow: (c) =>
@@ -447,5 +449,60 @@ function readCases(): Case[] {
     { name: "markRead: a message of another group", flow: (c) => markRead(c, 2, 1, 999_999), expected: { error: "not_found" } },
     { name: "markRead: not a member", flow: (c) => markRead(c, 3, 1, 1), expected: { error: "forbidden" } },
     { name: "markGroupRead: up to the last, then nothing unread", flow: (c) => (function* () { const upTo = yield* markGroupRead(c, 2, 1); return [upTo !== null, (yield* list(2)(c))[0]!.unread]; })(), expected: [true, 0] },
+  ];
+}
+
+/** Edits, deletions and reactions: the message after each, the log, the index and mentions kept in step. */
+function changeCases(): Case[] {
+  const w = (c: Ctx) => c as WriteCtx;
+  const idOf = (c: Ctx, sender: number, clientMsgId: string) => (function* () { return (yield* c.store.messageBySenderClientId(sender, clientMsgId))!.id; })();
+  const view = (ch: { message: { content: string; mentions: number[]; reactions: unknown; deleted: boolean; editedAt: string | null }; duplicate: boolean; event: { kind: string } | null }) => ({
+    content: ch.message.content, mentions: ch.message.mentions, reactions: ch.message.reactions, deleted: ch.message.deleted, edited: ch.message.editedAt !== null, duplicate: ch.duplicate, kind: ch.event?.kind ?? null,
+  });
+  const found = (c: Ctx, q: string) => (function* () { return (yield* searchMessages(c, 1, { q, limit: 10 })).map((h) => h.content); })();
+  return [
+    {
+      name: "editMessage: new words found, old ones not, mentions anew",
+      flow: (c) => (function* () {
+        const id = yield* idOf(c, 1, "c1");
+        const ch = view(yield* editMessage(w(c), 1, { gid: 1, msgId: id, content: "goodbye @bob", clientMsgId: "e1" }));
+        return { ch, goodbye: yield* found(c, "goodbye"), hello: yield* found(c, "hello") };
+      })(),
+      // The reply (r1) still says hello; the edited message no longer does.
+      expected: { ch: { content: "goodbye @bob", mentions: [2], edited: true, duplicate: false, kind: "Edited" }, goodbye: ["goodbye @bob"], hello: ["hello"] },
+    },
+    { name: "editMessage: the same frame again is the first change", flow: (c) => (function* () { const id = yield* idOf(c, 1, "c1"); return view(yield* editMessage(w(c), 1, { gid: 1, msgId: id, content: "other", clientMsgId: "e1" })); })(), expected: { content: "goodbye @bob", duplicate: true, kind: "Edited" } },
+    { name: "editMessage: someone else's", flow: (c) => (function* () { const id = yield* idOf(c, 1, "c1"); return yield* editMessage(w(c), 2, { gid: 1, msgId: id, content: "x" }); })(), expected: { error: "forbidden" } },
+    { name: "editMessage: no such group", flow: (c) => editMessage(w(c), 2, { gid: 99, msgId: 1, content: "x" }), expected: { error: "not_found" } },
+    {
+      name: "reactToMessage: two holders, then one takes it back, then again changes nothing",
+      flow: (c) => (function* () {
+        const id = yield* idOf(c, 1, "c1");
+        yield* reactToMessage(w(c), 1, { gid: 1, msgId: id, emoji: "👍", on: true });
+        yield* reactToMessage(w(c), 2, { gid: 1, msgId: id, emoji: "🎉", on: true });
+        const both = view(yield* reactToMessage(w(c), 2, { gid: 1, msgId: id, emoji: "👍", on: true }));
+        const off = view(yield* reactToMessage(w(c), 1, { gid: 1, msgId: id, emoji: "👍", on: false }));
+        const again = view(yield* reactToMessage(w(c), 1, { gid: 1, msgId: id, emoji: "👍", on: false }));
+        return { both: both.reactions, off: off.reactions, again: again.kind };
+      })(),
+      expected: { both: [{ emoji: "👍", uids: [1, 2] }, { emoji: "🎉", uids: [2] }], off: [{ emoji: "👍", uids: [2] }, { emoji: "🎉", uids: [2] }], again: null },
+    },
+    { name: "deleteMessage: a member, someone else's", flow: (c) => (function* () { const id = yield* idOf(c, 1, "c1"); return yield* deleteMessage(w(c), 2, { gid: 1, msgId: id }); })(), expected: { error: "forbidden" } },
+    {
+      name: "deleteMessage: a tombstone, out of the index, its mentions gone; then no more changes",
+      flow: (c) => (function* () {
+        const id = yield* idOf(c, 1, "c1");
+        const ch = view(yield* deleteMessage(w(c), 1, { gid: 1, msgId: id }));
+        const bobMentions = (yield* chatList(c, 2, 1, 10))[0]!.mentions;
+        let after = "";
+        try {
+          yield* reactToMessage(w(c), 2, { gid: 1, msgId: id, emoji: "👍", on: true });
+        } catch (err) {
+          after = toAppError(err).code;
+        }
+        return { ch, goodbye: yield* found(c, "goodbye"), bobMentions, after };
+      })(),
+      expected: { ch: { content: "", mentions: [], reactions: [], deleted: true, kind: "Deleted" }, goodbye: [], bobMentions: 0, after: "not_found" },
+    },
   ];
 }

@@ -17,6 +17,16 @@ const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid,
 const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
 
 const SQL = {
+  messageById: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
+  editMessage: "UPDATE messages SET content = ?, mentions = ?, edited_at = ?, updated_at = ? WHERE id = ?",
+  deleteMessage: "UPDATE messages SET content = '', mentions = NULL, reactions = NULL, deleted_at = ?, updated_at = ? WHERE id = ?",
+  deleteReactions: "DELETE FROM message_reactions WHERE message_id = ?",
+  deleteMentions: "DELETE FROM message_mentions WHERE message_id = ?",
+  holds: "SELECT 1 AS x FROM message_reactions WHERE message_id = ? AND emoji = ? AND uid = ?",
+  reactAdd:
+    "INSERT INTO message_reactions (message_id, emoji, uid, created_at, ord) VALUES (?1, ?2, ?3, ?4, coalesce((SELECT min(ord) FROM message_reactions WHERE message_id = ?1 AND emoji = ?2), ?5))",
+  reactRemove: "DELETE FROM message_reactions WHERE message_id = ? AND emoji = ? AND uid = ?",
+  setReactions: "UPDATE messages SET reactions = ? WHERE id = ?",
   // Both cursors move in one statement; each only forward.
   moveBoth:
     "UPDATE group_members SET read_msg_id = max(read_msg_id, ?1), delivered_msg_id = max(delivered_msg_id, ?1) " +
@@ -387,6 +397,36 @@ export function sqliteStore(sqlite: Database): Store {
 
     *stats(now) {
       return q<{ users: number; groups: number; messages: number; sessions: number; lastMessageId: number }, [number]>("stats").get(now)!;
+    },
+
+    *messageById(id) {
+      return q<MessageRow, [number]>("messageById").get(id);
+    },
+
+    *editMessageRow(id, content, mentions, at) {
+      q<unknown, [string, string | null, number, number, number]>("editMessage").run(content, mentions, at, at, id);
+    },
+
+    *deleteMessageRow(id, at, had) {
+      q<unknown, [number, number, number]>("deleteMessage").run(at, at, id);
+      if (had.reactions) q<unknown, [number]>("deleteReactions").run(id);
+      if (had.mentions) q<unknown, [number]>("deleteMentions").run(id);
+    },
+
+    *holdsReaction(msgId, emoji, uid) {
+      return q<unknown, [number, string, number]>("holds").get(msgId, emoji, uid) !== null;
+    },
+
+    *addReaction(msgId, emoji, uid, at, ord) {
+      q<unknown, [number, string, number, number, number]>("reactAdd").run(msgId, emoji, uid, at, ord);
+    },
+
+    *removeReaction(msgId, emoji, uid) {
+      q<unknown, [number, string, number]>("reactRemove").run(msgId, emoji, uid);
+    },
+
+    *setReactions(msgId, reactions) {
+      q<unknown, [string | null, number]>("setReactions").run(reactions, msgId);
     },
 
     *moveReadCursor(gid, uid, msgId) {

@@ -4,21 +4,17 @@
 // message as it is after the change. A change made over the socket carries
 // the frame's clientMsgId: a resend is answered with the first change and
 // changes nothing.
-import { selectList } from "../db/columns";
-import { messages } from "../db/schema";
 import { AppError, forbidden, notFound } from "../errors";
 import { changeFrame } from "../push";
 import { reindexMessage } from "./search";
 import type { WriteCtx } from "../write/writer";
 import type { Sock } from "../ws/hub";
 import type { Ctx } from "./context";
-import { runSync } from "./store";
-import { eventByClientMsgId, recordEvent, type GroupEvent, type MessageChangeKind } from "./events";
-import { ROLE } from "./groups";
+import type { Flow, MessageRow } from "./store";
+import { appendEvent, earlierEvent, type GroupEvent, type MessageChangeKind } from "./events";
+import { groupOrNotFound, ROLE } from "./groups";
 import { mentionsIn, storeMentions } from "./mentions";
 import { messageView, type MessageView, type Reaction } from "./views";
-
-type MessageRow = typeof messages.$inferSelect;
 
 export const EMOJI_MAX = 32;
 /** An emoji (or any short reaction text): 1-32 characters (code points), no control characters. */
@@ -36,43 +32,31 @@ export type Change = {
   duplicate: boolean;
 };
 
-const SQL_MESSAGE_BY_ID = `SELECT ${selectList(messages)} FROM messages WHERE id = ?`;
-
-function messageRow(ctx: Ctx, id: number): MessageRow | null {
-  return ctx.db.$client.query<MessageRow, [number]>(SQL_MESSAGE_BY_ID).get(id);
-}
-
 /** The message as it is now (Sync's replay of a change carries this). */
-export function currentMessage(ctx: Ctx, id: number): MessageView | null {
-  const row = messageRow(ctx, id);
+export function* currentMessage(ctx: Ctx, id: number): Flow<MessageView | null> {
+  const row = yield* ctx.store.messageById(id);
   return row ? messageView(row) : null;
 }
 
-// Simple statements, each through its index: measured, they cost a fraction of one LEFT JOIN
-// doing the same with bound parameters (bench/, BENCHMARKS.md).
-const SQL_ROLE = "SELECT role FROM group_members WHERE group_id = ? AND user_id = ?";
-const SQL_GROUP_EXISTS = "SELECT 1 AS x FROM groups WHERE id = ?";
-
 /** The message a change targets: 404 for no group, 403 for a non-member, 404 for a message not in the group or deleted. */
-function target(ctx: Ctx, uid: number, gid: number, msgId: number): { row: MessageRow; role: number } {
-  const sqlite = ctx.db.$client;
-  const member = sqlite.query<{ role: number }, [number, number]>(SQL_ROLE).get(gid, uid);
+function* target(ctx: Ctx, uid: number, gid: number, msgId: number): Flow<{ row: MessageRow; role: number }> {
+  const member = yield* ctx.store.membership(gid, uid);
   if (!member) {
-    if (!sqlite.query(SQL_GROUP_EXISTS).get(gid)) throw notFound("group not found");
+    yield* groupOrNotFound(ctx, gid);
     throw forbidden("not a member of this group");
   }
-  const row = messageRow(ctx, msgId);
+  const row = yield* ctx.store.messageById(msgId);
   if (!row || row.groupId !== gid) throw notFound("msgId: no such message in this group");
   if (row.deletedAt !== null) throw notFound("msgId: that message was deleted");
   return { row, role: member.role };
 }
 
 /** A socket frame already applied (its clientMsgId used for a change): the first change answers it, nothing else happens. */
-function resent(ctx: Ctx, uid: number, clientMsgId: string | undefined): Change | null {
+function* resent(ctx: Ctx, uid: number, clientMsgId: string | undefined): Flow<Change | null> {
   if (clientMsgId === undefined) return null;
-  const earlier = eventByClientMsgId(ctx, uid, clientMsgId);
+  const earlier = yield* earlierEvent(ctx, uid, clientMsgId);
   if (!earlier) return null;
-  const message = earlier.msgId === null ? null : currentMessage(ctx, earlier.msgId);
+  const message = earlier.msgId === null ? null : yield* currentMessage(ctx, earlier.msgId);
   if (!message) throw notFound("msgId: no such message");
   return { event: earlier, message, duplicate: true };
 }
@@ -80,56 +64,43 @@ function resent(ctx: Ctx, uid: number, clientMsgId: string | undefined): Change 
 type Input = { gid: number; msgId: number; clientMsgId?: string };
 
 function record(w: WriteCtx, kind: MessageChangeKind, uid: number, row: MessageRow, clientMsgId: string | undefined, payload: Record<string, unknown> = {}) {
-  return recordEvent(w, { gid: row.groupId, kind, actor: uid, msgId: row.id, payload, clientMsgId });
+  return appendEvent(w, { gid: row.groupId, kind, actor: uid, msgId: row.id, payload, clientMsgId });
 }
 
-const SQL_EDIT = "UPDATE messages SET content = ?, mentions = ?, edited_at = ?, updated_at = ? WHERE id = ?";
-
 /** Replaces the content (the sender only); msgId and seq stay, mentions are worked out anew. */
-export function editMessage(w: WriteCtx, uid: number, input: Input & { content: string }): Change {
-  const again = resent(w, uid, input.clientMsgId);
+export function* editMessage(w: WriteCtx, uid: number, input: Input & { content: string }): Flow<Change> {
+  const again = yield* resent(w, uid, input.clientMsgId);
   if (again) return again;
-  const { row } = target(w, uid, input.gid, input.msgId);
+  const { row } = yield* target(w, uid, input.gid, input.msgId);
   if (row.senderUid !== uid) throw forbidden("only the sender may edit a message");
   if (Buffer.byteLength(input.content) > w.limits.maxContent) throw new AppError("too_large", `content: longer than ${w.limits.maxContent} bytes`);
-  const mentioned = runSync(mentionsIn(w, row.groupId, row.kind, input.content));
+  const mentioned = yield* mentionsIn(w, row.groupId, row.kind, input.content);
   const mentions = mentioned.length ? JSON.stringify(mentioned) : null;
   const now = w.clock();
-  const event = record(w, "Edited", uid, row, input.clientMsgId);
-  w.db.$client.query(SQL_EDIT).run(input.content, mentions, now, now, row.id);
+  const event = yield* record(w, "Edited", uid, row, input.clientMsgId);
+  yield* w.store.editMessageRow(row.id, input.content, mentions, now);
   // Found by its new text, no longer by its old.
-  reindexMessage(w, row.id, row.groupId, input.content, row.kind);
+  yield* reindexMessage(w, row.id, row.groupId, input.content, row.kind);
   // Nothing to take back when the message mentioned nobody (the common case).
-  runSync(storeMentions(w, { id: row.id, gid: row.groupId, sender: row.senderUid }, mentioned, row.mentions !== null));
+  yield* storeMentions(w, { id: row.id, gid: row.groupId, sender: row.senderUid }, mentioned, row.mentions !== null);
   const updated: MessageRow = { ...row, content: input.content, mentions, editedAt: now, updatedAt: now };
   return { event, message: messageView(updated), duplicate: false };
 }
 
-const SQL_DELETE = "UPDATE messages SET content = '', mentions = NULL, reactions = NULL, deleted_at = ?, updated_at = ? WHERE id = ?";
-
 /** Deletes a message (its sender, or the group's owner or an admin): it stays as a tombstone, its content, mentions and reactions gone. */
-export function deleteMessage(w: WriteCtx, uid: number, input: Input): Change {
-  const again = resent(w, uid, input.clientMsgId);
+export function* deleteMessage(w: WriteCtx, uid: number, input: Input): Flow<Change> {
+  const again = yield* resent(w, uid, input.clientMsgId);
   if (again) return again;
-  const { row, role } = target(w, uid, input.gid, input.msgId);
+  const { row, role } = yield* target(w, uid, input.gid, input.msgId);
   if (row.senderUid !== uid && role < ROLE.admin) throw forbidden("only the sender or the group's admins may delete a message");
   const now = w.clock();
-  const event = record(w, "Deleted", uid, row, input.clientMsgId);
-  const sqlite = w.db.$client;
-  sqlite.query(SQL_DELETE).run(now, now, row.id);
+  const event = yield* record(w, "Deleted", uid, row, input.clientMsgId);
+  yield* w.store.deleteMessageRow(row.id, now, { reactions: row.reactions !== null, mentions: row.mentions !== null });
   // Never found again.
-  reindexMessage(w, row.id, row.groupId, "", row.kind);
-  if (row.reactions !== null) sqlite.query("DELETE FROM message_reactions WHERE message_id = ?").run(row.id);
-  if (row.mentions !== null) sqlite.query("DELETE FROM message_mentions WHERE message_id = ?").run(row.id);
+  yield* reindexMessage(w, row.id, row.groupId, "", row.kind);
   const updated: MessageRow = { ...row, content: "", mentions: null, reactions: null, deletedAt: now, updatedAt: now };
   return { event, message: messageView(updated), duplicate: false };
 }
-
-const SQL_HOLDS = "SELECT 1 AS x FROM message_reactions WHERE message_id = ? AND emoji = ? AND uid = ?";
-const SQL_REACT_ADD =
-  "INSERT INTO message_reactions (message_id, emoji, uid, created_at, ord) VALUES (?1, ?2, ?3, ?4, coalesce((SELECT min(ord) FROM message_reactions WHERE message_id = ?1 AND emoji = ?2), ?5))";
-const SQL_REACT_REMOVE = "DELETE FROM message_reactions WHERE message_id = ? AND emoji = ? AND uid = ?";
-const SQL_SET_REACTIONS = "UPDATE messages SET reactions = ? WHERE id = ?";
 
 /**
  * The wire's reactions after one change, from the ones before: a new emoji goes last (it is
@@ -152,20 +123,19 @@ export function nextReactions(before: Reaction[], emoji: string, uid: number, on
 }
 
 /** Adds (on) or removes (off) the caller's reaction; any member; doing it twice changes nothing the second time. */
-export function reactToMessage(w: WriteCtx, uid: number, input: Input & { emoji: string; on: boolean }): Change {
-  const again = resent(w, uid, input.clientMsgId);
+export function* reactToMessage(w: WriteCtx, uid: number, input: Input & { emoji: string; on: boolean }): Flow<Change> {
+  const again = yield* resent(w, uid, input.clientMsgId);
   if (again) return again;
-  const { row } = target(w, uid, input.gid, input.msgId);
-  const sqlite = w.db.$client;
-  const holds = sqlite.query(SQL_HOLDS).get(row.id, input.emoji, uid) !== null;
+  const { row } = yield* target(w, uid, input.gid, input.msgId);
+  const holds = yield* w.store.holdsReaction(row.id, input.emoji, uid);
   // Already so: nothing changes, nothing is recorded.
   if (holds === input.on) return { event: null, message: messageView(row), duplicate: false };
-  const event = record(w, "Reacted", uid, row, input.clientMsgId, { emoji: input.emoji, on: input.on });
-  if (input.on) sqlite.query(SQL_REACT_ADD).run(row.id, input.emoji, uid, w.clock(), event.id);
-  else sqlite.query(SQL_REACT_REMOVE).run(row.id, input.emoji, uid);
+  const event = yield* record(w, "Reacted", uid, row, input.clientMsgId, { emoji: input.emoji, on: input.on });
+  if (input.on) yield* w.store.addReaction(row.id, input.emoji, uid, w.clock(), event.id);
+  else yield* w.store.removeReaction(row.id, input.emoji, uid);
   const summary = nextReactions(row.reactions === null ? [] : (JSON.parse(row.reactions) as Reaction[]), input.emoji, uid, input.on);
   const reactions = summary.length ? JSON.stringify(summary) : null;
-  sqlite.query(SQL_SET_REACTIONS).run(reactions, row.id);
+  yield* w.store.setReactions(row.id, reactions);
   return { event, message: messageView({ ...row, reactions }), duplicate: false };
 }
 

@@ -3,7 +3,7 @@
 // eventId it has seen) orders and resumes messages and changes together.
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
-import { runSync, type EventRow, type Flow } from "./store";
+import type { EventRow, Flow } from "./store";
 
 export type GroupEventKind = "MemberAdded" | "MemberRemoved" | "GroupUpdated" | "RoleChanged" | "GroupDeleted" | MessageChangeKind;
 /** Changes to one message: their Notify carries the message as it is after the change. */
@@ -40,10 +40,6 @@ export function* earlierEvent(ctx: Ctx, actor: number, clientMsgId: string): Flo
   const row = yield* ctx.store.eventByClientMsgId(actor, clientMsgId);
   return row ? toEvent(row) : null;
 }
-
-// The same, for callers not converted to flows yet (SQLite only).
-export const recordEvent = (w: WriteCtx, e: Parameters<typeof appendEvent>[1]): GroupEvent => runSync(appendEvent(w, e));
-export const eventByClientMsgId = (ctx: Ctx, actor: number, clientMsgId: string): GroupEvent | null => runSync(earlierEvent(ctx, actor, clientMsgId));
 
 /** Remembers that these users left the group at this event, for Sync. */
 export function* recordDepartures(w: WriteCtx, gid: number, uids: number[], eventId: number): Flow<void> {

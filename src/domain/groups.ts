@@ -1,7 +1,7 @@
 import { badRequest, conflict, forbidden, notFound } from "../errors";
 import type { groupMembers, groups } from "../db/schema";
 import type { Ctx } from "./context";
-import { runSync, type Flow } from "./store";
+import type { Flow } from "./store";
 import { eventFrame } from "../push";
 import type { WriteCtx } from "../write/writer";
 import { appendEvent, recordDepartures, type GroupEvent } from "./events";
@@ -35,10 +35,6 @@ export function* memberOf(ctx: Ctx, gid: number, uid: number): Flow<{ group: Gro
   return { group, member };
 }
 
-// The same, for callers not converted to flows yet (SQLite only).
-export const findGroup = (ctx: Ctx, gid: number): GroupRow => runSync(groupOrNotFound(ctx, gid));
-export const findMembership = (ctx: Ctx, gid: number, uid: number): MemberRow | undefined => runSync(ctx.store.membership(gid, uid)) ?? undefined;
-export const requireMember = (ctx: Ctx, gid: number, uid: number): { group: GroupRow; member: MemberRow } => runSync(memberOf(ctx, gid, uid));
 
 function* requireAdmin(ctx: Ctx, gid: number, uid: number) {
   const found = yield* memberOf(ctx, gid, uid);

@@ -11,7 +11,7 @@
 // the same words.
 import { badRequest } from "../errors";
 import type { Ctx } from "./context";
-import { runSync, type Flow } from "./store";
+import type { Flow } from "./store";
 import { groupIdsOf, memberOf } from "./groups";
 import { messageView, type MessageView } from "./views";
 
@@ -63,9 +63,9 @@ export function* indexMessage(ctx: Ctx, id: number, gid: number, content: string
 }
 
 /** Re-indexes an edited message, or drops a deleted one (content ""). */
-export function reindexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): void {
-  runSync(ctx.store.unindexMessage(id));
-  runSync(indexMessage(ctx, id, gid, content, kind));
+export function* reindexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): Flow<void> {
+  yield* ctx.store.unindexMessage(id);
+  yield* indexMessage(ctx, id, gid, content, kind);
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

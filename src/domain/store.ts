@@ -206,6 +206,18 @@ export interface Store {
    * takes the next seq under the group row's lock instead, so seqs stay dense.
    */
   insertMessage(m: NewMessage, lastSeq: number): Op<{ id: number; seq: number } | null>;
+  messageById(id: number): Op<MessageRow | null>;
+  /** A new content, its mentions (JSON or null), edited at `at`. */
+  editMessageRow(id: number, content: string, mentions: string | null, at: number): Op<void>;
+  /** Leaves a tombstone: no content, mentions or reactions (the rows of those it had go too), deleted at `at`. */
+  deleteMessageRow(id: number, at: number, had: { reactions: boolean; mentions: boolean }): Op<void>;
+  /** Whether uid holds this reaction on the message. */
+  holdsReaction(msgId: number, emoji: string, uid: number): Op<boolean>;
+  /** Adds uid's reaction; its order is the emoji's first use on the message, or `ord` if this is it. */
+  addReaction(msgId: number, emoji: string, uid: number, at: number, ord: number): Op<void>;
+  removeReaction(msgId: number, emoji: string, uid: number): Op<void>;
+  /** The message's reactions summary (the wire's, as JSON, or null for none). */
+  setReactions(msgId: number, reactions: string | null): Op<void>;
   /** A page of the group's messages, newest first: before an id, or at an offset. */
   messagesPage(gid: number, size: number, at: { beforeId: number } | { offset: number }): Op<MessageRow[]>;
   /** The message's id if it is in this group. */

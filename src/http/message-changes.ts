@@ -28,19 +28,25 @@ export function messageChangeRoutes(app: App) {
     .openapi(route("/edit", "Edit your message (not a deleted one); keeps its msgId and seq; members get Notify Edited", editBody), async (c) => {
       const b = c.req.valid("json") as z.output<typeof editBody>;
       const me = callerUid(c);
-      const message = await app.write((w) => done(w, editMessage(w, me, b)));
+      const message = await app.write(function* (w) {
+        return done(w, yield* editMessage(w, me, b));
+      });
       return reply(c, message);
     })
     .openapi(route("/delete", "Delete a message (its sender, or the group's owner or an admin); members get Notify Deleted", deleteBody), async (c) => {
       const b = c.req.valid("json") as z.output<typeof deleteBody>;
       const me = callerUid(c);
-      const message = await app.write((w) => done(w, deleteMessage(w, me, b)));
+      const message = await app.write(function* (w) {
+        return done(w, yield* deleteMessage(w, me, b));
+      });
       return reply(c, message);
     })
     .openapi(route("/react", "Add (on: true) or take back (on: false) your reaction; idempotent; members get Notify Reacted", reactBody), async (c) => {
       const b = c.req.valid("json") as z.output<typeof reactBody>;
       const me = callerUid(c);
-      const message = await app.write((w) => done(w, reactToMessage(w, me, b)));
+      const message = await app.write(function* (w) {
+        return done(w, yield* reactToMessage(w, me, b));
+      });
       return reply(c, message);
     });
 }

@@ -4,7 +4,7 @@
 import type { App } from "../app";
 import { announceChange, currentMessage, deleteMessage, editMessage, reactToMessage, type Change } from "../domain/changes";
 import { MESSAGE_CHANGE_KINDS, type GroupEvent } from "../domain/events";
-import { groupIdsOf, requireMember } from "../domain/groups";
+import { groupIdsOf, memberOf } from "../domain/groups";
 import { sendMessage } from "../domain/messages";
 import { runSync } from "../domain/store";
 import { markDelivered, markRead } from "../domain/reads";
@@ -134,22 +134,22 @@ export const handlers: { [E in EventName]: Handler<E> } = {
 
   Edit(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(app, w, ws, b.clientMsgId, editMessage(w, uid, { gid: b.gid, msgId: b.msgId, content: b.content, clientMsgId: b.clientMsgId }));
+    answerChange(app, w, ws, b.clientMsgId, runSync(editMessage(w, uid, { gid: b.gid, msgId: b.msgId, content: b.content, clientMsgId: b.clientMsgId })));
   },
 
   Delete(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(app, w, ws, b.clientMsgId, deleteMessage(w, uid, { gid: b.gid, msgId: b.msgId, clientMsgId: b.clientMsgId }));
+    answerChange(app, w, ws, b.clientMsgId, runSync(deleteMessage(w, uid, { gid: b.gid, msgId: b.msgId, clientMsgId: b.clientMsgId })));
   },
 
   React(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(app, w, ws, b.clientMsgId, reactToMessage(w, uid, { gid: b.gid, msgId: b.msgId, emoji: b.emoji, on: b.on, clientMsgId: b.clientMsgId }));
+    answerChange(app, w, ws, b.clientMsgId, runSync(reactToMessage(w, uid, { gid: b.gid, msgId: b.msgId, emoji: b.emoji, on: b.on, clientMsgId: b.clientMsgId })));
   },
 
   Typing(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    requireMember(w, b.gid, uid);
+    runSync(memberOf(w, b.gid, uid));
     reply(w, ws, okAck(b.clientMsgId, null));
     // At most one forwarded per user and group every 2 s; the rest are acked and dropped.
     const undo = app.typing.take(uid, b.gid);
@@ -169,7 +169,7 @@ function answerChange(app: App, w: WriteCtx, ws: Sock, clientMsgId: string, chan
 /** A change of the group's log as Sync replays it: a change to a message carries the message as it is now. */
 function replayFrame(w: WriteCtx, e: GroupEvent): string {
   if (e.msgId !== null && MESSAGE_CHANGE_KINDS.has(e.kind)) {
-    const message = currentMessage(w, e.msgId);
+    const message = runSync(currentMessage(w, e.msgId));
     if (message) return changeFrame(e, message);
   }
   return eventFrame(e);

@@ -394,6 +394,41 @@ export function pgStore(sql: SQL): Store {
       return { users: num(r!.users), groups: num(r!.groups), messages: num(r!.messages), sessions: num(r!.sessions), lastMessageId: num(r!.lastMessageId) };
     },
 
+    *messageById(id) {
+      const [r] = yield* query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, [id]);
+      return r ? toMessage(r) : null;
+    },
+
+    *editMessageRow(id, content, mentions, at) {
+      yield* query("UPDATE messages SET content = $2, mentions = $3, edited_at = $4, updated_at = $4 WHERE id = $1", [id, content, mentions, at]);
+    },
+
+    *deleteMessageRow(id, at, had) {
+      yield* query("UPDATE messages SET content = '', mentions = NULL, reactions = NULL, deleted_at = $2, updated_at = $2 WHERE id = $1", [id, at]);
+      if (had.reactions) yield* query("DELETE FROM message_reactions WHERE message_id = $1", [id]);
+      if (had.mentions) yield* query("DELETE FROM message_mentions WHERE message_id = $1", [id]);
+    },
+
+    *holdsReaction(msgId, emoji, uid) {
+      return (yield* query("SELECT 1 AS x FROM message_reactions WHERE message_id = $1 AND emoji = $2 AND uid = $3", [msgId, emoji, uid])).length > 0;
+    },
+
+    *addReaction(msgId, emoji, uid, at, ord) {
+      yield* query(
+        "INSERT INTO message_reactions (message_id, emoji, uid, created_at, ord) " +
+          "VALUES ($1, $2, $3, $4, coalesce((SELECT min(ord) FROM message_reactions WHERE message_id = $1 AND emoji = $2), $5))",
+        [msgId, emoji, uid, at, ord],
+      );
+    },
+
+    *removeReaction(msgId, emoji, uid) {
+      yield* query("DELETE FROM message_reactions WHERE message_id = $1 AND emoji = $2 AND uid = $3", [msgId, emoji, uid]);
+    },
+
+    *setReactions(msgId, reactions) {
+      yield* query("UPDATE messages SET reactions = $2 WHERE id = $1", [msgId, reactions]);
+    },
+
     *moveReadCursor(gid, uid, msgId) {
       yield* query(
         "UPDATE group_members SET read_msg_id = GREATEST(read_msg_id, $1), delivered_msg_id = GREATEST(delivered_msg_id, $1) " +
