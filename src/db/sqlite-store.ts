@@ -17,6 +17,11 @@ const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid,
 const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
 
 const SQL = {
+  sessionById:
+    "SELECT s.id, s.user_id AS userId, s.token_hash AS tokenHash, s.expires_at AS expiresAt, u.disabled_at AS disabledAt " +
+    "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ?",
+  ping: "SELECT 1",
+  messagesStored: "SELECT coalesce(sum(last_seq), 0) AS n FROM groups",
   messageById: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
   editMessage: "UPDATE messages SET content = ?, mentions = ?, edited_at = ?, updated_at = ? WHERE id = ?",
   deleteMessage: "UPDATE messages SET content = '', mentions = NULL, reactions = NULL, deleted_at = ?, updated_at = ? WHERE id = ?",
@@ -397,6 +402,18 @@ export function sqliteStore(sqlite: Database): Store {
 
     *stats(now) {
       return q<{ users: number; groups: number; messages: number; sessions: number; lastMessageId: number }, [number]>("stats").get(now)!;
+    },
+
+    *sessionById(sessionId, now) {
+      return q<{ id: number; userId: number; tokenHash: string; expiresAt: number; disabledAt: number | null }, [number, number]>("sessionById").get(sessionId, now);
+    },
+
+    *ping() {
+      q("ping").get();
+    },
+
+    *messagesStored() {
+      return q<{ n: number }, []>("messagesStored").get()!.n;
     },
 
     *messageById(id) {

@@ -137,6 +137,10 @@ export interface Store {
   friendRequestUsers(uid: number, status: number, side: "outgoing" | "incoming" | "either"): Op<UserRow[]>;
 
   // ---- people, settings, stats
+  /** Answers if the database does (health checks). */
+  ping(): Op<void>;
+  /** Messages stored: the sum of every group's last seq (seqs are dense per group), without scanning them. */
+  messagesStored(): Op<number>;
   /** Enabled users whose account or name is LIKE `contains`, those starting so first (`starts`), then by account. */
   directory(contains: string, starts: string, limit: number): Op<{ id: number; name: string; avatar: string; account: string }[]>;
   updateProfile(uid: number, change: { name?: string; avatar?: string; email?: string }): Op<void>;
@@ -156,6 +160,8 @@ export interface Store {
   /** The session of a token (by its hash) unexpired at `now`; disabledAt 0 for an enabled user, null when the user is gone. */
   sessionByTokenHash(tokenHash: string, now: number): Op<{ id: number; userId: number; expiresAt: number; lastUsedAt: number; disabledAt: number | null } | null>;
   touchSession(sessionId: number, now: number): Op<void>;
+  /** A session by its id, unexpired at `now`, with its user's disabled_at (the file cookie names a session by id). */
+  sessionById(sessionId: number, now: number): Op<{ id: number; userId: number; tokenHash: string; expiresAt: number; disabledAt: number | null } | null>;
   insertSession(s: { tokenHash: string; userId: number; createdAt: number; expiresAt: number }): Op<void>;
   deleteSession(sessionId: number): Op<void>;
   /** Deletes the user's sessions but, optionally, one; returns their token hashes. */

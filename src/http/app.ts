@@ -73,21 +73,20 @@ export function createHttpApp(app: App) {
 
   // A browser opening the root goes to the web client; anything else still gets rim's greeting.
   http.get("/", (c) => ((c.req.header("Accept") ?? "").includes("text/html") ? c.redirect("/app/", 302) : c.text("hello rim")));
-  http.get("/health", (c) => {
-    app.db.$client.query("SELECT 1").get();
+  http.get("/health", async (c) => {
+    await app.read(app.store.ping());
     return c.json({ status: "ok", uptime: Math.round(process.uptime()) });
   });
 
   if (app.config.metrics === "on") {
-    http.get("/metrics", (c) => {
+    http.get("/metrics", async (c) => {
       const want = app.config.metricsToken;
       if (want && c.req.header("Authorization") !== `Bearer ${want}`) throw unauthorized("metrics token required");
-      // Seqs are dense per group, so their sum counts the messages without scanning them.
-      const stats = app.db.$client.query<{ n: number }, []>("SELECT coalesce(sum(last_seq), 0) AS n FROM groups").get();
+      const stored = await app.read(app.store.messagesStored());
       const body = app.metrics.render({
         rim_ws_sockets: app.hub.socketCount(),
         rim_users_online: app.hub.onlineUsers(),
-        rim_messages: stats?.n ?? 0,
+        rim_messages: stored,
       });
       return c.text(body, 200, { "Content-Type": "text/plain; version=0.0.4" });
     });
@@ -108,7 +107,7 @@ export function createHttpApp(app: App) {
       const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
       if (!token) {
         // A file's download may instead carry the web client's HttpOnly cookie (POST /api/file/cookie), for <img>.
-        const viaCookie = fileCookieSession(app, c);
+        const viaCookie = await fileCookieSession(app, c);
         if (!viaCookie) throw unauthorized();
         c.set("session", viaCookie);
         return next();

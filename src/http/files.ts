@@ -183,17 +183,13 @@ function signCookie(app: App, sessionId: number, expiresAt: number): string {
   return `${data}.${mac(app, "rim-file:" + data)}`;
 }
 
-const SQL_SESSION_BY_ID =
-  "SELECT s.id, s.user_id AS userId, s.token_hash AS tokenHash, s.expires_at AS expiresAt, u.disabled_at AS disabledAt " +
-  "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ?";
-
 /**
  * The session a download's `rim_file` cookie stands for, or null. Only for
  * GET /api/file/:id: the cookie reads files, nothing else. Signed with this
  * process's key, bound to its session: a logout, a password change or a
  * disabled account ends it at once.
  */
-export function fileCookieSession(app: App, c: Ctx): Session | null {
+export async function fileCookieSession(app: App, c: Ctx): Promise<Session | null> {
   if ((c.req.method !== "GET" && c.req.method !== "HEAD") || !/^\/api\/file\/[^/]+$/.test(c.req.path)) return null;
   const cookie = (c.req.header("Cookie") ?? "").split(";").map((p) => p.trim()).find((p) => p.startsWith(COOKIE + "="));
   const m = cookie && /^(\d{1,16})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(cookie.slice(COOKIE.length + 1));
@@ -202,9 +198,7 @@ export function fileCookieSession(app: App, c: Ctx): Session | null {
   if (!timingSafeEqual(want, Buffer.from(m[3]!))) return null;
   const now = app.clock();
   if (Number(m[2]) <= now) return null;
-  const row = app.db.$client
-    .query<{ id: number; userId: number; tokenHash: string; expiresAt: number; disabledAt: number | null }, [number, number]>(SQL_SESSION_BY_ID)
-    .get(Number(m[1]), now);
+  const row = await app.read(app.store.sessionById(Number(m[1]), now));
   if (!row || row.disabledAt) return null;
   return { sessionId: row.id, userId: row.userId, tokenHash: row.tokenHash, expiresAt: row.expiresAt, stale: false };
 }

@@ -394,6 +394,24 @@ export function pgStore(sql: SQL): Store {
       return { users: num(r!.users), groups: num(r!.groups), messages: num(r!.messages), sessions: num(r!.sessions), lastMessageId: num(r!.lastMessageId) };
     },
 
+    *sessionById(sessionId, now) {
+      const [r] = yield* query(
+        'SELECT s.id, s.user_id AS "userId", s.token_hash AS "tokenHash", s.expires_at AS "expiresAt", u.disabled_at AS "disabledAt" ' +
+          "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.expires_at > $2",
+        [sessionId, now],
+      );
+      return r ? { id: num(r.id), userId: num(r.userId), tokenHash: r.tokenHash as string, expiresAt: num(r.expiresAt), disabledAt: numOrNull(r.disabledAt) } : null;
+    },
+
+    *ping() {
+      yield* query("SELECT 1", []);
+    },
+
+    *messagesStored() {
+      const [r] = yield* query("SELECT coalesce(sum(last_seq), 0) AS n FROM groups", []);
+      return num(r!.n);
+    },
+
     *messageById(id) {
       const [r] = yield* query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, [id]);
       return r ? toMessage(r) : null;
