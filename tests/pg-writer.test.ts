@@ -1,0 +1,118 @@
+// The PostgreSQL write path (src/db/pg/writer.ts, a prototype no server uses yet) on a real
+// PostgreSQL: two writers on two pools stand for two nodes.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { SQL } from "bun";
+import { migratePostgres } from "../src/db/pg/migrate";
+import { createPgWriter, type PgWriter } from "../src/db/pg/writer";
+import type { Ctx } from "../src/domain/context";
+import { sendMessage, type Sent } from "../src/domain/messages";
+import { createLogger } from "../src/log";
+import type { Effect } from "../src/write/effects";
+import { freshDatabase } from "./services";
+
+let fresh: Awaited<ReturnType<typeof freshDatabase>>;
+let pools: SQL[];
+let reader: SQL;
+const applied: { node: number; effect: Effect }[] = [];
+let writers: PgWriter[];
+const lines: string[] = [];
+
+beforeAll(async () => {
+  fresh = await freshDatabase();
+  pools = [new SQL(fresh.url, { max: 2 }), new SQL(fresh.url, { max: 2 })];
+  reader = new SQL(fresh.url, { max: 1 });
+  await migratePostgres(pools[0]!);
+  await pools[0]!.unsafe("INSERT INTO users (id, account, name, password_hash, created_at) VALUES (1, 'ann', 'Ann', 'h', 1), (2, 'bob', 'Bob', 'h', 1), (3, 'cat', 'Cat', 'h', 1)");
+  await pools[0]!.unsafe("INSERT INTO groups (id, name, mode, creator_uid, created_at) VALUES (1, 'team', 2, 1, 1)");
+  await pools[0]!.unsafe("INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (1, 1, 3, 1), (1, 2, 1, 1)");
+  const ctx = { clock: () => 1_700_000_000_000, limits: { maxContent: 100 } } as unknown as Ctx;
+  const log = createLogger({ level: "error", format: "json", write: (l) => lines.push(l) });
+  writers = pools.map((sql, node) =>
+    createPgWriter({
+      ctx,
+      sql,
+      log,
+      apply: (effect) => applied.push({ node, effect }),
+    }),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  for (const p of [...(pools ?? []), reader]) await p?.close();
+  await fresh?.drop();
+});
+
+const send = (node: number, uid: number, clientMsgId: string, gid = 1) =>
+  writers[node]!.run(function* (w) {
+    const sent: Sent = yield* sendMessage(w, uid, { gid, kind: "Text", content: clientMsgId, clientMsgId });
+    w.effects.push({ type: "publish", gid, data: String(sent.message.id) });
+    return sent;
+  });
+
+test("two nodes sending at once: seqs dense, every send stored once and announced once committed", async () => {
+  const sends: Promise<Sent>[] = [];
+  for (let turn = 0; turn < 10; turn++) {
+    for (let i = 0; i < 6; i++) sends.push(send(i % 2, 1 + (i % 2), `m${turn}.${i}`));
+    await new Promise((r) => setImmediate(r));
+  }
+  const sent = await Promise.all(sends);
+  expect(sent.every((s) => !s.duplicate)).toBe(true);
+  const seqs = ((await reader`SELECT seq FROM messages WHERE group_id = 1 ORDER BY seq`) as { seq: string }[]).map((r) => Number(r.seq));
+  expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  const ids = new Set(((await reader`SELECT id FROM messages`) as { id: string }[]).map((r) => r.id));
+  expect(applied.length).toBe(60);
+  expect(applied.every((a) => ids.has((a.effect as { data: string }).data))).toBe(true);
+});
+
+test("ids commit in order across nodes: while one node's batch holds an id, the other's batch with a later id waits for it", async () => {
+  await pools[0]!.unsafe("INSERT INTO groups (id, name, mode, creator_uid, created_at) VALUES (2, 'other', 2, 2, 1) ON CONFLICT DO NOTHING");
+  await pools[0]!.unsafe("INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (2, 2, 3, 1) ON CONFLICT DO NOTHING");
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let took!: (id: number) => void;
+  const tookId = new Promise<number>((r) => (took = r));
+  // Node 0: a message takes its id, then its batch stays open until released.
+  const first = writers[0]!.run(function* (w) {
+    const sent: Sent = yield* sendMessage(w, 1, { gid: 1, kind: "Text", content: "first", clientMsgId: "order-1" });
+    took(sent.message.id);
+    yield held;
+    return sent;
+  });
+  const firstId = await tookId;
+  // Node 1: a message of another group (no row lock shared with the first), so only the id order can hold it back.
+  let secondDone = false;
+  const second = send(1, 2, "order-2", 2).then((s) => ((secondDone = true), s));
+  // Either the second batch waits on the id lock, or (without it) it commits with a later id while the first is open.
+  for (;;) {
+    if (secondDone) break;
+    const [w] = (await reader`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) as { n: number }[];
+    if (w!.n > 0) break;
+  }
+  expect(secondDone).toBe(false);
+  release();
+  const [a, b] = await Promise.all([first, second]);
+  expect(a.message.id).toBe(firstId);
+  expect(b.message.id).toBeGreaterThan(a.message.id);
+});
+
+test("a job that fails in a batch fails alone: the others are stored and announced, its effects are not", async () => {
+  applied.length = 0;
+  const outcomes = await Promise.allSettled([send(0, 1, "ok1"), send(0, 3, "refused"), send(0, 2, "ok2")]);
+  expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+  expect(((outcomes[1] as PromiseRejectedResult).reason as { status: number }).status).toBe(403);
+  expect(applied.map((a) => a.node)).toEqual([0, 0]);
+  const stored = ((await reader`SELECT client_msg_id FROM messages WHERE client_msg_id IN ('ok1', 'ok2', 'refused') ORDER BY id`) as { client_msg_id: string }[]).map((r) => r.client_msg_id);
+  expect(stored).toEqual(["ok1", "ok2"]);
+  // A resend through the other node is the original.
+  const again = await send(1, 1, "ok1");
+  expect(again.duplicate).toBe(true);
+});
+
+test("settled() resolves once everything submitted is committed and announced", async () => {
+  applied.length = 0;
+  void send(1, 1, "late1");
+  void send(1, 2, "late2");
+  await writers[1]!.settled();
+  expect(applied.length).toBe(2);
+  expect(lines).toEqual([]);
+});
