@@ -4,10 +4,14 @@
 import { nanoid } from "nanoid";
 import { createBlobStore, filesDir } from "./blobs";
 import type { Config } from "./config";
-import { closeDatabase, openDatabase } from "./db/open";
+import { closeDatabase, openDatabase, type Db } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
 import { sqliteStore } from "./db/sqlite-store";
-import { isFlow, runSync, type Flow } from "./domain/store";
+import { isFlow, runAsync, runSync, type Flow } from "./domain/store";
+import { closePostgres, openPostgres } from "./db/pg/open";
+import { migratePostgres } from "./db/pg/migrate";
+import { pgStore } from "./db/pg/store";
+import { createPgWriter } from "./db/pg/writer";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
 import { availableParallelism } from "node:os";
@@ -24,7 +28,7 @@ import { applyEffect } from "./write/apply";
 import { createWriter, type WriteCtx, type Writer } from "./write/writer";
 import { backfillSearchIndex } from "./db/search-backfill";
 
-export type App = Ctx & { config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; typing: TypingThrottle };
+export type App = Ctx & { db: Db; config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; typing: TypingThrottle };
 
 export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"] } = {}): App {
   const clock = opts.clock ?? systemClock;
@@ -52,18 +56,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     clock,
     log,
     newId: (size = 21) => nanoid(size),
-    auth: {
-      tokenTtlMs: config.tokenTtlDays * 86_400_000,
-      argon2: { memoryCost: config.argon2Memory, timeCost: config.argon2Time },
-      throttle: createLoginThrottle({
-        windowMs: config.loginWindowMinutes * 60_000,
-        maxPerAccount: config.loginMaxPerAccount,
-        maxPerIp: config.loginMaxPerIp,
-        clock,
-      }),
-      registrations: createRegistrationThrottle({ windowMs: 3_600_000, max: config.registerMaxPerIp, clock }),
-      hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
-    },
+    auth: authOf(config, clock),
     limits: { maxContent: config.maxContent },
     files: createBlobStore(filesDir(config)),
     hub,
@@ -107,6 +100,54 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     },
   });
   return app;
+}
+
+function authOf(config: Config, clock: Clock): Ctx["auth"] {
+  return {
+    tokenTtlMs: config.tokenTtlDays * 86_400_000,
+    argon2: { memoryCost: config.argon2Memory, timeCost: config.argon2Time },
+    throttle: createLoginThrottle({
+      windowMs: config.loginWindowMinutes * 60_000,
+      maxPerAccount: config.loginMaxPerAccount,
+      maxPerIp: config.loginMaxPerIp,
+      clock,
+    }),
+    registrations: createRegistrationThrottle({ windowMs: 3_600_000, max: config.registerMaxPerIp, clock }),
+    hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
+  };
+}
+
+/**
+ * The domain's context on a PostgreSQL database, for the operator's commands
+ * (rim user, invite, stats): its reads awaited query by query, its writes on
+ * the PostgreSQL write path (db/pg/writer.ts). No server runs on it yet.
+ */
+export async function createPostgresContext(config: Config, opts: { log?: Logger } = {}): Promise<{ ctx: Ctx; close(): Promise<void> }> {
+  const clock = systemClock;
+  const log = opts.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const db = openPostgres(config.db, { max: 2 });
+  await migratePostgres(db.$client);
+  const files = createBlobStore(config.files || null);
+  const ctx: Ctx = {
+    store: pgStore(db.$client),
+    clock,
+    newId: (size = 21) => nanoid(size),
+    auth: authOf(config, clock),
+    limits: { maxContent: config.maxContent },
+    files,
+    read: (flow) => runAsync(flow),
+    write: <T>(fn: (w: WriteCtx) => T | Flow<T>) => writer.run(fn),
+  };
+  // Operator commands announce nothing to sockets: no node's hub is here (the bus will carry them).
+  const writer = createPgWriter({ ctx, sql: db.$client, apply: () => {}, log });
+  return {
+    ctx,
+    async close() {
+      await writer.settled();
+      await closePostgres(db);
+      files.close();
+    },
+  };
 }
 
 export function closeApp(app: App): void {

@@ -2,7 +2,8 @@
 // The command line: serve (default), migrate, user, invite, backup, restore, stats.
 import { existsSync } from "node:fs";
 import pkg from "../package.json";
-import { closeApp, createApp, type App } from "./app";
+import { closeApp, createApp, createPostgresContext } from "./app";
+import type { Ctx } from "./domain/context";
 import { ConfigError, helpText, isPostgresUrl, readProcessConfig, type Parsed } from "./config";
 import { filesDir } from "./blobs";
 import { backupDatabase, backupFiles, holdServingLock, restoreDatabase, restoreFiles } from "./db/ops";
@@ -26,8 +27,18 @@ function assertDatabase(db: string): void {
   if (db !== ":memory:" && !existsSync(db)) throw new Error(`no database at ${db}`);
 }
 
-/** Runs fn on an App without serving, then closes it. */
-async function withApp<T>(p: Parsed, fn: (app: App) => T | Promise<T>): Promise<T> {
+/** Runs fn on the domain's context of the database, SQLite or PostgreSQL, without serving; then closes it. */
+async function withApp<T>(p: Parsed, fn: (app: Ctx) => T | Promise<T>): Promise<T> {
+  if (isPostgresUrl(p.config.db)) {
+    const { ctx, close } = await createPostgresContext({ ...p.config, logLevel: "warn" }).catch((err) => {
+      throw new Error(`PostgreSQL at ${redactUrl(p.config.db)}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    try {
+      return await fn(ctx);
+    } finally {
+      await close();
+    }
+  }
   assertDatabase(p.config.db);
   const app = createApp({ ...p.config, logLevel: "warn" });
   try {
@@ -124,8 +135,9 @@ function serve(p: Parsed): void {
 }
 
 /**
- * The commands on a PostgreSQL database (issue 13, in progress): migrating works; serving migrates and
- * then says it is not built yet, as do the operator commands; backups are PostgreSQL's own tools'.
+ * The commands on a PostgreSQL database (issue 13, in progress) other than the operator's (user,
+ * invite, stats: the same code as on SQLite, through the storage seam): migrating works; serving
+ * migrates and then says it is not built yet; backups are PostgreSQL's own tools'.
  */
 async function postgresCommand(p: Parsed): Promise<number> {
   const { command, config } = p;
@@ -153,13 +165,13 @@ async function postgresCommand(p: Parsed): Promise<number> {
     case "restore":
       throw new Error("rim restore puts back a SQLite file; restore a PostgreSQL database with pg_restore (pg_restore -d URL FILE), and the --files folder beside it");
     default:
-      throw new Error(`rim ${command} on PostgreSQL is not built yet; only rim migrate is`);
+      throw new Error(`rim ${command} on PostgreSQL is not built yet`);
   }
 }
 
 async function run(p: Parsed): Promise<number | undefined> {
   const { command, config } = p;
-  if (isPostgresUrl(config.db) && command !== "help" && command !== "version") return await postgresCommand(p);
+  if (isPostgresUrl(config.db) && !["help", "version", "user", "invite", "stats"].includes(command)) return await postgresCommand(p);
   switch (command) {
     case "help":
       console.log(helpText(pkg.version));

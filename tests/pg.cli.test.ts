@@ -1,7 +1,8 @@
 // The rim command line on PostgreSQL, spawned for real against a real
 // PostgreSQL (tests/services.ts): `rim migrate` migrates (once), `rim serve`
 // migrates and then says plainly that serving on PostgreSQL is not built yet,
-// backup and restore point to pg_dump and pg_restore, and the refusals of a
+// the operator's commands (user, invite, stats) work, backup and restore point
+// to pg_dump and pg_restore, and the refusals of a
 // database without a bus (or a bus without a database) come before anything runs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
@@ -88,13 +89,10 @@ describe("rim serve on PostgreSQL and Redis", () => {
   });
 });
 
-describe("the other commands on PostgreSQL say what to do instead", () => {
+describe("backup and restore on PostgreSQL say what to do instead", () => {
   test.each<[string, string[], RegExp]>([
     ["backup", ["backup", "copy.dump"], /^rim: rim backup copies a SQLite file; back up a PostgreSQL database with pg_dump/],
     ["restore", ["restore", "copy.dump"], /^rim: rim restore puts back a SQLite file; restore a PostgreSQL database with pg_restore/],
-    ["stats", ["stats"], /^rim: rim stats on PostgreSQL is not built yet; only rim migrate is$/m],
-    ["invite", ["invite"], /^rim: rim invite on PostgreSQL is not built yet; only rim migrate is$/m],
-    ["user create", ["user", "create", "--account", "ann", "--password", "secret12"], /^rim: rim user on PostgreSQL is not built yet; only rim migrate is$/m],
   ])("%s exits 1 with one line, and touches nothing", async (_label, args, line) => {
     const r = await rim([...args, "--db", db.url]);
     expect(r.code).toBe(1);
@@ -102,4 +100,38 @@ describe("the other commands on PostgreSQL say what to do instead", () => {
     expect(r.err).toMatch(line);
     expect(r.err.trimEnd().split("\n")).toHaveLength(1);
   });
+});
+
+// The operator's commands run the domain's code through the storage seam on PostgreSQL, as on SQLite.
+describe("the operator's commands on PostgreSQL", () => {
+  test("user create (and --admin), promote, reset-password, disable and enable, invite, stats", async () => {
+    const fresh = await freshDatabase();
+    try {
+      const on = (...args: string[]) => rim([...args, "--db", fresh.url, "--argon2-memory", "8192", "--argon2-time", "1"]);
+      expect(await on("user", "create", "--account", "ann", "--password", "secret12", "--admin")).toEqual({ code: 0, out: "created server admin ann (uid 1)\n", err: "" });
+      expect(await on("user", "create", "--account", "bob", "--password", "secret12")).toEqual({ code: 0, out: "created user bob (uid 2)\n", err: "" });
+      expect((await on("user", "create", "--account", "BOB", "--password", "secret12")).err).toMatch(/Account Existed/);
+      expect((await on("user", "promote", "--account", "Bob")).out).toBe("Bob is now a server admin\n");
+      expect((await on("user", "reset-password", "--account", "bob", "--password", "other123")).out).toBe("password of bob reset; 0 token(s) revoked\n");
+      expect((await on("user", "disable", "--account", "bob")).out).toBe("bob disabled; 0 token(s) revoked\n");
+      expect((await on("user", "enable", "--account", "bob")).out).toBe("bob enabled\n");
+      expect((await on("user", "disable", "--account", "nobody")).err).toMatch(/user not found/);
+      const invite = await on("invite");
+      expect(invite.code).toBe(0);
+      expect(invite.out).toMatch(/^[A-Za-z0-9_-]{16}\n$/);
+      const stats = await on("stats");
+      expect(stats.code).toBe(0);
+      expect(JSON.parse(stats.out)).toEqual({ users: 2, groups: 0, messages: 0, sessions: 0, lastMessageId: 0 });
+      const sql = new SQL(fresh.url, { max: 1 });
+      try {
+        const rows = await sql`SELECT account, is_admin, disabled_at IS NULL AS enabled FROM users ORDER BY id`;
+        expect(rows).toEqual([{ account: "ann", is_admin: true, enabled: true }, { account: "bob", is_admin: true, enabled: true }]);
+        expect((await sql`SELECT count(*)::int AS n FROM invites WHERE used_at IS NULL`)[0].n).toBe(1);
+      } finally {
+        await sql.close();
+      }
+    } finally {
+      await fresh.drop();
+    }
+  }, 60_000);
 });

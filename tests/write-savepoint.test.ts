@@ -5,6 +5,7 @@
 // nothing announced.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Outcome, WriteCtx } from "../src/write/writer";
+import type { App } from "../src/app";
 import { makeApp, type TestApp, user, group } from "./helpers";
 
 let apps: TestApp[] = [];
@@ -42,7 +43,8 @@ function batch(app: TestApp, jobs: { savepoint?: boolean; run: (w: WriteCtx) => 
   return { outcomes: Promise.all(outcomes), log };
 }
 
-const insert = (v: string) => (w: WriteCtx) => void w.db.$client.query("INSERT INTO t (v) VALUES (?)").run(v);
+// The SQLite writer hands its jobs the App (and its db) through their prototype.
+const insert = (v: string) => (w: WriteCtx) => void (w as WriteCtx & Pick<App, "db">).db.$client.query("INSERT INTO t (v) VALUES (?)").run(v);
 
 describe("a job without a savepoint", () => {
   test("failing before it writes fails alone; the jobs around it are stored", async () => {

@@ -1,5 +1,4 @@
 import type { BlobStore } from "../blobs";
-import type { Db } from "../db/open";
 import type { Clock } from "../time";
 import type { WriteCtx } from "../write/writer";
 import type { HashGate } from "./hashing";
@@ -8,8 +7,7 @@ import type { LoginThrottle, RegistrationThrottle } from "./throttle";
 
 /** Everything a domain function may touch, handed in explicitly: no globals. */
 export type Ctx = {
-  db: Db;
-  /** Storage, through the seam (store.ts): what converted domain flows use instead of db. */
+  /** Storage, through the seam (store.ts): the domain's only way to it. */
   store: Store;
   clock: Clock;
   /** Random ids and tokens (nanoid). */
