@@ -3,7 +3,9 @@
 // Sync replays it among the messages, in id order; its Notify carries the
 // message as it is after the change. A change made over the socket carries
 // the frame's clientMsgId: a resend is answered with the first change and
-// changes nothing.
+// changes nothing. Every check (and anything else that may throw) comes
+// before a change's first write, so its frames run without a savepoint
+// (ws/dispatch.ts, FAILS_BEFORE_WRITING).
 import { selectList } from "../db/columns";
 import { messages } from "../db/schema";
 import { AppError, forbidden, notFound } from "../errors";
@@ -162,13 +164,13 @@ export function reactToMessage(w: WriteCtx, uid: number, input: Input & { emoji:
   const holds = sqlite.query(SQL_HOLDS).get(row.id, input.emoji, uid) !== null;
   // Already so: nothing changes, nothing is recorded.
   if (holds === input.on) return { event: null, message: messageView(row), duplicate: false };
+  const summary = nextReactions(row.reactions === null ? [] : (JSON.parse(row.reactions) as Reaction[]), input.emoji, uid, input.on);
+  const reactions = summary.length ? JSON.stringify(summary) : null;
   const event = record(w, "Reacted", uid, row, input.clientMsgId, { emoji: input.emoji, on: input.on });
   if (input.on) {
     const ord = sqlite.query<{ ord: number }, [number, string]>(SQL_FIRST_USE).get(row.id, input.emoji)?.ord ?? event.id;
     sqlite.query(SQL_REACT_ADD).run(row.id, input.emoji, uid, w.clock(), ord);
   } else sqlite.query(SQL_REACT_REMOVE).run(row.id, input.emoji, uid);
-  const summary = nextReactions(row.reactions === null ? [] : (JSON.parse(row.reactions) as Reaction[]), input.emoji, uid, input.on);
-  const reactions = summary.length ? JSON.stringify(summary) : null;
   sqlite.query(SQL_SET_REACTIONS).run(reactions, row.id);
   return { event, message: messageView({ ...row, reactions }), duplicate: false };
 }
