@@ -150,7 +150,7 @@ describe("a job without a savepoint", () => {
       ["delete", null, (w) => deleteMessage(w, a.uid, { gid, msgId: m2 })],
     ];
     const { outcomes } = batch(app, jobs.map(([, , run]) => ({ savepoint: false, run })));
-    const got = (await outcomes).map((o, i) => [jobs[i]![0], o.ok ? null : o.error.status]);
+    const got: unknown[] = (await outcomes).map((o, i) => [jobs[i]![0], o.ok ? null : o.error.status]);
     expect(got).toEqual(jobs.map(([name, status]) => [name, status]));
     const stored = app.db.$client.query<{ id: number; content: string; reactions: string | null; deleted_at: number | null }, []>("SELECT id, content, reactions, deleted_at FROM messages ORDER BY id").all();
     expect(stored.map((m) => [m.content, m.reactions === null ? null : JSON.parse(m.reactions), m.deleted_at !== null])).toEqual([
