@@ -24,10 +24,10 @@ export type GroupEvent = {
 // writable with ordinary statements). The bump is a plain `seq + 1`: every
 // event id comes from it, so it is never behind the log (only the first one,
 // with no row yet, looks at the log). A `max(seq, …)` here, with a subquery
-// or a parameter, made it a statement SQLite runs with a statement journal,
-// which makes FTS5 write out the terms of the batch's messages so far as a
-// segment of their own (≈ 15-35 µs, and more segments to merge).
-// Bumped, then read (RETURNING cost ≈ 2 µs more).
+// or a parameter, made FTS5 write out the terms of the batch's messages so
+// far as a segment of their own (measured; SQLite runs such a statement in a
+// savepoint of its own, and FTS5 flushes on every savepoint): ≈ 15-35 µs,
+// and more segments to merge. Bumped, then read (RETURNING cost ≈ 2 µs more).
 const SQL_BUMP_SEQ = "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages'";
 const SQL_READ_SEQ = "SELECT seq FROM sqlite_sequence WHERE name = 'messages'";
 const SQL_FIRST_SEQ = "INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', (SELECT coalesce(max(id), 0) FROM group_events) + 1)";
