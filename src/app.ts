@@ -69,11 +69,8 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
         return Promise.reject(err);
       }
     },
-    // A job may be a flow (converted to the seam): run at once on SQLite, inside the job.
-    write: <T>(fn: (w: WriteCtx) => T | Flow<T>) => app.writer.run((w) => {
-      const value = fn(w);
-      return isFlow(value) ? runSync(value) : value;
-    }),
+    // A job may be a flow over the store: the writer runs it (write/writer.ts).
+    write: <T>(fn: (w: WriteCtx) => T | Flow<T>) => app.writer.run(fn) as Promise<T>,
   };
   app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
   // The one migration step that needs the server's own code: messages stored before search existed get indexed.

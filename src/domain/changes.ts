@@ -3,7 +3,9 @@
 // Sync replays it among the messages, in id order; its Notify carries the
 // message as it is after the change. A change made over the socket carries
 // the frame's clientMsgId: a resend is answered with the first change and
-// changes nothing.
+// changes nothing. Every check (and anything else that may throw) comes
+// before a change's first write, so its frames run without a savepoint
+// (ws/dispatch.ts, FAILS_BEFORE_WRITING).
 import { AppError, forbidden, notFound } from "../errors";
 import { changeFrame } from "../push";
 import { reindexMessage } from "./search";
@@ -80,7 +82,7 @@ export function* editMessage(w: WriteCtx, uid: number, input: Input & { content:
   const event = yield* record(w, "Edited", uid, row, input.clientMsgId);
   yield* w.store.editMessageRow(row.id, input.content, mentions, now);
   // Found by its new text, no longer by its old.
-  yield* reindexMessage(w, row.id, row.groupId, input.content, row.kind);
+  yield* reindexMessage(w, row.id, row.groupId, row.content, input.content, row.kind);
   // Nothing to take back when the message mentioned nobody (the common case).
   yield* storeMentions(w, { id: row.id, gid: row.groupId, sender: row.senderUid }, mentioned, row.mentions !== null);
   const updated: MessageRow = { ...row, content: input.content, mentions, editedAt: now, updatedAt: now };
@@ -97,7 +99,7 @@ export function* deleteMessage(w: WriteCtx, uid: number, input: Input): Flow<Cha
   const event = yield* record(w, "Deleted", uid, row, input.clientMsgId);
   yield* w.store.deleteMessageRow(row.id, now, { reactions: row.reactions !== null, mentions: row.mentions !== null });
   // Never found again.
-  yield* reindexMessage(w, row.id, row.groupId, "", row.kind);
+  yield* reindexMessage(w, row.id, row.groupId, row.content, "", row.kind);
   const updated: MessageRow = { ...row, content: "", mentions: null, reactions: null, deletedAt: now, updatedAt: now };
   return { event, message: messageView(updated), duplicate: false };
 }
@@ -130,11 +132,11 @@ export function* reactToMessage(w: WriteCtx, uid: number, input: Input & { emoji
   const holds = yield* w.store.holdsReaction(row.id, input.emoji, uid);
   // Already so: nothing changes, nothing is recorded.
   if (holds === input.on) return { event: null, message: messageView(row), duplicate: false };
+  const summary = nextReactions(row.reactions === null ? [] : (JSON.parse(row.reactions) as Reaction[]), input.emoji, uid, input.on);
+  const reactions = summary.length ? JSON.stringify(summary) : null;
   const event = yield* record(w, "Reacted", uid, row, input.clientMsgId, { emoji: input.emoji, on: input.on });
   if (input.on) yield* w.store.addReaction(row.id, input.emoji, uid, w.clock(), event.id);
   else yield* w.store.removeReaction(row.id, input.emoji, uid);
-  const summary = nextReactions(row.reactions === null ? [] : (JSON.parse(row.reactions) as Reaction[]), input.emoji, uid, input.on);
-  const reactions = summary.length ? JSON.stringify(summary) : null;
   yield* w.store.setReactions(row.id, reactions);
   return { event, message: messageView({ ...row, reactions }), duplicate: false };
 }

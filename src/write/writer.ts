@@ -10,6 +10,7 @@
 import type { Database } from "bun:sqlite";
 import type { Durability } from "../db/durability";
 import type { Ctx } from "../domain/context";
+import { isFlow, runSync } from "../domain/store";
 import { AppError, toAppError } from "../errors";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
@@ -99,7 +100,7 @@ export function createWriter(deps: {
   function runJob(job: Job): Ran {
     const w = new JobRun();
     try {
-      const value = !job.db ? job.run(w) : job.savepoint === false ? withoutSavepoint(job, w) : withSavepoint(job, w);
+      const value = !job.db ? runBody(job, w) : job.savepoint === false ? withoutSavepoint(job, w) : withSavepoint(job, w);
       if (value !== undefined) w.outcome = { ok: true, value };
     } catch (err) {
       undo(w);
@@ -115,7 +116,7 @@ export function createWriter(deps: {
   function withSavepoint(job: Job, w: Ran): unknown {
     sql.savepoint.run();
     try {
-      const value = job.run(w);
+      const value = runBody(job, w);
       sql.release.run();
       return value;
     } catch (err) {
@@ -128,7 +129,7 @@ export function createWriter(deps: {
   function withoutSavepoint(job: Job, w: Ran): unknown {
     const before = sql.totalChanges.get()!.n;
     try {
-      return job.run(w);
+      return runBody(job, w);
     } catch (err) {
       // Its writes cannot be taken back alone: the batch is rolled back (flush).
       if (sql.totalChanges.get()!.n !== before) throw new FailedAfterWriting(err);
@@ -268,6 +269,12 @@ export function createWriter(deps: {
     },
   };
   return writer;
+}
+
+/** A job's body; one that is a flow over the store (domain/store.ts) is run to its end at once, on SQLite's store. */
+function runBody(job: Job, w: WriteCtx): unknown {
+  const value = job.run(w);
+  return isFlow(value) ? runSync(value) : value;
 }
 
 /** A job that promised to fail only before writing (savepoint: false) failed after it. */
