@@ -7,7 +7,7 @@ import type { Config } from "./config";
 import { closeDatabase, openDatabase, type Db } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
 import { sqliteStore } from "./db/sqlite-store";
-import { isFlow, runAsync, runSync, type Flow } from "./domain/store";
+import { runAsync, runSync, type Flow } from "./domain/store";
 import { closePostgres, openPostgres } from "./db/pg/open";
 import { migratePostgres } from "./db/pg/migrate";
 import { pgStore } from "./db/pg/store";
