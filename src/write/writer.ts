@@ -94,6 +94,8 @@ export function createWriter(deps: {
   // Jobs submitted and not yet settled: settled() waits only when there are some.
   let inFlight = 0;
   let closed = false;
+  // Held (db/checkpoints.ts): the WAL is being restarted by another connection; jobs queue meanwhile.
+  let held = false;
   const commitListeners = new Set<(jobs: number) => void>();
 
   function runJob(job: Job): Ran {
@@ -156,6 +158,7 @@ export function createWriter(deps: {
 
   function flush() {
     scheduled = false;
+    if (held) return;
     const jobs = pending;
     pending = [];
     if (jobs.length === 0) return;
@@ -254,8 +257,20 @@ export function createWriter(deps: {
       return () => commitListeners.delete(fn);
     },
     flush,
+    /** Commits nothing until release(); jobs submitted meanwhile queue up. */
+    hold() {
+      held = true;
+    },
+    release() {
+      held = false;
+      if (pending.length > 0 && !scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
     /** Commits what is queued, then refuses new jobs (the database is about to close). */
     close() {
+      held = false;
       flush();
       closed = true;
     },
