@@ -7,7 +7,7 @@ import type { App } from "../app";
 import { announceChange, deleteMessage, editMessage, reactToMessage, type Change } from "../domain/changes";
 import type { WriteCtx } from "../write/writer";
 import { emoji } from "../protocol/frames";
-import { callerUid, reply } from "./context";
+import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, MessageInfo, replies, RestRoutes } from "./openapi";
 import { id } from "./schemas";
 
@@ -29,18 +29,18 @@ export function messageChangeRoutes(app: App) {
       const b = c.req.valid("json") as z.output<typeof editBody>;
       const me = callerUid(c);
       const message = await app.write((w) => done(w, editMessage(w, me, b)));
-      return reply(c, message);
+      return replyWritten(c, message);
     })
     .openapi(route("/delete", "Delete a message (its sender, or the group's owner or an admin); members get Notify Deleted", deleteBody), async (c) => {
       const b = c.req.valid("json") as z.output<typeof deleteBody>;
       const me = callerUid(c);
       const message = await app.write((w) => done(w, deleteMessage(w, me, b)));
-      return reply(c, message);
+      return replyWritten(c, message);
     })
     .openapi(route("/react", "Add (on: true) or take back (on: false) your reaction; idempotent; members get Notify Reacted", reactBody), async (c) => {
       const b = c.req.valid("json") as z.output<typeof reactBody>;
       const me = callerUid(c);
       const message = await app.write((w) => done(w, reactToMessage(w, me, b)));
-      return reply(c, message);
+      return replyWritten(c, message);
     });
 }
