@@ -229,12 +229,13 @@ export function createWriter(deps: {
     } catch (err) {
       log.error("write.effect_failed", { error: String((err as Error)?.stack ?? err) });
     }
-    job.settle(r.outcome);
+    // Before the job's own settle, which could throw: a waiter resolves in a later microtask either way.
     if (settledWaiters.length && settledWaiters[0]!.target <= settledJobs) {
       const ready = settledWaiters.filter((x) => x.target <= settledJobs);
       settledWaiters = settledWaiters.filter((x) => x.target > settledJobs);
       for (const x of ready) x.resolve();
     }
+    job.settle(r.outcome);
   }
 
   const writer = {
