@@ -114,9 +114,9 @@ test("nothing commits while a restart holds the write path; writes submitted mea
 });
 
 test("a reader holding an old snapshot makes the restart give up at once; the next one, after it, restarts the WAL", async () => {
-  const s = setup(100);
+  const s = setup(20);
   await s.writeUntil(() => walFrames(s.file) >= 2 * RESTART_FRAMES);
-  // Its snapshot needs WAL frames not yet copied back (the worker looks only every 100 ms).
+  // Its snapshot needs WAL frames not yet copied back (the worker looks only every 20 ms).
   await s.write();
   const reader = new Database(s.file, { readonly: true });
   reader.run("BEGIN");

@@ -15,7 +15,7 @@
 //   PASSIVE and waits for readers with RESTART, then lets the writer go: its
 //   next commit starts the WAL from the beginning again, so the file stays
 //   bounded under a steady stream of writes. A reader holding an old snapshot
-//   (a backup) makes RESTART give up at once; it is tried again next time.
+//   (a backup) makes RESTART give up at once; it is tried again ten polls later.
 //
 // Durability is SQLite's: a checkpoint fsyncs the WAL before it copies and
 // the database file after, and the write path still fsyncs the WAL itself
@@ -77,7 +77,8 @@ onmessage = ({ data: m }) => {
       postMessage({ type: "error", error: String(err) });
     }
     postMessage({ type: "release", busy: r ? r.busy : 1 });
-    timer = setTimeout(tick, opts.pollMs);
+    // A reader in the way (a backup) is likely still there: the writes are not held again for a while.
+    timer = setTimeout(tick, r && r.busy === 0 ? opts.pollMs : opts.pollMs * 10);
   } else if (m.type === "stop") {
     if (timer !== null) clearTimeout(timer);
     timer = null;
