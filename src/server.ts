@@ -133,6 +133,7 @@ export function startServer(app: App): Running {
     hold: () => app.writer.hold(),
     release: () => app.writer.release(),
     onError: (err) => app.log.error("db.checkpoint_failed", { error: String(err) }),
+    restartFrames: app.config.walRestartFrames,
     onRestart(restarted, heldMs) {
       app.metrics.inc("rim_wal_restarts_total", { outcome: restarted ? "ok" : "busy" });
       app.metrics.inc("rim_write_held_seconds_total", undefined, heldMs / 1000);
