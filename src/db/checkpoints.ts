@@ -66,15 +66,19 @@ onmessage = ({ data: m }) => {
   if (m.type === "start") {
     opts = m;
     db = new Database(m.file);
-    // RESTART must not wait on a reader while the writes are held: it gives up, and is tried again next time.
-    db.run("PRAGMA busy_timeout = 0");
+    // A moment's lock (the schema read, a WAL recovery) is waited out, as the server's own connection does.
+    db.run("PRAGMA busy_timeout = 100");
     timer = setTimeout(tick, opts.pollMs);
   } else if (m.type === "held") {
     let r = null;
     try {
+      // RESTART must not wait on a reader while the writes are held: it gives up, and is tried again later.
+      db.run("PRAGMA busy_timeout = 0");
       r = db.query("PRAGMA wal_checkpoint(RESTART)").get();
     } catch (err) {
       postMessage({ type: "error", error: String(err) });
+    } finally {
+      db.run("PRAGMA busy_timeout = 100");
     }
     postMessage({ type: "release", busy: r ? r.busy : 1 });
     // A reader in the way (a backup) is likely still there: the writes are not held again for a while.
