@@ -6,11 +6,14 @@
 //   bun bench/compare.ts [--rim NAME=DIR]... [--rounds 5] [--size 100]
 //                        [--mode closed|open] [--rate 5000] [--inflight 64]
 //                        [--warmup 1000] [--duration 3000] [--syscalls] [--profile DIR]
-//                        [--mode mixed [--rest-rate 1000]]
+//                        [--mode mixed [--rest-rate 1000]] [--edit-share 0.1]
 // --mode mixed: issue 9's REST target, as bench/scenarios/mixed.ts loads it: the
 // open-loop fan-out (--rate) and, at the same time, REST writes (--rest-rate:
 // group/read of the fan-out group 80 %, renames of groups of 10 20 %); no
 // ceiling (it has no REST); medians of REST p50/p99 and the fan-out's p99s.
+// --edit-share: every rim also runs as NAME+changes (a server of its own),
+// with that share of the frames Edit and React; the summary then gives the
+// same-round ratio of its frames/s to NAME's (the target: ≥ 0.9).
 // Without --rim: this checkout only. DIR is a checkout (its src/main.ts and
 // its migrations are used), e.g. `git archive <commit> | tar -x -C /tmp/base`
 // with node_modules linked in.
@@ -49,28 +52,33 @@ const durationMs = Number(value("--duration", "3000"));
 const syscalls = argv.includes("--syscalls");
 // --profile DIR: the rim servers run under `bun --cpu-prof` (bench/profile-summary.ts reads the files).
 const profileDir = argv.includes("--profile") ? value("--profile", "") : "";
+const editShare = Number(value("--edit-share", "0"));
 const SYSCALLS = ["sendto", "write", "pwrite64", "pread64", "recvfrom", "fdatasync", "fsync", "epoll_pwait2", "epoll_wait", "futex"];
 
 const dir = mkdtempSync(join(tmpdir(), "rim-compare-"));
 const hash = await productionHash();
 type Side = { gid: number; owner: { token: string } };
-const servers: { name: string; s: ServerProc; gid: number; users: { uid: number; token: string }[]; side?: Side[] }[] = [];
+const servers: { name: string; s: ServerProc; gid: number; users: { uid: number; token: string }[]; editShare: number; plain?: string; side?: Side[] }[] = [];
 try {
   for (const r of rims) {
     useMigrations((await import(join(r.dir, "src/db/migrations.gen.ts"))).MIGRATIONS);
-    const file = join(dir, `${r.name}.db`);
-    const db = openSeedDb(file);
-    const users = seedUsers(db, size, hash);
-    const gid = seedGroup(db, users.map((u) => u.uid));
-    // Side groups of 10, each renamed by its first member (as in bench/scenarios/mixed.ts).
-    const side: Side[] = [];
-    for (let i = 0; mixedMode && i + 10 <= users.length; i += 10) side.push({ gid: seedGroup(db, users.slice(i, i + 10).map((u) => u.uid)), owner: users[i]! });
-    closeSeedDb(db);
-    servers.push({ name: r.name, s: await startServer({ kind: "rim", rimCmd: ["bun", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, r.name)] : []), join(r.dir, "src/main.ts")], db: file }), gid, users, side });
+    for (const share of editShare > 0 ? [0, editShare] : [0]) {
+      const name = share > 0 ? `${r.name}+changes` : r.name;
+      const file = join(dir, `${name}.db`);
+      const db = openSeedDb(file);
+      const users = seedUsers(db, size, hash);
+      const gid = seedGroup(db, users.map((u) => u.uid));
+      // Side groups of 10, each renamed by its first member (as in bench/scenarios/mixed.ts).
+      const side: Side[] = [];
+      for (let i = 0; mixedMode && i + 10 <= users.length; i += 10) side.push({ gid: seedGroup(db, users.slice(i, i + 10).map((u) => u.uid)), owner: users[i]! });
+      closeSeedDb(db);
+      const rimCmd = ["bun", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, name)] : []), join(r.dir, "src/main.ts")];
+      servers.push({ name, s: await startServer({ kind: "rim", rimCmd, db: file }), gid, users, editShare: share, side, ...(share > 0 ? { plain: r.name } : {}) });
+    }
   }
   useMigrations(MIGRATIONS);
   // The ceiling ignores who logs in; it needs a gid and users to hand to the client.
-  if (!mixedMode) servers.push({ name: "ceiling", s: await startServer({ kind: "ceiling" }), gid: 1, users: servers[0]!.users });
+  if (!mixedMode) servers.push({ name: "ceiling", s: await startServer({ kind: "ceiling" }), gid: 1, users: servers[0]!.users, editShare: 0 });
 
   const rows: any[] = [];
   const load = () => Math.round(loadavg()[0]! * 100) / 100;
@@ -90,6 +98,7 @@ try {
         durationMs,
         probes: 8,
         contentBytes: 64,
+        editShare: x.editShare,
       };
       const statFile = join(dir, `perf-${round}-${x.name}.txt`);
       const perf = syscalls
@@ -180,6 +189,17 @@ try {
   });
   console.log(`fan-out to ${size}, ${mode === "closed" ? `closed loop ${inflight}` : `open ${rate}/s`}, ${rounds} rounds of ${durationMs} ms; medians`);
   console.log(table(["server", "msg/s", "srv cpu%", "µs/msg", "of it kernel", "÷ ceiling", "per round", "ack p50", "ack p99", "e2e p99", "errors+undelivered"], summary));
+  if (editShare > 0) {
+    // Frames/s (every frame acked: messages, edits and reactions) with changes ÷ without, the same round.
+    const changes = servers.filter((x) => x.plain).map((x) => {
+      const pairs = rows.filter((r) => r.name === x.name).map((r) => [r, rows.find((p) => p.name === x.plain && p.round === r.round)!]);
+      const frames = pairs.map(([c, p]) => c.msgs_per_s / p.msgs_per_s);
+      const cpu = pairs.map(([c, p]) => p.usPerMsg / c.usPerMsg);
+      return [x.name, r2(median(frames)), frames.map(r2).join(" "), median(pairs.map(([, p]) => p.usPerMsg)), median(pairs.map(([c]) => c.usPerMsg)), r2(median(cpu))];
+    });
+    console.log(`with ${editShare * 100} % of the frames Edit and React ÷ messages only, same round (target: frames/s ≥ 0.9)`);
+    console.log(table(["server", "frames/s ratio", "per round", "µs/frame plain", "µs/frame changes", "CPU ratio (plain ÷ changes)"], changes));
+  }
 } finally {
   for (const x of servers) await x.s.stop();
   rmSync(dir, { recursive: true, force: true });

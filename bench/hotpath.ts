@@ -4,7 +4,9 @@
 // stub. What is left out is exactly what the ceiling does too (reading the
 // frames, writing to 99 sockets), so this is rim's own CPU per message,
 // stable enough on a shared machine to compare one change with the next.
-//   bun bench/hotpath.ts [--messages 200000] [--batch 32] [--rounds 5] [--sync full|normal]
+// With --edit-share, that share of the frames are Edit and React (alternately)
+// on the newest acked message, as bench/clients/fanout.ts sends them.
+//   bun bench/hotpath.ts [--messages 200000] [--batch 32] [--rounds 5] [--sync full|normal] [--edit-share 0.1]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +26,7 @@ const messages = Number(value("--messages", "100000"));
 const batch = Number(value("--batch", "32"));
 const rounds = Number(value("--rounds", "5"));
 const sync = value("--sync", "full") as "full" | "normal";
+const share = Number(value("--edit-share", "0"));
 
 const dir = mkdtempSync(join(tmpdir(), "rim-hotpath-"));
 const file = join(dir, "rim.db");
@@ -43,6 +46,7 @@ const checkpoints = startCheckpoints(app.db.$client, file, {
 });
 
 let sent = 0;
+let failed = 0;
 let lastFrame = "";
 // Resolved once the socket has had `target` replies: every job submitted so far is answered.
 let waiting: { target: number; resolve: () => void } | null = null;
@@ -52,6 +56,9 @@ const sock = {
   send(data: string) {
     sent++;
     lastFrame = data;
+    if (!data.includes('"content":"Ok"')) failed++;
+    // A Msg's ack: {"clientMsgId":…,"serverMsgId":N,…,"seq":…}
+    if (share > 0 && data.endsWith("}") && data.includes('"seq":')) newest = Number(/"serverMsgId":(\d+)/.exec(data)![1]);
     if (waiting && sent >= waiting.target) {
       const w = waiting;
       waiting = null;
@@ -80,13 +87,22 @@ if (sock.data.uid !== users[0]!.uid) throw new Error("login failed: " + lastFram
 const body = "x".repeat(64);
 const run = Date.now().toString(36);
 let n = 0;
+let newest = 0;
+let changes = 0;
+const EMOJIS = ["👍", "🎉", "👀", "❤️"];
+const frame = (i: number) => {
+  if (share > 0 && newest > 0 && Math.floor((i + 1) * share) > Math.floor(i * share)) {
+    const k = changes++;
+    if (k % 2 === 0) return `{"event":"Edit","body":{"gid":${gid},"msgId":${newest},"content":"${body}!","clientMsgId":"h${i}.${run}"}}`;
+    return `{"event":"React","body":{"gid":${gid},"msgId":${newest},"emoji":"${EMOJIS[(k >> 1) % EMOJIS.length]}","on":true,"clientMsgId":"h${i}.${run}"}}`;
+  }
+  return `{"event":"Msg","body":{"kind":"Text","gid":${gid},"content":"${body}","clientMsgId":"h${i}.${run}"}}`;
+};
 async function pump(count: number) {
   for (let done = 0; done < count; ) {
     const k = Math.min(batch, count - done);
     const target = sent + k;
-    for (let i = 0; i < k; i++) {
-      handlers.message!(sock, `{"event":"Msg","body":{"kind":"Text","gid":${gid},"content":"${body}","clientMsgId":"h${n++}.${run}"}}` as any);
-    }
+    for (let i = 0; i < k; i++) handlers.message!(sock, frame(n++) as any);
     done += k;
     await answered(target);
   }
@@ -102,12 +118,13 @@ for (let r = 0; r < rounds; r++) {
   await pump(messages);
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  if (failed > 0) throw new Error(`${failed} frames failed: ${lastFrame}`);
   if (sent - before !== messages) throw new Error(`expected ${messages} replies, got ${sent - before}: ${lastFrame}`);
   results.push({ usCpu: (cpu.user + cpu.system) / messages, usSys: cpu.system / messages, usWall: (wall * 1000) / messages });
 }
 const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
-  `hotpath: ${messages} Msg per round, ${batch} per turn, --sync ${sync}: CPU µs/msg median ${med(results.map((r) => r.usCpu)).toFixed(2)} ` +
+  `hotpath: ${messages} frames per round${share > 0 ? ` (${share * 100} % Edit and React)` : " (Msg)"}, ${batch} per turn, --sync ${sync}: CPU µs/msg median ${med(results.map((r) => r.usCpu)).toFixed(2)} ` +
     `(rounds ${results.map((r) => r.usCpu.toFixed(2)).join(" ")}; of it kernel ${med(results.map((r) => r.usSys)).toFixed(2)}), wall µs/msg median ${med(results.map((r) => r.usWall)).toFixed(2)}`,
 );
 await checkpoints.stop();

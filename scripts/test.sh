@@ -4,9 +4,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-bun.sh
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "installing Chromium for the browser test..." >&2
-  (apt-get update -qq && apt-get install -y -qq chromium) >&2 || echo "could not install Chromium" >&2
+# Debian packages the tests start themselves (Chromium for the browser tests; PostgreSQL and
+# Redis for the cluster tests, run from their binaries on free ports, never as system services).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing ${missing[*]} for the tests..." >&2
+  # A system service the packages may start listens on the default ports; the tests never use it.
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2 || echo "could not install ${missing[*]}" >&2
 fi
 log=$(mktemp)
 bun test "$@" 2>&1 | tee "$log"

@@ -11,7 +11,18 @@ const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform
 export const OPTIONS = {
   host: { schema: z.string().min(1).default("0.0.0.0"), help: "address to listen on" },
   port: { schema: int(0, 65535).default(8000), help: "HTTP and WebSocket port (0 picks a free one)" },
-  db: { schema: z.string().min(1).default("./data/rim.db"), help: "SQLite database file (created with its folder if missing)" },
+  db: {
+    schema: z.string().min(1).refine(isDatabaseLocation).default("./data/rim.db"),
+    expects: "a SQLite file or a postgres://USER@HOST:PORT/DB URL",
+    placeholder: "<file|url>",
+    help: "SQLite database file (created with its folder if missing), or a PostgreSQL URL postgres://USER@HOST:PORT/DB (needs --bus)",
+  },
+  bus: {
+    schema: z.string().refine((s) => s === "" || isRedisUrl(s)).default(""),
+    expects: "a redis://HOST:PORT URL",
+    placeholder: "<url>",
+    help: "Redis URL redis://HOST:PORT carrying pushes between the nodes of a PostgreSQL --db (empty: none)",
+  },
   files: { schema: z.string().default(""), help: "folder of uploaded files (default: files/ beside the --db file)" },
   sync: { schema: z.enum(["full", "normal"]).default("full"), help: "full: nothing is acked before it is fsynced (survives power loss); normal: survives process crashes only" },
   walRestartFrames: { schema: int(16, 1_000_000).default(4096), help: "WAL pages (4 KiB each) after which the checkpoint thread starts the WAL over: its size on disk" },
@@ -40,6 +51,7 @@ export const OPTIONS = {
   corsOrigins: { schema: z.string().default(""), help: "origins allowed to call the REST API from a browser, comma-separated, * for any (default: none)" },
   trustProxy: {
     schema: z.string().refine(isAddressList).default("loopback"),
+    placeholder: "<list>",
     expects: "a comma-separated list of IP addresses or ranges (10.0.0.0/8), loopback or none",
     help: "proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, ranges, loopback or none (HSTS is sent only when such a proxy says https)",
   },
@@ -50,6 +62,23 @@ export const OPTIONS = {
   logFormat: { schema: z.enum(["text", "json"]).default("text"), help: "log line format" },
   logLevel: { schema: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"), help: "lowest level logged" },
 } as const;
+
+/** A PostgreSQL URL (postgres:// or postgresql://) rather than a SQLite file. */
+export const isPostgresUrl = (db: string) => /^postgres(ql)?:\/\//i.test(db);
+
+function isDatabaseLocation(db: string): boolean {
+  if (isPostgresUrl(db)) {
+    const url = URL.parse(db);
+    return !!url && url.hostname !== "" && url.pathname.length > 1 && !url.pathname.slice(1).includes("/");
+  }
+  // Another scheme (mysql://, redis://…) is a mistake, not a file name.
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(db);
+}
+
+function isRedisUrl(s: string): boolean {
+  const url = /^rediss?:\/\//i.test(s) ? URL.parse(s) : null;
+  return !!url && url.hostname !== "" && (url.pathname === "" || url.pathname === "/" || /^\/\d+$/.test(url.pathname));
+}
 
 type Options = typeof OPTIONS;
 export type Config = { [K in keyof Options]: z.output<Options[K]["schema"]> };
@@ -113,9 +142,16 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     const key = String(parsed.error.issues[0]!.path[0]);
     throw new ConfigError(`${fromFlag.has(key) ? flagName(key) : envName(key)} must be ${expected(key as keyof Options)}`);
   }
+  const config = parsed.data as Config;
+  // Named as given: its variable when it came from the environment, else its flag.
+  const named = (key: keyof Options) => (!fromFlag.has(key) && env[envName(key)] ? envName(key) : flagName(key));
+  const postgres = isPostgresUrl(config.db);
+  if (config.bus && !postgres) throw new ConfigError(`${named("bus")} needs a PostgreSQL ${named("db")}: a SQLite file is served by one node, which has no other node to talk to`);
+  // Migrating and the operator commands need no bus; a serving node without one would miss the other nodes' pushes.
+  if (command === "serve" && postgres && !config.bus) throw new ConfigError(`a PostgreSQL ${named("db")} needs --bus redis://HOST:PORT (or RIM_BUS): without a bus, nodes would silently miss each other's pushes`);
   // A password for `rim user` may come from the environment, to keep it out of `ps`.
   if (command === "user" && flags.password === undefined && env.RIM_PASSWORD) flags.password = env.RIM_PASSWORD;
-  return { command, config: parsed.data as Config, args: positional, flags };
+  return { command, config, args: positional, flags };
 }
 
 /** Defaults, overridable; for tests and tools that build an App without a command line. */
@@ -137,7 +173,8 @@ export function kindOf(key: keyof Options): Kind {
 
 /** The value placeholder of --help: <full|normal>, <0-65535>, <1024-…>, <text>. */
 function placeholder(key: keyof Options): string {
-  if ("expects" in OPTIONS[key]) return "<list>";
+  const o = OPTIONS[key];
+  if ("placeholder" in o) return o.placeholder as string;
   const k = kindOf(key);
   if (k.kind === "enum") return `<${k.values.join("|")}>`;
   if (k.kind === "int") return `<${k.min}-${k.max === Number.MAX_SAFE_INTEGER ? "…" : k.max}>`;
@@ -168,7 +205,7 @@ export function helpText(version: string): string {
     "",
     "usage: rim [command] [flags]",
     "  serve                        run the server (default)",
-    "  migrate                      apply database migrations and exit",
+    "  migrate                      apply database migrations and exit (SQLite or PostgreSQL)",
     "  user                         list the user commands:",
     "  user create --account A --password P [--name N] [--email E]",
     "  user reset-password --account A --password P   (revokes the user's tokens)",
@@ -179,6 +216,7 @@ export function helpText(version: string): string {
     "  backup FILE                  consistent copy of the database and its files, also while serving",
     "  restore FILE                 replace the database with FILE and put its files back, creating its folder (refused while serving)",
     "  stats                        counts of users, groups, messages, sessions",
+    "  (on PostgreSQL: migrate only so far; backup and restore are pg_dump's and pg_restore's)",
     "  (RIM_PASSWORD may replace --password)",
     "  --help     this text;  --version  the version",
     "",

@@ -3,11 +3,13 @@
 import { existsSync } from "node:fs";
 import pkg from "../package.json";
 import { closeApp, createApp, type App } from "./app";
-import { ConfigError, helpText, readProcessConfig, type Parsed } from "./config";
+import { ConfigError, helpText, isPostgresUrl, readProcessConfig, type Parsed } from "./config";
 import { filesDir } from "./blobs";
 import { backupDatabase, backupFiles, holdServingLock, restoreDatabase, restoreFiles } from "./db/ops";
 import { closeDatabase, openDatabase } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
+import { closePostgres, openPostgres, redactUrl } from "./db/pg/open";
+import { migratePostgres } from "./db/pg/migrate";
 import { createInvite } from "./domain/invites";
 import { databaseStats } from "./domain/stats";
 import { findUserByAccount, registerUser, resetPassword, setDisabled } from "./domain/users";
@@ -121,8 +123,43 @@ function serve(p: Parsed): void {
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
+/**
+ * The commands on a PostgreSQL database (issue 13, in progress): migrating works; serving migrates and
+ * then says it is not built yet, as do the operator commands; backups are PostgreSQL's own tools'.
+ */
+async function postgresCommand(p: Parsed): Promise<number> {
+  const { command, config } = p;
+  const where = redactUrl(config.db);
+  switch (command) {
+    case "migrate":
+    case "serve": {
+      const db = openPostgres(config.db, { max: 1 });
+      let applied: string[];
+      try {
+        applied = await migratePostgres(db.$client);
+      } catch (err) {
+        throw new Error(`PostgreSQL at ${where}: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        await closePostgres(db);
+      }
+      if (command === "migrate") {
+        console.log(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
+        return 0;
+      }
+      throw new Error(`serving on PostgreSQL is not built yet (the database at ${where} is migrated); serve a SQLite --db FILE for now`);
+    }
+    case "backup":
+      throw new Error("rim backup copies a SQLite file; back up a PostgreSQL database with pg_dump (pg_dump -Fc -f FILE URL), and the --files folder beside it");
+    case "restore":
+      throw new Error("rim restore puts back a SQLite file; restore a PostgreSQL database with pg_restore (pg_restore -d URL FILE), and the --files folder beside it");
+    default:
+      throw new Error(`rim ${command} on PostgreSQL is not built yet; only rim migrate is`);
+  }
+}
+
 async function run(p: Parsed): Promise<number | undefined> {
   const { command, config } = p;
+  if (isPostgresUrl(config.db) && command !== "help" && command !== "version") return await postgresCommand(p);
   switch (command) {
     case "help":
       console.log(helpText(pkg.version));

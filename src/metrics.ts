@@ -2,10 +2,13 @@
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 type Labels = Record<string, string | number>;
-const key = (name: string, labels?: Labels) =>
-  labels && Object.keys(labels).length
-    ? `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",")}}`
-    : name;
+// Written as a loop: a counter with labels is bumped once per change frame.
+function key(name: string, labels?: Labels): string {
+  if (!labels) return name;
+  let inner = "";
+  for (const k in labels) inner += `${inner ? "," : ""}${k}="${labels[k]}"`;
+  return inner ? `${name}{${inner}}` : name;
+}
 
 const HELP: Record<string, [type: "counter" | "gauge" | "histogram", help: string]> = {
   rim_ws_sockets: ["gauge", "open WebSocket connections"],

@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { MIGRATIONS as PG_MIGRATIONS } from "../src/db/pg/migrations.gen";
 import { Client, tempDir } from "./helpers";
+import { freshDatabase } from "./services";
 
 const root = join(import.meta.dir, "..");
 const tmp = tempDir("rim-bin-");
@@ -35,6 +37,17 @@ test("migrate applies once, then has nothing to do", () => {
   const db = join(tmp.dir, "m", "rim.db");
   expect(run(["migrate", "--db", db]).stdout.toString()).toContain("applied 0000_init");
   expect(run(["migrate", "--db", db]).stdout.toString()).toContain("up to date");
+});
+
+test("migrates a PostgreSQL database from the migrations it carries, once", async () => {
+  const pg = await freshDatabase();
+  try {
+    const first = run(["migrate", "--db", pg.url]);
+    expect({ code: first.exitCode, out: first.stdout.toString() }).toEqual({ code: 0, out: `applied ${PG_MIGRATIONS.map((m) => m.tag).join(", ")}\n` });
+    expect(run(["migrate", "--db", pg.url]).stdout.toString()).toBe("database is up to date\n");
+  } finally {
+    await pg.drop();
+  }
 });
 
 test("serves REST and WebSocket from an empty folder on a fresh database", async () => {

@@ -118,7 +118,7 @@ describe("a bad value names the flag and the kind of value expected", () => {
     [["--sync", "sometimes"], {}, "rim: --sync must be one of full, normal"],
     [["--registration", "maybe"], {}, "rim: --registration must be one of open, invite, closed"],
     [["--body-limit", "10"], {}, "rim: --body-limit must be an integer of at least 1024"],
-    [["--db="], {}, "rim: --db must be a non-empty text"],
+    [["--db="], {}, "rim: --db must be a SQLite file or a postgres://USER@HOST:PORT/DB URL"],
     [["--nope"], {}, "rim: unknown flag --nope"],
   ])("%p %p", (args, env, first) => {
     const r = rim(args, { env });

@@ -1,11 +1,12 @@
 // The hand-written Msg check (fastMsg, the socket's hot path) against the zod
 // schemas it stands in for (envelope, then bodies.Msg), over a fuzzed corpus
 // of JSON texts as a socket delivers them: both accept exactly the same
-// frames, and for those fastMsg returns exactly zod's body.
+// frames, and for those fastMsg returns exactly zod's body. The same for
+// fastChange (Edit, Delete, React).
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { MAX_ID } from "../src/domain/context";
-import { bodies, envelope, EVENTS, fastMsg, msgAck, msgPush, okAck } from "../src/protocol/frames";
+import { bodies, envelope, EVENTS, fastChange, fastMsg, msgAck, msgPush, okAck } from "../src/protocol/frames";
 import { msgBody } from "../src/push";
 import { selectList } from "../src/db/columns";
 import { messages } from "../src/db/schema";
@@ -148,6 +149,113 @@ describe("fastMsg agrees with the zod schemas", () => {
       else expect(fast).toStrictEqual(zod as any);
     }
     expect(fastMsg(msg({ uid: 7 }))).toStrictEqual({ clientMsgId: "c1", uid: 7, kind: "Text", gid: 1, content: "hi" });
+  });
+});
+
+/** What the schemas make of an Edit, Delete or React frame: { event, body }, or null when they refuse it (or it is another event). */
+function changeViaZod(frame: unknown): unknown {
+  const env = envelope.safeParse(frame);
+  if (!env.success) return null;
+  const event = env.data.event;
+  if (event !== "Edit" && event !== "Delete" && event !== "React") return null;
+  const body = bodies[event].safeParse(env.data.body);
+  return body.success ? { event, body: body.data } : null;
+}
+
+const emojiValue = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom("👍", "❤️", "👨‍👩‍👧", "ok", "x".repeat(32), "😀".repeat(32)).map(json) },
+  { weight: 1, arbitrary: fc.constantFrom("", "x".repeat(33), "😀".repeat(33), "a\u0000", "\n", "\uD800", "a\uDC00").map(json) },
+  { weight: 1, arbitrary: text.map(json) },
+  { weight: 1, arbitrary: anyValue },
+);
+const onValue = fc.oneof({ weight: 3, arbitrary: fc.constantFrom("true", "false") }, { weight: 1, arbitrary: anyValue });
+const changeBodyText = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(
+        field("clientMsgId", textValue),
+        field("uid", idValue, 0.4),
+        field("kind", kindValue, 0.5),
+        field("gid", idValue),
+        field("msgId", idValue),
+        field("content", textValue, 0.6),
+        field("emoji", emojiValue, 0.8),
+        field("on", onValue, 0.8),
+        extraKeys,
+        fc.boolean(),
+      )
+      .map(([a, b, c, d, e, f, g, h, extra, extraFirst]) => objectText(extraFirst ? [...extra, ...a, ...b, ...c, ...d, ...e, ...f, ...g, ...h] : [...h, ...a, ...b, ...c, ...d, ...e, ...f, ...g, ...extra])),
+  },
+  { weight: 1, arbitrary: anyValue },
+);
+const changeEventText = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom("Edit", "Delete", "React").map(json) },
+  { weight: 1, arbitrary: fc.constantFrom(...EVENTS, "edit", "REACT", "React ", "").map(json) },
+  { weight: 1, arbitrary: anyValue },
+);
+const changeFrameText = fc.oneof(
+  {
+    weight: 10,
+    arbitrary: fc
+      .tuple(field("event", changeEventText, 0.95), field("body", changeBodyText, 0.95), extraKeys)
+      .map(([e, b, extra]) => objectText([...e, ...b, ...extra])),
+  },
+  { weight: 1, arbitrary: anyValue },
+);
+
+describe("fastChange agrees with the zod schemas", () => {
+  test(`same verdict, same event and body, over ${numRuns} fuzzed frames`, () => {
+    const accepted = { Edit: 0, Delete: 0, React: 0 };
+    fc.assert(
+      fc.property(changeFrameText, (raw) => {
+        const frame = JSON.parse(raw);
+        const fast = fastChange(frame);
+        const zod = changeViaZod(frame) as { event: keyof typeof accepted; body: object } | null;
+        if (zod === null) expect(fast).toBeNull();
+        else {
+          accepted[zod.event]++;
+          expect(fast).toStrictEqual(zod as any);
+          expect(Object.keys(fast!.body)).toEqual(Object.keys(zod.body));
+        }
+      }),
+      { numRuns, ...(SEED !== undefined ? { seed: SEED } : {}) },
+    );
+    // The corpus must exercise every event's acceptance, not only refusals.
+    for (const n of Object.values(accepted)) expect(n).toBeGreaterThan(numRuns / 1000);
+  }, 120_000);
+
+  test("cases at the edges", () => {
+    const base = { gid: 1, msgId: 2, clientMsgId: "c1" };
+    const cases: unknown[] = [
+      { event: "Edit", body: { ...base, content: "hi" } },
+      { event: "Edit", body: { ...base, content: "hi", uid: 7, kind: "Text" } },
+      { event: "Edit", body: { ...base, content: "hi", kind: "Sticker" } },
+      { event: "Edit", body: { ...base, content: "a\uDC00" } },
+      { event: "Edit", body: { ...base } },
+      { event: "Edit", body: { ...base, content: "hi", msgId: 0 } },
+      { event: "Delete", body: { ...base } },
+      { event: "Delete", body: { ...base, content: "ignored", emoji: "👍" } },
+      { event: "Delete", body: { ...base, msgId: MAX_ID + 1 } },
+      { event: "React", body: { ...base, emoji: "👍", on: true } },
+      { event: "React", body: { ...base, emoji: "👍", on: "true" } },
+      { event: "React", body: { ...base, emoji: "", on: false } },
+      { event: "React", body: { ...base, emoji: "😀".repeat(33), on: false } },
+      { event: "React", body: { ...base, emoji: "a\u0007", on: false } },
+      { event: "React", body: { ...base, emoji: "👍" } },
+      { event: "React", body: [] },
+      { event: "React" },
+      JSON.parse('{"event":"React","body":{"__proto__":{"on":true},"gid":1,"msgId":2,"clientMsgId":"c1","emoji":"👍","on":false}}'),
+      JSON.parse('{"event":"Edit","body":{"gid":1,"msgId":2,"msgId":0,"clientMsgId":"c1","content":"x"}}'),
+      { event: "Msg", body: { ...base, kind: "Text", content: "hi" } },
+    ];
+    for (const frame of cases) {
+      const zod = changeViaZod(frame);
+      const fast = fastChange(frame);
+      if (zod === null) expect(fast).toBeNull();
+      else expect(fast).toStrictEqual(zod as any);
+    }
+    expect(fastChange({ event: "React", body: { ...base, emoji: "👍", on: true, extra: 1 } })).toStrictEqual({ event: "React", body: { clientMsgId: "c1", gid: 1, msgId: 2, emoji: "👍", on: true } });
   });
 });
 

@@ -26,3 +26,11 @@ test("bun:sqlite is imported only under src/db/, the write path and the startup 
   const offenders = files(".").filter((f) => !allowed.test(f.replace(/^\.\//, ""))).flatMap((f) => imports(f).filter((i) => i.from === "bun:sqlite" && !i.type).map(() => f));
   expect(offenders).toEqual([]);
 });
+
+test.each([
+  ["Bun's SQL client (PostgreSQL)", "SQL", /^db\/pg\//],
+  ["Bun's Redis client", "RedisClient", /^bus\//],
+] as const)("%s is used only under its own folder", (_label, name, allowed) => {
+  const offenders = files(".").filter((f) => !allowed.test(f.replace(/^\.\//, ""))).filter((f) => new RegExp(`import \\{[^}]*\\b${name}\\b[^}]*\\} from "bun"`).test(readFileSync(join(SRC, f), "utf8")));
+  expect(offenders).toEqual([]);
+});

@@ -115,6 +115,16 @@ describe("edits and deletions", () => {
     expect(await found("wombat")).toEqual([]);
     expect(await found("census")).toEqual([]);
   });
+
+  test("an edit that keeps the words (case, punctuation) leaves the message found by them; the next edit that changes them still re-indexes it", async () => {
+    const edit = (id: number, content: string) => call(app, "POST", "/api/message/edit", { token: ann.token, body: { gid: team, msgId: id, content } });
+    const id = say(team, ann.uid, "the numbat census is due");
+    expect((await edit(id, "The numbat census is due!")).status).toBe(200);
+    expect(await found("numbat census")).toEqual([id]);
+    expect((await edit(id, "the bilby census is due")).status).toBe(200);
+    expect(await found("numbat")).toEqual([]);
+    expect(await found("bilby")).toEqual([id]);
+  });
 });
 
 describe("the index", () => {

@@ -1,4 +1,5 @@
-// Jobs without a savepoint (Job.savepoint: false, the socket's Msg): one that
+// Jobs without a savepoint (Job.savepoint: false, the socket's Msg, Edit,
+// Delete and React): one that
 // fails before writing fails alone, as with a savepoint; one that fails after
 // writing cannot be taken back alone, so its whole batch is rolled back and
 // every job of it answered as after a failed commit: nothing half-stored,
@@ -117,5 +118,45 @@ describe("a job without a savepoint", () => {
     expect(resent.value.duplicate).toBe(true);
     expect(resent.value.message.id).toBe(m1.value.message.id);
     expect([m1.value.message.seq, m3.value.message.seq]).toEqual([1, 2]);
+  });
+
+  test("changes refused in every way fail alone, in one batch with changes that are stored", async () => {
+    const app = setup();
+    const a = await user(app, "sp_d");
+    const b = await user(app, "sp_e");
+    const outsider = await user(app, "sp_f");
+    const gid = group(app, a, [b]);
+    const { sendMessage } = await import("../src/domain/messages");
+    const { deleteMessage, editMessage, reactToMessage } = await import("../src/domain/changes");
+    const { FAILS_BEFORE_WRITING } = await import("../src/ws/dispatch");
+    for (const e of ["Msg", "Edit", "Delete", "React"] as const) expect(FAILS_BEFORE_WRITING.has(e)).toBe(true);
+    const say = (content: string) => app.writer.run((w) => sendMessage(w, a.uid, { gid, kind: "Text", content, clientMsgId: content }).message.id);
+    const [m1, m2, gone] = [await say("one"), await say("two"), await say("three")];
+    await app.writer.run((w) => deleteMessage(w, a.uid, { gid, msgId: gone }));
+    await app.writer.run((w) => reactToMessage(w, b.uid, { gid, msgId: m1, emoji: "👍", on: true }));
+    const big = "x".repeat(app.limits.maxContent + 1);
+    const jobs: [string, number | null, (w: WriteCtx) => unknown][] = [
+      ["edit", null, (w) => editMessage(w, a.uid, { gid, msgId: m1, content: "one, edited", clientMsgId: "e1" })],
+      ["not the sender", 403, (w) => editMessage(w, b.uid, { gid, msgId: m2, content: "mine now" })],
+      ["too large", 413, (w) => editMessage(w, a.uid, { gid, msgId: m2, content: big })],
+      ["no such group", 404, (w) => editMessage(w, a.uid, { gid: gid + 1000, msgId: m2, content: "x" })],
+      ["not a member", 403, (w) => reactToMessage(w, outsider.uid, { gid, msgId: m2, emoji: "👀", on: true })],
+      ["deleted", 404, (w) => reactToMessage(w, b.uid, { gid, msgId: gone, emoji: "👀", on: true })],
+      ["react", null, (w) => reactToMessage(w, b.uid, { gid, msgId: m1, emoji: "🎉", on: true, clientMsgId: "r1" })],
+      ["not the sender nor an admin", 403, (w) => deleteMessage(w, b.uid, { gid, msgId: m2 })],
+      ["resent", null, (w) => editMessage(w, a.uid, { gid, msgId: m1, content: "one, edited", clientMsgId: "e1" })],
+      ["unreact", null, (w) => reactToMessage(w, b.uid, { gid, msgId: m1, emoji: "👍", on: false })],
+      ["no such message", 404, (w) => deleteMessage(w, a.uid, { gid, msgId: gone + 1000 })],
+      ["delete", null, (w) => deleteMessage(w, a.uid, { gid, msgId: m2 })],
+    ];
+    const { outcomes } = batch(app, jobs.map(([, , run]) => ({ savepoint: false, run })));
+    const got: unknown[] = (await outcomes).map((o, i) => [jobs[i]![0], o.ok ? null : o.error.status]);
+    expect(got).toEqual(jobs.map(([name, status]) => [name, status]));
+    const stored = app.db.$client.query<{ id: number; content: string; reactions: string | null; deleted_at: number | null }, []>("SELECT id, content, reactions, deleted_at FROM messages ORDER BY id").all();
+    expect(stored.map((m) => [m.content, m.reactions === null ? null : JSON.parse(m.reactions), m.deleted_at !== null])).toEqual([
+      ["one, edited", [{ emoji: "🎉", uids: [b.uid] }], false],
+      ["", null, true],
+      ["", null, true],
+    ]);
   });
 });

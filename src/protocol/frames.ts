@@ -83,6 +83,42 @@ export function fastMsg(frame: unknown): Bodies["Msg"] | null {
   return out;
 }
 
+export type FastChange = { event: "Edit"; body: Bodies["Edit"] } | { event: "Delete"; body: Bodies["Delete"] } | { event: "React"; body: Bodies["React"] };
+
+/**
+ * Edit, Delete and React frames checked by hand, as fastMsg checks Msg (the
+ * same contract: only frames the schemas accept, exactly the body they
+ * return, key order included; tests/frames.fast.test.ts). null: the schemas
+ * decide and word the error.
+ */
+export function fastChange(frame: unknown): FastChange | null {
+  if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return null;
+  const { event, body } = frame as { event?: unknown; body?: unknown };
+  if ((event !== "Edit" && event !== "Delete" && event !== "React") || typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  const b = body as Record<string, unknown>;
+  const { clientMsgId, uid, kind, gid, msgId } = b;
+  if (!isText(clientMsgId) || !idLengthOk(clientMsgId)) return null;
+  if (uid !== undefined && !isId(uid)) return null;
+  if (kind !== undefined && !KINDS.has(kind)) return null;
+  if (!isId(gid) || !isId(msgId)) return null;
+  // The schema's key order: clientMsgId, uid, kind, then the event's own.
+  const out: Record<string, unknown> = { clientMsgId };
+  if (uid !== undefined) out.uid = uid;
+  if (kind !== undefined) out.kind = kind;
+  out.gid = gid;
+  out.msgId = msgId;
+  if (event === "Edit") {
+    if (!isText(b.content)) return null;
+    out.content = b.content;
+  } else if (event === "React") {
+    const { emoji, on } = b;
+    if (typeof emoji !== "string" || !isEmoji(emoji) || typeof on !== "boolean") return null;
+    out.emoji = emoji;
+    out.on = on;
+  }
+  return { event, body: out } as FastChange;
+}
+
 export type OkAck = { clientMsgId: string; serverMsgId: number | null; kind: "Ack"; content: "Ok"; [extra: string]: unknown };
 
 export const okAck = (clientMsgId: string, serverMsgId: number | null, extra: Record<string, unknown> = {}): OkAck => ({

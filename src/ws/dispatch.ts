@@ -44,9 +44,11 @@ function setIdentity(w: WriteCtx, ws: Sock, next: Identity) {
  * Handlers that fail, if at all, before their first write, so they run
  * without a savepoint of their own (write/writer.ts, Job.savepoint). Msg:
  * identity, group, membership and size are all checked before the INSERT,
- * and a resend writes nothing.
+ * and a resend writes nothing. Edit, Delete, React: the same (domain/changes.ts);
+ * a savepoint costs them more than a Msg, since opening one makes FTS5 write
+ * out the search terms of the batch's messages so far as a segment of their own.
  */
-export const FAILS_BEFORE_WRITING: ReadonlySet<EventName> = new Set<EventName>(["Msg"]);
+export const FAILS_BEFORE_WRITING: ReadonlySet<EventName> = new Set<EventName>(["Msg", "Edit", "Delete", "React"]);
 
 export const handlers: { [E in EventName]: Handler<E> } = {
   Login(app, w, ws, b) {

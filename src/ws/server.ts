@@ -3,7 +3,7 @@
 import type { WebSocketHandler } from "bun";
 import type { App } from "../app";
 import { AppError, badRequest, describeZodError, toErrorAck, unauthorized } from "../errors";
-import { bodies, envelope, fastMsg, type EventName } from "../protocol/frames";
+import { bodies, envelope, fastChange, fastMsg, type EventName } from "../protocol/frames";
 import { FAILS_BEFORE_WRITING, handlers } from "./dispatch";
 import type { SocketData, Sock } from "./hub";
 import type { Outcome, WriteCtx } from "../write/writer";
@@ -129,6 +129,9 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
       const msg = fastMsg(frame);
       if (msg) return dispatch(ws, clientMsgIdOf(frame), "Msg", msg);
       const clientMsgId = clientMsgIdOf(frame);
+      // Edits and reactions alike (frames.ts, fastChange).
+      const change = fastChange(frame);
+      if (change) return dispatch(ws, clientMsgId, change.event, change.body);
       const env = envelope.safeParse(frame);
       if (!env.success) return queue.reject(ws, badRequest(describeZodError(env.error)), clientMsgId);
       const event = env.data.event as EventName;

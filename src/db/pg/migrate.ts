@@ -1,0 +1,35 @@
+// Applies the embedded PostgreSQL migrations (drizzle-pg/), in one
+// transaction holding an advisory lock: nodes starting together queue on the
+// lock, the first applies, the others then find nothing to do. The
+// bookkeeping table is drizzle's own (drizzle.__drizzle_migrations), so
+// drizzle-kit sees the same history.
+import type { SQL } from "bun";
+import { MIGRATIONS } from "./migrations.gen";
+
+type Migration = { tag: string; when: number; sql: string };
+
+/** pg_advisory_xact_lock's key for "rim is migrating this database" (an arbitrary constant: "rimmigr" in ASCII). */
+export const MIGRATION_LOCK = 0x72696d6d696772n;
+
+const TABLE = "drizzle.__drizzle_migrations";
+
+/** Applies every migration newer than the last applied one; returns the tags applied (none if another node did). */
+export async function migratePostgres(sql: SQL, migrations: Migration[] = MIGRATIONS): Promise<string[]> {
+  return await sql.begin(async (tx) => {
+    // Taken first: even creating the bookkeeping table races between two nodes without it.
+    await tx.unsafe(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    await tx.unsafe("CREATE SCHEMA IF NOT EXISTS drizzle");
+    await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`);
+    const [row] = await tx.unsafe(`SELECT max(created_at) AS at FROM ${TABLE}`);
+    const last = Number(row?.at ?? 0);
+    const pending = migrations.filter((m) => m.when > last);
+    for (const m of pending) {
+      for (const stmt of m.sql.split("--> statement-breakpoint")) {
+        if (stmt.trim()) await tx.unsafe(stmt);
+      }
+      const hash = new Bun.CryptoHasher("sha256").update(m.sql).digest("hex");
+      await tx`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${hash}, ${m.when})`;
+    }
+    return pending.map((m) => m.tag);
+  });
+}

@@ -1,0 +1,166 @@
+// The bus between nodes (src/bus/), on a real Redis (tests/services.ts): it
+// delivers each publisher's batches in order to every subscriber, never back
+// to their publisher, and calls onResync on a sequence gap, on losing Redis
+// and on getting it back. Every wait is for an event (a batch, a resync).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisClient } from "bun";
+import { decodeEnvelope, encodeEnvelope, SequenceTracker, type Bus, type ResyncReason } from "../src/bus/bus";
+import { connectRedisBus } from "../src/bus/redis";
+import { freePort, redisUrl, startRedis } from "./services";
+
+/** Things as they arrive, and a wait for the moment they satisfy a condition. */
+function recorder<T>() {
+  const items: T[] = [];
+  let waiters: { pred: (items: T[]) => boolean; resolve: () => void }[] = [];
+  return {
+    items,
+    push(item: T) {
+      items.push(item);
+      waiters = waiters.filter((w) => !(w.pred(items) && (w.resolve(), true)));
+    },
+    until(pred: (items: T[]) => boolean): Promise<void> {
+      if (pred(items)) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ pred, resolve }));
+    },
+  };
+}
+
+type Node = { bus: Bus<string>; batches: ReturnType<typeof recorder<string>>; resyncs: ReturnType<typeof recorder<string>> };
+
+const opened: Bus<string>[] = [];
+async function node(url: string): Promise<Node> {
+  const resyncs = recorder<string>();
+  const bus = await connectRedisBus<string>(url, { onResync: (reason: ResyncReason, channel?: string) => resyncs.push(channel ? `${reason} ${channel}` : reason) });
+  opened.push(bus);
+  return { bus, batches: recorder<string>(), resyncs };
+}
+const listen = (n: Node, channel: string) => n.bus.subscribe(channel, (batch) => n.batches.push(batch));
+
+let url: string;
+let raw: RedisClient;
+beforeAll(async () => {
+  url = await redisUrl();
+  raw = new RedisClient(url);
+});
+afterAll(async () => {
+  await Promise.all(opened.map((b) => b.close()));
+  raw?.close();
+});
+
+let channels = 0;
+const channel = () => `rim-test-${process.pid}-${++channels}`;
+
+describe("SequenceTracker", () => {
+  test.each<[string, [string, string, number][], string[]]>([
+    ["in order from 1", [["c", "p", 1], ["c", "p", 2], ["c", "p", 3]], ["first", "next", "next"]],
+    ["joined late: the first number seen is where it starts", [["c", "p", 41], ["c", "p", 42]], ["first", "next"]],
+    ["one skipped", [["c", "p", 1], ["c", "p", 3], ["c", "p", 4]], ["first", "gap", "next"]],
+    ["repeated", [["c", "p", 1], ["c", "p", 1]], ["first", "gap"]],
+    ["backwards", [["c", "p", 5], ["c", "p", 4]], ["first", "gap"]],
+    ["two publishers counted apart", [["c", "p", 1], ["c", "q", 7], ["c", "p", 2], ["c", "q", 8]], ["first", "first", "next", "next"]],
+    ["two channels counted apart", [["c", "p", 1], ["d", "p", 1], ["c", "p", 2], ["d", "p", 3]], ["first", "first", "next", "gap"]],
+  ])("%s", (_label, seen, want) => {
+    const t = new SequenceTracker();
+    expect(seen.map(([c, p, s]) => t.observe(c, p, s) as string)).toEqual(want);
+  });
+
+  test("after reset every publisher starts afresh", () => {
+    const t = new SequenceTracker();
+    t.observe("c", "p", 1);
+    t.reset();
+    expect(t.observe("c", "p", 9)).toBe("first");
+  });
+});
+
+describe("envelopes", () => {
+  test.each([
+    ["a batch", encodeEnvelope({ p: "a", s: 1, b: { x: 1 } }), { p: "a", s: 1, b: { x: 1 } }],
+    ["a marker", encodeEnvelope({ p: "a", s: 2 }), { p: "a", s: 2 }],
+    ["not JSON", "hello", null],
+    ["no publisher", JSON.stringify({ s: 1, b: 1 }), null],
+    ["a fractional number", JSON.stringify({ p: "a", s: 1.5 }), null],
+    ["null", "null", null],
+  ])("%s", (_label, text, want) => expect(decodeEnvelope(text)).toEqual(want as never));
+});
+
+describe("the Redis bus", () => {
+  test("delivers every batch in order to two subscribers, and none back to its publisher", async () => {
+    const c = channel();
+    const [a, b, d] = await Promise.all([node(url), node(url), node(url)]);
+    await Promise.all([listen(a, c), listen(b, c), listen(d, c)]);
+    const sent = Array.from({ length: 200 }, (_, i) => `batch ${i}`);
+    expect(await Promise.all(sent.map((x) => a.bus.publish(c, x)))).toEqual(sent.map(() => true));
+    await Promise.all([b.batches.until((x) => x.length >= sent.length), d.batches.until((x) => x.length >= sent.length)]);
+    expect(b.batches.items).toEqual(sent);
+    expect(d.batches.items).toEqual(sent);
+    // A batch of another publisher reaches a after all of a's own echoes (one connection keeps order): none got through.
+    await raw.publish(c, encodeEnvelope({ p: "someone-else", s: 1, b: "theirs" }));
+    await a.batches.until((x) => x.includes("theirs"));
+    expect(a.batches.items).toEqual(["theirs"]);
+    expect([a.resyncs.items, b.resyncs.items, d.resyncs.items]).toEqual([[], [], []]);
+  });
+
+  test("a skipped sequence number is a gap: onResync('gap', channel), and the batches still arrive", async () => {
+    const c = channel();
+    const b = await node(url);
+    await listen(b, c);
+    for (const s of [1, 2, 4, 5]) await raw.publish(c, encodeEnvelope({ p: "other-node", s, b: `n${s}` }));
+    await b.batches.until((x) => x.includes("n5"));
+    expect(b.batches.items).toEqual(["n1", "n2", "n4", "n5"]);
+    expect(b.resyncs.items).toEqual([`gap ${c}`]);
+  });
+
+  test("a marker (no batch) is not delivered but still counts", async () => {
+    const c = channel();
+    const b = await node(url);
+    await listen(b, c);
+    await raw.publish(c, encodeEnvelope({ p: "other-node", s: 1, b: "one" }));
+    await raw.publish(c, encodeEnvelope({ p: "other-node", s: 3 }));
+    await raw.publish(c, encodeEnvelope({ p: "other-node", s: 4, b: "four" }));
+    await b.batches.until((x) => x.includes("four"));
+    expect(b.batches.items).toEqual(["one", "four"]);
+    expect(b.resyncs.items).toEqual([`gap ${c}`]);
+  });
+
+  test("unsubscribed, a channel delivers nothing more", async () => {
+    const [c, other] = [channel(), channel()];
+    const b = await node(url);
+    await Promise.all([listen(b, c), listen(b, other)]);
+    await b.bus.unsubscribe(c);
+    await raw.publish(c, encodeEnvelope({ p: "x", s: 1, b: "dropped" }));
+    await raw.publish(other, encodeEnvelope({ p: "x", s: 1, b: "kept" }));
+    await b.batches.until((x) => x.includes("kept"));
+    expect(b.batches.items).toEqual(["kept"]);
+  });
+
+  test("Redis stopped and started again: 'lost', publishing fails, then 'reconnected' and batches flow again", async () => {
+    const redis = await startRedis();
+    try {
+      const c = channel();
+      const [a, b] = await Promise.all([node(redis.url), node(redis.url)]);
+      await listen(b, c);
+      expect(await a.bus.publish(c, "before")).toBe(true);
+      await b.batches.until((x) => x.includes("before"));
+
+      await redis.stop();
+      await b.resyncs.until((x) => x.includes("lost"));
+      expect(await a.bus.publish(c, "while down")).toBe(false);
+
+      await redis.start();
+      await b.resyncs.until((x) => x.includes("reconnected"));
+      await Promise.all([a.bus.connected(), b.bus.connected()]);
+      expect(await a.bus.publish(c, "after")).toBe(true);
+      await b.batches.until((x) => x.includes("after"));
+      expect(b.batches.items).toEqual(["before", "after"]);
+      expect(b.resyncs.items).toEqual(["lost", "reconnected"]);
+      expect(a.resyncs.items).toEqual(["lost", "reconnected"]);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  test("a Redis that cannot be reached at start is an error", async () => {
+    const port = await freePort();
+    await expect(connectRedisBus(`redis://127.0.0.1:${port}`, { onResync() {} })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,60 @@
+// Changes batched with messages leave the search index's pending terms alone.
+// FTS5 keeps the terms of a batch's new messages in memory until COMMIT; a
+// savepoint, some statements and a delete from the index make it write them
+// out early as a segment of their own, which made a change cost several
+// times a message (BENCHMARKS.md, "Edits and reactions"). Seen from inside
+// the batch: message_search_data gains rows only when that happens.
+import { afterAll, expect, test } from "bun:test";
+import { deleteMessage, editMessage, reactToMessage } from "../src/domain/changes";
+import { sendMessage } from "../src/domain/messages";
+import type { EventName } from "../src/protocol/frames";
+import { FAILS_BEFORE_WRITING } from "../src/ws/dispatch";
+import type { Outcome, WriteCtx } from "../src/write/writer";
+import { group, makeApp, user } from "./helpers";
+
+const app = makeApp();
+afterAll(() => app.close());
+const ann = await user(app, "ft_ann");
+const bob = await user(app, "ft_bob");
+const gid = group(app, ann, [bob]);
+let n = 0;
+const say = (w: WriteCtx, content: string) => sendMessage(w, ann.uid, { gid, kind: "Text", content, clientMsgId: `ft-${++n}` }).message.id;
+const rows = (w: WriteCtx) => w.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM message_search_data").get()!.n;
+
+/** Jobs submitted in one turn (one batch), each with the savepoint the socket gives its event (ws/server.ts). */
+function batch(jobs: [EventName, (w: WriteCtx) => unknown][]): Promise<Outcome[]> {
+  return Promise.all(
+    jobs.map(([event, run]) => new Promise<Outcome>((settle) => app.writer.submit({ db: true, savepoint: !FAILS_BEFORE_WRITING.has(event), run, settle }))),
+  );
+}
+
+test("an edit keeping its words, a reaction and its removal, after messages in the same batch, write out no pending terms", async () => {
+  const target = await app.writer.run((w) => say(w, "the census of quokkas"));
+  const seen: number[] = [];
+  const outcomes = await batch([
+    ["Msg", (w) => say(w, "first words")],
+    ["Msg", (w) => say(w, "more words")],
+    ["Msg", (w) => void seen.push(rows(w))],
+    ["Edit", (w) => editMessage(w, ann.uid, { gid, msgId: target, content: "The census of quokkas!", clientMsgId: "ft-e" })],
+    ["React", (w) => reactToMessage(w, bob.uid, { gid, msgId: target, emoji: "👍", on: true, clientMsgId: "ft-r" })],
+    ["React", (w) => reactToMessage(w, ann.uid, { gid, msgId: target, emoji: "👍", on: true, clientMsgId: "ft-r2" })],
+    ["React", (w) => reactToMessage(w, bob.uid, { gid, msgId: target, emoji: "👍", on: false, clientMsgId: "ft-r3" })],
+    ["Msg", (w) => say(w, "last words")],
+    ["Msg", (w) => void seen.push(rows(w))],
+  ]);
+  expect(outcomes.every((o) => o.ok)).toBe(true);
+  expect(seen[1]).toBe(seen[0]);
+});
+
+test("an edit that changes the words does write them out (the check above can tell)", async () => {
+  const target = await app.writer.run((w) => say(w, "the census of wombats"));
+  const seen: number[] = [];
+  await batch([
+    ["Msg", (w) => say(w, "words before")],
+    ["Msg", (w) => void seen.push(rows(w))],
+    ["Edit", (w) => editMessage(w, ann.uid, { gid, msgId: target, content: "the census of numbats" })],
+    ["Msg", (w) => void seen.push(rows(w))],
+    ["Delete", (w) => deleteMessage(w, ann.uid, { gid, msgId: target })],
+  ]);
+  expect(seen[1]).toBeGreaterThan(seen[0]!);
+});

@@ -1,0 +1,194 @@
+// The services the cluster tests need, brought by the tests themselves: a real
+// PostgreSQL and a real Redis started from their Debian binaries in temporary
+// folders on free ports, once per test process, stopped when it exits. Given
+// RIM_TEST_PG_URL / RIM_TEST_REDIS_URL the tests use those instead. Every
+// wait is on the server's own "ready" line, never on a clock.
+import { SQL } from "bun";
+import { chownSync, existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A port nobody listens on right now (the kernel's pick, released at once). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves with the first line of a stream that matches, and keeps reading it (a full pipe would block the server); rejects when it ends first. */
+function lineOf(stream: ReadableStream<Uint8Array>, pred: (line: string) => boolean, stderr: () => Promise<string>): Promise<string> {
+  const seen: string[] = [];
+  return new Promise((resolve, reject) => {
+    void (async () => {
+      const decoder = new TextDecoder();
+      let buf = "";
+      let found = false;
+      for await (const chunk of stream) {
+        if (found) continue;
+        buf += decoder.decode(chunk, { stream: true });
+        let nl: number;
+        while (!found && (nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          seen.push(line);
+          if (pred(line)) {
+            found = true;
+            resolve(line);
+          }
+        }
+      }
+      if (!found) reject(new Error("the server exited before it was ready:\n" + [...seen, await stderr()].join("\n")));
+    })();
+  });
+}
+
+/**
+ * Runs a service under a shell that holds our end of a pipe: it starts the
+ * service, and when the pipe closes (stop(), or this process ending in any
+ * way, even SIGKILL: bun test runs no exit hooks) it stops the service and
+ * removes its folder. Resolves once the service printed `ready` on stdout.
+ */
+async function supervise(script: string, ready: (line: string) => boolean): Promise<{ stop(): Promise<void> }> {
+  const proc = Bun.spawn(["sh", "-c", script], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  proc.unref();
+  try {
+    await lineOf(proc.stdout, ready, () => new Response(proc.stderr).text());
+  } catch (err) {
+    proc.kill();
+    throw err;
+  }
+  return {
+    async stop() {
+      proc.stdin.end();
+      await proc.exited;
+    },
+  };
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+// ---------------------------------------------------------------- PostgreSQL
+
+const asRoot = process.getuid?.() === 0;
+
+function postgresBin(): string {
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, "bin/initdb"))) : [];
+  if (versions.length === 0) throw new Error("PostgreSQL is not installed: apt-get install -y postgresql (npm test does when it can)");
+  return join(root, versions.sort((a, b) => Number(b) - Number(a))[0]!, "bin");
+}
+
+/** Starts a PostgreSQL cluster of its own; resolves with the URL of its `postgres` database. */
+async function startPostgres(): Promise<string> {
+  const bin = postgresBin();
+  const dir = mkdtempSync(join(tmpdir(), "rim-pg-"));
+  // PostgreSQL refuses to run as root: as root, its commands run as the postgres user, in a folder it owns.
+  let as = "";
+  if (asRoot) {
+    const ids = (await Bun.$`id -u postgres && id -g postgres`.quiet().nothrow()).stdout.toString().trim().split("\n");
+    if (ids.length !== 2) throw new Error("running as root, and there is no postgres user to run PostgreSQL as (apt-get install -y postgresql creates it)");
+    chownSync(dir, Number(ids[0]), Number(ids[1]));
+    as = "runuser -u postgres -- ";
+  }
+  const port = await freePort();
+  const data = join(dir, "data");
+  // fsync off: a test server's durability is not under test, and it makes every commit cheap.
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  // pg_ctl -w returns once the server accepts connections (or failed to start).
+  const script = [
+    `${as}${q(join(bin, "initdb"))} -D ${q(data)} -U rim --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >${q(dir)}/initdb.log 2>&1 || { cat ${q(dir)}/initdb.log >&2; rm -rf ${q(dir)}; exit 1; }`,
+    `${as}${q(join(bin, "pg_ctl"))} start -w -D ${q(data)} -l ${q(dir)}/log -o ${q(options)} >/dev/null 2>&1 || { cat ${q(dir)}/log >&2; rm -rf ${q(dir)}; exit 1; }`,
+    "echo ready",
+    "read _",
+    `${as}${q(join(bin, "pg_ctl"))} stop -w -m immediate -D ${q(data)} >/dev/null 2>&1`,
+    `rm -rf ${q(dir)}`,
+  ].join("\n");
+  await supervise(script, (l) => l === "ready");
+  return `postgres://rim@127.0.0.1:${port}/postgres`;
+}
+
+let pgServer: Promise<string> | undefined;
+
+/** The URL of the test PostgreSQL server's maintenance database (RIM_TEST_PG_URL, or one started on first use). */
+export function postgresServer(): Promise<string> {
+  return (pgServer ??= process.env.RIM_TEST_PG_URL ? Promise.resolve(process.env.RIM_TEST_PG_URL) : startPostgres());
+}
+
+let databases = 0;
+
+/** A new empty database on the test server, for one test: its URL, and a drop that waits until it is gone. */
+export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const server = await postgresServer();
+  const name = `rim_test_${process.pid}_${++databases}`;
+  const admin = new SQL(server, { max: 1 });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.close();
+  }
+  const url = new URL(server);
+  url.pathname = "/" + name;
+  return {
+    url: url.toString(),
+    async drop() {
+      const admin = new SQL(server, { max: 1 });
+      try {
+        await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await admin.close();
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------- Redis
+
+export type RedisServer = {
+  readonly url: string;
+  /** Stops it (SIGTERM) and resolves once it exited. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, resolving once it is ready. */
+  start(): Promise<void>;
+};
+
+/** A redis-server of this test's own, on a free port, with no persistence; stopped when this process ends. */
+export async function startRedis(): Promise<RedisServer> {
+  if (!Bun.which("redis-server")) throw new Error("redis-server is not installed: apt-get install -y redis-server (npm test does when it can)");
+  const dir = mkdtempSync(join(tmpdir(), "rim-redis-"));
+  const port = await freePort();
+  let running: { stop(): Promise<void> } | undefined;
+  const script = [
+    `mkdir -p ${q(dir)}`,
+    `redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --dir ${q(dir)} &`,
+    "pid=$!",
+    "read _",
+    "kill $pid; wait $pid",
+    `rm -rf ${q(dir)}`,
+  ].join("\n");
+  const server: RedisServer = {
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      running = await supervise(script, (l) => l.includes("Ready to accept connections"));
+    },
+    async stop() {
+      const r = running;
+      running = undefined;
+      await r?.stop();
+    },
+  };
+  await server.start();
+  return server;
+}
+
+let redisServer: Promise<string> | undefined;
+
+/** The URL of the shared test Redis (RIM_TEST_REDIS_URL, or one started on first use). Tests that stop Redis start their own. */
+export function redisUrl(): Promise<string> {
+  return (redisServer ??= process.env.RIM_TEST_REDIS_URL ? Promise.resolve(process.env.RIM_TEST_REDIS_URL) : startRedis().then((s) => s.url));
+}
