@@ -6,7 +6,11 @@
 //   bun bench/compare.ts [--rim NAME=DIR]... [--rounds 5] [--size 100]
 //                        [--mode closed|open] [--rate 5000] [--inflight 64]
 //                        [--warmup 1000] [--duration 3000] [--syscalls] [--profile DIR]
-//                        [--edit-share 0.1]
+//                        [--mode mixed [--rest-rate 1000]] [--edit-share 0.1]
+// --mode mixed: issue 9's REST target, as bench/scenarios/mixed.ts loads it: the
+// open-loop fan-out (--rate) and, at the same time, REST writes (--rest-rate:
+// group/read of the fan-out group 80 %, renames of groups of 10 20 %); no
+// ceiling (it has no REST); medians of REST p50/p99 and the fan-out's p99s.
 // --edit-share: every rim also runs as NAME+changes (a server of its own),
 // with that share of the frames Edit and React; the summary then gives the
 // same-round ratio of its frames/s to NAME's (the target: ≥ 0.9).
@@ -17,8 +21,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FanoutConfig } from "./clients/fanout";
+import type { RestConfig } from "./clients/rest";
 import { closeSeedDb, openSeedDb, productionHash, seedGroup, seedUsers, useMigrations } from "./lib/seed";
-import { ROOT, runClient, startServer, type ServerProc } from "./lib/spawn";
+import { ROOT, runClient, startClient, startServer, type ServerProc } from "./lib/spawn";
 import { table } from "./lib/stats";
 import { MIGRATIONS } from "../src/db/migrations.gen";
 
@@ -36,7 +41,9 @@ for (let i = 0; i < argv.length; i++) {
 if (rims.length === 0) rims.push({ name: "rim", dir: ROOT });
 const rounds = Number(value("--rounds", "5"));
 const size = Number(value("--size", "100"));
-const mode = value("--mode", "closed") as "closed" | "open";
+const mixedMode = value("--mode", "closed") === "mixed";
+const mode = (mixedMode ? "open" : value("--mode", "closed")) as "closed" | "open";
+const restRate = Number(value("--rest-rate", "1000"));
 const rate = Number(value("--rate", "5000"));
 const inflight = Number(value("--inflight", "64"));
 const warmupMs = Number(value("--warmup", "1000"));
@@ -50,7 +57,8 @@ const SYSCALLS = ["sendto", "write", "pwrite64", "pread64", "recvfrom", "fdatasy
 
 const dir = mkdtempSync(join(tmpdir(), "rim-compare-"));
 const hash = await productionHash();
-const servers: { name: string; s: ServerProc; gid: number; users: { uid: number; token: string }[]; editShare: number; plain?: string }[] = [];
+type Side = { gid: number; owner: { token: string } };
+const servers: { name: string; s: ServerProc; gid: number; users: { uid: number; token: string }[]; editShare: number; plain?: string; side?: Side[] }[] = [];
 try {
   for (const r of rims) {
     useMigrations((await import(join(r.dir, "src/db/migrations.gen.ts"))).MIGRATIONS);
@@ -60,14 +68,17 @@ try {
       const db = openSeedDb(file);
       const users = seedUsers(db, size, hash);
       const gid = seedGroup(db, users.map((u) => u.uid));
+      // Side groups of 10, each renamed by its first member (as in bench/scenarios/mixed.ts).
+      const side: Side[] = [];
+      for (let i = 0; mixedMode && i + 10 <= users.length; i += 10) side.push({ gid: seedGroup(db, users.slice(i, i + 10).map((u) => u.uid)), owner: users[i]! });
       closeSeedDb(db);
       const rimCmd = ["bun", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, name)] : []), join(r.dir, "src/main.ts")];
-      servers.push({ name, s: await startServer({ kind: "rim", rimCmd, db: file }), gid, users, editShare: share, ...(share > 0 ? { plain: r.name } : {}) });
+      servers.push({ name, s: await startServer({ kind: "rim", rimCmd, db: file }), gid, users, editShare: share, side, ...(share > 0 ? { plain: r.name } : {}) });
     }
   }
   useMigrations(MIGRATIONS);
   // The ceiling ignores who logs in; it needs a gid and users to hand to the client.
-  servers.push({ name: "ceiling", s: await startServer({ kind: "ceiling" }), gid: 1, users: servers[0]!.users, editShare: 0 });
+  if (!mixedMode) servers.push({ name: "ceiling", s: await startServer({ kind: "ceiling" }), gid: 1, users: servers[0]!.users, editShare: 0 });
 
   const rows: any[] = [];
   const load = () => Math.round(loadavg()[0]! * 100) / 100;
@@ -93,7 +104,30 @@ try {
       const perf = syscalls
         ? Bun.spawn(["perf", "stat", "-x", ",", "-o", statFile, "-e", SYSCALLS.map((c) => `syscalls:sys_enter_${c}`).join(","), "-p", String(x.s.pid)], { stderr: "ignore" })
         : null;
-      const r = await runClient("fanout", cfg, { dir, timeoutMs: warmupMs + durationMs + 60_000 });
+      let r: any;
+      if (mixedMode) {
+        const restCfg: RestConfig = {
+          url: x.s.url,
+          serverPid: x.s.pid,
+          rate: restRate,
+          warmupMs,
+          durationMs,
+          seed: 7 + round,
+          ops: [
+            { name: "group/read", weight: 0.8, path: "/api/message/group/read", users: x.users.slice(1).map((u) => ({ token: u.token, body: { gid: x.gid } })) },
+            { name: "group/update", weight: 0.2, path: "/api/group/update", users: x.side!.map((g) => ({ token: g.owner.token, body: { id: g.gid, name: "side $n" } })) },
+          ],
+        };
+        const rest = startClient("rest", restCfg, { dir, timeoutMs: warmupMs + durationMs + 60_000 });
+        await rest.waitLine("READY", 60_000);
+        const fan = startClient("fanout", cfg, { dir, timeoutMs: warmupMs + durationMs + 60_000 });
+        await fan.waitLine("STARTED", 60_000);
+        rest.release();
+        fan.release();
+        const [f, rr] = await Promise.all([fan.result, rest.result]);
+        r = { ...f, rest: rr };
+        console.error(`round ${round} ${x.name}: REST ${rr.achieved_per_s}/s p50/p99 ${rr.latency_ms.p50}/${rr.latency_ms.p99} ms, errors ${rr.errors}`);
+      } else r = await runClient("fanout", cfg, { dir, timeoutMs: warmupMs + durationMs + 60_000 });
       if (perf) {
         perf.kill("SIGINT");
         await perf.exited;
@@ -117,9 +151,28 @@ try {
     return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   };
   const r2 = (v: number) => Math.round(v * 100) / 100;
+  if (mixedMode) {
+    const mixed = servers.map((x) => {
+      const mine = rows.filter((r) => r.name === x.name);
+      return [
+        x.name,
+        median(mine.map((r) => r.rest.latency_ms.p50)),
+        median(mine.map((r) => r.rest.latency_ms.p99)),
+        mine.map((r) => r.rest.latency_ms.p99).join(" "),
+        median(mine.map((r) => r.ack_ms.p99)),
+        median(mine.map((r) => r.e2e_ms.p99)),
+        median(mine.map((r) => r.server_cpu_pct)),
+        median(mine.map((r) => r.load)),
+        // Not "undelivered": the fan-out's receivers also get the Read notifications of group/read, extra frames it counts.
+        mine.reduce((n, r) => n + (r.errors ?? 0) + (r.rest.errors ?? 0), 0),
+      ];
+    });
+    console.log(`REST ${restRate}/s (group/read of the group of ${size} 80 %, renames of groups of 10 20 %) with the fan-out open ${rate}/s, ${rounds} rounds of ${durationMs} ms; medians, ms`);
+    console.log(table(["server", "REST p50", "REST p99", "REST p99 per round", "ack p99", "e2e p99", "srv cpu%", "load", "errors"], mixed));
+  }
   const summary = servers.map((x) => {
     const mine = rows.filter((r) => r.name === x.name);
-    const ratios = mine.map((r) => r.deliveries_per_s / rows.find((c) => c.name === "ceiling" && c.round === r.round)!.deliveries_per_s);
+    const ratios = mine.map((r) => r.deliveries_per_s / (rows.find((c) => c.name === "ceiling" && c.round === r.round)?.deliveries_per_s ?? NaN));
     return [
       x.name,
       median(mine.map((r) => r.msgs_per_s)),

@@ -25,6 +25,7 @@ export const OPTIONS = {
   },
   files: { schema: z.string().default(""), help: "folder of uploaded files (default: files/ beside the --db file)" },
   sync: { schema: z.enum(["full", "normal"]).default("full"), help: "full: nothing is acked before it is fsynced (survives power loss); normal: survives process crashes only" },
+  walRestartFrames: { schema: int(16, 1_000_000).default(4096), help: "WAL pages (4 KiB each) after which the checkpoint thread starts the WAL over: its size on disk" },
   tokenTtlDays: { schema: int(1, 3650).default(30), help: "days a login token stays valid" },
   bodyLimit: { schema: int(1024).default(1024 * 1024), help: "largest REST request body in bytes" },
   maxUpload: { schema: int(1).default(25 * 1024 * 1024), help: "largest uploaded file in bytes (413 above); apart from --body-limit" },

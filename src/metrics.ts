@@ -19,6 +19,8 @@ const HELP: Record<string, [type: "counter" | "gauge" | "histogram", help: strin
   rim_commits_total: ["counter", "group commits of WebSocket frames"],
   rim_commit_jobs_total: ["counter", "frames handled by group commits"],
   rim_commit_seconds: ["histogram", "time from BEGIN to COMMIT of a group commit"],
+  rim_wal_restarts_total: ["counter", "WAL restarts by the checkpoint worker, by outcome (busy: a reader held the WAL)"],
+  rim_write_held_seconds_total: ["counter", "time the write path held its commits for WAL restarts"],
   rim_pushes_total: ["counter", "frames published to group and user topics"],
   rim_deliveries_total: ["counter", "socket deliveries of published frames"],
   rim_ws_closed_total: ["counter", "WebSocket closes by reason"],

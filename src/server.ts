@@ -7,6 +7,7 @@ import { createHttpApp } from "./http/app";
 import type { SocketData } from "./ws/hub";
 import { createSocketHandlers, newSocketData } from "./ws/server";
 import { collectFiles } from "./domain/files";
+import { startCheckpoints } from "./db/checkpoints";
 import { lastRevocationId, purgeExpiredSessions, revocationsAfter } from "./domain/sessions";
 import { runSync } from "./domain/store";
 
@@ -128,6 +129,17 @@ export function startServer(app: App): Running {
   }
 
   const timers = startTimers(app);
+  // The serving process checkpoints the WAL off the event loop (a CLI command on the same file keeps SQLite's own).
+  const checkpoints = startCheckpoints(app.db.$client, app.config.db, {
+    hold: () => app.writer.hold(),
+    release: () => app.writer.release(),
+    onError: (err) => app.log.error("db.checkpoint_failed", { error: String(err) }),
+    restartFrames: app.config.walRestartFrames,
+    onRestart(restarted, heldMs) {
+      app.metrics.inc("rim_wal_restarts_total", { outcome: restarted ? "ok" : "busy" });
+      app.metrics.inc("rim_write_held_seconds_total", undefined, heldMs / 1000);
+    },
+  });
 
   const url = `http://${app.config.host === "0.0.0.0" ? "127.0.0.1" : app.config.host}:${server.port}`;
   app.log.info("server.listening", { url, legacyWsPort: legacy?.port ?? 0, db: app.config.db });
@@ -140,6 +152,8 @@ export function startServer(app: App): Running {
       // Stop accepting, commit what is queued (its acks go out), then say goodbye.
       timers.stop();
       const stopped = Promise.all([server.stop(), legacy?.stop()]);
+      // After its checkpoint in progress, if any: the writes it held go on.
+      await checkpoints.stop();
       app.writer.flush();
       // The acks of that last commit leave once it is on disk: wait for them before closing.
       await app.writer.settled().catch(() => {});

@@ -2,7 +2,8 @@
 //
 // A cycle: senders on several sockets pipeline Msg frames (group commit on,
 // synchronous=FULL) and record every ack; the server is SIGKILLed at a random
-// moment under load, restarted on the same file, and then:
+// moment under load (its WAL restarted every 64 pages, so kills also land in
+// checkpoints and in commits held for them), restarted on the same file, and then:
 //   - PRAGMA integrity_check is "ok";
 //   - every acked message is stored with its group, sender, content, seq and clientMsgId;
 //   - each group's seq runs 1..max without gaps or repeats (and groups.last_seq/last_msg_id agree);
@@ -48,7 +49,7 @@ export class ServerProcess {
 
   /** Starts `rim serve` on dbFile and resolves once it logs the address it listens on. */
   static start(dbFile: string, extra: string[] = []): Promise<ServerProcess> {
-    const args = ["src/main.ts", "serve", "--host", "127.0.0.1", "--port", "0", "--db", dbFile, "--sync", "full", "--ws-rate", "0", "--register-max-per-ip", "0", "--argon2-memory", "256", "--argon2-time", "1", ...extra];
+    const args = ["src/main.ts", "serve", "--host", "127.0.0.1", "--port", "0", "--db", dbFile, "--sync", "full", "--wal-restart-frames", "64", "--ws-rate", "0", "--register-max-per-ip", "0", "--argon2-memory", "256", "--argon2-time", "1", ...extra];
     const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     const tail: string[] = [];
     const errorLines: string[] = [];

@@ -185,6 +185,29 @@ describe("nothing is heard of before it is durable", () => {
     expect((await write).status).toBe(200);
     expect((await read).body.data.find((g: { id: number }) => g.id === gid).name).toBe("renamed");
   });
+
+  test("a REST write answered by its own write leaves once that write is durable, not waiting for a message committed after it; a read then waits for the message", async () => {
+    const { s, a, gid, open } = await setup();
+    const ca = await open(a);
+    s.disk.hold();
+    const write = rest(s, "/api/group/update", a.token, { id: gid, name: "renamed first" });
+    await s.disk.held();
+    // A message commits while the rename's fsync is held: it waits for the next fsync.
+    const [ack] = await started(s, () => fire(ca, "Msg", { gid, content: "committed after the rename" }));
+    s.disk.release();
+    // The rename's fsync is done; the message's is now the one held.
+    await s.disk.held();
+    expect(await write).toMatchObject({ status: 200, body: { ok: true, data: true } });
+    let readDone = false;
+    const read = rest(s, `/api/message/history`, a.token, { gid, size: 10 }).then((r) => ((readDone = true), r));
+    const probe = await connect(s);
+    await roundTrip(probe);
+    probe.close();
+    expect(readDone).toBe(false);
+    s.disk.release();
+    expect(await ack).toMatchObject({ content: "Ok" });
+    expect((await read).body.data.map((m: { msg: { content: string } }) => m.msg.content)).toContain("committed after the rename");
+  });
 });
 
 describe("a Login in flight sees every change, whichever order they commit in", () => {

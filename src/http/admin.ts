@@ -8,7 +8,7 @@ import { createInvite } from "../domain/invites";
 import { currentSettings, INVITERS, REGISTRATION, saveSettings } from "../domain/settings";
 import { databaseStats } from "../domain/stats";
 import { hashPassword } from "../domain/users";
-import { callerUid, reply } from "./context";
+import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, replies, RestRoutes, time, User } from "./openapi";
 import { adminPasswordBody, adminUsersQuery, id, inviteIdBody, settingsBody, uidBody } from "./schemas";
 
@@ -34,30 +34,30 @@ export function adminRoutes(app: App) {
       const b = c.req.valid("json");
       const me = callerUid(c);
       await app.write((w) => setUserDisabled(w, me, b.uid, true));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(route({ method: "post", path: "/user/enable", summary: "Admin: enable a user", request: jsonBody(uidBody), responses: ok }), async (c) => {
       const b = c.req.valid("json");
       const me = callerUid(c);
       await app.write((w) => setUserDisabled(w, me, b.uid, false));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(route({ method: "post", path: "/user/password", summary: "Admin: set a user's password (revokes tokens, closes sockets)", request: jsonBody(adminPasswordBody), responses: ok }), async (c) => {
       const b = c.req.valid("json");
       const hash = await hashPassword(app, b.password);
       await app.write((w) => setUserPassword(w, b.uid, hash));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(route({ method: "get", path: "/invites", summary: "Admin: invites, newest first, with their status", responses: replies(z.array(Invite)) }), async (c) => reply(c, await app.read(listInvites(app))))
     .openapi(route({ method: "post", path: "/invite/create", summary: "Admin: a single-use invite code and its link", responses: replies(z.object({ code: z.string(), link: z.string() })) }), async (c) => {
       const me = callerUid(c);
       const code = await app.write((w) => createInvite(w, me, app.config.inviteTtlDays));
-      return reply(c, { code, link: `/app/#invite=${code}` });
+      return replyWritten(c, { code, link: `/app/#invite=${code}` });
     })
     .openapi(route({ method: "post", path: "/invite/revoke", summary: "Admin: revoke a live invite", request: jsonBody(inviteIdBody), responses: ok }), async (c) => {
       const b = c.req.valid("json");
       await app.write((w) => revokeInvite(w, b.id));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(route({ method: "get", path: "/settings", summary: "Admin: the registration policy and who may invite", responses: replies(Settings) }), async (c) => reply(c, await settingsOf(app)))
     .openapi(route({ method: "post", path: "/settings", summary: "Admin: change them (kept across restarts; they override --registration)", request: jsonBody(settingsBody), responses: replies(Settings) }), async (c) => {

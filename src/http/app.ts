@@ -97,8 +97,9 @@ export function createHttpApp(app: App) {
   http.use("*", (c, next) => (isUpload(c) ? next() : limitBody(c, next)));
   http.use("/api/*", async (c, next) => {
     await next();
-    // A reply never shows what is not yet durable: it leaves once every write committed before it is (usually at once).
-    await app.writer.settled();
+    // A reply never shows what is not yet durable: it leaves once every write that has run before it is (usually at
+    // once), or, answered by its own write (replyWritten), as soon as that write is.
+    if (!c.get("answeredByWrite")) await app.writer.settled();
   });
   http.use("/api/*", async (c, next) => {
     // rim's demo client sends a stale Authorization header on login and create: ignore it there.

@@ -7,7 +7,7 @@ import { AppError, badRequest, forbidden, okEnvelope } from "../errors";
 
 export type Env = {
   /** client: the address and TLS of whoever is asking, read through a trusted proxy (net.ts). */
-  Variables: { session: Session; client: ClientInfo };
+  Variables: { session: Session; client: ClientInfo; answeredByWrite?: true };
   Bindings: { ip?: string };
 };
 export type Ctx = Context<Env>;
@@ -80,6 +80,19 @@ export function readQuery<S extends z.ZodType>(c: Ctx, schema: S): z.output<S> {
 }
 
 export const reply = <const T>(c: Ctx, data: T) => c.json(okEnvelope(data), 200);
+
+/**
+ * The reply of a write route answered by its own write's result (or a constant),
+ * with nothing read after that write settled. The write path settles jobs in
+ * commit order, so once its write is durable and announced, so is every write
+ * committed before it, which is all its reads could have seen: the API
+ * middleware need not wait for writes committed since (under a stream of
+ * messages, the next fsync).
+ */
+export function replyWritten<const T>(c: Ctx, data: T) {
+  c.set("answeredByWrite", true);
+  return reply(c, data);
+}
 
 /** A uid in a body or query may only name the caller; left out, it means the caller. */
 export function callerUid(c: Ctx, claimed?: number): number {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { App } from "../app";
 import { listFriends, requestFriend, respondToFriend } from "../domain/friends";
 import { friendAddBody, friendListQuery, friendModifyBody } from "./schemas";
-import { callerUid, reply } from "./context";
+import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, replies, RestRoutes, User } from "./openapi";
 
 export function friendRoutes(app: App) {
@@ -12,7 +12,7 @@ export function friendRoutes(app: App) {
       const b = c.req.valid("json");
       const me = callerUid(c, b.uid);
       await app.write((w) => requestFriend(w, me, b.fid));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(createRoute({ method: "get", path: "/list", summary: "0 pending (dir=in: sent to you), 1 friends, 2 rejected", security: BEARER, request: { query: friendListQuery }, responses: replies(z.array(User)) }), async (c) => {
       const q = c.req.valid("query");
@@ -22,6 +22,6 @@ export function friendRoutes(app: App) {
       const b = c.req.valid("json");
       const me = callerUid(c, b.uid);
       await app.write((w) => respondToFriend(w, me, b.fid, b.status));
-      return reply(c, true);
+      return replyWritten(c, true);
     });
 }

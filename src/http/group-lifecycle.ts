@@ -5,7 +5,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { App } from "../app";
 import { changeRole, deleteGroup, leaveGroup, transferGroup } from "../domain/groups";
-import { callerUid, reply } from "./context";
+import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, replies, RestRoutes } from "./openapi";
 import { gidBody, roleBody, transferBody } from "./schemas";
 
@@ -15,24 +15,24 @@ export function groupLifecycleRoutes(app: App) {
       const b = c.req.valid("json");
       const me = callerUid(c);
       await app.write((w) => leaveGroup(w, me, b.gid));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(createRoute({ method: "post", path: "/transfer", summary: "Owner: make a member the owner; you become an admin", security: BEARER, request: jsonBody(transferBody), responses: replies(z.literal(true)) }), async (c) => {
       const b = c.req.valid("json");
       const me = callerUid(c);
       await app.write((w) => transferGroup(w, me, b.gid, b.uid));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(createRoute({ method: "post", path: "/role", summary: "Owner: make a member an admin (2) or an admin a member (1)", security: BEARER, request: jsonBody(roleBody), responses: replies(z.literal(true)) }), async (c) => {
       const b = c.req.valid("json");
       const me = callerUid(c);
       await app.write((w) => changeRole(w, me, b.gid, b.uid, b.role));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(createRoute({ method: "post", path: "/delete", summary: "Owner: delete the group; members get GroupDeleted, then nothing more of it", security: BEARER, request: jsonBody(gidBody), responses: replies(z.literal(true)) }), async (c) => {
       const b = c.req.valid("json");
       const me = callerUid(c);
       await app.write((w) => deleteGroup(w, me, b.gid));
-      return reply(c, true);
+      return replyWritten(c, true);
     });
 }

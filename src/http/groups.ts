@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { App } from "../app";
 import { addMembers, createGroup, listGroupsOf, listMembers, removeMembers, updateGroup } from "../domain/groups";
 import { changeMembersBody, createGroupBody, gidQuery, id, ownUidQuery, updateGroupBody } from "./schemas";
-import { callerUid, reply } from "./context";
+import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, Group, jsonBody, Member, replies, RestRoutes } from "./openapi";
 
 export function groupRoutes(app: App) {
@@ -12,13 +12,13 @@ export function groupRoutes(app: App) {
       const b = c.req.valid("json");
       const me = callerUid(c, b.group.creatorUid);
       const { gid } = await app.write((w) => createGroup(w, me, { ...b.group, members: b.users }));
-      return reply(c, gid);
+      return replyWritten(c, gid);
     })
     .openapi(createRoute({ method: "post", path: "/update", summary: "Rename or change the avatar (admins)", security: BEARER, request: jsonBody(updateGroupBody), responses: replies(z.literal(true)) }), async (c) => {
       const b = c.req.valid("json");
       const me = callerUid(c);
       await app.write((w) => updateGroup(w, me, { gid: b.id, name: b.name, avatar: b.avatar }));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(createRoute({ method: "get", path: "/get", summary: "Your groups (uid must be yours)", security: BEARER, request: { query: ownUidQuery }, responses: replies(z.array(Group)) }), async (c) => reply(c, await app.read(listGroupsOf(app, callerUid(c, c.req.valid("query").uid)))))
     .openapi(createRoute({ method: "get", path: "/user/get", summary: "Members of a group you are in", security: BEARER, request: { query: gidQuery }, responses: replies(z.array(Member)) }), async (c) => reply(c, await app.read(listMembers(app, callerUid(c), c.req.valid("query").gid))))
@@ -26,6 +26,6 @@ export function groupRoutes(app: App) {
       const b = c.req.valid("json");
       const me = callerUid(c);
       await app.write((w) => (b.opType === 1 ? addMembers(w, me, b.gid, b.uids) : removeMembers(w, me, b.gid, b.uids)));
-      return reply(c, true);
+      return replyWritten(c, true);
     });
 }

@@ -7,7 +7,7 @@ import type { App } from "../app";
 import { announceChange, deleteMessage, editMessage, reactToMessage, type Change } from "../domain/changes";
 import type { WriteCtx } from "../write/writer";
 import { emoji } from "../protocol/frames";
-import { callerUid, reply } from "./context";
+import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, MessageInfo, replies, RestRoutes } from "./openapi";
 import { id } from "./schemas";
 
@@ -31,7 +31,7 @@ export function messageChangeRoutes(app: App) {
       const message = await app.write(function* (w) {
         return done(w, yield* editMessage(w, me, b));
       });
-      return reply(c, message);
+      return replyWritten(c, message);
     })
     .openapi(route("/delete", "Delete a message (its sender, or the group's owner or an admin); members get Notify Deleted", deleteBody), async (c) => {
       const b = c.req.valid("json") as z.output<typeof deleteBody>;
@@ -39,7 +39,7 @@ export function messageChangeRoutes(app: App) {
       const message = await app.write(function* (w) {
         return done(w, yield* deleteMessage(w, me, b));
       });
-      return reply(c, message);
+      return replyWritten(c, message);
     })
     .openapi(route("/react", "Add (on: true) or take back (on: false) your reaction; idempotent; members get Notify Reacted", reactBody), async (c) => {
       const b = c.req.valid("json") as z.output<typeof reactBody>;
@@ -47,6 +47,6 @@ export function messageChangeRoutes(app: App) {
       const message = await app.write(function* (w) {
         return done(w, yield* reactToMessage(w, me, b));
       });
-      return reply(c, message);
+      return replyWritten(c, message);
     });
 }

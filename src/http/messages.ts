@@ -5,7 +5,7 @@ import { history } from "../domain/messages";
 import { chatList, markGroupRead } from "../domain/reads";
 import { notifyFrame } from "../push";
 import { chatListBody, groupReadBody, historyBody } from "./schemas";
-import { callerUid, reply } from "./context";
+import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, ChatListItem, ChatMessage, jsonBody, replies, RestRoutes } from "./openapi";
 
 export function messageRoutes(app: App) {
@@ -27,6 +27,6 @@ export function messageRoutes(app: App) {
         const upTo = yield* markGroupRead(w, me, b.gid);
         if (upTo !== null) w.effects.push({ type: "publish", gid: b.gid, data: notifyFrame("Read", me, b.gid, upTo) });
       });
-      return reply(c, true);
+      return replyWritten(c, true);
     });
 }

@@ -3,7 +3,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { App } from "../app";
 import { directory, updateProfile } from "../domain/people";
-import { callerUid, reply } from "./context";
+import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, replies, RestRoutes, User } from "./openapi";
 import { directoryQuery, profileBody } from "./schemas";
 
@@ -16,6 +16,6 @@ export function peopleRoutes(app: App) {
     .openapi(createRoute({ method: "post", path: "/update", summary: "Change your name, avatar or email; returns your profile", security: BEARER, request: jsonBody(profileBody), responses: replies(User) }), async (c) => {
       const b = c.req.valid("json");
       const me = callerUid(c);
-      return reply(c, await app.write((w) => updateProfile(w, me, b)));
+      return replyWritten(c, await app.write((w) => updateProfile(w, me, b)));
     });
 }

@@ -8,7 +8,7 @@ import { settingsOf } from "./admin";
 import { revokeSession, resolveToken } from "../domain/sessions";
 import { changePassword, getUser, login, registerUser, searchUser } from "../domain/users";
 import { accountQuery, createUserBody, id, loginBody, passwordBody, tokenQuery, uidQuery } from "./schemas";
-import { clientIp, reply } from "./context";
+import { clientIp, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, PUBLIC, replies, RestRoutes, User } from "./openapi";
 
 export function userRoutes(app: App) {
@@ -31,13 +31,13 @@ export function userRoutes(app: App) {
     .openapi(createRoute({ method: "post", path: "/invite", summary: "Create a single-use invite code", security: BEARER, responses: replies(z.string()) }), async (c) => {
       const me = c.get("session").userId;
       if ((await settingsOf(app)).inviters === "admins" && !(await app.read(isAdmin(app, me)))) throw forbidden("only server admins may create invites here");
-      return reply(c, await app.write((w) => createInvite(w, me, app.config.inviteTtlDays)));
+      return replyWritten(c, await app.write((w) => createInvite(w, me, app.config.inviteTtlDays)));
     })
     .openapi(createRoute({ method: "post", path: "/logout", summary: "Revoke this token and close its sockets", security: BEARER, responses: replies(z.literal(true)) }), async (c) => {
       const session = c.get("session");
       // Its sockets, here or in any process on this database, are closed once the revocation is durable.
       await app.write((w) => revokeSession(w, session));
-      return reply(c, true);
+      return replyWritten(c, true);
     })
     .openapi(createRoute({ method: "post", path: "/password", summary: "Change password; revokes your other tokens", security: BEARER, request: jsonBody(passwordBody), responses: replies(z.literal(true)) }), async (c) => {
       const b = c.req.valid("json");

@@ -92,9 +92,14 @@ export function createWriter(deps: {
   let pending: Job[] = [];
   let scheduled = false;
   let running = false;
-  // Jobs submitted and not yet settled: settled() waits only when there are some.
-  let inFlight = 0;
+  // Jobs run so far (their writes visible to any read) and jobs settled (durable and announced); both count in
+  // submission order, so settled() waits for exactly the jobs that ran before it was called.
+  let ranJobs = 0;
+  let settledJobs = 0;
+  let settledWaiters: { target: number; resolve: () => void }[] = [];
   let closed = false;
+  // Held (db/checkpoints.ts): the WAL is being restarted by another connection; jobs queue meanwhile.
+  let held = false;
   const commitListeners = new Set<(jobs: number) => void>();
 
   function runJob(job: Job): Ran {
@@ -157,9 +162,12 @@ export function createWriter(deps: {
 
   function flush() {
     scheduled = false;
+    if (held) return;
     const jobs = pending;
     pending = [];
     if (jobs.length === 0) return;
+    // From here on their writes may be read (committed or not): settled() called later waits for them.
+    ranJobs += jobs.length;
     let results: Ran[] = [];
     running = true;
     try {
@@ -216,11 +224,17 @@ export function createWriter(deps: {
   }
 
   function settleJob(job: Job, r: Ran) {
-    inFlight--;
+    settledJobs++;
     try {
       for (const e of r.effects) deps.apply(e);
     } catch (err) {
       log.error("write.effect_failed", { error: String((err as Error)?.stack ?? err) });
+    }
+    // Before the job's own settle, which could throw: a waiter resolves in a later microtask either way.
+    if (settledWaiters.length && settledWaiters[0]!.target <= settledJobs) {
+      const ready = settledWaiters.filter((x) => x.target <= settledJobs);
+      settledWaiters = settledWaiters.filter((x) => x.target > settledJobs);
+      for (const x of ready) x.resolve();
     }
     job.settle(r.outcome);
   }
@@ -230,7 +244,6 @@ export function createWriter(deps: {
       // A job that submits another would see it land in a later commit: a bug, not a feature.
       if (running) throw new Error("writer: a job may not submit another job");
       if (closed) return job.settle({ ok: false, error: new AppError("internal", "shutting down, try again") });
-      inFlight++;
       pending.push(job);
       if (pending.length >= MAX_BATCH) flush();
       else if (!scheduled) {
@@ -244,10 +257,14 @@ export function createWriter(deps: {
         writer.submit({ run: fn, db: opts.db ?? true, settle: (o) => (o.ok ? resolve(o.value as T) : reject(o.error)) });
       });
     },
-    /** Resolves once every write submitted so far is durable and announced, so a read never shows what is not. */
+    /**
+     * Resolves once every write that has run so far (and so may show in a read) is durable and announced, so a
+     * reply never shows what is not; writes still queued are not waited for, and no job is added to wait.
+     */
     settled(): Promise<void> {
-      if (inFlight === 0) return Promise.resolve();
-      return writer.run(() => undefined, { db: false });
+      const target = ranJobs;
+      if (settledJobs >= target) return Promise.resolve();
+      return new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
     },
     /** Calls fn after each commit (before it is durable): a hook for tests that force interleavings. */
     onCommit(fn: (jobs: number) => void): () => void {
@@ -255,8 +272,20 @@ export function createWriter(deps: {
       return () => commitListeners.delete(fn);
     },
     flush,
+    /** Commits nothing until release(); jobs submitted meanwhile queue up. */
+    hold() {
+      held = true;
+    },
+    release() {
+      held = false;
+      if (pending.length > 0 && !scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
     /** Commits what is queued, then refuses new jobs (the database is about to close). */
     close() {
+      held = false;
       flush();
       closed = true;
     },
