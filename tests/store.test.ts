@@ -150,6 +150,9 @@ const failure = (err: unknown) => {
   return { error: e.code };
 };
 
+// Each case's answer on SQLite (which runs first), for PostgreSQL's to be compared with.
+const answers: Record<string, unknown> = {};
+
 describe.each(["sqlite", "postgres"] as const)("the domain over the %s store", (engine) => {
   let store: Store;
   let run: (flow: Flow<unknown>) => Promise<unknown>;
@@ -180,7 +183,6 @@ describe.each(["sqlite", "postgres"] as const)("the domain over the %s store", (
 
   let ids = 0;
   const ctx = () => ({ store, clock: () => NOW, limits: { maxContent: 100 }, effects: [], onRollback() {}, newId: (n = 21) => `id${++ids}`.padEnd(n, "x"), auth: { tokenTtlMs: 1000 } }) as unknown as Ctx;
-  const answers: Record<string, unknown> = (globalThis as { storeAnswers?: Record<string, unknown> }).storeAnswers ??= {};
 
   test.each(CASES.map((c, i) => [c.name, i] as const))("%s", async (_name, i) => {
     const c = CASES[i]!;
