@@ -188,7 +188,7 @@ return 0
 class Unavailable extends Error {}
 
 /** The shared limits in the Redis at url. Connects in the background: until then (and whenever Redis is down) each limit counts locally. */
-export function createRedisSharedState(opts: RedisSharedOptions): SharedState & { readonly node: string; heartbeat(): Promise<void> } {
+export function createRedisSharedState(opts: RedisSharedOptions): SharedState & { readonly node: string; heartbeat(): Promise<void>; halt(): void } {
   const node = crypto.randomUUID();
   const log = opts.log;
   const p = opts.prefix ?? "rim:";
@@ -206,8 +206,8 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
   let degraded = false;
   // This node's sockets counted in Redis, and those refused there (the Login job reads the verdict).
   const held = new Map<object, number>();
-  // Sockets that closed while their reservation was on its way: released as it lands.
-  const gone = new WeakSet<object>();
+  // Reservations on their way to Redis; a socket released meanwhile (closed) loses its entry, and the count is given back as it lands.
+  const pending = new Map<object, object>();
 
   const fellBack = (what: string, err: unknown) => {
     if (degraded) return;
@@ -215,18 +215,23 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     log?.warn("redis.limits_local", { what, error: err instanceof Error ? err.message : String(err), note: "limits count on this node only until Redis answers" });
   };
 
+  const deadline = () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Unavailable(`no answer within ${timeoutMs} ms`)), timeoutMs)));
+    return Object.assign(late, { cancel: () => clearTimeout(timer) });
+  };
+
   /** One call to Redis within the deadline; Unavailable when it is down or late. */
   const call = async <T>(command: string, args: string[]): Promise<T> => {
     const c = client;
     if (!c) throw new Unavailable("not connected");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Unavailable(`no answer within ${timeoutMs} ms`)), timeoutMs)));
+    const late = deadline();
     try {
       return (await Promise.race([c.send(command, args), late])) as T;
     } catch (err) {
       throw err instanceof Unavailable ? err : new Unavailable(err instanceof Error ? err.message : String(err));
     } finally {
-      clearTimeout(timer);
+      late.cancel();
     }
   };
   const script = <T>(lua: string, keys: string[], args: (string | number)[]) => call<T>("EVAL", [lua, String(keys.length), ...keys, ...args.map(String)]);
@@ -267,8 +272,11 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     try {
       await c.connect();
       if (closed) return c.close();
+      // This node's share goes in before anything else may use the connection.
+      const late = deadline();
+      await Promise.race([c.send("EVAL", [RESYNC, "1", nodesKey, p, node, String(nodeTtlMs), share()]), late]).finally(late.cancel);
+      if (closed) return c.close();
       client = c;
-      await resync();
     } catch (err) {
       if (client === c) client = null;
       c.onclose = null;
@@ -354,25 +362,35 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
         const before = held.get(ws);
         if (before === uid) return true;
         if (before !== undefined) this.release(ws);
-        let ok: boolean;
+        const ticket = {};
+        pending.set(ws, ticket);
+        let counted: boolean;
         try {
-          ok = (await script<number>(SOCKET_RESERVE, [nodesKey, `${p}c:${uid}`, `${p}n:${node}`], [node, uid, max])) === 1;
+          counted = (await script<number>(SOCKET_RESERVE, [nodesKey, `${p}c:${uid}`, `${p}n:${node}`], [node, uid, max])) === 1;
         } catch (err) {
+          pending.delete(ws);
           fellBack("sockets", err);
-          return localCount() < max;
+          // Counted on this node only; written to Redis with the rest of this node's share when it is back.
+          const ok = localCount() < max;
+          if (ok) held.set(ws, uid);
+          return ok;
         }
-        if (!ok) return false;
-        if (gone.has(ws)) call("EVAL", [SOCKET_RELEASE, "1", `${p}c:${uid}`, node]).catch(() => {});
-        else held.set(ws, uid);
-        return true;
+        const stillWanted = pending.get(ws) === ticket;
+        pending.delete(ws);
+        if (counted && stillWanted) held.set(ws, uid);
+        else if (counted) script(SOCKET_RELEASE, [`${p}c:${uid}`], [node]).catch((err) => fellBack("sockets", err));
+        return counted;
       },
       release(ws) {
-        gone.add(ws);
+        pending.delete(ws);
         const uid = held.get(ws);
         if (uid === undefined) return;
         held.delete(ws);
         // Lost while Redis is down: the resync on its return writes the counts as they are then.
-        script(SOCKET_RELEASE, [`${p}c:${uid}`], [node]).catch((err) => fellBack("sockets", err));
+        return script(SOCKET_RELEASE, [`${p}c:${uid}`], [node]).then(
+          () => {},
+          (err) => fellBack("sockets", err),
+        );
       },
     },
     presence: {
@@ -402,6 +420,15 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
           return uids.map(opts.isLocallyOnline);
         }
       },
+    },
+    /** Stops heartbeating and drops the connection, leaving this node's share behind as a SIGKILLed node would (tests). */
+    halt() {
+      closed = true;
+      clearTimeout(retryTimer);
+      clearInterval(beating);
+      const c = client;
+      client = null;
+      c?.close();
     },
     ready: () => (client ? Promise.resolve() : new Promise<void>((resolve) => readyWaiters.push(resolve))),
     close() {

@@ -32,8 +32,8 @@ export type TypingLimit = {
 export type SocketLimit = {
   /** Counts ws as a socket of uid if fewer than max are counted (cluster-wide); false when refused. A socket counts once. */
   reserve(ws: object, uid: number, max: number, localCount: () => number): Promise<boolean>;
-  /** ws no longer counts (closed, logged out, or its Login failed). */
-  release(ws: object): void;
+  /** ws no longer counts (closed, logged out, or its Login failed); resolves once Redis knows. */
+  release(ws: object): Promise<void> | void;
 };
 
 /**
