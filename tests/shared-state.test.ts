@@ -257,6 +257,21 @@ describe("two nodes sharing one Redis", () => {
   });
 });
 
+test("a node stopping takes its share out at once: its sockets stop counting and its users are offline", async () => {
+  const { nodes: [a, b], people } = await cluster(await redisUrl(), { maxSocketsPerUser: 1 });
+  const [pa, pb] = people as [(typeof people)[0], (typeof people)[0]];
+  await connect(b!, pb.alice);
+  const presenceOnA = async () => (await rest(a!, "GET", `/api/user/presence?uids=${pa.alice.uid}`, undefined, pa.bob.token)).body.data[0].online;
+  expect(await presenceOnA()).toBe(true);
+  expect((await (await connect(a!)).login(pa.alice)).code).toBe(429);
+  b!.stopped = true;
+  await b!.running.stop();
+  await b!.app.shared.close();
+  closeApp(b!.app);
+  expect(await presenceOnA()).toBe(false);
+  expect((await (await connect(a!)).login(pa.alice)).content).toBe("Ok");
+});
+
 describe("Redis down: each limit counts on its own node, nothing fails or waits; back to shared when it returns", () => {
   test("throttles, typing, sockets and presence while down and after a restart", async () => {
     const redis = await startRedis();

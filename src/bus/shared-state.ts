@@ -235,6 +235,14 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     }
   };
   const script = <T>(lua: string, keys: string[], args: (string | number)[]) => call<T>("EVAL", [lua, String(keys.length), ...keys, ...args.map(String)]);
+  // The answers callers act on later (presence); settled() waits for them, after the callers' own reactions.
+  const inFlight = new Set<Promise<unknown>>();
+  const tracked = <T>(r: Promise<T>): Promise<T> => {
+    inFlight.add(r);
+    const done = () => void inFlight.delete(r);
+    r.then(done, done);
+    return r;
+  };
 
   const share = () => {
     const counts = new Map<number, number>();
@@ -294,6 +302,16 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
   };
   void connect(0);
   beating = setInterval(beat, heartbeatMs);
+
+  /** Whether this node's first (last) socket of a user made them online (offline) cluster-wide; while Redis is down, this node decides alone. */
+  const presenceCall = async (lua: string, keys: string[], args: (string | number)[]): Promise<boolean> => {
+    try {
+      return (await script<number>(lua, keys, args)) === 1;
+    } catch (err) {
+      fellBack("presence", err);
+      return true;
+    }
+  };
 
   const acct = (account: string) => p + "la:" + account.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
@@ -394,22 +412,8 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
       },
     },
     presence: {
-      async arrive(uid) {
-        try {
-          return (await script<number>(PRESENCE_ARRIVE, [nodesKey, `${p}p:${uid}`, `${p}n:${node}`], [node, uid])) === 1;
-        } catch (err) {
-          fellBack("presence", err);
-          return true;
-        }
-      },
-      async depart(uid) {
-        try {
-          return (await script<number>(PRESENCE_DEPART, [nodesKey, `${p}p:${uid}`], [node])) === 1;
-        } catch (err) {
-          fellBack("presence", err);
-          return true;
-        }
-      },
+      arrive: (uid) => tracked(presenceCall(PRESENCE_ARRIVE, [nodesKey, `${p}p:${uid}`, `${p}n:${node}`], [node, uid])),
+      depart: (uid) => tracked(presenceCall(PRESENCE_DEPART, [nodesKey, `${p}p:${uid}`], [node])),
       async online(uids) {
         if (uids.length === 0) return [];
         try {
@@ -430,6 +434,9 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
       client = null;
       c?.close();
     },
+    settled: async () => {
+      await Promise.allSettled([...inFlight]);
+    },
     ready: () => (client ? Promise.resolve() : new Promise<void>((resolve) => readyWaiters.push(resolve))),
     close() {
       closed = true;
@@ -438,10 +445,14 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
       const c = client;
       client = null;
       if (!c) return;
-      // This node's share goes with it, so its users do not wait for the heartbeat to expire.
-      c.send("EVAL", [RESYNC, "1", nodesKey, p, node, "0", JSON.stringify({ online: [], counts: [] })])
+      // This node's share goes with it, so its sockets stop counting now rather than when its heartbeat expires.
+      return c
+        .send("EVAL", [RESYNC, "1", nodesKey, p, node, "0", JSON.stringify({ online: [], counts: [] })])
         .then(() => c.send("ZREM", [nodesKey, node]))
-        .catch(() => {})
+        .then(
+          () => {},
+          () => {},
+        )
         .finally(() => c.close());
     },
   };

@@ -56,9 +56,12 @@ export type SharedState = {
   typing: TypingLimit;
   sockets: SocketLimit | null;
   presence: PresenceState;
+  /** Resolves once every call made so far was answered (a stopping node waits for its sockets' departures). */
+  settled(): Promise<void>;
   /** Resolves once the shared store answers (immediately in memory). */
   ready(): Promise<void>;
-  close(): void;
+  /** Stops; in Redis, this node's share is taken out (resolves once it is). */
+  close(): Promise<void> | void;
 };
 
 export type LimitSettings = {
@@ -93,6 +96,7 @@ export function createLocalSharedState(local: LocalLimits, isOnline: (uid: numbe
     sockets: null,
     presence: { arrive: () => true, depart: () => true, online: (uids) => uids.map(isOnline) },
     ready: () => Promise.resolve(),
+    settled: () => Promise.resolve(),
     close() {},
   };
 }
