@@ -325,4 +325,22 @@ describe("Redis down: each limit counts on its own node, nothing fails or waits;
     ];
     for (const [label, act, want] of after) expect({ label, got: await act() }).toEqual({ label, got: want });
   }, 20_000);
+
+  test("Redis not answering (paused): a call gives up at its deadline and counts locally; shared again once Redis answers", async () => {
+    const redis = await startRedis();
+    servers.push(redis);
+    const { nodes: [a, b] } = await cluster(redis.url, { loginMaxPerAccount: 1 });
+    const raw = new RedisClient(redis.url);
+    try {
+      // Paused for 3 s (nothing can unpause it early: every command waits, CLIENT UNPAUSE too).
+      await raw.send("CLIENT", ["PAUSE", "3000", "ALL"]);
+      // The deadline (500 ms here) ends the wait: local counts, one on each node.
+      expect([(await failLogin(a!, "oscar")).status, (await failLogin(b!, "oscar")).status, (await failLogin(a!, "oscar")).status]).toEqual([401, 401, 429]);
+      await Promise.all([a!, b!].map((n) => n.logs.until((l) => l.includes("redis.limits_local"))));
+      await Promise.all([a!, b!].map((n) => n.logs.until((l) => l.includes("redis.limits_shared"))));
+      expect([(await failLogin(a!, "victor")).status, (await failLogin(b!, "victor")).status]).toEqual([401, 429]);
+    } finally {
+      raw.close();
+    }
+  }, 20_000);
 });

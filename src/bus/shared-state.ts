@@ -229,6 +229,13 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     try {
       return (await Promise.race([c.send(command, args), late])) as T;
     } catch (err) {
+      if (err instanceof Unavailable && client === c) {
+        // Not answering: dropped and reconnected, so the next calls fall back at once instead of each waiting.
+        client = null;
+        c.close();
+        fellBack("timeout", err);
+        retry(0);
+      }
       throw err instanceof Unavailable ? err : new Unavailable(err instanceof Error ? err.message : String(err));
     } finally {
       late.cancel();
