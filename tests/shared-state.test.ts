@@ -174,6 +174,9 @@ describe("two nodes sharing one Redis", () => {
   test("sockets per user are capped across nodes, and a closed one frees its place", async () => {
     const { nodes: [a, b], people } = await cluster(await redisUrl(), { maxSocketsPerUser: 2 });
     const first = await connect(a!, people[0]!.alice);
+    // A Login refused for naming someone else's uid takes no place.
+    const wrong = await (await connect(b!)).request("Login", { content: people[1]!.alice.token, uid: people[1]!.bob.uid });
+    expect(wrong).toMatchObject({ content: "Error", code: 403 });
     await connect(b!, people[1]!.alice);
     for (const [n, p] of [[a!, people[0]!], [b!, people[1]!]] as const) {
       const extra = await connect(n);

@@ -90,11 +90,13 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
    * A Login in a cluster: its user's sockets are counted cluster-wide (in Redis) before its job, and
    * the socket's later frames wait for that, so that every frame is still answered in order.
    */
-  const admitThenDispatch = (ws: Sock, clientMsgId: string | null, body: { content: string }) => {
+  const admitThenDispatch = (ws: Sock, clientMsgId: string | null, body: { content: string; uid?: number }) => {
     ws.data.held = [];
     let uid: number | null = null;
     try {
       uid = resolveToken(app, body.content).userId;
+      // Refused by the Login job (403) without counting: a count taken here would outlive it.
+      if (body.uid !== undefined && body.uid !== uid) uid = null;
     } catch {
       // A bad token: the Login job itself says so.
     }
@@ -174,7 +176,7 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
       const event = env.data.event as EventName;
       const body = bodies[event].safeParse(env.data.body);
       if (!body.success) return queue.reject(ws, badRequest(describeZodError(body.error)), clientMsgId);
-      if (event === "Login" && app.shared.sockets && app.config.maxSocketsPerUser > 0) return admitThenDispatch(ws, clientMsgId, body.data as unknown as { content: string });
+      if (event === "Login" && app.shared.sockets && app.config.maxSocketsPerUser > 0) return admitThenDispatch(ws, clientMsgId, body.data as unknown as { content: string; uid?: number });
       dispatch(ws, clientMsgId, event, body.data);
     },
 
