@@ -325,8 +325,20 @@ describe("Redis down: each limit counts on its own node, nothing fails or waits;
       ["login A", () => failLogin(a!, "trudy").then((r) => r.status), 401],
       ["login B", () => failLogin(b!, "trudy").then((r) => r.status), 401],
       ["login A", () => failLogin(a!, "trudy").then((r) => r.status), 429],
+      // Redis restarted empty: one registration per address again, across both.
+      ["register A", () => register(a!, "up1").then((r) => r.status), 200],
+      ["register B", () => register(b!, "up2").then((r) => r.status), 429],
     ];
     for (const [label, act, want] of after) expect({ label, got: await act() }).toEqual({ label, got: want });
+    // Typing: one window again, in another group so that no local window of the outage is in the way.
+    const gid2 = [a!, b!].map((n, i) => group(n.app, people[i]!.bob, [people[i]!.alice], { name: "second" }));
+    expect(gid2[0]).toBe(gid2[1]!);
+    const typings = (n: Node) => n.events.items.filter((e) => e.what === "typing" && e.gid === gid2[0]);
+    expect((await bobA.request("Typing", { gid: gid2[0] })).content).toBe("Ok");
+    await a!.events.until(() => typings(a!).length === 1);
+    expect((await bobB.request("Typing", { gid: gid2[0] })).content).toBe("Ok");
+    await b!.events.until(() => typings(b!).length === 1);
+    expect([typings(a!)[0]!.result, typings(b!)[0]!.result]).toEqual([true, false]);
   }, 20_000);
 
   test("Redis not answering (paused): a call gives up at its deadline and counts locally; shared again once Redis answers", async () => {
