@@ -7,17 +7,18 @@ import type { Config } from "./config";
 import { closeDatabase, openDatabase, type Db } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
 import { sqliteStore } from "./db/sqlite-store";
-import { runAsync, runSync, type Flow } from "./domain/store";
 import { closePostgres, openPostgres } from "./db/pg/open";
 import { migratePostgres } from "./db/pg/migrate";
 import { pgStore } from "./db/pg/store";
 import { createPgWriter } from "./db/pg/writer";
+import { runAsync, runSync, type Flow } from "./domain/store";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
 import { availableParallelism } from "node:os";
 import { createHashGate } from "./domain/hashing";
-import { createLoginThrottle, createRegistrationThrottle } from "./domain/throttle";
-import { createTypingThrottle, type TypingThrottle } from "./domain/typing";
+import { createLocalLimits, createLocalSharedState, type LimitSettings, type SharedState } from "./domain/shared-state";
+import { createRedisSharedState, type RedisSharedOptions } from "./bus/shared-state";
+import { groupIdsOf } from "./domain/groups";
 import { markLastSeen } from "./domain/users";
 import { presenceFrame } from "./push";
 import { createLogger, type Logger } from "./log";
@@ -28,9 +29,12 @@ import { applyEffect } from "./write/apply";
 import { createWriter, type WriteCtx, type Writer } from "./write/writer";
 import { backfillSearchIndex } from "./db/search-backfill";
 
-export type App = Ctx & { db: Db; config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; typing: TypingThrottle };
+export type App = Ctx & { db: Db; config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; shared: SharedState };
 
-export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"] } = {}): App {
+/** How the shared limits talk to Redis; tests shorten the heartbeat and give each cluster its own keys. */
+export type SharedTiming = Pick<RedisSharedOptions, "prefix" | "heartbeatMs" | "nodeTtlMs" | "timeoutMs">;
+
+export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"]; shared?: SharedTiming } = {}): App {
   const clock = opts.clock ?? systemClock;
   // --sync full is kept by fsyncing the WAL off the event loop (db/durability.ts), so SQLite itself runs at NORMAL.
   const db = openDatabase(config.db, { sync: "normal" });
@@ -47,6 +51,21 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
   });
   const metrics = createMetrics();
   const hub = createHub(metrics);
+  const limits = limitSettings(config);
+  const local = createLocalLimits(limits, clock);
+  // A cluster (a bus configured) shares its limits in that Redis; one node keeps them in memory.
+  const shared = config.bus
+    ? createRedisSharedState({
+        url: config.bus,
+        settings: limits,
+        local,
+        localOnline: () => hub.onlineUids(),
+        isLocallyOnline: (uid) => hub.isOnline(uid),
+        onDeadNodeUsers: (uids) => announceOffline(app, uids, null),
+        log,
+        ...opts.shared,
+      })
+    : createLocalSharedState(local, (uid) => hub.isOnline(uid));
   const app: App = {
     config,
     metrics,
@@ -56,11 +75,17 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     clock,
     log,
     newId: (size = 21) => nanoid(size),
-    auth: authOf(config, clock),
+    auth: {
+      tokenTtlMs: config.tokenTtlDays * 86_400_000,
+      argon2: { memoryCost: config.argon2Memory, timeCost: config.argon2Time },
+      throttle: shared.login,
+      registrations: shared.registrations,
+      hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
+    },
     limits: { maxContent: config.maxContent },
     files: createBlobStore(filesDir(config)),
     hub,
-    typing: createTypingThrottle(clock),
+    shared,
     writer: undefined as unknown as Writer,
     read(flow) {
       try {
@@ -77,41 +102,53 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
   backfillSearchIndex(db.$client, (n) => log.info("search.backfilled", { messages: n }));
   // Presence: a user's first socket is announced as it is bound; their last one's going is
   // announced once lastSeen is stored (and only if no socket of theirs came back meanwhile).
+  // In a cluster, "first" and "last" are cluster-wide: the shared state answers, and the
+  // announcement follows as a job of its own (pushed through the write path like any other).
   hub.onPresence({
     online(uid, gids, socket) {
-      for (const gid of gids) hub.publish(gid, presenceFrame(uid, gid, true), socket);
+      const first = shared.presence.arrive(uid);
+      if (first === true) for (const gid of gids) hub.publish(gid, presenceFrame(uid, gid, true), socket);
+      else if (first !== false)
+        void first.then((yes) => {
+          if (!yes || app.writer.closed) return;
+          app.writer.submit({
+            db: false,
+            run: (w) => void w.effects.push(...gids.map((gid) => ({ type: "publish" as const, gid, data: presenceFrame(uid, gid, true), except: socket }))),
+            settle: () => {},
+          });
+        });
     },
     offline(uid, gids) {
-      // Shutting down: every socket is closing, the database with them.
-      if (app.writer.closed) return;
-      app.writer.submit({
-        db: true,
-        run: (w) => {
-          runSync(markLastSeen(w, uid));
-          w.effects.push({ type: "offline", uid, gids });
-        },
-        settle: (o) => {
-          if (!o.ok && o.error.status === 500) log.warn("presence.last_seen_failed", { uid, error: o.error.message });
-        },
-      });
+      const last = shared.presence.depart(uid);
+      if (last === true) announceOffline(app, [uid], gids);
+      else if (last !== false) void last.then((yes) => yes && announceOffline(app, [uid], gids));
     },
   });
   return app;
 }
 
-function authOf(config: Config, clock: Clock): Ctx["auth"] {
+function limitSettings(config: Config): LimitSettings {
   return {
-    tokenTtlMs: config.tokenTtlDays * 86_400_000,
-    argon2: { memoryCost: config.argon2Memory, timeCost: config.argon2Time },
-    throttle: createLoginThrottle({
-      windowMs: config.loginWindowMinutes * 60_000,
-      maxPerAccount: config.loginMaxPerAccount,
-      maxPerIp: config.loginMaxPerIp,
-      clock,
-    }),
-    registrations: createRegistrationThrottle({ windowMs: 3_600_000, max: config.registerMaxPerIp, clock }),
-    hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
+    login: { windowMs: config.loginWindowMinutes * 60_000, maxPerAccount: config.loginMaxPerAccount, maxPerIp: config.loginMaxPerIp },
+    registrations: { windowMs: 3_600_000, max: config.registerMaxPerIp },
   };
+}
+
+/** Stores lastSeen and tells the users' groups they went offline (gids null: their groups as stored). */
+function announceOffline(app: App, uids: number[], gids: number[] | null): void {
+  // Shutting down: every socket is closing, the database with them.
+  if (app.writer.closed) return;
+  for (const uid of uids)
+    app.writer.submit({
+      db: true,
+      run: function* (w) {
+        yield* markLastSeen(w, uid);
+        w.effects.push({ type: "offline", uid, gids: gids ?? (yield* groupIdsOf(w, uid)) });
+      },
+      settle: (o) => {
+        if (!o.ok && o.error.status === 500) app.log.warn("presence.last_seen_failed", { uid, error: o.error.message });
+      },
+    });
 }
 
 /**
@@ -125,11 +162,19 @@ export async function createPostgresContext(config: Config, opts: { log?: Logger
   const db = openPostgres(config.db, { max: 2 });
   await migratePostgres(db.$client);
   const files = createBlobStore(config.files || null);
+  const limits = createLocalSharedState(createLocalLimits(limitSettings(config), clock), () => false);
   const ctx: Ctx = {
     store: pgStore(db.$client),
     clock,
     newId: (size = 21) => nanoid(size),
-    auth: authOf(config, clock),
+    auth: {
+      tokenTtlMs: config.tokenTtlDays * 86_400_000,
+      argon2: { memoryCost: config.argon2Memory, timeCost: config.argon2Time },
+      // An operator's commands count no logins or registrations of the network: this process's own limits.
+      throttle: limits.login,
+      registrations: limits.registrations,
+      hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
+    },
     limits: { maxContent: config.maxContent },
     files,
     read: (flow) => runAsync(flow),
@@ -148,6 +193,7 @@ export async function createPostgresContext(config: Config, opts: { log?: Logger
 }
 
 export function closeApp(app: App): void {
+  app.shared.close();
   app.writer.close();
   app.durability.close();
   closeDatabase(app.db);

@@ -159,6 +159,12 @@ export function startServer(app: App): Running {
       await app.writer.settled().catch(() => {});
       app.hub.closeAll(1001, "server shutting down");
       await stopped;
+      // In a cluster, the departures of those sockets are being counted in Redis: their offline Notifies follow.
+      if (app.shared.kind === "redis") {
+        await app.shared.settled();
+        app.writer.flush();
+        await app.writer.settled().catch(() => {});
+      }
       app.hub.detach(server);
       if (legacy) app.hub.detach(legacy);
     },

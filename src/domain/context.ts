@@ -3,7 +3,7 @@ import type { Clock } from "../time";
 import type { WriteCtx } from "../write/writer";
 import type { HashGate } from "./hashing";
 import type { Flow, Store } from "./store";
-import type { LoginThrottle, RegistrationThrottle } from "./throttle";
+import type { LoginLimit, RegistrationLimit } from "./shared-state";
 
 /** Everything a domain function may touch, handed in explicitly: no globals. */
 export type Ctx = {
@@ -15,9 +15,10 @@ export type Ctx = {
   auth: {
     tokenTtlMs: number;
     argon2: { memoryCost: number; timeCost: number };
-    throttle: LoginThrottle;
+    /** Failed logins per account and address (in memory, or shared by a cluster: shared-state.ts). */
+    throttle: LoginLimit;
     /** Registrations per address (--register-max-per-ip). */
-    registrations: RegistrationThrottle;
+    registrations: RegistrationLimit;
     /** Bounds the argon2 work running at once; logins go first (hashing.ts). */
     hashing: HashGate;
     /** A hash to verify against when the account is unknown, so both failures cost the same. */

@@ -33,7 +33,8 @@ const accountTaken = () => conflict("Account Existed");
  * at most --register-max-per-ip per address and hour.
  */
 export async function registerUser(ctx: Ctx, input: NewUser, invite?: string, ip?: string): Promise<number> {
-  const release = ip === undefined ? () => {} : ctx.auth.registrations.reserve(ip);
+  let release = ip === undefined ? () => {} : ctx.auth.registrations.reserve(ip);
+  if (release instanceof Promise) release = await release;
   try {
     // Checked before hashing so a dead code or a taken account costs no argon2 work. The code first: a bad
     // code gets the same 403 whether or not the account exists, so it cannot be used to probe accounts.
@@ -59,14 +60,14 @@ function insertUser(ctx: Ctx, input: NewUser, passwordHash: string, invite: stri
 
 /** Checks the password and opens a session; unknown account and wrong password fail alike. */
 export async function login(ctx: Ctx, account: string, password: string, ip: string): Promise<{ token: string; userId: number }> {
-  ctx.auth.throttle.assertAllowed(account, ip);
-  // Counted as a failure before the first await, so parallel guesses cannot all pass the check above; a success takes it back.
-  ctx.auth.throttle.recordFailure(account, ip);
+  // Checked and counted as a failure at once (before any other await), so parallel guesses cannot all pass; a success takes it back.
+  const counted = ctx.auth.throttle.attempt(account, ip);
+  if (counted) await counted;
   const user = await ctx.read(findUserByAccount(ctx, account));
   const hash = user && !user.disabledAt ? user.passwordHash : await dummyHash(ctx);
   const ok = await verifyPassword(ctx, password, hash, "login");
   if (!ok || !user || user.disabledAt) throw unauthorized("wrong account or password");
-  ctx.auth.throttle.recordSuccess(account, ip);
+  ctx.auth.throttle.succeeded(account, ip);
   return { token: await ctx.write((w) => issueSession(w, user.id)), userId: user.id };
 }
 
@@ -76,10 +77,10 @@ export async function changePassword(ctx: Ctx, uid: number, sessionId: number, o
   if (!row) throw unauthorized();
   // A wrong old password is a password guess: it counts (in advance, as in login) toward the login throttle,
   // so a stolen token cannot brute-force the password. 403, not 401: the token itself is fine.
-  ctx.auth.throttle.assertAllowed(row.account, ip);
-  ctx.auth.throttle.recordFailure(row.account, ip);
+  const counted = ctx.auth.throttle.attempt(row.account, ip);
+  if (counted) await counted;
   if (!(await verifyPassword(ctx, oldPassword, row.passwordHash, "other"))) throw forbidden("oldPassword: wrong password");
-  ctx.auth.throttle.recordSuccess(row.account, ip);
+  ctx.auth.throttle.succeeded(row.account, ip);
   const passwordHash = await hashPassword(ctx, newPassword);
   return ctx.write(function* (w) {
     yield* w.store.setPasswordHash(uid, passwordHash);

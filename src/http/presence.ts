@@ -36,12 +36,14 @@ export function presenceRoutes(app: App) {
     const me = callerUid(c);
     const wanted = [...new Set(uids)];
     const shared = await app.read(sharingAGroup(app, me, wanted));
-    const out: Presence[] = [];
-    for (const uid of wanted) {
-      if (!shared.has(uid)) continue;
+    const visible = wanted.filter((uid) => shared.has(uid));
+    // In a cluster, online means a logged-in socket on any node (Redis answers); alone, this node's hub.
+    const flags = app.shared.presence.online(visible);
+    const online = flags instanceof Promise ? await flags : flags;
+    const out: Presence[] = visible.map((uid, i) => {
       const seen = shared.get(uid) ?? null;
-      out.push({ uid, online: app.hub.isOnline(uid), lastSeen: seen === null ? null : formatTime(seen) });
-    }
+      return { uid, online: online[i]!, lastSeen: seen === null ? null : formatTime(seen) };
+    });
     return reply(c, out);
   });
 }

@@ -57,9 +57,16 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     const uid = session.userId;
     if (b.uid !== undefined && b.uid !== uid) throw forbidden("uid: not the owner of this token");
     const max = app.config.maxSocketsPerUser;
-    if (max > 0 && app.hub.socketCountOf(uid, ws) >= max) throw new AppError("rate_limited", `too many open sockets for this user (${max})`);
+    // In a cluster the count was taken before this job (server.ts); else, or if it was not, on this node.
+    const admitted = ws.data.admitted?.uid === uid ? ws.data.admitted.ok : null;
+    ws.data.admitted = null;
+    if (max > 0 && (admitted === false || (admitted === null && app.hub.socketCountOf(uid, ws) >= max)))
+      throw new AppError("rate_limited", `too many open sockets for this user (${max})`);
     app.hub.claim(ws, uid);
-    w.onRollback(() => app.hub.unclaim(ws));
+    w.onRollback(() => {
+      app.hub.unclaim(ws);
+      app.shared.sockets?.release(ws);
+    });
     if (session.stale) runSync(touchSession(w, session.sessionId));
     // The groups as of this commit; changes committed after it reach the socket as effects applied after its bind.
     const gids = runSync(groupIdsOf(w, uid));
@@ -97,8 +104,9 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     reply(w, ws, okAck(b.clientMsgId, null));
   },
 
-  Logout(_app, w, ws, b) {
+  Logout(app, w, ws, b) {
     identity(ws, b.uid);
+    app.shared.sockets?.release(ws);
     setIdentity(w, ws, { uid: null, sessionId: null, tokenHash: null, expiresAt: null });
     w.effects.push({ type: "unbind", socket: ws });
     reply(w, ws, okAck(b.clientMsgId, null));
@@ -154,12 +162,21 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     runSync(memberOf(w, b.gid, uid));
     reply(w, ws, okAck(b.clientMsgId, null));
     // At most one forwarded per user and group every 2 s; the rest are acked and dropped.
-    const undo = app.typing.take(uid, b.gid);
-    if (!undo) return;
-    w.onRollback(undo);
+    const taken = app.shared.typing.take(uid, b.gid);
+    if (taken instanceof Promise) return forwardTypingLater(app, taken, ws, uid, b.gid);
+    if (!taken) return;
+    w.onRollback(taken);
     w.effects.push({ type: "publish", gid: b.gid, data: typingFrame(uid, b.gid), except: ws });
   },
 };
+
+/** In a cluster the 2 s window is in Redis: once it answers, the Typing goes out on a job of its own (a job may not submit another). */
+function forwardTypingLater(app: App, taken: Promise<boolean>, ws: Sock, uid: number, gid: number) {
+  void taken.then((yes) => {
+    if (!yes || app.writer.closed) return;
+    app.writer.submit({ db: false, run: (w) => void w.effects.push({ type: "publish", gid, data: typingFrame(uid, gid), except: ws }), settle: () => {} });
+  });
+}
 
 /** The Ack carries the change's event id (the first one's for a resend; null when nothing changed), then the others hear of it. */
 function answerChange(app: App, w: WriteCtx, ws: Sock, clientMsgId: string, change: Change) {

@@ -16,6 +16,10 @@ export type SocketData = {
   topics: Set<string>;
   bucket: { tokens: number; at: number; strikes: number };
   loginTimer: ReturnType<typeof setTimeout> | null;
+  /** In a cluster, a Login's cluster-wide socket count is decided before its job: the verdict, for that job. */
+  admitted: { uid: number; ok: boolean } | null;
+  /** Frames that arrived while this socket's Login waited on the shared state, handled once it is decided. */
+  held: (string | Buffer)[] | null;
 };
 
 export type Sock = ServerWebSocket<SocketData>;
@@ -82,6 +86,10 @@ export function createHub(metrics?: Metrics) {
     },
     onPresence(hooks: PresenceHooks) {
       presence = hooks;
+    },
+    /** Users with a logged-in socket here. */
+    onlineUids(): IterableIterator<number> {
+      return byUser.keys();
     },
     onlineUsers(): number {
       return byUser.size;

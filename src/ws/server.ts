@@ -7,6 +7,8 @@ import { bodies, envelope, fastChange, fastMsg, type EventName } from "../protoc
 import { FAILS_BEFORE_WRITING, handlers } from "./dispatch";
 import type { SocketData, Sock } from "./hub";
 import type { Outcome, WriteCtx } from "../write/writer";
+import { resolveToken } from "../domain/sessions";
+import { runSync } from "../domain/store";
 
 // Events that never write: they still go through the queue to keep replies in order.
 const READ_ONLY = new Set<EventName>(["Heart", "Typing"]);
@@ -38,6 +40,8 @@ export function newSocketData(ip: string, legacy: boolean): SocketData {
     topics: new Set(),
     bucket: { tokens: 0, at: 0, strikes: 0 },
     loginTimer: null,
+    admitted: null,
+    held: null,
   };
 }
 
@@ -83,7 +87,42 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
     const handler = handlers[event] as (a: App, w: WriteCtx, ws: Sock, b: unknown) => void;
     enqueue(ws, clientMsgId, !READ_ONLY.has(event), (w) => handler(app, w, ws, body), !FAILS_BEFORE_WRITING.has(event));
   };
-  return {
+  /**
+   * A Login in a cluster: its user's sockets are counted cluster-wide (in Redis) before its job, and
+   * the socket's later frames wait for that, so that every frame is still answered in order.
+   */
+  const admitThenDispatch = (ws: Sock, clientMsgId: string | null, body: { content: string; uid?: number }) => {
+    ws.data.held = [];
+    let uid: number | null = null;
+    try {
+      uid = runSync(resolveToken(app, body.content)).userId;
+      // Refused by the Login job (403) without counting: a count taken here would outlive it.
+      if (body.uid !== undefined && body.uid !== uid) uid = null;
+    } catch {
+      // A bad token: the Login job itself says so.
+    }
+    const decided =
+      uid === null
+        ? Promise.resolve()
+        : app.shared.sockets!.reserve(ws, uid, app.config.maxSocketsPerUser, () => app.hub.socketCountOf(uid!, ws)).then((ok) => {
+            ws.data.admitted = { uid: uid!, ok };
+          });
+    void decided.then(() => {
+      dispatch(ws, clientMsgId, "Login", body);
+      const held = ws.data.held ?? [];
+      ws.data.held = null;
+      for (let i = 0; i < held.length; i++) {
+        socket.message(ws, held[i]!);
+        // Another Login among them: the rest wait for it in turn.
+        const waiting = ws.data.held as (string | Buffer)[] | null;
+        if (waiting) {
+          waiting.push(...held.slice(i + 1));
+          break;
+        }
+      }
+    });
+  };
+  const socket: WebSocketHandler<SocketData> & { message(ws: Sock, raw: string | Buffer): void } = {
     maxPayloadLength: app.config.wsMaxFrame,
     backpressureLimit: app.config.wsBackpressure,
     // A slow reader is closed rather than silently missing messages; it resumes with Sync.
@@ -101,6 +140,7 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
     },
 
     message(ws, raw) {
+      if (ws.data.held) return void ws.data.held.push(raw);
       // A socket already condemned for flooding (strikes = 1): its remaining frames are dropped.
       if (ws.data.bucket.strikes > 0) return;
       // A socket outliving its login token: the frame gets 401 and the socket is closed (4001), as after a logout.
@@ -137,6 +177,7 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
       const event = env.data.event as EventName;
       const body = bodies[event].safeParse(env.data.body);
       if (!body.success) return queue.reject(ws, badRequest(describeZodError(body.error)), clientMsgId);
+      if (event === "Login" && app.shared.sockets && app.config.maxSocketsPerUser > 0) return admitThenDispatch(ws, clientMsgId, body.data as unknown as { content: string; uid?: number });
       dispatch(ws, clientMsgId, event, body.data);
     },
 
@@ -145,6 +186,8 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
       app.metrics.inc("rim_ws_closed_total", { code });
       if (ws.data.loginTimer) clearTimeout(ws.data.loginTimer);
       app.hub.untrack(ws);
+      app.shared.sockets?.release(ws);
     },
   };
+  return socket;
 }

@@ -1,0 +1,466 @@
+// The shared limits of a cluster in Redis (the interface: domain/shared-state.ts),
+// each one atomic in Redis: a Lua script or a single command, on Redis's own
+// clock. Presence and sockets per user are kept per node: a node's entries
+// count only while its heartbeat (a score in one sorted set) is in the future,
+// so a killed node stops counting within nodeTtlMs, and the next heartbeat of
+// a live node reaps it and reports its users who went offline.
+//
+// While Redis is down (or slow: every call has a deadline) nothing fails and
+// nothing waits: each limit falls back to this node's own count, which every
+// node keeps anyway (LocalLimits), with one warning per outage. On the way
+// back this node writes its whole share again (its sockets and online users).
+import { RedisClient } from "bun";
+import { AppError } from "../errors";
+import type { Logger } from "../log";
+import { TYPING_MS } from "../domain/typing";
+import type { LimitSettings, LocalLimits, SharedState } from "../domain/shared-state";
+
+export type RedisSharedOptions = {
+  url: string;
+  settings: LimitSettings;
+  local: LocalLimits;
+  /** Users with a logged-in socket on this node (the hub). */
+  localOnline(): Iterable<number>;
+  /** Whether uid has a logged-in socket on this node, for presence while Redis is down. */
+  isLocallyOnline(uid: number): boolean;
+  /** Users whose last socket was on a node that died: they are offline now. */
+  onDeadNodeUsers(uids: number[]): void;
+  log?: Logger;
+  /** Keys start with this (tests give each cluster its own). */
+  prefix?: string;
+  heartbeatMs?: number;
+  /** A node whose heartbeat is older than this no longer counts. */
+  nodeTtlMs?: number;
+  /** The longest any call waits for Redis before falling back. */
+  timeoutMs?: number;
+};
+
+const FIRST_RETRY_MS = 50;
+const MAX_RETRY_MS = 2000;
+
+// Redis's clock in ms, and whether a node's heartbeat is live; prepended to the scripts that need them.
+const LIB = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function alive(nodes, node)
+  local s = redis.call('ZSCORE', nodes, node)
+  return s and tonumber(s) > now
+end
+`;
+
+/** KEYS: account, address. ARGV: window, max per account, max per address. 0: counted; else ms until allowed. */
+const LOGIN_ATTEMPT = `
+local maxes = { tonumber(ARGV[2]), tonumber(ARGV[3]) }
+for i = 1, 2 do
+  local n = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if n >= maxes[i] then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 1 then ttl = tonumber(ARGV[1]) end
+    return ttl
+  end
+end
+for i = 1, 2 do
+  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+end
+return 0
+`;
+
+/** KEYS: account, address. */
+const LOGIN_SUCCESS = `
+redis.call('DEL', KEYS[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+return 0
+`;
+
+/** KEYS: the address's sorted set of registration times. ARGV: window, max, member. 0: taken; else ms until a slot frees. */
+const REGISTRATION_RESERVE = `${LIB}
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+`;
+
+/** KEYS: nodes, the user's node set, this node's user set. ARGV: node, uid. 1: the user's first live node. */
+const PRESENCE_ARRIVE = `${LIB}
+local first = 1
+for _, n in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if n ~= ARGV[1] and alive(KEYS[1], n) then first = 0 end
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+return first
+`;
+
+/** KEYS: nodes, the user's node set. ARGV: node. 1: no live node left holds the user. */
+const PRESENCE_DEPART = `${LIB}
+redis.call('SREM', KEYS[2], ARGV[1])
+for _, n in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if alive(KEYS[1], n) then return 0 end
+end
+return 1
+`;
+
+/** KEYS: nodes. ARGV: prefix, uids... For each: 1 when a live node holds them. */
+const PRESENCE_ONLINE = `${LIB}
+local out = {}
+for i = 2, #ARGV do
+  out[i - 1] = 0
+  for _, n in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'p:' .. ARGV[i])) do
+    if alive(KEYS[1], n) then out[i - 1] = 1 break end
+  end
+end
+return out
+`;
+
+/** KEYS: nodes, the user's count per node, this node's user set. ARGV: node, uid, max. 1: counted; 0: refused. */
+const SOCKET_RESERVE = `${LIB}
+local total = 0
+local counts = redis.call('HGETALL', KEYS[2])
+for i = 1, #counts, 2 do
+  if alive(KEYS[1], counts[i]) then total = total + tonumber(counts[i + 1]) else redis.call('HDEL', KEYS[2], counts[i]) end
+end
+if total >= tonumber(ARGV[3]) then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1
+`;
+
+/** KEYS: the user's count per node. ARGV: node. */
+const SOCKET_RELEASE = `
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+`;
+
+/**
+ * KEYS: nodes. ARGV: prefix, node, ttl. Renews the node's heartbeat and reaps
+ * dead nodes: their entries go, and the users no live node holds any more are
+ * returned (each dead node is reaped by one node only: ZREM says who).
+ * Returns { 1 if this node was unknown (Redis lost it: write its share again), uids... }.
+ */
+const HEARTBEAT = `${LIB}
+local p = ARGV[1]
+local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+local gone = { added }
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  if redis.call('ZREM', KEYS[1], dead) == 1 then
+    for _, uid in ipairs(redis.call('SMEMBERS', p .. 'n:' .. dead)) do
+      redis.call('HDEL', p .. 'c:' .. uid, dead)
+      if redis.call('SREM', p .. 'p:' .. uid, dead) == 1 then
+        local still = false
+        for _, n in ipairs(redis.call('SMEMBERS', p .. 'p:' .. uid)) do
+          if alive(KEYS[1], n) then still = true break end
+        end
+        if not still then gone[#gone + 1] = tonumber(uid) end
+      end
+    end
+    redis.call('DEL', p .. 'n:' .. dead)
+  end
+end
+return gone
+`;
+
+/** KEYS: nodes. ARGV: prefix, node, ttl, JSON { online: uids, counts: [uid, n]... }. Replaces this node's share. */
+const RESYNC = `${LIB}
+local p, node = ARGV[1], ARGV[2]
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), node)
+for _, uid in ipairs(redis.call('SMEMBERS', p .. 'n:' .. node)) do
+  redis.call('SREM', p .. 'p:' .. uid, node)
+  redis.call('HDEL', p .. 'c:' .. uid, node)
+end
+redis.call('DEL', p .. 'n:' .. node)
+local share = cjson.decode(ARGV[4])
+for _, uid in ipairs(share.online) do
+  redis.call('SADD', p .. 'p:' .. uid, node)
+  redis.call('SADD', p .. 'n:' .. node, uid)
+end
+for _, c in ipairs(share.counts) do
+  redis.call('HSET', p .. 'c:' .. c[1], node, c[2])
+  redis.call('SADD', p .. 'n:' .. node, c[1])
+end
+return 0
+`;
+
+class Unavailable extends Error {}
+
+/** The shared limits in the Redis at url. Connects in the background: until then (and whenever Redis is down) each limit counts locally. */
+export function createRedisSharedState(opts: RedisSharedOptions): SharedState & { readonly node: string; heartbeat(): Promise<void>; halt(): void } {
+  const node = crypto.randomUUID();
+  const log = opts.log;
+  const p = opts.prefix ?? "rim:";
+  const nodesKey = p + "nodes";
+  const heartbeatMs = opts.heartbeatMs ?? 1000;
+  const nodeTtlMs = opts.nodeTtlMs ?? 5000;
+  const timeoutMs = opts.timeoutMs ?? 1000;
+  const { settings, local } = opts;
+
+  let client: RedisClient | null = null;
+  let closed = false;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let readyWaiters: (() => void)[] = [];
+  // One warning per outage; "redis.up" when it ends.
+  let degraded = false;
+  // This node's sockets counted in Redis, and those refused there (the Login job reads the verdict).
+  const held = new Map<object, number>();
+  // Reservations on their way to Redis; a socket released meanwhile (closed) loses its entry, and the count is given back as it lands.
+  const pending = new Map<object, object>();
+
+  const fellBack = (what: string, err: unknown) => {
+    if (degraded) return;
+    degraded = true;
+    log?.warn("redis.limits_local", { what, error: err instanceof Error ? err.message : String(err), note: "limits count on this node only until Redis answers" });
+  };
+
+  const deadline = () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Unavailable(`no answer within ${timeoutMs} ms`)), timeoutMs)));
+    return Object.assign(late, { cancel: () => clearTimeout(timer) });
+  };
+
+  /** One call to Redis within the deadline; Unavailable when it is down or late. */
+  const call = async <T>(command: string, args: string[]): Promise<T> => {
+    const c = client;
+    if (!c) throw new Unavailable("not connected");
+    const late = deadline();
+    try {
+      return (await Promise.race([c.send(command, args), late])) as T;
+    } catch (err) {
+      if (err instanceof Unavailable && client === c) {
+        // Not answering: dropped and reconnected, so the next calls fall back at once instead of each waiting.
+        client = null;
+        c.close();
+        fellBack("timeout", err);
+        retry(0);
+      }
+      throw err instanceof Unavailable ? err : new Unavailable(err instanceof Error ? err.message : String(err));
+    } finally {
+      late.cancel();
+    }
+  };
+  const script = <T>(lua: string, keys: string[], args: (string | number)[]) => call<T>("EVAL", [lua, String(keys.length), ...keys, ...args.map(String)]);
+  // The answers callers act on later (presence); settled() waits for them, after the callers' own reactions.
+  const inFlight = new Set<Promise<unknown>>();
+  const tracked = <T>(r: Promise<T>): Promise<T> => {
+    inFlight.add(r);
+    const done = () => void inFlight.delete(r);
+    r.then(done, done);
+    return r;
+  };
+
+  const share = () => {
+    const counts = new Map<number, number>();
+    for (const uid of held.values()) counts.set(uid, (counts.get(uid) ?? 0) + 1);
+    return JSON.stringify({ online: [...opts.localOnline()], counts: [...counts] });
+  };
+  // cjson turns an empty array into {}, which ipairs reads as empty too.
+  const resync = () => script(RESYNC, [nodesKey], [p, node, nodeTtlMs, share()]);
+
+  const heartbeat = async () => {
+    const [added, ...dead] = await script<number[]>(HEARTBEAT, [nodesKey], [p, node, nodeTtlMs]);
+    if (added === 1) await resync();
+    if (dead.length) opts.onDeadNodeUsers(dead);
+  };
+
+  let beating: ReturnType<typeof setInterval> | undefined;
+  const beat = () =>
+    heartbeat().then(
+      () => {
+        if (degraded) log?.info("redis.limits_shared", {});
+        degraded = false;
+      },
+      (err) => fellBack("heartbeat", err),
+    );
+
+  const connect = async (tries: number) => {
+    const c = new RedisClient(opts.url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: timeoutMs });
+    c.onclose = (err) => {
+      if (c !== client) return;
+      client = null;
+      if (closed) return;
+      fellBack("connection", err ?? new Error("closed"));
+      retry(0);
+    };
+    try {
+      await c.connect();
+      if (closed) return c.close();
+      // This node's share goes in before anything else may use the connection.
+      const late = deadline();
+      await Promise.race([c.send("EVAL", [RESYNC, "1", nodesKey, p, node, String(nodeTtlMs), share()]), late]).finally(late.cancel);
+      if (closed) return c.close();
+      client = c;
+    } catch (err) {
+      if (client === c) client = null;
+      c.onclose = null;
+      c.close();
+      fellBack("connect", err);
+      return retry(tries + 1);
+    }
+    if (degraded) log?.info("redis.limits_shared", {});
+    degraded = false;
+    for (const w of readyWaiters.splice(0)) w();
+  };
+  const retry = (tries: number) => {
+    if (closed) return;
+    retryTimer = setTimeout(() => void connect(tries), Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** tries));
+  };
+  void connect(0);
+  beating = setInterval(beat, heartbeatMs);
+
+  /** Whether this node's first (last) socket of a user made them online (offline) cluster-wide; while Redis is down, this node decides alone. */
+  const presenceCall = async (lua: string, keys: string[], args: (string | number)[]): Promise<boolean> => {
+    try {
+      return (await script<number>(lua, keys, args)) === 1;
+    } catch (err) {
+      fellBack("presence", err);
+      return true;
+    }
+  };
+
+  const acct = (account: string) => p + "la:" + account.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+  return {
+    kind: "redis",
+    node,
+    heartbeat,
+    login: {
+      async attempt(account, ip) {
+        // Counted here too, so that an outage falls back on this node's own counts.
+        let localVerdict: AppError | null = null;
+        try {
+          local.login.assertAllowed(account, ip);
+        } catch (err) {
+          localVerdict = err as AppError;
+        }
+        let waitMs: number;
+        try {
+          waitMs = await script<number>(LOGIN_ATTEMPT, [acct(account), p + "li:" + ip], [settings.login.windowMs, settings.login.maxPerAccount, settings.login.maxPerIp]);
+        } catch (err) {
+          fellBack("login", err);
+          if (localVerdict) throw localVerdict;
+          local.login.recordFailure(account, ip);
+          return;
+        }
+        if (waitMs > 0) throw new AppError("rate_limited", "too many failed logins, try again later", Math.max(1, Math.ceil(waitMs / 1000)));
+        local.login.recordFailure(account, ip);
+      },
+      succeeded(account, ip) {
+        local.login.recordSuccess(account, ip);
+        script(LOGIN_SUCCESS, [acct(account), p + "li:" + ip], []).catch((err) => fellBack("login", err));
+      },
+    },
+    registrations: {
+      async reserve(ip) {
+        if (settings.registrations.max === 0) return () => {};
+        const member = crypto.randomUUID();
+        let waitMs: number;
+        try {
+          waitMs = await script<number>(REGISTRATION_RESERVE, [p + "r:" + ip], [settings.registrations.windowMs, settings.registrations.max, member]);
+        } catch (err) {
+          fellBack("registrations", err);
+          return local.registrations.reserve(ip);
+        }
+        if (waitMs > 0) throw new AppError("rate_limited", "too many registrations from this address, try again later", Math.max(1, Math.ceil(waitMs / 1000)));
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          call("ZREM", [p + "r:" + ip, member]).catch((err) => fellBack("registrations", err));
+        };
+      },
+    },
+    typing: {
+      async take(uid, gid) {
+        try {
+          return (await call<string | null>("SET", [`${p}t:${uid}:${gid}`, "1", "NX", "PX", String(TYPING_MS)])) === "OK";
+        } catch (err) {
+          fellBack("typing", err);
+          return local.typing.take(uid, gid) !== null;
+        }
+      },
+    },
+    sockets: {
+      async reserve(ws, uid, max, localCount) {
+        const before = held.get(ws);
+        if (before === uid) return true;
+        if (before !== undefined) this.release(ws);
+        const ticket = {};
+        pending.set(ws, ticket);
+        let counted: boolean;
+        try {
+          counted = (await script<number>(SOCKET_RESERVE, [nodesKey, `${p}c:${uid}`, `${p}n:${node}`], [node, uid, max])) === 1;
+        } catch (err) {
+          pending.delete(ws);
+          fellBack("sockets", err);
+          // Counted on this node only; written to Redis with the rest of this node's share when it is back.
+          const ok = localCount() < max;
+          if (ok) held.set(ws, uid);
+          return ok;
+        }
+        const stillWanted = pending.get(ws) === ticket;
+        pending.delete(ws);
+        if (counted && stillWanted) held.set(ws, uid);
+        else if (counted) script(SOCKET_RELEASE, [`${p}c:${uid}`], [node]).catch((err) => fellBack("sockets", err));
+        return counted;
+      },
+      release(ws) {
+        pending.delete(ws);
+        const uid = held.get(ws);
+        if (uid === undefined) return;
+        held.delete(ws);
+        // Lost while Redis is down: the resync on its return writes the counts as they are then.
+        return script(SOCKET_RELEASE, [`${p}c:${uid}`], [node]).then(
+          () => {},
+          (err) => fellBack("sockets", err),
+        );
+      },
+    },
+    presence: {
+      arrive: (uid) => tracked(presenceCall(PRESENCE_ARRIVE, [nodesKey, `${p}p:${uid}`, `${p}n:${node}`], [node, uid])),
+      depart: (uid) => tracked(presenceCall(PRESENCE_DEPART, [nodesKey, `${p}p:${uid}`], [node])),
+      async online(uids) {
+        if (uids.length === 0) return [];
+        try {
+          const flags = await script<number[]>(PRESENCE_ONLINE, [nodesKey], [p, ...uids]);
+          return flags.map((f) => f === 1);
+        } catch (err) {
+          fellBack("presence", err);
+          return uids.map(opts.isLocallyOnline);
+        }
+      },
+    },
+    /** Stops heartbeating and drops the connection, leaving this node's share behind as a SIGKILLed node would (tests). */
+    halt() {
+      closed = true;
+      clearTimeout(retryTimer);
+      clearInterval(beating);
+      const c = client;
+      client = null;
+      c?.close();
+    },
+    settled: async () => {
+      await Promise.allSettled([...inFlight]);
+    },
+    ready: () => (client ? Promise.resolve() : new Promise<void>((resolve) => readyWaiters.push(resolve))),
+    close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      clearInterval(beating);
+      const c = client;
+      client = null;
+      if (!c) return;
+      // This node's share goes with it, so its sockets stop counting now rather than when its heartbeat expires.
+      return c
+        .send("EVAL", [RESYNC, "1", nodesKey, p, node, "0", JSON.stringify({ online: [], counts: [] })])
+        .then(() => c.send("ZREM", [nodesKey, node]))
+        .then(
+          () => {},
+          () => {},
+        )
+        .finally(() => c.close());
+    },
+  };
+}
