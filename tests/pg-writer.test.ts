@@ -108,11 +108,14 @@ test("a job that fails in a batch fails alone: the others are stored and announc
   expect(again.duplicate).toBe(true);
 });
 
-test("settled() resolves once everything submitted is committed and announced", async () => {
+test("drained() resolves once everything submitted is committed and announced; settled() waits for what has run", async () => {
   applied.length = 0;
   void send(1, 1, "late1");
   void send(1, 2, "late2");
+  // Nothing has run yet (the batch starts on the next turn): nothing to wait for.
   await writers[1]!.settled();
+  expect(applied.length).toBe(0);
+  await writers[1]!.drained();
   expect(applied.length).toBe(2);
   expect(lines).toEqual([]);
 });
