@@ -186,3 +186,14 @@ test("a job without a savepoint: refused before writing, it fails alone; failing
   expect(stored).toEqual(["ns-1", "ns-2"]);
   expect(applied.length).toBe(2);
 });
+
+test("a batch that stores nothing (Typing, presence) is handed over too, without a transaction", async () => {
+  const handed: Effect[][] = [];
+  writers[0]!.setOnCommitted((effects) => void handed.push([...effects]));
+  try {
+    await writers[0]!.run((w) => void w.effects.push({ type: "publish", gid: 1, data: "typing" }), { db: false });
+    expect(handed).toEqual([[{ type: "publish", gid: 1, data: "typing" }]]);
+  } finally {
+    writers[0]!.setOnCommitted(undefined);
+  }
+});

@@ -35,11 +35,13 @@ import type { Job, Outcome, WriteCtx } from "../../write/writer";
 import { pgStore, RIM_IDS_LOCK } from "./store";
 
 /**
- * Called once per committed batch that wrote (or described effects), with its
- * jobs' effects in commit order, while the ids lock is still held and before
- * any of them is carried out on this node. Awaited: the next batch of any node
- * commits only after it returns. A throw is logged; the batch stays committed
- * and its effects are still carried out locally.
+ * Called once per committed batch that has effects, with its jobs' effects in
+ * commit order, before any of them is carried out on this node; for a batch
+ * that wrote, while the ids lock is still held (the next batch of any node
+ * commits only after it returns). Awaited. A batch that stores nothing
+ * (Typing, presence) holds no lock and is handed over all the same. A throw is
+ * logged; the batch stays committed and its effects are still carried out
+ * locally.
  */
 export type OnCommitted = (effects: readonly Effect[]) => Promise<void> | void;
 
@@ -133,7 +135,10 @@ export function createPgWriter(deps: {
         if (value !== undefined) r.outcome = { ok: true, value };
       } catch (err) {
         // Its writes cannot be taken back alone, and a statement that failed has aborted the transaction: the batch fails.
-        if (wrote.rows || isPostgresError(err)) throw new FailedAfterWriting(err);
+        if (wrote.rows || isPostgresError(err)) {
+          undo(r);
+          throw new FailedAfterWriting(err);
+        }
         failure(r, err);
       }
       wrote.rows ||= before;
@@ -145,8 +150,9 @@ export function createPgWriter(deps: {
       await conn.unsafe("RELEASE SAVEPOINT job");
       if (value !== undefined) r.outcome = { ok: true, value };
     } catch (err) {
-      await conn.unsafe("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job");
+      // Undone in memory first: should the connection be gone, the batch fails without this job among its results.
       failure(r, err);
+      await conn.unsafe("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job");
     }
     return r;
   }
@@ -158,7 +164,9 @@ export function createPgWriter(deps: {
     let results: Ran[] = [];
     const wrote = { rows: false };
     if (!jobs.some((j) => j.db !== false)) {
+      // Nothing to store (Typing, presence): no transaction, no lock; handed over all the same.
       for (const job of jobs) results.push(await runJob(job, null, wrote));
+      await handOver(results);
       return deliver(jobs, results);
     }
     const started = performance.now();
@@ -184,16 +192,7 @@ export function createPgWriter(deps: {
     metrics?.observeCommit(performance.now() - started, jobs.length);
     for (const fn of commitListeners) fn(jobs.length);
     try {
-      if (committed && onCommitted) {
-        const effects: Effect[] = [];
-        for (const r of results) for (const e of r.effects) effects.push(e);
-        if (effects.length)
-          try {
-            await onCommitted(effects);
-          } catch (err) {
-            log.error("write.committed_hook_failed", { error: String((err as Error)?.stack ?? err) });
-          }
-      }
+      if (committed) await handOver(results);
       // Carried out here before the lock goes, so no later batch's effects (from the bus) can come first.
       deliver(jobs, results);
     } finally {
@@ -201,6 +200,19 @@ export function createPgWriter(deps: {
         if (locked) await conn.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).catch(() => {});
         conn.release();
       }
+    }
+  }
+
+  /** The batch's effects, in commit order, to onCommitted (if any, and if there are any). */
+  async function handOver(results: Ran[]) {
+    if (!onCommitted) return;
+    const effects: Effect[] = [];
+    for (const r of results) for (const e of r.effects) effects.push(e);
+    if (effects.length === 0) return;
+    try {
+      await onCommitted(effects);
+    } catch (err) {
+      log.error("write.committed_hook_failed", { error: String((err as Error)?.stack ?? err) });
     }
   }
 
