@@ -18,6 +18,8 @@ import { availableParallelism } from "node:os";
 import { createHashGate } from "./domain/hashing";
 import { createLocalLimits, createLocalSharedState, type LimitSettings, type SharedState } from "./domain/shared-state";
 import { createRedisSharedState, type RedisSharedOptions } from "./bus/shared-state";
+import { createEffectBus, effectsChannel, type EffectBatch, type EffectBus } from "./bus/effects";
+import { connectRedisBus } from "./bus/redis";
 import { groupIdsOf } from "./domain/groups";
 import { markLastSeen } from "./domain/users";
 import { presenceFrame } from "./push";
@@ -29,7 +31,10 @@ import { applyEffect } from "./write/apply";
 import { createWriter, type WriteCtx, type Writer } from "./write/writer";
 import { backfillSearchIndex } from "./db/search-backfill";
 
-export type App = Ctx & { db: Db; config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; shared: SharedState };
+export type App = Ctx & { db: Db; config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; shared: SharedState;
+  /** In a cluster (a bus configured): where committed effects cross to the other nodes; null on a single node. */
+  effects: EffectBus | null;
+};
 
 /** How the shared limits talk to Redis; tests shorten the heartbeat and give each cluster its own keys. */
 export type SharedTiming = Pick<RedisSharedOptions, "prefix" | "heartbeatMs" | "nodeTtlMs" | "timeoutMs">;
@@ -66,6 +71,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
         ...opts.shared,
       })
     : createLocalSharedState(local, (uid) => hub.isOnline(uid));
+  const effects = config.bus ? startEffectBus(config.bus, opts.shared?.prefix ?? "rim:", hub, log, metrics) : null;
   const app: App = {
     config,
     metrics,
@@ -86,6 +92,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     files: createBlobStore(filesDir(config)),
     hub,
     shared,
+    effects,
     writer: undefined as unknown as Writer,
     read(flow) {
       try {
@@ -97,7 +104,15 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     // A job may be a flow over the store: the writer runs it (write/writer.ts).
     write: <T>(fn: (w: WriteCtx) => T | Flow<T>) => app.writer.run(fn) as Promise<T>,
   };
-  app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
+  app.writer = createWriter({
+    ctx: app,
+    sqlite: db.$client,
+    durability,
+    apply: (e) => applyEffect(hub, e),
+    onCommitted: effects ? (batch) => effects.publishCommitted(batch) : undefined,
+    log,
+    metrics,
+  });
   // The one migration step that needs the server's own code: messages stored before search existed get indexed.
   backfillSearchIndex(db.$client, (n) => log.info("search.backfilled", { messages: n }));
   // Presence: a user's first socket is announced as it is bound; their last one's going is
@@ -125,6 +140,18 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     },
   });
   return app;
+}
+
+/** The cluster's effect bus on the Redis at url: connecting in the background; its ready() says when (or that it failed). */
+function startEffectBus(url: string, prefix: string, hub: Hub, log: Logger, metrics: Metrics): EffectBus {
+  const effects = createEffectBus({
+    bus: connectRedisBus<EffectBatch>(url, { onResync: (reason) => effects.onResync(reason), log }),
+    channel: effectsChannel(prefix),
+    hub,
+    log,
+    metrics,
+  });
+  return effects;
 }
 
 function limitSettings(config: Config): LimitSettings {
@@ -194,6 +221,7 @@ export async function createPostgresContext(config: Config, opts: { log?: Logger
 
 export function closeApp(app: App): void {
   app.shared.close();
+  void app.effects?.close();
   app.writer.close();
   app.durability.close();
   closeDatabase(app.db);
