@@ -18,8 +18,7 @@ import { availableParallelism } from "node:os";
 import { createHashGate } from "./domain/hashing";
 import { createLocalLimits, createLocalSharedState, type LimitSettings, type SharedState } from "./domain/shared-state";
 import { createRedisSharedState, type RedisSharedOptions } from "./bus/shared-state";
-import { createEffectBus, effectsChannel, type EffectBatch, type EffectBus } from "./bus/effects";
-import { connectRedisBus } from "./bus/redis";
+import { connectEffectBus, type EffectBus } from "./bus/effects";
 import { groupIdsOf } from "./domain/groups";
 import { markLastSeen } from "./domain/users";
 import { presenceFrame } from "./push";
@@ -71,7 +70,8 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
         ...opts.shared,
       })
     : createLocalSharedState(local, (uid) => hub.isOnline(uid));
-  const effects = config.bus ? startEffectBus(config.bus, opts.shared?.prefix ?? "rim:", hub, log, metrics) : null;
+  // In a cluster, what a commit changes for other nodes' sockets crosses on the bus (bus/effects.ts).
+  const effects = config.bus ? connectEffectBus(config.bus, { prefix: opts.shared?.prefix ?? "rim:", hub, log, metrics }) : null;
   const app: App = {
     config,
     metrics,
@@ -140,18 +140,6 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     },
   });
   return app;
-}
-
-/** The cluster's effect bus on the Redis at url: connecting in the background; its ready() says when (or that it failed). */
-function startEffectBus(url: string, prefix: string, hub: Hub, log: Logger, metrics: Metrics): EffectBus {
-  const effects = createEffectBus({
-    bus: connectRedisBus<EffectBatch>(url, { onResync: (reason) => effects.onResync(reason), log }),
-    channel: effectsChannel(prefix),
-    hub,
-    log,
-    metrics,
-  });
-  return effects;
 }
 
 function limitSettings(config: Config): LimitSettings {

@@ -1,8 +1,9 @@
 // The effects of a cluster's commits on the bus (src/bus/bus.ts), whatever
-// the storage engine. After a batch commits, its writer applies the effects
-// on this node's sockets as a single node does, then hands the batch to
-// publishCommitted: the effects that concern other nodes' sockets go out as
-// ONE bus batch, and the promise settles once Redis answered. Every node
+// the storage engine. After a batch commits, its writer hands the batch's
+// effects to publishCommitted (and applies them on this node's sockets as a
+// single node does, before or after): the effects that concern other nodes'
+// sockets go out as ONE bus batch, and the promise settles once Redis
+// answered. Every node
 // applies the others' batches to its own hub in arrival order; a node's own
 // batches come back to it and are dropped by the bus.
 //
@@ -24,6 +25,7 @@ import { applyEffect } from "../write/apply";
 import type { Effect } from "../write/effects";
 import type { Hub } from "../ws/hub";
 import type { Bus, ResyncReason } from "./bus";
+import { connectRedisBus } from "./redis";
 
 /** An effect as it crosses the bus: plain data, no socket. */
 export type WireEffect =
@@ -37,8 +39,8 @@ export type EffectBatch = WireEffect[];
 
 export type EffectBus = {
   /**
-   * A committed batch's effects, in commit order, after they were applied
-   * here: publishes the ones other nodes need as one bus batch. Resolves once
+   * A committed batch's effects, in commit order: publishes the ones other
+   * nodes need as one bus batch (the writer's onCommitted). Resolves once
    * Redis answered (or the publish failed: subscribers will see a gap and
    * Resync); never rejects. Nothing to send: resolves at once, nothing sent.
    */
@@ -164,4 +166,16 @@ export function createEffectBus(deps: { bus: Promise<Bus<EffectBatch>>; channel:
       await bus?.close();
     },
   };
+}
+
+/** A node's effect bus on the Redis at url, connecting in the background: ready() says when (or that it failed). */
+export function connectEffectBus(url: string, opts: { prefix: string; hub: Hub; log: Logger; metrics?: Metrics }): EffectBus {
+  const effects = createEffectBus({
+    bus: connectRedisBus<EffectBatch>(url, { onResync: (reason) => effects.onResync(reason), log: opts.log }),
+    channel: effectsChannel(opts.prefix),
+    hub: opts.hub,
+    log: opts.log,
+    metrics: opts.metrics,
+  });
+  return effects;
 }
