@@ -9,7 +9,9 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { closeApp, createApp, type App } from "../src/app";
 import { encodeEnvelope } from "../src/bus/bus";
-import { crossNodeEffects, effectsChannel, readWireEffect } from "../src/bus/effects";
+import { createEffectBus, crossNodeEffects, effectsChannel, readWireEffect, type EffectBatch } from "../src/bus/effects";
+import type { Bus } from "../src/bus/bus";
+import { createHub } from "../src/ws/hub";
 import type { Config } from "../src/config";
 import { resyncFrame } from "../src/push";
 import { startServer, type Running } from "../src/server";
@@ -117,6 +119,59 @@ describe("what crosses the bus", () => {
 
   test("the Resync frame is a Notify with rim's field set", () => {
     expect(JSON.parse(resyncFrame)).toEqual({ event: "Notify", body: { kind: "Text", uid: 0, gid: 0, content: "Resync", clientMsgId: "", msgId: null } });
+  });
+});
+
+describe("publishCommitted, over a bus whose replies the test holds", () => {
+  /** A Bus that records each publish and answers only when the test says so. */
+  function heldBus() {
+    const published: { batch: EffectBatch; answer: () => void }[] = [];
+    let resolveConnected!: () => void;
+    const connected = new Promise<void>((r) => (resolveConnected = r));
+    const bus: Bus<EffectBatch> = {
+      id: "held",
+      publish: (_channel, batch) => new Promise<boolean>((resolve) => published.push({ batch, answer: () => resolve(true) })),
+      subscribe: async () => {},
+      unsubscribe: async () => {},
+      connected: () => connected,
+      close: async () => {},
+    };
+    return { bus, published, connect: () => resolveConnected() };
+  }
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const batch = (n: number): Effect[] => Array.from({ length: n }, (_, i) => ({ type: "publish", gid: 1, data: `m${i}` }) as Effect);
+
+  test("a batch is one bus publish; the promise settles only once the bus answered; nothing to send sends nothing", async () => {
+    const held = heldBus();
+    held.connect();
+    const eb = createEffectBus({ bus: Promise.resolve(held.bus), channel: "c", hub: createHub(), log: quiet });
+    await eb.ready();
+    let settled = false;
+    const p = eb.publishCommitted(batch(3)).then(() => (settled = true));
+    expect(held.published.map((x) => x.batch.length)).toEqual([3]);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    held.published[0]!.answer();
+    await p;
+    expect(settled).toBe(true);
+    const sock = {} as never;
+    await eb.publishCommitted([{ type: "send", socket: sock, data: "ack" }, { type: "bind", socket: sock, uid: 1, gids: [] }]);
+    expect(held.published.length).toBe(1);
+  });
+
+  test("batches committed before the bus is connected go out after it, in commit order", async () => {
+    const held = heldBus();
+    let give!: (b: Bus<EffectBatch>) => void;
+    const eb = createEffectBus({ bus: new Promise((r) => (give = r)), channel: "c", hub: createHub(), log: quiet });
+    const done = [eb.publishCommitted(batch(1)), eb.publishCommitted(batch(2)), eb.publishCommitted(batch(3))];
+    held.connect();
+    give(held.bus);
+    await eb.ready();
+    while (held.published.length < 3) await Promise.resolve();
+    expect(held.published.map((x) => x.batch.length)).toEqual([1, 2, 3]);
+    for (const x of held.published) x.answer();
+    await Promise.all(done);
   });
 });
 
