@@ -141,6 +141,8 @@ function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?
         localOnline: () => hub.onlineUids(),
         isLocallyOnline: (uid) => hub.isOnline(uid),
         onDeadNodeUsers: (uids) => announceOffline(app, uids, null),
+        // A node that died between its COMMIT and its publish left pushes nobody got: everyone Syncs.
+        onDeadNodes: () => app.effects?.nodeGone(),
         log,
         ...opts.shared,
       })

@@ -7,6 +7,7 @@
 // client's own view: nothing acked lost or doubled, no seq gap, every client with
 // every message of its groups.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { RedisClient } from "bun";
 import { ChatClient, sendAll, startCluster, storedMessages, until, type Cluster } from "./cluster.kit";
 import { Client, type TestUser } from "./helpers";
 import { startRedis, type RedisServer } from "./services";
@@ -121,6 +122,36 @@ describe("cluster faults, real processes", () => {
     // ones got what they missed through their Sync. Nobody reconnects to catch up here.
     await expectEveryoneHasEverything(c, clients, perClient);
     expectSyncsExact(clients);
+  }, 60_000);
+
+  test("a node killed after its commit but before its publish: the other nodes' sockets still get that message (Resync)", async () => {
+    const redis = await startRedis();
+    redises.push(redis);
+    const c = await cluster(3, redis.url);
+    const { users, gids } = await team(c, 3, 1);
+    const clients = await connectAll(c, users);
+    const gid = gids[0]!;
+    const admin = new RedisClient(redis.url);
+    try {
+      // Redis holds every write (PUBLISH too): node 2 commits the message, then waits on its publish.
+      await admin.send("CLIENT", ["PAUSE", "20000", "WRITE"]);
+      const victim = clients[2]!;
+      const sent = victim.send(gid, "orphan");
+      // Nothing on any socket tells when it is committed: ask the database, a bounded number of times.
+      for (let tries = 0; (await storedMessages(c.sql)).length === 0; tries++) if (tries > 5000) throw new Error("never committed");
+      await c.kill(2);
+      expect(await sent).toEqual({ ok: false, code: null });
+      await admin.send("CLIENT", ["UNPAUSE"]);
+    } finally {
+      admin.close();
+    }
+    const [orphan] = await storedMessages(c.sql);
+    expect(orphan).toMatchObject({ content: "orphan" });
+    // Nobody reconnects or resends: the nodes alone must make the survivors' clients catch up.
+    await until(
+      () => clients.slice(0, 2).every((chat) => chat.messages.has(orphan!.id)),
+      () => clients.map((chat) => `${chat.user.account}: ${chat.resyncs} resyncs, ${chat.messages.size} messages`).join(", "),
+    );
   }, 60_000);
 
   test("Redis stopped and started under load: every socket gets Resync, nothing acked lost, every client ends with every message", async () => {

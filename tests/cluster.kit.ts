@@ -8,7 +8,7 @@
 import { SQL } from "bun";
 import { CHEAP, spawnRim, type RimProcess } from "./cli.kit";
 import { wakeOrDeadline, type TestUser } from "./helpers";
-import { freshDatabase, redisUrl, tcpProxy, type TcpProxy } from "./services";
+import { freshDatabase, startRedis, tcpProxy, type TcpProxy } from "./services";
 
 export type Node = { rim: RimProcess; url: string; wsUrl: string; alive: boolean };
 
@@ -24,13 +24,17 @@ export type Cluster = {
   close(): Promise<void>;
 };
 
-/** count nodes serving one fresh database through a proxy, on the bus at `bus` (the shared test Redis by default). */
+/**
+ * count nodes serving one fresh database through a proxy, on the bus at `bus`, or on a Redis of their own: nodes
+ * share keys and the effects channel under one prefix, so clusters on one Redis would hear each other.
+ */
 export async function startCluster(count: number, bus?: string): Promise<Cluster> {
   const fresh = await freshDatabase();
   const pg = new URL(fresh.url);
   const proxy = await tcpProxy(Number(pg.port));
   pg.port = String(proxy.port);
-  const busUrl = bus ?? (await redisUrl());
+  const own = bus ? null : await startRedis();
+  const busUrl = bus ?? own!.url;
   const nodes: Node[] = [];
   const sql = new SQL(fresh.url, { max: 2 });
   const cluster: Cluster = {
@@ -62,6 +66,7 @@ export async function startCluster(count: number, bus?: string): Promise<Cluster
       await Promise.all(nodes.filter((n) => n.alive).map((n) => ((n.alive = false), n.rim.stop())));
       await sql.close();
       await fresh.drop();
+      await own?.stop();
     },
   };
   // One at a time: the first migrates the database, the others find it done.

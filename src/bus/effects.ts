@@ -33,7 +33,9 @@ export type WireEffect =
   | { type: "join"; gid: number; uids: number[] }
   | { type: "leave"; gid: number; uids: number[] }
   | { type: "offline"; uid: number; gids: number[] }
-  | { type: "revoke"; tokenHashes: string[]; reason: string };
+  | { type: "revoke"; tokenHashes: string[]; reason: string }
+  /** A node died: every node sends its sockets Resync (see nodeGone). */
+  | { type: "resync" };
 
 export type EffectBatch = WireEffect[];
 
@@ -45,6 +47,11 @@ export type EffectBus = {
    * Resync); never rejects. Nothing to send: resolves at once, nothing sent.
    */
   publishCommitted(effects: readonly Effect[]): Promise<void>;
+  /**
+   * A node died (the shared state reaped it): it may have committed a batch and died before its
+   * publish, a loss no sequence number shows. This node's sockets and every other node's get Resync.
+   */
+  nodeGone(): void;
   /** Resolves once the bus is connected and subscribed at start; rejects when Redis could not be reached then. */
   ready(): Promise<void>;
   /** Resolves once both connections to the bus are up (again, after an outage). */
@@ -98,6 +105,8 @@ export function readWireEffect(v: unknown): WireEffect | null {
       return Array.isArray(e.tokenHashes) && e.tokenHashes.every((t) => typeof t === "string") && typeof e.reason === "string"
         ? { type: "revoke", tokenHashes: e.tokenHashes as string[], reason: e.reason }
         : null;
+    case "resync":
+      return { type: "resync" };
     default:
       return null;
   }
@@ -121,7 +130,8 @@ export function createEffectBus(deps: { bus: Promise<Bus<EffectBatch>>; channel:
         continue;
       }
       try {
-        applyEffect(hub, e);
+        if (e.type === "resync") onResync("node_gone");
+        else applyEffect(hub, e);
       } catch (err) {
         log.error("bus.effect_failed", { error: String((err as Error)?.stack ?? err) });
       }
@@ -142,6 +152,12 @@ export function createEffectBus(deps: { bus: Promise<Bus<EffectBatch>>; channel:
     await b.publish(channel, batch);
   };
 
+  const onResync = (reason: ResyncReason) => {
+    log.warn("bus.resync", { reason });
+    deps.metrics?.inc("rim_bus_resyncs_total");
+    hub.sendToLoggedIn(resyncFrame);
+  };
+
   return {
     publishCommitted(effects) {
       if (closed || effects.length === 0) return Promise.resolve();
@@ -154,10 +170,11 @@ export function createEffectBus(deps: { bus: Promise<Bus<EffectBatch>>; channel:
         () => log.warn("bus.publish_dropped", { effects: batch.length }),
       );
     },
-    onResync(reason) {
-      log.warn("bus.resync", { reason });
-      deps.metrics?.inc("rim_bus_resyncs_total");
-      hub.sendToLoggedIn(resyncFrame);
+    onResync,
+    nodeGone() {
+      if (closed) return;
+      onResync("node_gone");
+      if (bus) void send(bus, [{ type: "resync" }]);
     },
     ready: () => started,
     connected: () => started.then(() => bus!.connected()),
