@@ -184,7 +184,7 @@ describe("cluster faults, real processes", () => {
     for (const chat of clients) expect(chat.closes).toEqual([]);
   }, 60_000);
 
-  test("PostgreSQL cut away under load (its proxy) and back: error acks and 500s meanwhile, nothing acked lost, the nodes serve again unrestarted", async () => {
+  test("PostgreSQL cut away (its proxy) and back, with clients on every node: error acks and 500s meanwhile, nothing acked lost, the nodes serve again unrestarted", async () => {
     const c = await cluster(3);
     const { users, gids } = await team(c, 3, 1);
     const clients = await connectAll(c, users);
