@@ -276,6 +276,23 @@ describe("two nodes on one Redis", () => {
   });
 });
 
+test("a node reaped as dead (it may have committed what it never published): the sockets of every live node get Resync", async () => {
+  const { nodes: [a, b], people, prefix } = await cluster(await redisUrl());
+  const [pa, pb] = people as [People, People];
+  const aliceA = await connect(a!, pa.alice);
+  const bobB = await connect(b!, pb.bob);
+  const raw = new RedisClient(await redisUrl());
+  try {
+    // A node whose heartbeat ran out long ago, with no user online: only the node itself is lost.
+    await raw.send("ZADD", [prefix + "nodes", "1", "dead-node"]);
+    for (const c of [aliceA, bobB]) expect((await c.next(isResync)).body).toMatchObject({ content: "Resync", uid: 0, gid: 0 });
+    // Reaped once (ZREM says by whom): no second Resync for it.
+    expect(await aliceA.expectNone(isResync)).toBe(true);
+  } finally {
+    raw.close();
+  }
+});
+
 test("Redis restarted: B's sockets get Resync, then A's commits reach them again", async () => {
   const redis = await startRedis();
   servers.push(redis);
