@@ -3,7 +3,7 @@
 // folders on free ports, once per test process, stopped when it exits. Given
 // RIM_TEST_PG_URL / RIM_TEST_REDIS_URL the tests use those instead. Every
 // wait is on the server's own "ready" line, never on a clock.
-import { SQL } from "bun";
+import { RedisClient, SQL } from "bun";
 import { chownSync, existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -155,6 +155,10 @@ export type RedisServer = {
   stop(): Promise<void>;
   /** Starts it again on the same port, resolving once it is ready. */
   start(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open and nothing is answered until resume(). */
+  pause(): Promise<void>;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
 };
 
 /** A redis-server of this test's own, on a free port, with no persistence; stopped when this process ends. */
@@ -177,11 +181,28 @@ export async function startRedis(): Promise<RedisServer> {
       running = await supervise(script, (l) => l.includes("Ready to accept connections"));
     },
     async stop() {
+      server.resume();
       const r = running;
       running = undefined;
       await r?.stop();
     },
+    async pause() {
+      // Its pid, from itself: the supervising shell stands between us and it.
+      const client = new RedisClient(server.url);
+      try {
+        const info = String(await client.send("INFO", ["server"]));
+        pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+      } finally {
+        client.close();
+      }
+      if (!(pid > 0)) throw new Error("redis-server's pid not found in INFO");
+      process.kill(pid, "SIGSTOP");
+    },
+    resume() {
+      if (pid > 0) process.kill(pid, "SIGCONT");
+    },
   };
+  let pid = 0;
   await server.start();
   return server;
 }

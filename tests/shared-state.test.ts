@@ -32,6 +32,15 @@ function recorder<T>() {
 
 type Event = { what: string; uid?: number; gid?: number; result?: boolean };
 
+/**
+ * Marks where each node's log stands now; `logged(event)` then waits for that event after the mark
+ * (a node may have logged it before, e.g. when its first heartbeat came before its connection).
+ */
+function logMark(ns: Node[]) {
+  const at = ns.map((n) => n.logs.items.length);
+  return (event: string) => Promise.all(ns.map((n, i) => n.logs.until((l) => l.indexOf(event, at[i]) >= 0)));
+}
+
 type Node = {
   name: string;
   app: App;
@@ -76,7 +85,7 @@ async function cluster(url: string, overrides: Partial<Config> = {}, count = 2) 
   for (let i = 0; i < count; i++) {
     const events = recorder<Event>();
     const logs = recorder<string>();
-    const app = createApp(testConfig({ bus: url, ...overrides }), { log: capturingLog(logs), shared: { prefix, heartbeatMs: 30, nodeTtlMs: 250, timeoutMs: 500 } });
+    const app = createApp(testConfig({ bus: url, ...overrides }), { log: capturingLog(logs), shared: { prefix, heartbeatMs: 50, nodeTtlMs: 1500, timeoutMs: 1500 } });
     // Spies on what the shared state answers, for the results that have no frame of their own.
     const { presence, typing } = app.shared;
     const spy = <A extends unknown[]>(what: string, fn: (...a: A) => unknown, describe: (...a: A) => Partial<Event>) => (...a: A) => {
@@ -284,9 +293,10 @@ describe("Redis down: each limit counts on its own node, nothing fails or waits;
     const bobA = await connect(a!, pa.bob);
     const bobB = await connect(b!, pb.bob);
 
+    const down = logMark([a!, b!]);
     await redis.stop();
     // Each node notices (the heartbeat fails at the latest) and says so once.
-    await Promise.all([a!, b!].map((n) => n.logs.until((l) => l.includes("redis.limits_local"))));
+    await down("redis.limits_local");
 
     const table: [string, () => Promise<unknown>, unknown][] = [
       // Failed logins: counted per node (two on A refuse the third there; B has seen none).
@@ -316,8 +326,9 @@ describe("Redis down: each limit counts on its own node, nothing fails or waits;
     await Promise.all([typed(a!), typed(b!)]);
     expect([a!, b!].map((n) => n.events.items.find((e) => e.what === "typing")!.result)).toEqual([true, true]);
 
+    const up = logMark([a!, b!]);
     await redis.start();
-    await Promise.all([a!, b!].map((n) => n.logs.until((l) => l.includes("redis.limits_shared"))));
+    await up("redis.limits_shared");
     // Shared again, with each node's share written back: alice's two sockets now count together.
     const after: [string, () => Promise<unknown>, unknown][] = [
       ["alice on B, over the cap cluster-wide (3 held)", () => connect(b!).then((c) => c.login(pb.alice)).then((r) => r.code), 429],
@@ -345,17 +356,19 @@ describe("Redis down: each limit counts on its own node, nothing fails or waits;
     const redis = await startRedis();
     servers.push(redis);
     const { nodes: [a, b] } = await cluster(redis.url, { loginMaxPerAccount: 1 });
-    const raw = new RedisClient(redis.url);
+    // Frozen (SIGSTOP) until the test lets it go: however slow the machine, nothing answers meanwhile.
+    const down = logMark([a!, b!]);
+    await redis.pause();
+    let up: ReturnType<typeof logMark>;
     try {
-      // Paused for 3 s (nothing can unpause it early: every command waits, CLIENT UNPAUSE too).
-      await raw.send("CLIENT", ["PAUSE", "3000", "ALL"]);
-      // The deadline (500 ms here) ends the wait: local counts, one on each node.
+      // The deadline (1.5 s here) ends the wait: local counts, one on each node.
       expect([(await failLogin(a!, "oscar")).status, (await failLogin(b!, "oscar")).status, (await failLogin(a!, "oscar")).status]).toEqual([401, 401, 429]);
-      await Promise.all([a!, b!].map((n) => n.logs.until((l) => l.includes("redis.limits_local"))));
-      await Promise.all([a!, b!].map((n) => n.logs.until((l) => l.includes("redis.limits_shared"))));
-      expect([(await failLogin(a!, "victor")).status, (await failLogin(b!, "victor")).status]).toEqual([401, 429]);
+      await down("redis.limits_local");
     } finally {
-      raw.close();
+      up = logMark([a!, b!]);
+      redis.resume();
     }
+    await up("redis.limits_shared");
+    expect([(await failLogin(a!, "victor")).status, (await failLogin(b!, "victor")).status]).toEqual([401, 429]);
   }, 20_000);
 });
