@@ -165,6 +165,10 @@ if (r.fanout?.rows) {
   );
   for (const x of r.fanout.rows.filter((x: any) => x.nodes > 1))
     out.push(`  ${x.size} ${x.load} on ${x.nodes} nodes: cpu % per node ${x.server_cpu_pct_per_node.join(" / ")}, cpu µs per delivery per node ${x.server_cpu_us_per_delivery_per_node.join(" / ")}`);
+  for (const x of r.fanout.rows.filter((x: any) => x.services_per_msg)) {
+    const v = x.services_per_msg;
+    out.push(`  ${x.size} ${x.load} per message: PostgreSQL ${v.pg_commits} commits, ${v.pg_rows_written} rows written; Redis ${v.redis_commands} commands, ${v.redis_out_bytes} bytes sent`);
+  }
   out.push("");
   out.push("fan-out, rim ÷ ceiling (throughput: higher is better; latency: lower is better)");
   out.push(table(["size", "load", "deliveries/s", "ack p99", "e2e p99"], r.fanout.ratios.map((x: any) => [x.size, x.load, x.deliveries, x.ack_p99, x.e2e_p99])));

@@ -41,6 +41,8 @@ export async function copySeedToPostgres(file: string, url: string) {
 }
 
 let redis: Promise<RedisServer> | undefined;
+/** The database and bus of the nodes started last. */
+let current: { db: string; bus: string } | null = null;
 
 /** Starts rim on a seeded SQLite file: one node on it, or ctx.nodes nodes on a PostgreSQL copy of it sharing one Redis. */
 export async function startNodes(ctx: RunCtx, file: string): Promise<ServerProc[]> {
@@ -48,6 +50,7 @@ export async function startNodes(ctx: RunCtx, file: string): Promise<ServerProc[
   const db = await freshDatabase();
   await copySeedToPostgres(file, db.url);
   const bus = (await (redis ??= startRedis())).url;
+  current = { db: db.url, bus };
   const nodes: ServerProc[] = [];
   // One at a time: the first migrates (a no-op here), the others find the schema in place.
   for (let i = 0; i < ctx.nodes; i++) nodes.push(await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: db.url, args: ["--bus", bus], pin: ctx.pinServer }));
@@ -57,4 +60,34 @@ export async function startNodes(ctx: RunCtx, file: string): Promise<ServerProc[
 /** Stops every node. */
 export async function stopNodes(nodes: ServerProc[]) {
   await Promise.all(nodes.map((n) => n.stop()));
+}
+
+export type ServiceCounters = { pgCommits: number; pgRowsWritten: number; redisCommands: number; redisOutBytes: number };
+
+/** The cluster's PostgreSQL and Redis work so far (null on SQLite): commits and rows written in the database, commands Redis processed and bytes it sent. */
+export async function serviceCounters(ctx: RunCtx): Promise<ServiceCounters | null> {
+  if (ctx.backend === "sqlite" || !current) return null;
+  const pg = new SQL(current.db, { max: 1 });
+  try {
+    // Backends flush their statistics when idle, at most once a second: wait that out, then read a fresh snapshot.
+    await Bun.sleep(1100);
+    const [row] = await pg`SELECT xact_commit::bigint AS c, (tup_inserted + tup_updated + tup_deleted)::bigint AS w FROM pg_stat_database WHERE datname = current_database()`;
+    const info = Bun.spawnSync(["redis-cli", "-u", current.bus, "INFO", "stats"]).stdout.toString();
+    const stat = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, "m").exec(info)?.[1] ?? NaN);
+    return { pgCommits: Number(row.c), pgRowsWritten: Number(row.w), redisCommands: stat("total_commands_processed"), redisOutBytes: stat("total_net_output_bytes") };
+  } finally {
+    await pg.close();
+  }
+}
+
+/** Counters per message between two readings. */
+export function perMessage(a: ServiceCounters | null, b: ServiceCounters | null, messages: number) {
+  if (!a || !b || !(messages > 0)) return null;
+  const q = (x: number, y: number) => Math.round(((y - x) / messages) * 100) / 100;
+  return {
+    pg_commits: q(a.pgCommits, b.pgCommits),
+    pg_rows_written: q(a.pgRowsWritten, b.pgRowsWritten),
+    redis_commands: q(a.redisCommands, b.redisCommands),
+    redis_out_bytes: q(a.redisOutBytes, b.redisOutBytes),
+  };
 }

@@ -2,7 +2,7 @@
 // closed loop then open loop, for each group size.
 import { closeSeedDb, openSeedDb, productionHash, seedGroup, seedUsers } from "../lib/seed";
 import { runClient, startServer, type ServerProc } from "../lib/spawn";
-import { startNodes } from "../lib/cluster";
+import { perMessage, serviceCounters, startNodes } from "../lib/cluster";
 import type { FanoutConfig } from "../clients/fanout";
 import { dbPath, type RunCtx } from "./context";
 import { copyFileSync } from "node:fs";
@@ -64,6 +64,7 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
             editShare: kind === "rim+changes" ? o.editShare : 0,
           };
           let r: any;
+          const before = kind === "rim" ? await serviceCounters(ctx) : null;
           try {
             r = await runClient("fanout", cfg, { dir: ctx.dir, timeoutMs: o.warmupMs + o.durationMs + 60_000 });
           } catch (err) {
@@ -72,7 +73,9 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
             ctx.log(`fanout ${size} ${l.load} ${kind}: failed: ${err}`);
             continue;
           }
-          rows.push({ size, load: l.load, server: kind, ...r });
+          // PostgreSQL commits and rows, Redis commands and bytes per message over the whole load (logins and warm-up included).
+          const services = before ? perMessage(before, await serviceCounters(ctx), r.acked) : null;
+          rows.push({ size, load: l.load, server: kind, ...r, ...(services ? { services_per_msg: services } : {}) });
           ctx.log(
             `fanout ${size} ${l.load} ${kind}: ${r.msgs_per_s} msg/s, ${r.deliveries_per_s} deliveries/s, ack p99 ${r.ack_ms.p99} ms, e2e p99 ${r.e2e_ms.p99} ms` +
               (r.overloaded ? " (overloaded)" : "") + (r.errors ? ` errors ${r.errors}` : "") + (r.undelivered ? ` undelivered ${r.undelivered}` : ""),
