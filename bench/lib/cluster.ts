@@ -57,8 +57,10 @@ export async function startNodes(ctx: RunCtx, file: string): Promise<ServerProc[
   return nodes;
 }
 
-/** Stops every node. */
+/** Stops every node; with BENCH_NODE_LOGS=DIR, each node's last log lines (warnings included) go to DIR/node-PID.log first. */
 export async function stopNodes(nodes: ServerProc[]) {
+  const dir = process.env.BENCH_NODE_LOGS;
+  if (dir) for (const n of nodes) await Bun.write(`${dir}/node-${n.pid}.log`, n.tail().join("\n") + "\n");
   await Promise.all(nodes.map((n) => n.stop()));
 }
 
