@@ -1,6 +1,12 @@
 // bun bench/run.ts [--quick] [--only fanout,mixed,office,capacity,history,coldstart,upload]
 //                  [--server binary|source] [--rim-src DIR] [--profile] [--keep]
 //                  [--fanout-sizes 100,1000] [--fanout-rates 1000,5000] [--edit-share 0.1]
+//                  [--backend sqlite|postgres] [--cluster N] [--no-ceiling]
+//                  [--office-seconds S] [--capacity-sockets N]
+// --backend postgres serves from PostgreSQL with Redis as the bus (both started
+// by the bench); --cluster N (implies postgres) runs N nodes on them, the load
+// spreading its sockets over the nodes round-robin. With either, rim is not
+// pinned to a core (nodes, PostgreSQL and Redis share the machine).
 // Runs the scenarios, prints a table per scenario and writes the JSON to
 // bench/results/. See BENCHMARKS.md.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -56,7 +62,13 @@ const rimCmd =
       ? ["bun", "--cpu-prof", "--cpu-prof-dir", profDir, join(rimSrc, "src/main.ts")]
       : ["bun", join(rimSrc, "src/main.ts")];
 
-const ctx: RunCtx = { dir, rimCmd, quick, log };
+const clusterNodes = Number(value("--cluster") ?? 1);
+const backend = (value("--backend") ?? (clusterNodes > 1 ? "postgres" : "sqlite")) as RunCtx["backend"];
+if (backend !== "sqlite" && backend !== "postgres") throw new Error("--backend: sqlite or postgres");
+if (!(Number.isInteger(clusterNodes) && clusterNodes >= 1)) throw new Error("--cluster: a number of nodes");
+if (backend === "sqlite" && clusterNodes > 1) throw new Error("--cluster needs --backend postgres: a SQLite file is served by one node");
+const pinServer = value("--backend") === undefined && value("--cluster") === undefined;
+const ctx: RunCtx = { dir, rimCmd, quick, log, backend, nodes: clusterNodes, pinServer };
 if (rimSrc !== ROOT) useMigrations((await import(join(rimSrc, "src/db/migrations.gen.ts"))).MIGRATIONS);
 
 const meta = {
@@ -68,7 +80,9 @@ const meta = {
   cores: CORES,
   memGB: Math.round(totalmem() / 2 ** 30),
   kernel: release(),
-  pinned: PINNED,
+  pinned: PINNED && pinServer,
+  backend,
+  nodes: clusterNodes,
   server: server === "binary" ? "dist/rim (bun build --compile)" : `bun ${join(rimSrc, "src/main.ts")}${profile ? " --cpu-prof" : ""}`,
   quick,
   loadavgStart: loadavg().map((v) => Math.round(v * 100) / 100),
@@ -101,7 +115,7 @@ await scenario("fanout", () => {
   // --edit-share 0.1: rim also runs each load with 10 % of the frames being edits and reactions.
   const editShare = value("--edit-share") === undefined ? 0 : Number(value("--edit-share"));
   if (!(editShare >= 0 && editShare < 1)) throw new Error("--edit-share: a share from 0 to below 1");
-  return fanout(ctx, { ...o, sizes: list("--fanout-sizes") ?? o.sizes, rates: list("--fanout-rates") ?? o.rates, editShare });
+  return fanout(ctx, { ...o, ceiling: !flag("--no-ceiling"), sizes: list("--fanout-sizes") ?? o.sizes, rates: list("--fanout-rates") ?? o.rates, editShare });
 });
 // --rest-mix read,readSide,rename: the REST ops' weights (default 0.8,0,0.2).
 const restMix = list("--rest-mix");
@@ -119,11 +133,18 @@ await scenario("history", () =>
     : { messages: 1_000_000, groups: 1000, users: 2000, groupsPerUser: 25, requests: 3000, warmup: 300 }),
 );
 await scenario("upload", () => upload(ctx, { sizeMiB: 25, runs: quick ? 4 : 12 }));
-await scenario("office", () => office(ctx, quick ? { users: 1000, durationMs: 10_000 } : { users: 3000, durationMs: 120_000 }));
+const officeSeconds = value("--office-seconds");
+await scenario("office", () => {
+  const o = quick ? { users: 1000, durationMs: 10_000 } : { users: 3000, durationMs: 120_000 };
+  return office(ctx, officeSeconds ? { ...o, durationMs: Number(officeSeconds) * 1000 } : o);
+});
+const capacitySockets = value("--capacity-sockets");
 await scenario("capacity", () =>
   capacity(ctx, quick
     ? { sockets: 2000, steps: [500, 2000], settleMs: 1000, ceiling: false }
-    : { sockets: 19_000, steps: [1000, 5500, 10_000, 14_500, 19_000], settleMs: 3000, ceiling: true }),
+    : capacitySockets
+      ? { sockets: Number(capacitySockets), steps: [1, 2, 3, 4].map((k) => Math.round((Number(capacitySockets) * k) / 4)), settleMs: 3000, ceiling: false }
+      : { sockets: 19_000, steps: [1000, 5500, 10_000, 14_500, 19_000], settleMs: 3000, ceiling: true }),
 );
 
 meta.loadavgEnd = loadavg().map((v) => Math.round(v * 100) / 100);
@@ -142,6 +163,12 @@ if (r.fanout?.rows) {
       ]),
     ),
   );
+  for (const x of r.fanout.rows.filter((x: any) => x.nodes > 1))
+    out.push(`  ${x.size} ${x.load} on ${x.nodes} nodes: cpu % per node ${x.server_cpu_pct_per_node.join(" / ")}, cpu µs per delivery per node ${x.server_cpu_us_per_delivery_per_node.join(" / ")}`);
+  for (const x of r.fanout.rows.filter((x: any) => x.services_per_msg)) {
+    const v = x.services_per_msg;
+    out.push(`  ${x.size} ${x.load} per message: PostgreSQL ${v.pg_commits} commits, ${v.pg_rows_written} rows written; Redis ${v.redis_commands} commands, ${v.redis_out_bytes} bytes sent`);
+  }
   out.push("");
   out.push("fan-out, rim ÷ ceiling (throughput: higher is better; latency: lower is better)");
   out.push(table(["size", "load", "deliveries/s", "ack p99", "e2e p99"], r.fanout.ratios.map((x: any) => [x.size, x.load, x.deliveries, x.ack_p99, x.e2e_p99])));
@@ -179,6 +206,11 @@ if (r.office && !r.office.error) {
     "delivery p99 by group size: " +
       Object.entries(o.delivery_by_size_ms).map(([k, v]: [string, any]) => `${k}: ${v.p99} ms (n=${v.n})`).join(", "),
   );
+  if (o.nodes > 1)
+    out.push(
+      `on ${o.nodes} nodes: delivery p99 cross-node ${o.delivery_cross_node_ms.p99} ms (n=${o.delivery_cross_node_ms.n}), same node ${o.delivery_same_node_ms.p99} ms (n=${o.delivery_same_node_ms.n}); ` +
+        `cpu % per node ${o.server_cpu_pct_per_node.join(" / ")}, cpu µs per delivery per node ${o.server_cpu_us_per_delivery_per_node.join(" / ")}`,
+    );
   out.push("");
 }
 out.push(err("office"));
@@ -192,6 +224,7 @@ if (r.capacity && !r.capacity.error) {
       [row("rim", c), ...(c.ceiling ? [row("ceiling", c.ceiling)] : [])],
     ),
   );
+  if (c.nodes > 1) out.push(`on ${c.nodes} nodes (sockets spread round-robin): rss held per node ${c.rss_held_per_node_mb?.join(" / ")} MB`);
   out.push("KB/socket = (held − idle RSS) ÷ sockets; slope = between the first step and the last (one-time costs left out)");
   out.push("");
 }

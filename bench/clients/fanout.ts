@@ -14,6 +14,9 @@ import { emit, readConfig, runMain } from "../lib/client";
 export type FanoutConfig = {
   wsUrl: string;
   serverPid: number;
+  /** A cluster: the sender on the first node, receivers spread over all of them round-robin; CPU sampled on each. */
+  wsUrls?: string[];
+  serverPids?: number[];
   gid: number;
   sender: { uid: number; token: string };
   receivers: { uid: number; token: string }[];
@@ -42,9 +45,12 @@ function indexOfMsg(payload: Buffer, from = 0): number {
 
 runMain(async () => {
   const cfg = readConfig<FanoutConfig>();
-  const t = parseTarget(cfg.wsUrl);
+  const targets = (cfg.wsUrls ?? [cfg.wsUrl]).map(parseTarget);
+  const t = targets[0]!;
+  const pids = cfg.serverPids ?? [cfg.serverPid];
+  const samplePids = () => pids.map((p) => procSample(p));
   const R = cfg.receivers.length;
-  const receivers = await pool(cfg.receivers, 64, (u) => openLoggedIn(t, u.uid, u.token, { gid: cfg.gid }));
+  const receivers = await pool(cfg.receivers, 64, (u, i) => openLoggedIn(targets[(i + 1) % targets.length]!, u.uid, u.token, { gid: cfg.gid }));
   const sender = await openLoggedIn(t, cfg.sender.uid, cfg.sender.token, { gid: cfg.gid });
 
   const intended = new Float64Array(MAX_MSGS);
@@ -124,14 +130,14 @@ runMain(async () => {
   const t0 = performance.now();
   windowStart = t0 + cfg.warmupMs;
   windowEnd = windowStart + cfg.durationMs;
-  let snapStart = { recv: 0, acked: 0, srv: procSample(cfg.serverPid), cpu: 0, at: 0 };
+  let snapStart = { recv: 0, acked: 0, srv: procSample(cfg.serverPid), srvs: samplePids(), cpu: 0, at: 0 };
   let snapEnd = { ...snapStart };
   const startTimer = setTimeout(() => {
-    snapStart = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), cpu: selfCpuMs(), at: performance.now() };
+    snapStart = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), srvs: samplePids(), cpu: selfCpuMs(), at: performance.now() };
   }, cfg.warmupMs);
   const ended = new Promise<void>((resolve) =>
     setTimeout(() => {
-      snapEnd = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), cpu: selfCpuMs(), at: performance.now() };
+      snapEnd = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), srvs: samplePids(), cpu: selfCpuMs(), at: performance.now() };
       sending = false;
       resolve();
     }, cfg.warmupMs + cfg.durationMs),
@@ -158,7 +164,7 @@ runMain(async () => {
   }
   await Promise.race([ended, (async () => { while (sending) await Bun.sleep(20); })()]);
   clearTimeout(startTimer);
-  if (overloaded) snapEnd = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), cpu: selfCpuMs(), at: performance.now() };
+  if (overloaded) snapEnd = { recv: totalReceived(), acked, srv: procSample(cfg.serverPid), srvs: samplePids(), cpu: selfCpuMs(), at: performance.now() };
 
   // Drain: every sent message acked and pushed to every live receiver (bounded).
   const drainUntil = performance.now() + 10_000;
@@ -186,10 +192,17 @@ runMain(async () => {
     undelivered: expected - got,
     closedReceivers,
     overloaded,
-    server_cpu_pct: cpuPercent(snapStart.srv, snapEnd.srv),
+    server_cpu_pct: round(pids.reduce((a, _, k) => a + cpuPercent(snapStart.srvs[k]!, snapEnd.srvs[k]!), 0), 1),
     server_sys_pct: sysPercent(snapStart.srv, snapEnd.srv),
     client_cpu_pct: round(((snapEnd.cpu - snapStart.cpu) / (snapEnd.at - snapStart.at)) * 100, 1),
     server_rss_kb: snapEnd.srv?.rssKB ?? null,
+    nodes: pids.length,
+    // Per node: its CPU in % of one core, and its CPU µs per delivery made by the whole cluster.
+    server_cpu_pct_per_node: pids.map((_, k) => cpuPercent(snapStart.srvs[k]!, snapEnd.srvs[k]!)),
+    server_cpu_us_per_delivery_per_node: pids.map((_, k) => {
+      const a = snapStart.srvs[k], b = snapEnd.srvs[k], n = snapEnd.recv - snapStart.recv;
+      return a && b && n > 0 ? round(((b.cpuMs - a.cpuMs) * 1000) / n, 2) : null;
+    }),
   };
   sender.close();
   for (const r of receivers) r.close();

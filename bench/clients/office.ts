@@ -12,6 +12,9 @@ import { rng } from "../lib/rng";
 export type OfficeConfig = {
   wsUrl: string;
   serverPid: number;
+  /** A cluster: user k connects (and reconnects) to node k mod N; CPU sampled on each node. */
+  wsUrls?: string[];
+  serverPids?: number[];
   users: { uid: number; token: string }[];
   /** Groups with their member uids and a weight class (their size). */
   groups: { gid: number; members: number[] }[];
@@ -38,20 +41,23 @@ type User = {
   nextSendAt: number;
   n: number;
   pending: Map<string, { at: number; kind: "Msg" | "Read" | "Sync"; gid: number }>;
+  /** The node its socket is on. */
+  node: number;
   /** Between a reconnect and the end of its Sync: pushes then are counted as recovered. */
   syncing: boolean;
 };
 
 runMain(async () => {
   const cfg = readConfig<OfficeConfig>();
-  const t = parseTarget(cfg.wsUrl);
+  const targets = (cfg.wsUrls ?? [cfg.wsUrl]).map(parseTarget);
+  const pids = cfg.serverPids ?? [cfg.serverPid];
   const rand = rng(cfg.seed);
   const between = ([lo, hi]: [number, number]) => lo + rand() * (hi - lo);
   const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
   const users = new Map<number, User>();
-  for (const u of cfg.users)
-    users.set(u.uid, { uid: u.uid, token: u.token, conn: null, online: false, bySize: new Map(), lastSeen: new Map(), lastSeenAll: 0, unread: new Set(), received: new Set(), nextSendAt: 0, n: 0, pending: new Map(), syncing: false });
+  for (const [k, u] of cfg.users.entries())
+    users.set(u.uid, { node: k % targets.length, uid: u.uid, token: u.token, conn: null, online: false, bySize: new Map(), lastSeen: new Map(), lastSeenAll: 0, unread: new Set(), received: new Set(), nextSendAt: 0, n: 0, pending: new Map(), syncing: false });
   const sizeOf = new Map<number, number>();
   for (const g of cfg.groups) {
     sizeOf.set(g.gid, g.members.length);
@@ -71,6 +77,9 @@ runMain(async () => {
   const ackRead = new Samples();
   const delivery = new Samples();
   const deliveryBySize = new Map<number, Samples>();
+  // Sender and receiver on different nodes (the push crossed the bus) or on the same one.
+  const deliveryCross = new Samples();
+  const deliverySame = new Samples();
   const login = new Samples();
   const syncMs = new Samples();
   let measuring = false;
@@ -132,6 +141,7 @@ runMain(async () => {
         live++;
         if (measuring) {
           delivery.add(now - at);
+          (users.get(b.uid)?.node === u.node ? deliverySame : deliveryCross).add(now - at);
           const size = sizeOf.get(b.gid)!;
           let s = deliveryBySize.get(size);
           if (!s) deliveryBySize.set(size, (s = new Samples()));
@@ -154,7 +164,7 @@ runMain(async () => {
 
   const connect = async (u: User) => {
     const t0 = performance.now();
-    const conn = await connectWs(t);
+    const conn = await connectWs(targets[u.node]!);
     conn.tag = u;
     const ack = await request(conn, { event: "Login", body: { kind: "Text", uid: u.uid, content: u.token, clientMsgId: "login" } });
     if (ack.content !== "Ok") throw new Error(`login refused: ${JSON.stringify(ack)}`);
@@ -195,6 +205,7 @@ runMain(async () => {
   for (const u of all) u.nextSendAt = t0 + rand() * cfg.sendEveryMs[1];
   measuring = true;
   const srvStart = procSample(cfg.serverPid);
+  const nodesStart = pids.map((p) => procSample(p));
   const cpuStart = selfCpuMs();
   const samples: ProcSample[] = [];
   let sent = 0;
@@ -269,6 +280,7 @@ runMain(async () => {
   }
   measuring = false;
   const srvEnd = procSample(cfg.serverPid);
+  const nodesEnd = pids.map((p) => procSample(p));
   const cpuEnd = selfCpuMs();
   const elapsed = performance.now() - t0;
 
@@ -323,7 +335,16 @@ runMain(async () => {
     unexpected_closes: unexpectedCloses,
     errors,
     firstError,
-    server_cpu_pct: cpuPercent(srvStart, srvEnd),
+    server_cpu_pct: round(pids.reduce((a, _, k) => a + cpuPercent(nodesStart[k]!, nodesEnd[k]!), 0), 1),
+    nodes: pids.length,
+    delivery_cross_node_ms: deliveryCross.summary(),
+    delivery_same_node_ms: deliverySame.summary(),
+    server_cpu_pct_per_node: pids.map((_, k) => cpuPercent(nodesStart[k]!, nodesEnd[k]!)),
+    // Per node: its CPU µs per live delivery made by the whole cluster.
+    server_cpu_us_per_delivery_per_node: pids.map((_, k) => {
+      const a = nodesStart[k], b = nodesEnd[k];
+      return a && b && live > 0 ? round(((b.cpuMs - a.cpuMs) * 1000) / live, 1) : null;
+    }),
     server_rss_mb: { start: round((srvStart?.rssKB ?? NaN) / 1024, 1), end: round((srvEnd?.rssKB ?? NaN) / 1024, 1), peak: round(Math.max(...rss, srvEnd?.rssKB ?? 0) / 1024, 1) },
     client_cpu_pct: round(((cpuEnd - cpuStart) / elapsed) * 100, 1),
   };

@@ -11,9 +11,9 @@ export const PINNED = Bun.which("taskset") !== null && CORES >= 2;
 export const SERVER_CORE = 0;
 export const CLIENT_CORE = 1;
 
-/** A command line run through sh to raise `ulimit -n`, and taskset to pin it. */
+/** A command line run through sh to raise `ulimit -n`, and taskset to pin it (core -1: not pinned). */
 export function pinned(core: number, cmd: string[]): string[] {
-  const inner = PINNED ? ["taskset", "-c", String(core), ...cmd] : cmd;
+  const inner = PINNED && core >= 0 ? ["taskset", "-c", String(core), ...cmd] : cmd;
   return ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...inner];
 }
 
@@ -41,6 +41,8 @@ export type ServerOptions = {
   db?: string;
   args?: string[];
   env?: Record<string, string>;
+  /** false: not pinned to the server core (the cluster runs, where nodes, PostgreSQL and Redis share both cores). */
+  pin?: boolean;
 };
 
 export type ServerProc = {
@@ -70,7 +72,7 @@ export async function startServer(o: ServerOptions): Promise<ServerProc> {
           "--log-level", "info",
           ...(o.args ?? []),
         ];
-  const proc = Bun.spawn(pinned(SERVER_CORE, cmd), { cwd: ROOT, stdout: "ignore", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...o.env } });
+  const proc = Bun.spawn(o.pin === false ? pinned(-1, cmd) : pinned(SERVER_CORE, cmd), { cwd: ROOT, stdout: "ignore", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...o.env } });
   const lines: string[] = [];
   let listening: (url: string) => void;
   const ready = new Promise<string>((res) => (listening = res));

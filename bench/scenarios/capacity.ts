@@ -6,7 +6,8 @@
 import type { CapacityConfig } from "../clients/capacity";
 import { procSample } from "../lib/proc";
 import { closeSeedDb, openSeedDb, productionHash, seedGroups, seedUsers } from "../lib/seed";
-import { startClient, startServer, type ClientProc } from "../lib/spawn";
+import { startClient, startServer, type ClientProc, type ServerProc } from "../lib/spawn";
+import { startNodes, stopNodes } from "../lib/cluster";
 import { round } from "../lib/stats";
 import { dbPath, type RunCtx } from "./context";
 
@@ -32,30 +33,45 @@ export async function capacity(ctx: RunCtx, o: CapacityOptions) {
 }
 
 async function hold(ctx: RunCtx, o: CapacityOptions, users: { uid: number; token: string; gids: number[] }[], kind: "rim" | "ceiling", file: string) {
-  const server = await startServer({ kind, rimCmd: ctx.rimCmd, db: file });
+  // On a cluster: every node gets its share of each step (round-robin), from a client process of its own; RSS is the nodes' sum.
+  const nodes: ServerProc[] = kind === "rim" ? await startNodes(ctx, file) : [await startServer({ kind, rimCmd: ctx.rimCmd, db: file })];
+  const server = nodes[0]!;
+  const sample = () => {
+    const all = nodes.map((n) => procSample(n.pid));
+    return all.some((x) => !x) ? null : { rssKB: all.reduce((a, x) => a + x!.rssKB, 0), perNodeKB: all.map((x) => x!.rssKB) };
+  };
   const clients: ClientProc[] = [];
   try {
     const limit = Number((await Bun.file(`/proc/${server.pid}/limits`).text()).match(/Max open files\s+(\d+)/)?.[1] ?? NaN);
     await Bun.sleep(o.settleMs);
-    const idle = procSample(server.pid)!;
-    const points: { sockets: number; rss_kb: number; connect_per_s: number }[] = [{ sockets: 0, rss_kb: idle.rssKB, connect_per_s: NaN }];
+    const idle = sample()!;
+    const points: { sockets: number; rss_kb: number; per_node_kb?: number[]; connect_per_s: number }[] = [{ sockets: 0, rss_kb: idle.rssKB, connect_per_s: NaN }];
     let from = 0;
     let firstError: string | null = null;
     let failed = 0;
     for (const upTo of o.steps) {
       const share = users.slice(from, upTo);
       from = upTo;
-      const cfg: CapacityConfig = { wsUrl: server.wsUrl, users: share, concurrency: 256, holdMaxMs: 600_000 };
-      const c = startClient("capacity", cfg, { dir: ctx.dir, timeoutMs: 900_000 });
-      clients.push(c);
-      const ready = await c.waitLine("READY", 300_000);
+      const step = nodes.map((n, k) => {
+        const cfg: CapacityConfig = { wsUrl: n.wsUrl, users: share.filter((_, i) => i % nodes.length === k), concurrency: Math.ceil(256 / nodes.length), holdMaxMs: 600_000 };
+        const c = startClient("capacity", cfg, { dir: ctx.dir, timeoutMs: 900_000 });
+        clients.push(c);
+        return c.waitLine("READY", 300_000);
+      });
+      const readies = await Promise.all(step);
+      const ready = {
+        opened: readies.reduce((a, r) => a + r.opened, 0),
+        failed: readies.reduce((a, r) => a + r.failed, 0),
+        firstError: readies.find((r) => r.firstError)?.firstError ?? null,
+        per_s: readies.reduce((a, r) => a + r.per_s, 0),
+      };
       failed += ready.failed;
       firstError ??= ready.firstError;
       await Bun.sleep(o.settleMs);
-      const s = procSample(server.pid);
+      const s = sample();
       if (!s) throw new Error(`${kind} died at ${points.at(-1)!.sockets} sockets:\n${server.tail().slice(-20).join("\n")}`);
       const total = points.at(-1)!.sockets + ready.opened;
-      points.push({ sockets: total, rss_kb: s.rssKB, connect_per_s: ready.per_s });
+      points.push({ sockets: total, rss_kb: s.rssKB, per_node_kb: s.perNodeKB, connect_per_s: ready.per_s });
       ctx.log(`capacity ${kind}: ${total} sockets, rss ${round(s.rssKB / 1024, 1)} MB, ${ready.per_s} connects/s${ready.failed ? `, ${ready.failed} failed (${ready.firstError})` : ""}`);
       if (ready.failed > 0) break;
     }
@@ -65,7 +81,7 @@ async function hold(ctx: RunCtx, o: CapacityOptions, users: { uid: number; token
     for (const c of clients) c.release();
     const results = await Promise.all(clients.map((c) => c.result));
     await Bun.sleep(o.settleMs);
-    const after = procSample(server.pid);
+    const after = sample();
     return {
       target: o.sockets,
       held: last.sockets,
@@ -73,6 +89,8 @@ async function hold(ctx: RunCtx, o: CapacityOptions, users: { uid: number; token
       firstError,
       alive_at_release: results.reduce((a, r) => a + r.alive_at_release, 0),
       server_nofile_limit: limit,
+      nodes: nodes.length,
+      rss_held_per_node_mb: last.per_node_kb?.map((kb) => round(kb / 1024, 1)) ?? null,
       rss_idle_mb: round(idle.rssKB / 1024, 1),
       rss_held_mb: round(last.rss_kb / 1024, 1),
       rss_after_release_mb: after ? round(after.rssKB / 1024, 1) : null,
@@ -87,6 +105,6 @@ async function hold(ctx: RunCtx, o: CapacityOptions, users: { uid: number; token
     };
   } finally {
     for (const c of clients) c.kill();
-    await server.stop();
+    await stopNodes(nodes);
   }
 }

@@ -2,6 +2,7 @@
 // closed loop then open loop, for each group size.
 import { closeSeedDb, openSeedDb, productionHash, seedGroup, seedUsers } from "../lib/seed";
 import { runClient, startServer, type ServerProc } from "../lib/spawn";
+import { perMessage, serviceCounters, startNodes } from "../lib/cluster";
 import type { FanoutConfig } from "../clients/fanout";
 import { dbPath, type RunCtx } from "./context";
 import { copyFileSync } from "node:fs";
@@ -14,7 +15,8 @@ function copyOf(file: string): string {
 }
 
 /** editShare > 0: rim runs each load a second time with that share of the frames being edits and reactions ("rim+changes"). */
-export type FanoutOptions = { sizes: number[]; rates: number[]; closed: boolean; warmupMs: number; durationMs: number; inflight: number; editShare?: number };
+/** ceiling false: rim only (e.g. the cluster runs). */
+export type FanoutOptions = { ceiling?: boolean; sizes: number[]; rates: number[]; closed: boolean; warmupMs: number; durationMs: number; inflight: number; editShare?: number };
 
 type Kind = "rim" | "ceiling" | "rim+changes";
 export type FanoutRow = { size: number; load: string; server: Kind } & Record<string, any>;
@@ -29,9 +31,10 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
 
   // With changes, rim runs them in a server process of its own (on a copy of the database), so that a
   // --profile run gives one profile per workload.
+  const nodes = await startNodes(ctx, file);
   const servers: Partial<Record<Kind, ServerProc>> = {
-    rim: await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: file }),
-    ceiling: await startServer({ kind: "ceiling" }),
+    rim: nodes[0]!,
+    ...(o.ceiling === false ? {} : { ceiling: await startServer({ kind: "ceiling" }) }),
     ...(o.editShare ? { "rim+changes": await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: copyOf(file) }) } : {}),
   };
   const rows: FanoutRow[] = [];
@@ -40,13 +43,14 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
       const loads: { load: string; mode: "closed" | "open"; rate: number }[] = [];
       if (o.closed) loads.push({ load: `closed ${o.inflight}`, mode: "closed", rate: 0 });
       for (const rate of o.rates) loads.push({ load: `open ${rate / 1000}k/s`, mode: "open", rate });
-      const kinds: Kind[] = o.editShare ? ["rim", "rim+changes", "ceiling"] : ["rim", "ceiling"];
+      const kinds = ((o.editShare ? ["rim", "rim+changes", "ceiling"] : ["rim", "ceiling"]) as Kind[]).filter((k) => servers[k]);
       for (const l of loads) {
         for (const kind of kinds) {
           const s = servers[kind]!;
           const cfg: FanoutConfig = {
             wsUrl: s.wsUrl,
             serverPid: s.pid,
+            ...(kind === "rim" && nodes.length > 1 ? { wsUrls: nodes.map((n) => n.wsUrl), serverPids: nodes.map((n) => n.pid) } : {}),
             gid: gids.get(size)!,
             sender: users[0]!,
             receivers: users.slice(1, size),
@@ -60,6 +64,7 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
             editShare: kind === "rim+changes" ? o.editShare : 0,
           };
           let r: any;
+          const before = kind === "rim" ? await serviceCounters(ctx) : null;
           try {
             r = await runClient("fanout", cfg, { dir: ctx.dir, timeoutMs: o.warmupMs + o.durationMs + 60_000 });
           } catch (err) {
@@ -68,7 +73,9 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
             ctx.log(`fanout ${size} ${l.load} ${kind}: failed: ${err}`);
             continue;
           }
-          rows.push({ size, load: l.load, server: kind, ...r });
+          // PostgreSQL commits and rows, Redis commands and bytes per message over the whole load (logins and warm-up included).
+          const services = before ? perMessage(before, await serviceCounters(ctx), r.acked) : null;
+          rows.push({ size, load: l.load, server: kind, ...r, ...(services ? { services_per_msg: services } : {}) });
           ctx.log(
             `fanout ${size} ${l.load} ${kind}: ${r.msgs_per_s} msg/s, ${r.deliveries_per_s} deliveries/s, ack p99 ${r.ack_ms.p99} ms, e2e p99 ${r.e2e_ms.p99} ms` +
               (r.overloaded ? " (overloaded)" : "") + (r.errors ? ` errors ${r.errors}` : "") + (r.undelivered ? ` undelivered ${r.undelivered}` : ""),
@@ -77,7 +84,7 @@ export async function fanout(ctx: RunCtx, o: FanoutOptions) {
       }
     }
   } finally {
-    for (const s of Object.values(servers)) await s.stop();
+    for (const s of new Set([...nodes, ...Object.values(servers)])) await s.stop();
   }
   return { rows, ratios: ratios(rows), changes: o.editShare ? changeRatios(rows) : undefined };
 }

@@ -1,7 +1,8 @@
 // Office day: a seeded company of N users in groups of 2, 10, 100 and 1000.
 import type { OfficeConfig } from "../clients/office";
 import { closeSeedDb, openSeedDb, productionHash, seedGroups, seedUsers } from "../lib/seed";
-import { runClient, startServer } from "../lib/spawn";
+import { runClient } from "../lib/spawn";
+import { startNodes, stopNodes } from "../lib/cluster";
 import { dbPath, type RunCtx } from "./context";
 
 export type OfficeOptions = { users: number; durationMs: number };
@@ -28,11 +29,13 @@ export async function office(ctx: RunCtx, o: OfficeOptions) {
   const shapes = company(o.users);
   const gids = seedGroups(db, shapes.map((idx) => ({ uids: idx.map((i) => users[i]!.uid), mode: idx.length === 2 ? 1 : 2 })));
   closeSeedDb(db);
-  const server = await startServer({ kind: "rim", rimCmd: ctx.rimCmd, db: file });
+  const nodes = await startNodes(ctx, file);
+  const server = nodes[0]!;
   try {
     const cfg: OfficeConfig = {
       wsUrl: server.wsUrl,
       serverPid: server.pid,
+      ...(nodes.length > 1 ? { wsUrls: nodes.map((n) => n.wsUrl), serverPids: nodes.map((n) => n.pid) } : {}),
       users,
       groups: shapes.map((idx, i) => ({ gid: gids[i]!, members: idx.map((k) => users[k]!.uid) })),
       weights: { 2: 0.45, 10: 0.35, 100: 0.15, 1000: 0.05 },
@@ -43,16 +46,17 @@ export async function office(ctx: RunCtx, o: OfficeOptions) {
       seed: 42,
     };
     const r = await runClient("office", cfg, { dir: ctx.dir, timeoutMs: o.durationMs + 120_000 });
-    if (server.proc.exitCode !== null || server.proc.signalCode) {
-      throw new Error(`rim exited (${server.proc.exitCode ?? server.proc.signalCode}) during office day:\n${server.tail().slice(-40).join("\n")}`);
-    }
+    for (const n of nodes)
+      if (n.proc.exitCode !== null || n.proc.signalCode) {
+        throw new Error(`rim exited (${n.proc.exitCode ?? n.proc.signalCode}) during office day:\n${n.tail().slice(-40).join("\n")}`);
+      }
     ctx.log(
       `office ${r.users} users: ${r.msgs_per_s} msg/s, ack p99 ${r.ack_ms.p99} ms, delivery p99 ${r.delivery_ms.p99} ms, ` +
         `server cpu ${r.server_cpu_pct}%, rss ${r.server_rss_mb.end} MB, missing ${r.missing}, errors ${r.errors}`,
     );
     return { ...r, groupSizes: countSizes(shapes) };
   } finally {
-    await server.stop();
+    await stopNodes(nodes);
   }
 }
 
