@@ -25,13 +25,13 @@ const DESKTOP = { width: 1280, height: 800 };
 const MAX_UPLOAD = 4 * 1024 * 1024;
 
 let browser: Browser;
-let server: ReturnType<typeof serve>;
+let server: Awaited<ReturnType<typeof serve>>;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   if (!kit.available) return;
   browser = await kit.launch();
-  server = serve({ maxUpload: MAX_UPLOAD });
+  server = await serve({ maxUpload: MAX_UPLOAD });
 });
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => {});
@@ -307,13 +307,13 @@ run(
 
     // Far back in a long history: the messages to find, then 150 more.
     const gid = Number(await conv(a.page, "Trip planning").getAttribute("data-gid"));
-    const dana = searchUser(server.app, "dana")!;
-    const eli = searchUser(server.app, "eli")!;
-    const say = (uid: number, content: string, i: number) => sendMessage(fixture(server.app), uid, { gid, kind: "Text", content, clientMsgId: `seed-${gid}-${i}` }).message.id;
-    const target = say(eli.id, "The kickoff is in Reykjavik on the first Monday, flights are booked", 1);
-    const chinese = say(dana.id, "我们明天在北京开会讨论预算", 2);
-    say(eli.id, `Tom & Jerry's "plan" <img src=x onerror="window.injected=1"> for Reykjavik`, 3);
-    for (let i = 0; i < 150; i++) say(i % 2 ? dana.id : eli.id, `filler message ${i + 1}`, 10 + i);
+    const dana = (await searchUser(server.app, "dana"))!;
+    const eli = (await searchUser(server.app, "eli"))!;
+    const say = async (uid: number, content: string, i: number) => (await sendMessage(fixture(server.app), uid, { gid, kind: "Text", content, clientMsgId: `seed-${gid}-${i}` })).message.id;
+    const target = await say(eli.id, "The kickoff is in Reykjavik on the first Monday, flights are booked", 1);
+    const chinese = await say(dana.id, "我们明天在北京开会讨论预算", 2);
+    await say(eli.id, `Tom & Jerry's "plan" <img src=x onerror="window.injected=1"> for Reykjavik`, 3);
+    for (let i = 0; i < 150; i++) await say(i % 2 ? dana.id : eli.id, `filler message ${i + 1}`, 10 + i);
     // Written straight to the database, so pushed to nobody: both load them from history.
     await a.page.reload();
     await b.page.reload();

@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { EVENTS } from "../src/protocol/frames";
 import { call, makeApp } from "./helpers";
 
-const app = makeApp();
+const app = await makeApp();
 
 // Routes are declared once, with createRoute, and the document is generated
 // from those declarations: a route added with a plain .get/.post (or hidden)

@@ -16,7 +16,7 @@ import { ServerProcess } from "./crash-run";
 import { Client, fixture, group, serve, tempDir, testConfig, user, type TestUser } from "./helpers";
 
 const ROOT = join(import.meta.dir, "..");
-type Server = ReturnType<typeof serve>;
+type Server = Awaited<ReturnType<typeof serve>>;
 
 const PNG: Uint8Array<ArrayBuffer> = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Array.from({ length: 56 }, (_, i) => i)]);
 const bytes = (n: number, seed = 1): Uint8Array<ArrayBuffer> => {
@@ -70,9 +70,9 @@ const blobsIn = (dir: string) => walk(dir).filter((p) => !p.startsWith("tmp/"));
 const rows = (s: Server) => s.app.db.$client.query("SELECT id, sha256, name, size, mime, uploader_uid AS uid FROM files ORDER BY created_at, id").all() as any[];
 
 /** A server on a database file in a temporary folder, its files beside it. */
-function fileServer(overrides: Parameters<typeof serve>[0] = {}) {
+async function fileServer(overrides: Parameters<typeof serve>[0] = {}) {
   const tmp = tempDir("rim-files-");
-  const s = serve({ db: join(tmp.dir, "rim.db"), ...overrides });
+  const s = await serve({ db: join(tmp.dir, "rim.db"), ...overrides });
   const filesDir = join(tmp.dir, "files");
   return Object.assign(s, {
     filesDir,
@@ -86,10 +86,10 @@ function fileServer(overrides: Parameters<typeof serve>[0] = {}) {
 // ---------------------------------------------------------------- upload
 
 describe("upload", () => {
-  let s: ReturnType<typeof fileServer>;
+  let s: Awaited<ReturnType<typeof fileServer>>;
   let a: TestUser, b: TestUser;
   beforeAll(async () => {
-    s = fileServer({ maxUpload: 64 * 1024, bodyLimit: 1024 });
+    s = await fileServer({ maxUpload: 64 * 1024, bodyLimit: 1024 });
     a = await user(s.app, "up_ann");
     b = await user(s.app, "up_bob");
   });
@@ -195,7 +195,7 @@ describe("upload", () => {
 
 describe("quota (--upload-quota)", () => {
   test("a user's uploads are counted; over the quota is 413, announced or streamed; others are not affected", async () => {
-    const s = fileServer({ uploadQuota: 10_000 });
+    const s = await fileServer({ uploadQuota: 10_000 });
     try {
       const [a, b] = [await user(s.app, "q_ann"), await user(s.app, "q_bob")];
       expect((await upload(s, a, bytes(6000, 1))).status).toBe(200);
@@ -216,7 +216,7 @@ describe("quota (--upload-quota)", () => {
   });
 
   test("two uploads racing for the last bytes of the quota: one is stored", async () => {
-    const s = fileServer({ uploadQuota: 1500 });
+    const s = await fileServer({ uploadQuota: 1500 });
     try {
       const a = await user(s.app, "q_race");
       const results = await Promise.all([upload(s, a, bytes(1000, 1), { stream: true }), upload(s, a, bytes(1000, 2), { stream: true })]);
@@ -237,7 +237,7 @@ async function fileCookie(s: Server, u: TestUser): Promise<string> {
 }
 
 describe("sharing a file in a message, and who may download it", () => {
-  let s: ReturnType<typeof fileServer>;
+  let s: Awaited<ReturnType<typeof fileServer>>;
   let up: TestUser, member: TestUser, removed: TestUser, stranger: TestUser, other: TestUser;
   let gid: number, otherGid: number;
   let sockets: Client[] = [];
@@ -248,13 +248,13 @@ describe("sharing a file in a message, and who may download it", () => {
     return c;
   };
   beforeAll(async () => {
-    s = fileServer();
+    s = await fileServer();
     // The deletion of messages comes from another branch: its column, if this branch does not have it yet.
     if (!s.app.db.$client.query("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'deleted_at'").get()) s.app.db.$client.run("ALTER TABLE messages ADD COLUMN deleted_at INTEGER");
     expect(s.app.db.$client.query("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'deleted_at'").get()).not.toBeNull();
     [up, member, removed, stranger, other] = [await user(s.app, "sh_up"), await user(s.app, "sh_member"), await user(s.app, "sh_removed"), await user(s.app, "sh_stranger"), await user(s.app, "sh_other")];
-    gid = group(s.app, up, [member, removed]);
-    otherGid = group(s.app, member, [other]);
+    gid = await group(s.app, up, [member, removed]);
+    otherGid = await group(s.app, member, [other]);
   });
   afterAll(async () => {
     for (const c of sockets) c.close();
@@ -285,8 +285,8 @@ describe("sharing a file in a message, and who may download it", () => {
   test("download: the uploader and members 200; a removed member, a stranger 404; no token 401", async () => {
     const body = bytes(4096, 10);
     const f = await uploaded(s, up, body, { name: "minutes.txt", type: "text/plain" });
-    sendMessage(fixture(s.app), up.uid, { gid, kind: "File", content: f.id, clientMsgId: "dl-1" });
-    removeMembers(fixture(s.app), up.uid, gid, [removed.uid]);
+    await sendMessage(fixture(s.app), up.uid, { gid, kind: "File", content: f.id, clientMsgId: "dl-1" });
+    await removeMembers(fixture(s.app), up.uid, gid, [removed.uid]);
     for (const u of [up, member]) {
       const res = await getAs(s, u, f.id);
       expect(res.status).toBe(200);
@@ -310,7 +310,7 @@ describe("sharing a file in a message, and who may download it", () => {
 
   test("a deleted message no longer shares its file (messages.deleted_at)", async () => {
     const f = await uploaded(s, up, bytes(100, 12));
-    const m = sendMessage(fixture(s.app), up.uid, { gid, kind: "File", content: f.id, clientMsgId: "del-1" }).message;
+    const m = (await sendMessage(fixture(s.app), up.uid, { gid, kind: "File", content: f.id, clientMsgId: "del-1" })).message;
     expect((await getAs(s, member, f.id)).status).toBe(200);
     s.app.db.$client.query("UPDATE messages SET deleted_at = ? WHERE id = ?").run(Date.now(), m.id);
     expect((await getAs(s, member, f.id)).status).toBe(404);
@@ -325,7 +325,7 @@ describe("sharing a file in a message, and who may download it", () => {
     const [cm, co] = [await open(member), await open(other)];
     expect((await cm.request("Msg", { gid: otherGid, kind: "File", content: f.id })).code).toBe(404);
     expect((await getAs(s, other, f.id)).status).toBe(404);
-    sendMessage(fixture(s.app), up.uid, { gid, kind: "File", content: f.id, clientMsgId: "on-1" });
+    await sendMessage(fixture(s.app), up.uid, { gid, kind: "File", content: f.id, clientMsgId: "on-1" });
     const ack = await cm.request("Msg", { gid: otherGid, kind: "File", content: f.id });
     expect(ack.content).toBe("Ok");
     expect((await co.next((x) => x.event === "Msg" && x.body.msgId === ack.serverMsgId)).body.file.id).toBe(f.id);
@@ -353,7 +353,7 @@ describe("sharing a file in a message, and who may download it", () => {
 
   test("the cookie of POST /api/file/cookie downloads like the token (for <img>), and does nothing else", async () => {
     const f = await uploaded(s, up, PNG, { name: "pic.png", type: "image/png" });
-    sendMessage(fixture(s.app), up.uid, { gid, kind: "Image", content: f.id, clientMsgId: "ck-1" });
+    await sendMessage(fixture(s.app), up.uid, { gid, kind: "Image", content: f.id, clientMsgId: "ck-1" });
     const res = await fetch(`${s.url}/api/file/cookie`, { method: "POST", headers: { Authorization: `Bearer ${member.token}` } });
     const set = res.headers.get("Set-Cookie")!;
     expect(set).toMatch(/^rim_file=[^;]+; Path=\/api\/file\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/);
@@ -380,14 +380,14 @@ describe("sharing a file in a message, and who may download it", () => {
   test("a cookie does not outlive the server's process: a restart needs a new one", async () => {
     const tmp = tempDir("rim-files-restart-");
     const db = join(tmp.dir, "rim.db");
-    let s1: Server | null = serve({ db });
+    let s1: Server | null = await serve({ db });
     try {
       const u = await user(s1.app, "rs_ann");
       const f = await uploaded(s1, u, bytes(10, 16));
       const cookie = await fileCookie(s1, u);
       expect((await get(s1, f.id, { Cookie: cookie })).status).toBe(200);
       await s1.stop();
-      s1 = serve({ db });
+      s1 = await serve({ db });
       expect((await get(s1, f.id, { Cookie: cookie })).status).toBe(401);
       expect((await get(s1, f.id, { Cookie: await fileCookie(s1, u) })).status).toBe(200);
     } finally {
@@ -400,12 +400,12 @@ describe("sharing a file in a message, and who may download it", () => {
 // ---------------------------------------------------------------- the download's headers
 
 describe("download headers", () => {
-  let s: ReturnType<typeof fileServer>;
+  let s: Awaited<ReturnType<typeof fileServer>>;
   let a: TestUser;
   let body: Uint8Array;
   let f: { id: string };
   beforeAll(async () => {
-    s = fileServer();
+    s = await fileServer();
     a = await user(s.app, "hd_ann");
     body = bytes(1000, 17);
     f = await uploaded(s, a, body, { name: "data.bin", type: "application/x-custom" });
@@ -532,7 +532,7 @@ describe("collection of unshared uploads (the app's clock)", () => {
     const http = createHttpApp(app);
     try {
       const [a, b] = [await user(app, "gc_ann"), await user(app, "gc_bob")];
-      const gid = group(app, a, [b]);
+      const gid = await group(app, a, [b]);
       const put = async (body: Uint8Array<ArrayBuffer>) => {
         const res = await http.request(`/api/file/upload?name=f`, { method: "POST", headers: { Authorization: `Bearer ${a.token}`, "Content-Length": String(body.length) }, body }, { ip: "127.0.0.1" });
         expect(res.status).toBe(200);
@@ -541,7 +541,7 @@ describe("collection of unshared uploads (the app's clock)", () => {
       const shared = await put(bytes(100, 1));
       const unshared = await put(bytes(100, 2));
       const sameBytesOld = await put(bytes(100, 3));
-      sendMessage(fixture(app), a.uid, { gid, kind: "File", content: shared, clientMsgId: "gc-1" });
+      await sendMessage(fixture(app), a.uid, { gid, kind: "File", content: shared, clientMsgId: "gc-1" });
       // An orphan: bytes no row names (a crash between the rename and the row).
       const orphan = bytes(100, 4);
       mkdirSync(join(app.files.dir, sha256(orphan).slice(0, 2)), { recursive: true });
@@ -662,7 +662,7 @@ const uploadHead = (host: string, token: string, length: number) =>
 
 describe("an upload cut off", () => {
   test("the client goes away mid-body: its part file is removed, and the server goes on", async () => {
-    const s = fileServer();
+    const s = await fileServer();
     try {
       const a = await user(s.app, "cut_ann");
       mkdirSync(join(s.filesDir, "tmp"), { recursive: true });
@@ -739,7 +739,7 @@ describe("rim backup and rim restore carry the files", () => {
       return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
     };
     try {
-      let s = serve({ db });
+      let s = await serve({ db });
       const a = await user(s.app, "bk_ann");
       const contents = [bytes(10, 1), bytes(3 * 1024 * 1024 + 17, 2), PNG];
       const ids: string[] = [];
@@ -757,7 +757,7 @@ describe("rim backup and rim restore carry the files", () => {
       const tables = Bun.spawnSync(["bun", "-e", `const {Database}=require("bun:sqlite");console.log(new Database(${JSON.stringify(db)}).query("SELECT name FROM sqlite_master WHERE name LIKE 'rim_backup%'").all().length)`]).stdout.toString().trim();
       expect(tables).toBe("0");
 
-      s = serve({ db });
+      s = await serve({ db });
       try {
         for (const [i, id] of ids.entries()) {
           const res = await getAs(s, a, id);
@@ -776,13 +776,13 @@ describe("rim backup and rim restore carry the files", () => {
 // ---------------------------------------------------------------- pictures as avatars
 
 describe("an uploaded picture as an avatar", () => {
-  let s: ReturnType<typeof fileServer>;
+  let s: Awaited<ReturnType<typeof fileServer>>;
   let ann: TestUser, bob: TestUser, eve: TestUser;
   const api = async (u: TestUser, path: string, body: unknown) =>
     fetch(`${s.url}${path}`, { method: "POST", headers: { Authorization: `Bearer ${u.token}`, "Content-Type": "application/json" }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
   const download = (u: TestUser, id: string) => fetch(`${s.url}/api/file/${id}`, { headers: { Authorization: `Bearer ${u.token}` } }).then((r) => r.status);
   beforeAll(async () => {
-    s = fileServer();
+    s = await fileServer();
     ann = await user(s.app, "av_ann");
     bob = await user(s.app, "av_bob");
     eve = await user(s.app, "av_eve");
@@ -814,7 +814,7 @@ describe("an uploaded picture as an avatar", () => {
   });
 
   test("a group's picture is seen by its members only; a URL avatar still works as in rim", async () => {
-    const gid = group(s.app, ann, [bob]);
+    const gid = await group(s.app, ann, [bob]);
     const pic = await uploaded(s, ann, PNG, { name: "team.png", type: "image/png" });
     expect((await api(ann, "/api/group/update", { id: gid, avatar: `/api/file/${pic.id}` })).status).toBe(200);
     expect(await download(bob, pic.id)).toBe(200);

@@ -284,11 +284,11 @@ describe("frames written out by hand are JSON.stringify's bytes", () => {
   });
 
   test("sendMessage's view is messageView of the row it stored", async () => {
-    const app = makeApp();
+    const app = await makeApp();
     try {
       const a = await user(app, "fv_a");
-      const gid = group(app, a, []);
-      const sent = sendMessage(fixture(app), a.uid, { gid, kind: "Text", content: "héllo 😀", clientMsgId: "fv-1" });
+      const gid = await group(app, a, []);
+      const sent = await sendMessage(fixture(app), a.uid, { gid, kind: "Text", content: "héllo 😀", clientMsgId: "fv-1" });
       const row = app.db.$client.query(`SELECT ${selectList(messages)} FROM messages WHERE id = ?`).get(sent.message.id) as any;
       expect(sent.message).toStrictEqual(messageView(row));
       expect(Object.keys(sent.message)).toEqual(Object.keys(messageView(row)));

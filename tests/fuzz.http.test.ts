@@ -22,20 +22,20 @@ import {
 } from "./fuzz.kit";
 
 // The fixture is built before the route tables below, which name its ids.
-const app: TestApp = makeApp({ loginMaxPerAccount: 1_000_000, loginMaxPerIp: 1_000_000 });
+const app: TestApp = await makeApp({ loginMaxPerAccount: 1_000_000, loginMaxPerIp: 1_000_000 });
 const A: TestUser = await user(app, "fz_alice");
 const B: TestUser = await user(app, "fz_bob");
 const C: TestUser = await user(app, "fz_carol");
 const E: TestUser = await user(app, "fz_erin");
-const G = group(app, A, [B]); // A owns, B is a member
-const D = group(app, A, [B], { mode: 1 });
-const H = group(app, C, [E]); // A is not a member
-const M = sendMessage(fixture(app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "fz-m" }).message.id;
-const MH = sendMessage(fixture(app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "fz-mh" }).message.id;
-requestFriend(fixture(app), B.uid, A.uid);
-requestFriend(fixture(app), A.uid, B.uid); // A and B are friends
-requestFriend(fixture(app), C.uid, A.uid); // C asked A, pending
-setUserAdmin(fixture(app), A.uid, true); // A is a server admin, so the admin routes' inputs are fuzzed, not just refused
+const G = await group(app, A, [B]); // A owns, B is a member
+const D = await group(app, A, [B], { mode: 1 });
+const H = await group(app, C, [E]); // A is not a member
+const M = (await sendMessage(fixture(app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "fz-m" })).message.id;
+const MH = (await sendMessage(fixture(app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "fz-mh" })).message.id;
+await requestFriend(fixture(app), B.uid, A.uid);
+await requestFriend(fixture(app), A.uid, B.uid); // A and B are friends
+await requestFriend(fixture(app), C.uid, A.uid); // C asked A, pending
+await setUserAdmin(fixture(app), A.uid, true); // A is a server admin, so the admin routes' inputs are fuzzed, not just refused
 const NX = 999_999_999; // no such user, group or message
 /** An upload through the route, with its Content-Length. */
 async function uploadAs(u: TestUser, body: Uint8Array<ArrayBuffer>, name: string): Promise<string> {

@@ -20,16 +20,16 @@ import {
 } from "./fuzz.kit";
 
 const MAX_FRAME = 64 * 1024;
-const s = serve({ wsRate: 0, wsLoginTimeout: 3600, wsMaxFrame: MAX_FRAME });
+const s = await serve({ wsRate: 0, wsLoginTimeout: 3600, wsMaxFrame: MAX_FRAME });
 afterAll(() => s.stop());
 
 const A = await user(s.app, "wsfz_alice");
 const B = await user(s.app, "wsfz_bob");
 const C = await user(s.app, "wsfz_carol");
-const G = group(s.app, A, [B]); // A owns, B is a member
-const H = group(s.app, C, [B]); // A is not a member
-const M = sendMessage(fixture(s.app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "wsfz-m" }).message.id;
-const MH = sendMessage(fixture(s.app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "wsfz-mh" }).message.id;
+const G = await group(s.app, A, [B]); // A owns, B is a member
+const H = await group(s.app, C, [B]); // A is not a member
+const M = (await sendMessage(fixture(s.app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "wsfz-m" })).message.id;
+const MH = (await sendMessage(fixture(s.app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "wsfz-mh" })).message.id;
 const NX = 999_999_999;
 
 // ---------------------------------------------------------------- sockets

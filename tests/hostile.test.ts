@@ -30,15 +30,15 @@ const NORMAL = 50;
 // Slow users whose resume is checked with Sync: a spread sample in CI, every one with RIM_LONG.
 const SYNC_CHECKS = LONG ? SLOW : 30;
 
-type Served = ReturnType<typeof serve>;
+type Served = Awaited<ReturnType<typeof serve>>;
 const servers: Served[] = [];
 const clients: Client[] = [];
 const children: Bun.Subprocess[] = [];
 
 const portOf = (s: Served) => s.running.server.port!;
 
-function start(overrides: Partial<Config> = {}): Served {
-  const s = serve(overrides);
+async function start(overrides: Partial<Config> = {}): Promise<Served> {
+  const s = await serve(overrides);
   servers.push(s);
   return s;
 }
@@ -108,12 +108,12 @@ async function resume(c: Client, from: number): Promise<Frame[] & { pages: numbe
 
 describe("slow readers", () => {
   test(`${SLOW} sockets that stop reading are closed and resume with Sync; ${NORMAL} normal clients get every message in order`, async () => {
-    const s = start({ wsBackpressure: 64 * 1024, wsRate: 0, maxSocketsPerUser: 0 });
+    const s = await start({ wsBackpressure: 64 * 1024, wsRate: 0, maxSocketsPerUser: 0 });
     const normal: TestUser[] = [];
     const slow: TestUser[] = [];
     for (let i = 0; i < NORMAL; i++) normal.push(await user(s.app, `normal${i}`));
     for (let i = 0; i < SLOW; i++) slow.push(await user(s.app, `slow${i}`));
-    const gid = group(s.app, normal[0]!, [...normal.slice(1), ...slow]);
+    const gid = await group(s.app, normal[0]!, [...normal.slice(1), ...slow]);
 
     // The normal clients, each recording everything it receives.
     const cs: Client[] = [];
@@ -222,9 +222,9 @@ describe("slow readers", () => {
 
 describe("floods", () => {
   test("a socket flooding Msg frames gets 429 and is closed (4029); others are unaffected and nothing beyond its burst is stored", async () => {
-    const s = start(); // default limits: 100 frames/s, burst 200
+    const s = await start(); // default limits: 100 frames/s, burst 200
     const [a, b, f] = [await user(s.app), await user(s.app), await user(s.app)];
-    const gid = group(s.app, a, [b, f]);
+    const gid = await group(s.app, a, [b, f]);
     const ca = await open(s, a);
     const cb = await open(s, b);
     const logB = record(cb);
@@ -265,7 +265,7 @@ describe("floods", () => {
   });
 
   test("a flood before Login (Heart or garbage) is closed the same way; a logged-in neighbour is untouched", async () => {
-    const s = start({ wsBurst: 20, wsRate: 10 });
+    const s = await start({ wsBurst: 20, wsRate: 10 });
     const a = await user(s.app);
     const calm = await open(s, a);
     for (const payload of [JSON.stringify({ event: "Heart", body: { clientMsgId: "h" } }), "not json at all", "\u0000\u0001"]) {
@@ -282,7 +282,7 @@ describe("floods", () => {
 
 describe("sockets that never log in", () => {
   test("are closed after --ws-login-timeout (4008), raw ones too; a logged-in socket stays", async () => {
-    const s = start({ wsLoginTimeout: 1 });
+    const s = await start({ wsLoginTimeout: 1 });
     const a = await user(s.app);
     const silent = await Promise.all(Array.from({ length: 30 }, () => open(s)));
     const hearty = await open(s); // Heart is allowed before Login but is not a Login
@@ -335,7 +335,7 @@ describe("sockets that never log in", () => {
 
 describe("Origin on the WebSocket upgrade", () => {
   test("default: the server's own origin or none; anything else 403, and no socket is opened", async () => {
-    const s = start();
+    const s = await start();
     const port = portOf(s);
     // The refusals first, while no socket is open: a 403 is the server's whole answer, so the count after it is final.
     for (const origin of ["http://evil.example", "null", `http://127.0.0.1:${port + 1}`, `http://localhost:${port}`, "not a url"]) {
@@ -347,7 +347,7 @@ describe("Origin on the WebSocket upgrade", () => {
   });
 
   test("--ws-origins: exactly the listed origins (the list replaces the default); * allows any", async () => {
-    const listed = start({ wsOrigins: "https://chat.example.com, http://localhost:5173" });
+    const listed = await start({ wsOrigins: "https://chat.example.com, http://localhost:5173" });
     const p = portOf(listed);
     expect(await upgradeStatus(p, { Origin: "https://chat.example.com" })).toBe(101);
     expect(await upgradeStatus(p, { Origin: "http://localhost:5173" })).toBe(101);
@@ -357,7 +357,7 @@ describe("Origin on the WebSocket upgrade", () => {
     expect(await upgradeStatus(p, { Origin: "http://chat.example.com" })).toBe(403); // scheme is part of the origin
     expect(await upgradeStatus(p, { Origin: `http://127.0.0.1:${p}` })).toBe(403);
 
-    const any = start({ wsOrigins: "*" });
+    const any = await start({ wsOrigins: "*" });
     expect(await upgradeStatus(portOf(any), { Origin: "https://evil.example.com" })).toBe(101);
   });
 
@@ -365,7 +365,7 @@ describe("Origin on the WebSocket upgrade", () => {
     const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const legacyPort = probe.port;
     probe.stop(true);
-    const s = start({ legacyWsPort: legacyPort });
+    const s = await start({ legacyWsPort: legacyPort });
     const a = await user(s.app);
     expect(await upgradeStatus(legacyPort, { Origin: "http://evil.example" }, "/anything")).toBe(101);
     expect(await upgradeStatus(portOf(s), { Origin: "http://evil.example" })).toBe(403);

@@ -3,9 +3,9 @@
 // UTF-8 (400 for bytes that are not), and JSON.
 import { afterAll, describe, expect, test } from "bun:test";
 import { isJsonType } from "../src/http/context";
-import { call, makeApp, user } from "./helpers";
+import { call, makeApp, serve, user } from "./helpers";
 
-const app = makeApp({ registerMaxPerIp: 0 });
+const app = await makeApp({ registerMaxPerIp: 0 });
 afterAll(() => app.close());
 const owner = await user(app, "input_owner");
 const raw = (path: string, body: string | Uint8Array, contentType: string | null, token?: string) =>
@@ -105,7 +105,7 @@ describe("UTF-8", () => {
   });
 
   test("an oversize body is still 413, not a UTF-8 error", async () => {
-    const small = makeApp({ bodyLimit: 1024 });
+    const small = await makeApp({ bodyLimit: 1024 });
     try {
       const big = new Uint8Array(4096).fill(0xff);
       const r = await Promise.resolve(small.http.request("/api/user/login", { method: "POST", body: big, headers: { "Content-Type": "application/json" } }, { ip: "127.0.0.1" }));
@@ -117,8 +117,7 @@ describe("UTF-8", () => {
 });
 
 test("rim's demo client and ours (fetch with Content-Type: application/json) work against a real server", async () => {
-  const { serve } = await import("./helpers");
-  const s = serve();
+  const s = await serve();
   try {
     const post = (path: string, body: unknown, token?: string) =>
       fetch(s.url + path, { method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);

@@ -17,14 +17,14 @@ let owner: TestUser, second: TestUser, outsider: TestUser, third: TestUser;
 let gid: number;
 beforeEach(async () => {
   clock = manualClock();
-  app = makeApp({}, { clock });
+  app = await makeApp({}, { clock });
   owner = await user(app, "s_owner");
   second = await user(app, "s_second");
   outsider = await user(app, "s_outsider");
   third = await user(app, "s_third");
-  gid = group(app, owner, [second, third]);
-  sendMessage(fixture(app), second.uid, { gid, kind: "Text", content: "hello", clientMsgId: "sec-1" });
-  requestFriend(fixture(app), outsider.uid, owner.uid); // so the owner has a request to answer
+  gid = await group(app, owner, [second, third]);
+  await sendMessage(fixture(app), second.uid, { gid, kind: "Text", content: "hello", clientMsgId: "sec-1" });
+  await requestFriend(fixture(app), outsider.uid, owner.uid); // so the owner has a request to answer
 });
 afterEach(() => app.close());
 
@@ -92,7 +92,7 @@ describe("a token is required on every route but login and create", () => {
 
   test("the expiry follows tokenTtlDays", async () => {
     const c2 = manualClock();
-    const short = makeApp({ tokenTtlDays: 2 }, { clock: c2 });
+    const short = await makeApp({ tokenTtlDays: 2 }, { clock: c2 });
     try {
       const u = await user(short, "s_short");
       const me = () => call(short, "GET", `/api/user/get?uid=${u.uid}`, { token: u.token });
@@ -213,7 +213,7 @@ describe("login throttle", () => {
 
   test("more than loginMaxPerIp failures from one address → 429 for every account from it", async () => {
     const c2 = manualClock();
-    const small = makeApp({ loginMaxPerIp: 5 }, { clock: c2 });
+    const small = await makeApp({ loginMaxPerIp: 5 }, { clock: c2 });
     try {
       await user(small, "ip_victim");
       const l = (account: string, password: string, ip: string) => call(small, "POST", "/api/user/login", { body: { account, password }, ip });

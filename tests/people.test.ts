@@ -4,14 +4,14 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { setDisabled } from "./helpers";
 import { call, fixture, makeApp, user } from "./helpers";
 
-const app = makeApp();
+const app = await makeApp();
 afterAll(() => app.close());
 const finn = await user(app, "finn");
 const ann = await user(app, "ann_lee");
 await user(app, "annabel");
 await user(app, "joanna");
 const gone = await user(app, "anne_gone");
-setDisabled(fixture(app), "anne_gone", true);
+await setDisabled(fixture(app), "anne_gone", true);
 app.db.$client.run("UPDATE users SET name = 'Finnegan Ann', email = 'finn@example.com' WHERE id = ?", [finn.uid]);
 
 const dir = async (q: string, limit?: number) =>

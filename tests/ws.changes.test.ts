@@ -31,10 +31,10 @@ async function nothingFor(...socks: Client[]) {
  * message of H is "another group's"); e is in no group with a.
  */
 async function world(overrides = {}) {
-  const s = start({ wsRate: 0, ...overrides });
+  const s = await start({ wsRate: 0, ...overrides });
   const [a, b, c, d, e] = [await user(s.app, "ch_ann"), await user(s.app, "ch_bob"), await user(s.app, "ch_cid"), await user(s.app, "ch_dee"), await user(s.app, "ch_eve")];
-  const gid = group(s.app, a, [b, c], { admins: [c] });
-  const other = group(s.app, d, [a]);
+  const gid = await group(s.app, a, [b, c], { admins: [c] });
+  const other = await group(s.app, d, [a]);
   const ca = await connect(s, a);
   const ca2 = await connect(s, a);
   const cb = await connect(s, b);
@@ -429,9 +429,9 @@ describe("rim clients are untouched", () => {
 
   test("rim's legacy port (any path) gets the same Msg pushes and Notifies", async () => {
     const port = freePort();
-    const s = start({ legacyWsPort: port });
+    const s = await start({ legacyWsPort: port });
     const [a, b] = [await user(s.app, "lg_ann"), await user(s.app, "lg_bob")];
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const ca = await connect(s, a);
     const legacy = await connect(`ws://127.0.0.1:${port}/any/path`, b);
     const sent = await ca.request("Msg", { gid, content: "hi @lg_bob" });
@@ -479,7 +479,7 @@ describe("property: any mix of messages, replies, edits, deletions and reactions
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), fc.nat(), async (ops, cut) => {
-        const gid = group(s.app, a, [b, c], { admins: [c] });
+        const gid = await group(s.app, a, [b, c], { admins: [c] });
         const cmid = `prop${++run}-`;
         // The socket of a's other device joins the new group through its Login; it only listens.
         const watcher = await connect(s, a);

@@ -16,10 +16,10 @@ const isTyping = isNotify("Typing");
 
 async function typingWorld() {
   const clock = manualClock(Date.UTC(2026, 4, 1, 9));
-  const s = start({ wsRate: 0 }, { clock });
+  const s = await start({ wsRate: 0 }, { clock });
   const [a, b, c] = [await user(s.app, "lv_ann"), await user(s.app, "lv_bob"), await user(s.app, "lv_cid")];
-  const g1 = group(s.app, a, [b]);
-  const g2 = group(s.app, a, [b]);
+  const g1 = await group(s.app, a, [b]);
+  const g2 = await group(s.app, a, [b]);
   const ca = await connect(s, a);
   const ca2 = await connect(s, a);
   const cb = await connect(s, b);
@@ -100,13 +100,13 @@ describe("Typing", () => {
 describe("Presence", () => {
   async function presenceWorld() {
     const clock = manualClock(Date.UTC(2026, 4, 1, 9));
-    const s = start({}, { clock });
+    const s = await start({}, { clock });
     const [a, b, c, d] = [await user(s.app, "pr_ann"), await user(s.app, "pr_bob"), await user(s.app, "pr_cid"), await user(s.app, "pr_dee")];
-    const g1 = group(s.app, a, [b]);
-    const g2 = group(s.app, c, [d]);
+    const g1 = await group(s.app, a, [b]);
+    const g2 = await group(s.app, c, [d]);
     return { s, clock, a, b, c, d, g1, g2 };
   }
-  const presenceOf = async (s: ReturnType<typeof start>, u: TestUser, uids: number[]) => {
+  const presenceOf = async (s: Awaited<ReturnType<typeof start>>, u: TestUser, uids: number[]) => {
     const r = await api(s, `/api/user/presence?uids=${uids.join(",")}`, u.token);
     expect(r.status).toBe(200);
     return r.body.data;
@@ -168,7 +168,7 @@ describe("Presence", () => {
 
   test("a user in two groups with someone: that member hears it in each group; a group's other members once", async () => {
     const { s, a, b, c, g1 } = await presenceWorld();
-    const g3 = group(s.app, a, [b, c]);
+    const g3 = await group(s.app, a, [b, c]);
     const cb = await connect(s, b);
     const cc = await connect(s, c);
     await connect(s, a);
@@ -188,7 +188,7 @@ describe("Presence", () => {
     const socks: Client[] = [];
     try {
       const [a, b] = [await user(app, "pr_race_a"), await user(app, "pr_race_b")];
-      group(app, a, [b]);
+      await group(app, a, [b]);
       const open = async (u: TestUser) => {
         const x = await Client.open(wsUrl);
         socks.push(x);

@@ -1,0 +1,148 @@
+// The cluster backend of the suite (issue 13): with RIM_TEST_BACKEND=cluster,
+// makeApp and serve (tests/helpers.ts) build three nodes instead of one SQLite
+// App: in-process Apps over PostgreSQL, each its own server on a free port,
+// sharing one fresh database (a copy of a migrated template: CREATE DATABASE
+// … TEMPLATE takes milliseconds, migrating takes a second) and one Redis
+// (tests/services.ts). REST goes to node 1; each new socket goes to the next
+// of nodes 2 and 3 (`wsUrl` is read once per connect), so a test's clients
+// are spread over the nodes. Fixtures write through node 1's write path.
+//
+// A node is built by the App over PostgreSQL (createPostgresApp in
+// src/app.ts, the serve branch). Until it is in main, building one fails with
+// that reason, so every cluster test fails loudly: the cluster run is opt-in
+// (scripts/test.sh --cluster) until then.
+import { SQL } from "bun";
+import type { App } from "../src/app";
+import type { Config } from "../src/config";
+import { closePostgres, openPostgres } from "../src/db/pg/open";
+import { migratePostgres } from "../src/db/pg/migrate";
+import { createHttpApp } from "../src/http/app";
+import { startServer, type Running } from "../src/server";
+import type { Clock } from "../src/time";
+import type { Served, TestApp } from "./helpers";
+import { postgresServer, redisUrl } from "./services";
+
+export const cluster = process.env.RIM_TEST_BACKEND === "cluster";
+
+/** How many nodes a test's cluster has: node 1 takes REST, the others the sockets. */
+export const NODES = 3;
+
+type Node = { app: App; running: Running | null };
+
+const admin = async <T>(server: string, fn: (sql: SQL) => Promise<T>): Promise<T> => {
+  const sql = new SQL(server, { max: 1 });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.close();
+  }
+};
+
+const withDatabase = (server: string, name: string) => {
+  const url = new URL(server);
+  url.pathname = "/" + name;
+  return url.toString();
+};
+
+let template: Promise<string> | undefined;
+
+/** A database migrated once per test process, the template of every cluster's own. */
+function templateDatabase(): Promise<string> {
+  return (template ??= (async () => {
+    const server = await postgresServer();
+    const name = `rim_template_${process.pid}`;
+    await admin(server, (sql) => sql.unsafe(`CREATE DATABASE ${name}`));
+    const db = openPostgres(withDatabase(server, name), { max: 1 });
+    try {
+      await migratePostgres(db.$client);
+    } finally {
+      await closePostgres(db);
+    }
+    return name;
+  })());
+}
+
+let clusters = 0;
+
+/** A fresh database, a copy of the migrated template: its URL and its drop. */
+async function clusterDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const server = await postgresServer();
+  const tpl = await templateDatabase();
+  const name = `rim_cluster_${process.pid}_${++clusters}`;
+  await admin(server, (sql) => sql.unsafe(`CREATE DATABASE ${name} TEMPLATE ${tpl}`));
+  return {
+    url: withDatabase(server, name),
+    drop: () => admin(server, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}),
+  };
+}
+
+type PostgresAppFactory = (config: Config, opts: { clock?: Clock; shared?: { prefix?: string } }) => App | Promise<App>;
+
+/** The App over PostgreSQL, once serving on PostgreSQL is in main; a clear failure until then. */
+async function postgresAppFactory(): Promise<PostgresAppFactory> {
+  const mod = (await import("../src/app")) as Record<string, unknown>;
+  const factory = mod.createPostgresApp;
+  if (typeof factory !== "function")
+    throw new Error("cluster backend: src/app.ts has no createPostgresApp yet (serving on PostgreSQL, issue 13's serve branch, is not in main)");
+  return factory as PostgresAppFactory;
+}
+
+/** Three nodes on one fresh database and the shared Redis, keyed apart from other clusters in that Redis. */
+async function startNodes(config: Config, opts: { clock?: Clock }, listen: boolean): Promise<{ nodes: Node[]; stop(): Promise<void> }> {
+  const create = await postgresAppFactory();
+  const db = await clusterDatabase();
+  const bus = await redisUrl();
+  // Every cluster keys its shared state (and, once it has one, its bus channels) apart in the one Redis.
+  const prefix = `rim:${process.pid}:${clusters}:`;
+  const nodes: Node[] = [];
+  const stop = async () => {
+    for (const n of nodes.splice(0).reverse()) {
+      await n.running?.stop();
+      await closeNode(n.app);
+    }
+    await db.drop();
+  };
+  try {
+    for (let i = 0; i < NODES; i++) {
+      const app = await create({ ...config, db: db.url, bus }, { clock: opts.clock, shared: { prefix } });
+      nodes.push({ app, running: listen ? startServer(app) : null });
+    }
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+  return { nodes, stop };
+}
+
+/** closeApp on a node: whatever the App over PostgreSQL needs to let go of its pool, bus and timers. */
+// (closePostgresApp when the serve branch names it so; closeApp otherwise.)
+async function closeNode(app: App): Promise<void> {
+  const mod = (await import("../src/app")) as Record<string, unknown>;
+  const close = (mod.closePostgresApp ?? mod.closeApp) as (app: App) => void | Promise<void>;
+  await close(app);
+}
+
+/** makeApp on the cluster: node 1, whose REST (app.http) the test calls; the other two nodes run beside it. */
+export async function clusterApp(config: Config, opts: { clock?: Clock }): Promise<TestApp> {
+  const { nodes, stop } = await startNodes(config, opts, false);
+  const app = nodes[0]!.app;
+  return Object.assign(app, { http: createHttpApp(app), close: () => void stop() });
+}
+
+/** serve on the cluster: REST on node 1; every read of wsUrl names the next of the other nodes. */
+export async function clusterServe(config: Config, opts: { clock?: Clock }): Promise<Served & { nodes: Node[] }> {
+  const { nodes, stop } = await startNodes({ ...config, port: 0 }, opts, true);
+  const urlOf = (n: Node) => `http://127.0.0.1:${n.running!.server.port}`;
+  let next = 0;
+  return {
+    app: nodes[0]!.app,
+    running: nodes[0]!.running!,
+    url: urlOf(nodes[0]!),
+    get wsUrl() {
+      const n = nodes[1 + (next++ % (nodes.length - 1))]!;
+      return urlOf(n).replace("http:", "ws:") + "/ws";
+    },
+    nodes,
+    stop,
+  };
+}
