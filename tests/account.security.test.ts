@@ -13,7 +13,7 @@ import { createHttpApp } from "../src/http/app";
 import { createLogger } from "../src/log";
 import { startServer } from "../src/server";
 import { manualClock } from "../src/time";
-import { call, Client, group, makeApp, tempDir, testConfig, user, type TestApp } from "./helpers";
+import { call, Client, group, makeApp, tempDir, testConfig, user, type TestApp, sqlAll, sqlGet } from "./helpers";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -131,7 +131,7 @@ describe("tokens", () => {
     const tokens = [await loginCall(a, "hashed_user", "password1"), await loginCall(a, "hashed_user", "password1")].map((r) => r.body.data as string);
     expect(tokens[0]).not.toBe(tokens[1]);
     for (const t of tokens) expect(t.length).toBeGreaterThanOrEqual(32);
-    const rows = a.db.$client.query("SELECT * FROM sessions").all() as Record<string, unknown>[];
+    const rows = await sqlAll(a, "SELECT * FROM sessions") as Record<string, unknown>[];
     const stored = rows.map((r) => r.token_hash);
     for (const t of tokens) {
       expect(stored).toContain(hashToken(t));
@@ -203,7 +203,7 @@ describe("tokens", () => {
     const r = await talker.request("Msg", { gid, content: "after expiry" });
     expect(r).toMatchObject({ content: "Error", code: 401, serverMsgId: null });
     expect((await talker.waitClose()).code).toBe(4001);
-    expect(s.app.db.$client.query("SELECT count(*) AS n FROM messages").get()).toEqual({ n: 0 });
+    expect(await sqlGet(s.app, "SELECT count(*) AS n FROM messages")).toEqual({ n: 0 });
     // The listener sends nothing; the periodic sweep closes it.
     s.app.hub.closeExpired(s.clock());
     expect((await listener.waitClose()).code).toBe(4001);
@@ -234,7 +234,7 @@ describe("no plaintext password anywhere", () => {
     for (let i = 0; i < 3; i++) expect((await req("/api/user/login", { account: "plain1", password: secrets[2] })).ok).toBe(false);
     tokens.push((await req("/api/user/login", { account: "plain0", password: secrets[1] })).data);
 
-    const hashes = a.db.$client.query("SELECT password_hash AS h FROM users").all() as { h: string }[];
+    const hashes = await sqlAll(a, "SELECT password_hash AS h FROM users") as { h: string }[];
     for (const { h } of hashes) expect(h).toStartWith("$argon2id$");
 
     const files = [file, file + "-wal", file + "-shm"];

@@ -10,7 +10,7 @@ import { closeApp, createApp } from "../src/app";
 import { migrate } from "../src/db/migrate";
 import { MIGRATIONS } from "../src/db/migrations.gen";
 import { resetPassword } from "../src/domain/users";
-import { setDisabled } from "./helpers";
+import { setDisabled, sqlAll, sqlGet, sqlRun } from "./helpers";
 import { createHttpApp } from "../src/http/app";
 import { createLogger } from "../src/log";
 import { call, makeApp, tempDir, testConfig, type TestApp, fixture } from "./helpers";
@@ -86,8 +86,8 @@ describe("one account whatever its case", () => {
 
   test("the database itself refuses a case-only duplicate", async () => {
     const a = await app();
-    a.db.$client.run("INSERT INTO users (account, name, password_hash, created_at) VALUES ('Eve', 'E', 'h', 1)");
-    expect(() => a.db.$client.run("INSERT INTO users (account, name, password_hash, created_at) VALUES ('EVE', 'E', 'h', 1)")).toThrow("UNIQUE");
+    await sqlRun(a, "INSERT INTO users (account, name, password_hash, created_at) VALUES ('Eve', 'E', 'h', 1)");
+    await expect(Promise.resolve().then(() => sqlRun(a, "INSERT INTO users (account, name, password_hash, created_at) VALUES ('EVE', 'E', 'h', 1)"))).rejects.toThrow(/unique/i);
   });
 });
 
@@ -137,8 +137,8 @@ describe("the migration of a database holding case-only duplicates", () => {
     const logged = lines.map((l) => JSON.parse(l)).filter((e) => e.event === "user.account_renamed");
     expect(logged.map(({ uid, from, to }) => ({ uid, from, to }))).toEqual(RENAMED);
     expect(logged.every((e) => e.level === "warn")).toBe(true);
-    expect(a.db.$client.query("SELECT user_id AS uid, old_account AS \"from\", new_account AS \"to\" FROM account_renames ORDER BY id").all()).toEqual(RENAMED);
-    expect(a.db.$client.query("SELECT account FROM users ORDER BY id").all().map((r: any) => r.account)).toEqual([
+    expect(await sqlAll(a, "SELECT user_id AS uid, old_account AS \"from\", new_account AS \"to\" FROM account_renames ORDER BY id")).toEqual(RENAMED);
+    expect((await sqlAll(a, "SELECT account FROM users ORDER BY id")).map((r: any) => r.account)).toEqual([
       "Bob", "alice", "bob~2", "BOB~3", "Alice~2", "carol", "x".repeat(63) + "Y", "x".repeat(63) + "y~2",
     ]);
 
@@ -166,7 +166,7 @@ describe("the migration of a database holding case-only duplicates", () => {
     const lines: string[] = [];
     const a = createApp(testConfig({ db: file }), { log: createLogger({ level: "info", format: "json", write: (l) => lines.push(l) }) });
     expect(lines.filter((l) => l.includes("account_renamed"))).toEqual([]);
-    expect((a.db.$client.query("SELECT count(*) AS n FROM account_renames").get() as { n: number }).n).toBe(RENAMED.length);
+    expect((await sqlGet(a, "SELECT count(*) AS n FROM account_renames") as { n: number }).n).toBe(RENAMED.length);
     closeApp(a);
   });
 
@@ -176,7 +176,7 @@ describe("the migration of a database holding case-only duplicates", () => {
     const lines: string[] = [];
     const a = createApp(testConfig({ db: file }), { log: createLogger({ level: "info", format: "json", write: (l) => lines.push(l) }) });
     expect(lines.filter((l) => l.includes("account_renamed"))).toEqual([]);
-    expect(a.db.$client.query("SELECT account FROM users ORDER BY id").all()).toEqual([{ account: "ann" }, { account: "ben" }]);
+    expect(await sqlAll(a, "SELECT account FROM users ORDER BY id")).toEqual([{ account: "ann" }, { account: "ben" }]);
     closeApp(a);
   });
 

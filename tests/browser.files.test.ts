@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
-import { sendMessage } from "./helpers";
+import { sendMessage, sqlAll, sqlGet } from "./helpers";
 import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
 import { bubbles, conv, send, settled, until, violations } from "./browser.kit";
@@ -162,8 +162,8 @@ run(
     await settled(a.page);
     await until(() => pictures(b.page), ["sunset.png"]);
     const gid = Number(await conv(a.page, "Design review").getAttribute("data-gid"));
-    const stored = () => server.app.db.$client.query<{ kind: string; content: string }, [number]>("SELECT kind, content FROM messages WHERE group_id = ? ORDER BY id").all(gid);
-    expect(stored().map((m) => m.kind)).toEqual(["Text", "Image"]);
+    const stored = () => sqlAll(server.app, "SELECT kind, content FROM messages WHERE group_id = ? ORDER BY id", gid);
+    expect((await stored()).map((m) => m.kind)).toEqual(["Text", "Image"]);
     expect(await conv(b.page, "Design review").count()).toBe(1);
 
     // A picture pasted into the composer is sent too.
@@ -204,8 +204,8 @@ run(
       return { status: r.status, disposition: r.headers.get("content-disposition"), size: (await r.arrayBuffer()).byteLength };
     }, href);
     expect(answer).toEqual({ status: 200, disposition: expect.stringMatching(/^attachment;/), size: report.length });
-    const fileId = stored().at(-1)!.content;
-    expect(stored().at(-1)!.kind).toBe("File");
+    const fileId = (await stored()).at(-1)!.content;
+    expect((await stored()).at(-1)!.kind).toBe("File");
 
     await until(() => shown(a.page), ["Photos from the offsite coming up", "picture sunset.png", "picture screenshot.png", `file ${longName}`]);
     await until(() => shown(b.page), ["Photos from the offsite coming up", "picture sunset.png", "picture screenshot.png", `file ${longName}`]);
@@ -239,8 +239,8 @@ run(
     await send(a.page, "Never mind the video");
     await settled(a.page);
     await until(() => bubbles(b.page).then((t) => t.at(-1)), "Never mind the video");
-    expect(stored().map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text"]);
-    expect(server.app.db.$client.query("SELECT count(*) AS n FROM files WHERE name = 'offsite-video.mp4'").get()).toEqual({ n: 0 });
+    expect((await stored()).map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text"]);
+    expect(await sqlGet(server.app, "SELECT count(*) AS n FROM files WHERE name = 'offsite-video.mp4'")).toEqual({ n: 0 });
 
     // Over --max-upload: refused, said plainly, and dismissed.
     await attach(a.page, [{ name: "raw-footage.mov", mimeType: "video/quicktime", buffer: Buffer.alloc(MAX_UPLOAD + 1, 1) }]);
@@ -249,7 +249,7 @@ run(
     await shots(a.page, "too-large-desktop");
     await a.page.getByRole("button", { name: "Dismiss raw-footage.mov" }).click();
     await until(() => a.page.locator(".upload").count(), 0);
-    expect(stored()).toHaveLength(5);
+    expect(await stored()).toHaveLength(5);
 
     // On a phone, a long name in the upload's row: cut short, its extension kept, Cancel at hand.
     const longVideo = "Screen recording of the whole planning session from Tuesday afternoon, uncut.mov";
@@ -261,7 +261,7 @@ run(
     await b.page.getByRole("button", { name: `Cancel ${longVideo}` }).click();
     await until(() => b.page.locator(".upload").count(), 0);
     await slowBen();
-    expect(stored()).toHaveLength(5);
+    expect(await stored()).toHaveLength(5);
 
     // Ben's cookie is gone, as after a restart of the server: the next picture fails once, his client asks for a new cookie and shows it.
     await b.ctx.clearCookies();
@@ -282,7 +282,7 @@ run(
     await until(() => a.page.locator(".drop-hint").count(), 0);
     await until(() => pictures(b.page), ["sunset.png", "screenshot.png", "harbour.png"]);
     await askedAgain;
-    expect(stored().map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text", "Image"]);
+    expect((await stored()).map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text", "Image"]);
 
     // A reload keeps it all: pictures, cards and the conversation preview.
     await b.page.reload();

@@ -89,8 +89,12 @@ async function postgresAppFactory(): Promise<PostgresAppFactory> {
 
 /** Three nodes on one fresh database and the shared Redis, keyed apart from other clusters in that Redis. */
 async function startNodes(config: Config, opts: { clock?: Clock }, listen: boolean): Promise<{ nodes: Node[]; stop(): Promise<void> }> {
-  const create = await postgresAppFactory();
+  // The database first: its template and copy work today, whatever the App over PostgreSQL's state.
   const db = await clusterDatabase();
+  const create = await postgresAppFactory().catch(async (err) => {
+    await db.drop();
+    throw err;
+  });
   const bus = await redisUrl();
   // Every cluster keys its shared state (and, once it has one, its bus channels) apart in the one Redis.
   const prefix = `rim:${process.pid}:${clusters}:`;

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, watc
 import { join, relative } from "node:path";
 import { closeApp, createApp } from "../src/app";
 import { collectFiles } from "../src/domain/files";
-import { removeMembers } from "./helpers";
+import { removeMembers, sqlAll, sqlGet, sqlRun } from "./helpers";
 import { sendMessage } from "./helpers";
 import { createHttpApp } from "../src/http/app";
 import { manualClock } from "../src/time";
@@ -67,7 +67,7 @@ function walk(dir: string, base = dir): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name), base) : [relative(base, join(dir, e.name))]));
 }
 const blobsIn = (dir: string) => walk(dir).filter((p) => !p.startsWith("tmp/"));
-const rows = (s: Server) => s.app.db.$client.query("SELECT id, sha256, name, size, mime, uploader_uid AS uid FROM files ORDER BY created_at, id").all() as any[];
+const rows = (s: Server) => sqlAll(s.app, "SELECT id, sha256, name, size, mime, uploader_uid AS uid FROM files ORDER BY created_at, id");
 
 /** A server on a database file in a temporary folder, its files beside it. */
 async function fileServer(overrides: Parameters<typeof serve>[0] = {}) {
@@ -103,7 +103,7 @@ describe("upload", () => {
     expect(blobsIn(s.filesDir)).toContain(`${sha.slice(0, 2)}/${sha}`);
     expect(new Uint8Array(await Bun.file(join(s.filesDir, sha.slice(0, 2), sha)).arrayBuffer())).toEqual(body);
     expect(statSync(join(s.filesDir, sha.slice(0, 2), sha)).mode & 0o777).toBe(0o600);
-    expect(rows(s).find((x) => x.id === r.body.data.id)).toMatchObject({ sha256: sha, uid: a.uid, size: 5000 });
+    expect((await rows(s)).find((x) => x.id === r.body.data.id)).toMatchObject({ sha256: sha, uid: a.uid, size: 5000 });
     expect(walk(join(s.filesDir, "tmp"))).toEqual([]);
   });
 
@@ -117,7 +117,7 @@ describe("upload", () => {
   });
 
   test("exactly --max-upload is stored; one byte more is 413 whether announced or streamed, and leaves nothing behind", async () => {
-    const before = { rows: rows(s).length, blobs: blobsIn(s.filesDir).length };
+    const before = { rows: (await rows(s)).length, blobs: blobsIn(s.filesDir).length };
     expect((await upload(s, a, bytes(64 * 1024, 3))).status).toBe(200);
     expect((await upload(s, a, bytes(64 * 1024, 4), { stream: true })).status).toBe(200);
     for (const stream of [false, true]) {
@@ -125,7 +125,7 @@ describe("upload", () => {
       expect(r.status).toBe(413);
       expect(r.body).toEqual({ ok: false, code: 413, msg: expect.stringContaining("--max-upload"), data: null });
     }
-    expect({ rows: rows(s).length, blobs: blobsIn(s.filesDir).length }).toEqual({ rows: before.rows + 2, blobs: before.blobs + 2 });
+    expect({ rows: (await rows(s)).length, blobs: blobsIn(s.filesDir).length }).toEqual({ rows: before.rows + 2, blobs: before.blobs + 2 });
     expect(walk(join(s.filesDir, "tmp"))).toEqual([]);
   });
 
@@ -177,12 +177,12 @@ describe("upload", () => {
     ["dot", "name=.", "."],
     ["dot dot", "name=..", ".."],
   ])("name refused (400): %s", async (_, query, reason) => {
-    const n = rows(s).length;
+    const n = (await rows(s)).length;
     const r = await upload(s, a, bytes(10, 8), query === null ? { name: null } : { query });
     expect(r.status).toBe(400);
     expect(r.body.msg).toStartWith("name:");
     if (reason) expect(r.body.msg).toContain(reason);
-    expect(rows(s).length).toBe(n);
+    expect((await rows(s)).length).toBe(n);
   });
 
   test("needs a Bearer token: none, a bad one, or the download cookie are 401, before the body is read", async () => {
@@ -201,13 +201,13 @@ describe("quota (--upload-quota)", () => {
       expect((await upload(s, a, bytes(6000, 1))).status).toBe(200);
       // Counted per upload, even of bytes stored before.
       expect((await upload(s, a, bytes(4000, 2))).status).toBe(200);
-      const n = rows(s).length;
+      const n = (await rows(s)).length;
       for (const stream of [false, true]) {
         const r = await upload(s, a, bytes(1, 3), { stream });
         expect(r.status).toBe(413);
         expect(r.body.msg).toContain("--upload-quota");
       }
-      expect(rows(s).length).toBe(n);
+      expect((await rows(s)).length).toBe(n);
       expect((await upload(s, b, bytes(10_000, 4))).status).toBe(200);
       expect(walk(join(s.filesDir, "tmp"))).toEqual([]);
     } finally {
@@ -221,7 +221,7 @@ describe("quota (--upload-quota)", () => {
       const a = await user(s.app, "q_race");
       const results = await Promise.all([upload(s, a, bytes(1000, 1), { stream: true }), upload(s, a, bytes(1000, 2), { stream: true })]);
       expect(results.map((r) => r.status).sort()).toEqual([200, 413]);
-      expect(rows(s)).toHaveLength(1);
+      expect(await rows(s)).toHaveLength(1);
     } finally {
       await s.close();
     }
@@ -250,8 +250,8 @@ describe("sharing a file in a message, and who may download it", () => {
   beforeAll(async () => {
     s = await fileServer();
     // The deletion of messages comes from another branch: its column, if this branch does not have it yet.
-    if (!s.app.db.$client.query("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'deleted_at'").get()) s.app.db.$client.run("ALTER TABLE messages ADD COLUMN deleted_at INTEGER");
-    expect(s.app.db.$client.query("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'deleted_at'").get()).not.toBeNull();
+    if (!await sqlGet(s.app, "SELECT 1 FROM pragma_table_info('messages') WHERE name = 'deleted_at'")) await sqlRun(s.app, "ALTER TABLE messages ADD COLUMN deleted_at INTEGER");
+    expect(await sqlGet(s.app, "SELECT 1 FROM pragma_table_info('messages') WHERE name = 'deleted_at'")).not.toBeNull();
     [up, member, removed, stranger, other] = [await user(s.app, "sh_up"), await user(s.app, "sh_member"), await user(s.app, "sh_removed"), await user(s.app, "sh_stranger"), await user(s.app, "sh_other")];
     gid = await group(s.app, up, [member, removed]);
     otherGid = await group(s.app, member, [other]);
@@ -312,7 +312,7 @@ describe("sharing a file in a message, and who may download it", () => {
     const f = await uploaded(s, up, bytes(100, 12));
     const m = (await sendMessage(fixture(s.app), up.uid, { gid, kind: "File", content: f.id, clientMsgId: "del-1" })).message;
     expect((await getAs(s, member, f.id)).status).toBe(200);
-    s.app.db.$client.query("UPDATE messages SET deleted_at = ? WHERE id = ?").run(Date.now(), m.id);
+    await sqlRun(s.app, "UPDATE messages SET deleted_at = ? WHERE id = ?", Date.now(), m.id);
     expect((await getAs(s, member, f.id)).status).toBe(404);
     expect((await getAs(s, up, f.id)).status).toBe(200);
     // Nor can the member share it on any more.
@@ -338,7 +338,7 @@ describe("sharing a file in a message, and who may download it", () => {
     expect(bad).toMatchObject({ content: "Error", code: 400, msg: expect.stringContaining("content") });
     const url = await cu.request("Msg", { gid, kind: "Image", content: "https://example.com/cat.png" });
     expect(url.content).toBe("Ok");
-    const pushed = s.app.db.$client.query("SELECT kind, content FROM messages WHERE id = ?").get(url.serverMsgId);
+    const pushed = await sqlGet(s.app, "SELECT kind, content FROM messages WHERE id = ?", url.serverMsgId);
     expect(pushed).toEqual({ kind: "Image", content: "https://example.com/cat.png" });
     const img = await uploaded(s, up, PNG, { name: "cat.png", type: "image/png" });
     const cm = await open(member);
@@ -555,7 +555,7 @@ describe("collection of unshared uploads (the app's clock)", () => {
 
       clock.advance(2);
       expect(await collectFiles(app)).toEqual({ rows: 2, blobs: 1 });
-      const left = (app.db.$client.query("SELECT id FROM files").all() as { id: string }[]).map((r) => r.id).sort();
+      const left = (await sqlAll(app, "SELECT id FROM files") as { id: string }[]).map((r) => r.id).sort();
       expect(left).toEqual([shared, young, sameBytesYoung].sort());
       expect(existsSync(app.files.path(sha256(bytes(100, 2))))).toBe(false); // unshared: its bytes too
       expect(existsSync(app.files.path(sha256(bytes(100, 3))))).toBe(true); // still named by the young row
@@ -674,7 +674,7 @@ describe("an upload cut off", () => {
       conn.sock.end();
       await emptied(join(s.filesDir, "tmp"));
       expect(blobsIn(s.filesDir)).toEqual([]);
-      expect(rows(s)).toEqual([]);
+      expect(await rows(s)).toEqual([]);
       expect((await upload(s, a, bytes(100, 2))).status).toBe(200);
     } finally {
       await s.close();

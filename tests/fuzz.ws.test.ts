@@ -11,7 +11,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { isEmoji } from "../src/domain/changes";
-import { sendMessage } from "./helpers";
+import { sendMessage, sqlGet } from "./helpers";
 import { fixture, group, serve, user, wakeOrDeadline } from "./helpers";
 import { decodeFrames, type RawFrame } from "./hostile.kit";
 import {
@@ -407,7 +407,7 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
         expect(after.messages).toBe((before.messages as number) + stored.length);
         for (const k of ["users", "group_members", "friend_requests", "sessions", "invites"]) expect(after[k + "#"]).toBe(before[k + "#"]);
         for (const m of stored) {
-          const row = s.app.db.$client.query("SELECT content, sender_uid AS uid, group_id AS gid FROM messages WHERE id = ?").get(m.id);
+          const row = await sqlGet(s.app, "SELECT content, sender_uid AS uid, group_id AS gid FROM messages WHERE id = ?", m.id);
           expect(row).toEqual({ content: m.content, uid: A.uid, gid: G });
         }
         await bob.until(() => bob.got.length >= pushesBefore + stored.length, "bob's pushes");

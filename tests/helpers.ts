@@ -18,6 +18,7 @@ import { manualClock } from "../src/time";
 import { applyEffect } from "../src/write/apply";
 import type { Effect } from "../src/write/effects";
 import type { WriteCtx } from "../src/write/writer";
+import { SQL } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -301,4 +302,44 @@ export function wakeOrDeadline(ms: number): { woken: Promise<void>; wake: () => 
     AbortSignal.timeout(Math.max(0, ms)).addEventListener("abort", () => res(), { once: true });
   });
   return { woken, wake };
+}
+
+// ------------------------------------------------------------ the database under test
+
+// Integer columns PostgreSQL returns as strings (bigint, count(*)): numbers again, as SQLite gives them.
+const INTEGER_COLUMN = /^(?!client_msg_id$)(n|id|uid|gid|seq|ord|size|count|read|delivered|.*_(id|uid|at|seq))$/;
+
+/** `?` placeholders as PostgreSQL's $1, $2, … (the tests' SQL has no `?` in its literals). */
+const numbered = (query: string) => {
+  let i = 0;
+  return query.replace(/\?/g, () => `$${++i}`);
+};
+
+async function onPostgres<T>(app: App, query: string, params: unknown[]): Promise<T[]> {
+  const sql = new SQL(app.config.db, { max: 1 });
+  try {
+    const rows = (await sql.unsafe(numbered(query), params as any[])) as Record<string, unknown>[];
+    return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" || (typeof v === "string" && INTEGER_COLUMN.test(k) && /^-?\d+$/.test(v)) ? Number(v) : v])) as T);
+  } finally {
+    await sql.close();
+  }
+}
+
+/**
+ * A look into the database under test, for assertions and for setting up what no route
+ * does: SQLite's own connection at once; on the cluster, the nodes' shared PostgreSQL
+ * database. `?` placeholders. SQL that only SQLite speaks (pragma_table_info, rowid)
+ * stays in tests that are skipped on the cluster.
+ */
+export function sqlAll<T = any>(app: App, query: string, ...params: unknown[]): Maybe<T[]> {
+  return cluster ? onPostgres<T>(app, query, params) : (app.db.$client.query(query).all(...(params as any[])) as T[]);
+}
+
+export function sqlGet<T = any>(app: App, query: string, ...params: unknown[]): Maybe<T | null> {
+  return cluster ? onPostgres<T>(app, query, params).then((rows) => rows[0] ?? null) : ((app.db.$client.query(query).get(...(params as any[])) as T | null) ?? null);
+}
+
+export function sqlRun(app: App, query: string, ...params: unknown[]): Maybe<void> {
+  if (cluster) return onPostgres(app, query, params).then(() => {});
+  app.db.$client.query(query).run(...(params as any[]));
 }

@@ -20,7 +20,7 @@
 // (RIM_HOSTILE_SLOW=N picks another count; raise `ulimit -n` above ~2.5 N.)
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Client, group, serve, user, type Frame, type TestUser } from "./helpers";
+import { Client, group, serve, user, type Frame, type TestUser, sqlAll, sqlGet, then } from "./helpers";
 import { upgradeStatus, handshakeRequest } from "./hostile.kit";
 import type { Config } from "../src/config";
 
@@ -67,7 +67,7 @@ afterEach(async () => {
 });
 
 const storedIds = (s: Served, gid: number, after = 0) =>
-  (s.app.db.$client.query("SELECT id FROM messages WHERE group_id = ? AND id > ? ORDER BY id").all(gid, after) as { id: number }[]).map((r) => r.id);
+  then(sqlAll<{ id: number }>(s.app, "SELECT id FROM messages WHERE group_id = ? AND id > ? ORDER BY id", gid, after), (rows) => rows.map((r) => r.id));
 
 /** Newline-delimited JSON from a child's stdout. */
 function lineReader(stream: ReadableStream<Uint8Array>) {
@@ -170,7 +170,7 @@ describe("slow readers", () => {
     // Traffic goes on after the slow sockets are gone.
     for (let r = 0; r < 3; r++) await chatRound((i) => `after ${i}/${r}`);
 
-    const all = storedIds(s, gid);
+    const all = await storedIds(s, gid);
     expect(all.length).toBe(round * NORMAL);
 
     // Every normal client got every message exactly once, in ascending order (own ones as acks), and is still open.
@@ -202,7 +202,7 @@ describe("slow readers", () => {
       const last = lastRead.get(u.uid)!;
       const c = await open(s, u);
       const got = await resume(c, last);
-      expect(got.map((f) => f.body.msgId)).toEqual(storedIds(s, gid, last));
+      expect(got.map((f) => f.body.msgId)).toEqual(await storedIds(s, gid, last));
       expect(got.every((f) => f.body.gid === gid && typeof f.body.content === "string" && f.body.seq > 0)).toBe(true);
       pages += got.pages;
       resumed += got.length;
@@ -251,13 +251,13 @@ describe("floods", () => {
     expect(ok.length).toBeLessThan(300);
     expect(limited.length).toBe(200); // then --ws-burst 429s, each echoing its clientMsgId; the next refusal closes
     for (const x of limited) expect(x.clientMsgId).toMatch(/^f\d+$/);
-    const stored = s.app.db.$client.query("SELECT count(*) AS n FROM messages WHERE sender_uid = ?").get(f.uid) as { n: number };
+    const stored = await sqlGet(s.app, "SELECT count(*) AS n FROM messages WHERE sender_uid = ?", f.uid) as { n: number };
     expect(stored.n).toBe(ok.length); // a 429 stores nothing
 
     // a and b carried on: b got everything stored, in order, and both are open.
     // Every sender has its acks (or is closed), so every push to b is written: a round trip on b brings them in.
     await cb.request("Heart");
-    expect(logB.filter((x) => x.event === "Msg").map((x) => x.body.msgId)).toEqual(storedIds(s, gid));
+    expect(logB.filter((x) => x.event === "Msg").map((x) => x.body.msgId)).toEqual(await storedIds(s, gid));
     expect(ca.closed).toBeNull();
     expect(cb.closed).toBeNull();
     expect(await ca.request("Heart")).toMatchObject({ content: "Ok" });

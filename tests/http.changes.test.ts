@@ -2,7 +2,7 @@
 // MessageInfo, every refusal with nothing written; mentions in messages and
 // the chat list's count of unread mentions.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { sendMessage } from "./helpers";
+import { sendMessage, sqlAll } from "./helpers";
 import { manualClock } from "../src/time";
 import { call, fixture, group, makeApp, MSG_ADDITIONS, user, type TestApp, type TestUser } from "./helpers";
 import { expectMessage, fails, ok, TIME } from "./http.expect";
@@ -31,9 +31,9 @@ let n = 0;
 const send = async (u: TestUser, content: string, g = gid, extra: { kind?: "Text" | "RichText" | "Image"; replyTo?: number } = {}) =>
   (await sendMessage(fixture(app), u.uid, { gid: g, kind: extra.kind ?? "Text", content, clientMsgId: `hc-${++n}`, replyTo: extra.replyTo })).message;
 const post = (u: TestUser | null, path: string, body: unknown) => call(app, "POST", `/api/message${path}`, { token: u?.token, body });
-const rows = () => {
-  const q = (sql: string) => app.db.$client.query(sql).all();
-  return [q("SELECT * FROM messages ORDER BY id"), q("SELECT * FROM group_events ORDER BY id"), q("SELECT * FROM message_reactions"), q("SELECT * FROM message_mentions")];
+const rows = async () => {
+  const q = (sql: string) => sqlAll(app, sql);
+  return [await q("SELECT * FROM messages ORDER BY id"), await q("SELECT * FROM group_events ORDER BY id"), await q("SELECT * FROM message_reactions"), await q("SELECT * FROM message_mentions")];
 };
 const chatMentions = async (u: TestUser) => Object.fromEntries(ok<any[]>(await post(u, "/chat/list", {})).map((e) => [e.group.id, e.mentions]));
 
@@ -51,7 +51,7 @@ describe("POST /api/message/edit", () => {
     const elsewhere = await send(d, "in H", other);
     const gone = await send(a, "gone");
     ok(await post(a, "/delete", { gid, msgId: gone.id }));
-    const before = rows();
+    const before = await rows();
     fails(await post(b, "/edit", { gid, msgId: m.id, content: "y" }), 403, "sender");
     fails(await post(c, "/edit", { gid, msgId: m.id, content: "y" }), 403, "sender");
     fails(await post(d, "/edit", { gid, msgId: m.id, content: "y" }), 403, "member");
@@ -64,7 +64,7 @@ describe("POST /api/message/edit", () => {
     fails(await post(a, "/edit", { gid, msgId: m.id }), 400, "content");
     fails(await post(a, "/edit", { gid, msgId: "1", content: "y" }), 400, "msgId");
     fails(await post(null, "/edit", { gid, msgId: m.id, content: "y" }), 401, "login");
-    expect(rows()).toEqual(before);
+    expect(await rows()).toEqual(before);
   });
 });
 
@@ -82,13 +82,13 @@ describe("POST /api/message/delete", () => {
     const elsewhere = await send(d, "in H", other);
     const gone = await send(b, "gone");
     ok(await post(b, "/delete", { gid, msgId: gone.id }));
-    const before = rows();
+    const before = await rows();
     fails(await post(b, "/delete", { gid, msgId: m.id }), 403, "sender");
     fails(await post(d, "/delete", { gid, msgId: m.id }), 403, "member");
     fails(await post(a, "/delete", { gid, msgId: elsewhere.id }), 404, "msgId");
     fails(await post(b, "/delete", { gid, msgId: gone.id }), 404, "deleted");
     fails(await post(a, "/delete", { gid }), 400, "msgId");
-    expect(rows()).toEqual(before);
+    expect(await rows()).toEqual(before);
   });
 });
 
@@ -96,9 +96,9 @@ describe("POST /api/message/react", () => {
   test("on adds, off removes, both idempotent; data is the message with its reactions", async () => {
     const m = await send(a, "x");
     expect(ok(await post(b, "/react", { gid, msgId: m.id, emoji: "👍", on: true })).reactions).toEqual([{ emoji: "👍", uids: [b.uid] }]);
-    const before = rows();
+    const before = await rows();
     expect(ok(await post(b, "/react", { gid, msgId: m.id, emoji: "👍", on: true })).reactions).toEqual([{ emoji: "👍", uids: [b.uid] }]);
-    expect(rows()).toEqual(before);
+    expect(await rows()).toEqual(before);
     expect(ok(await post(c, "/react", { gid, msgId: m.id, emoji: "👍", on: true })).reactions).toEqual([{ emoji: "👍", uids: [b.uid, c.uid] }]);
     expect(ok(await post(b, "/react", { gid, msgId: m.id, emoji: "👍", on: false })).reactions).toEqual([{ emoji: "👍", uids: [c.uid] }]);
     expect(ok(await post(b, "/react", { gid, msgId: m.id, emoji: "👍", on: false })).reactions).toEqual([{ emoji: "👍", uids: [c.uid] }]);
@@ -110,13 +110,13 @@ describe("POST /api/message/react", () => {
     const elsewhere = await send(d, "in H", other);
     const gone = await send(a, "gone");
     ok(await post(a, "/delete", { gid, msgId: gone.id }));
-    const before = rows();
+    const before = await rows();
     fails(await post(d, "/react", { gid, msgId: m.id, emoji: "👍", on: true }), 403, "member");
     fails(await post(a, "/react", { gid, msgId: elsewhere.id, emoji: "👍", on: true }), 404, "msgId");
     fails(await post(a, "/react", { gid, msgId: gone.id, emoji: "👍", on: true }), 404, "deleted");
     for (const emoji of ["", "x".repeat(33), "\u0007", 1, null]) fails(await post(a, "/react", { gid, msgId: m.id, emoji, on: true }), 400, "emoji");
     fails(await post(a, "/react", { gid, msgId: m.id, emoji: "👍" }), 400, "on");
-    expect(rows()).toEqual(before);
+    expect(await rows()).toEqual(before);
   });
 });
 

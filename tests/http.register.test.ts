@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Config } from "../src/config";
 import { createHashGate, type HashPriority } from "../src/domain/hashing";
-import { createInvite } from "./helpers";
+import { createInvite, sqlGet } from "./helpers";
 import { login, registerUser } from "../src/domain/users";
 import { manualClock } from "../src/time";
 import { call, makeApp, type TestApp, fixture } from "./helpers";
@@ -41,7 +41,7 @@ describe("--register-max-per-ip", () => {
     expect((await register(a, "reg3")).status).toBe(200);
     expect((await register(a, "reg4")).status).toBe(429);
     // Nothing was stored for the refused ones.
-    expect(a.db.$client.query("SELECT count(*) AS n FROM users").get()).toEqual({ n: 5 });
+    expect(await sqlGet(a, "SELECT count(*) AS n FROM users")).toEqual({ n: 5 });
   });
 
   test.each<[string, Record<string, unknown>, string, number]>([

@@ -2,7 +2,7 @@
 // membership and roles on every group route, the login throttle, and what the
 // database keeps of passwords and tokens.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { requestFriend } from "./helpers";
+import { requestFriend, sqlAll } from "./helpers";
 import { sendMessage } from "./helpers";
 import { manualClock } from "../src/time";
 import { call, fixture, group, makeApp, user, type TestApp, type TestUser } from "./helpers";
@@ -267,14 +267,14 @@ describe("what is stored", () => {
     const dump = JSON.stringify(allRows());
     expect(dump).toContain("s_secret"); // the scan does see the user's row
     expect(dump).not.toContain(SECRET);
-    const hashes = app.db.$client.query<{ account: string; password_hash: string }, []>("SELECT account, password_hash FROM users").all();
+    const hashes = await sqlAll(app, "SELECT account, password_hash FROM users");
     expect(hashes.length).toBe(5);
     for (const h of hashes) expect(h.password_hash).toStartWith("$argon2id$");
   });
 
   test("tokens are stored only as a hash", async () => {
     const token = ok<string>(await call(app, "POST", "/api/user/login", { body: { account: "s_second", password: "password1" } }));
-    const sessions = app.db.$client.query<{ token_hash: string; user_id: number; expires_at: number; created_at: number }, []>("SELECT * FROM sessions").all();
+    const sessions = await sqlAll(app, "SELECT * FROM sessions");
     expect(sessions.length).toBe(5); // one per login: four by the fixtures, one here
     for (const s of sessions) {
       expect(s.token_hash).not.toBe(token);

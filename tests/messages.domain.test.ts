@@ -1,6 +1,6 @@
 // sendMessage's idempotency holds whatever changed since the first send.
 import { expect, test } from "bun:test";
-import { removeMembers } from "./helpers";
+import { removeMembers, sqlGet } from "./helpers";
 import { sendMessage } from "./helpers";
 import { group, makeApp, user, fixture } from "./helpers";
 
@@ -21,7 +21,7 @@ test.each([
   if (change === "nogroup") input = { ...input, gid: 9999 };
   const again = await sendMessage(fixture(app), member.uid, input);
   expect(again).toEqual({ message: first.message, duplicate: true });
-  expect(app.db.$client.query("SELECT count(*) AS n FROM messages").get()).toEqual({ n: 1 });
+  expect(await sqlGet(app, "SELECT count(*) AS n FROM messages")).toEqual({ n: 1 });
   app.close();
 });
 
@@ -34,6 +34,6 @@ test("without an earlier message the same cases are refused", async () => {
   expect(send(outsider.uid, {})).toThrow("not a member");
   expect(send(member.uid, { content: "x".repeat(11) })).toThrow("longer than 10 bytes");
   expect(send(member.uid, { gid: 9999 })).toThrow("group not found");
-  expect(app.db.$client.query("SELECT count(*) AS n FROM messages").get()).toEqual({ n: 0 });
+  expect(await sqlGet(app, "SELECT count(*) AS n FROM messages")).toEqual({ n: 0 });
   app.close();
 });

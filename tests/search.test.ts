@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { closeApp, createApp } from "../src/app";
-import { removeMembers } from "./helpers";
+import { removeMembers, sqlGet, sqlRun } from "./helpers";
 import { sendMessage } from "./helpers";
 import { indexText, snippet } from "../src/domain/search";
 import { call, fixture, group, makeApp, tempDir, testConfig, user } from "./helpers";
@@ -148,19 +148,19 @@ describe("the index", () => {
     const g = await group(a, o, []);
     await sendMessage(fixture(a), o.uid, { gid: g, kind: "Text", content: "legacy words 上海", clientMsgId: "l1" });
     // As a database that predates search: nothing indexed, the backfill pending.
-    a.db.$client.run("DELETE FROM message_search");
-    a.db.$client.run("UPDATE settings SET value = 'pending' WHERE key = 'search_backfill'");
+    await sqlRun(a, "DELETE FROM message_search");
+    await sqlRun(a, "UPDATE settings SET value = 'pending' WHERE key = 'search_backfill'");
     closeApp(a);
     a = createApp(testConfig({ db }));
     const http = (await import("../src/http/app")).createHttpApp(a);
     const q = async (text: string) => ((await (await http.request(`/api/message/search?q=${encodeURIComponent(text)}`, { headers: { Authorization: `Bearer ${o.token}` } })).json()) as any).data.length;
     expect(await q("legacy")).toBe(1);
     expect(await q("上海")).toBe(1);
-    expect(a.db.$client.query("SELECT value FROM settings WHERE key = 'search_backfill'").get()).toEqual({ value: "done" });
+    expect(await sqlGet(a, "SELECT value FROM settings WHERE key = 'search_backfill'")).toEqual({ value: "done" });
     closeApp(a);
     // Started again: not indexed twice.
     a = createApp(testConfig({ db }));
-    expect(a.db.$client.query("SELECT count(*) AS n FROM message_search").get()).toEqual({ n: 1 });
+    expect(await sqlGet(a, "SELECT count(*) AS n FROM message_search")).toEqual({ n: 1 });
     closeApp(a);
     tmp.cleanup();
   });

@@ -2,8 +2,7 @@
 // are cleaned up after each test, REST calls over real HTTP, and direct
 // looks into the database to check what was (not) stored.
 import { expect } from "bun:test";
-import { SQL } from "bun";
-import { Client, cluster, group, isPresence, serve, then, user, type Frame, type Maybe, type Served, type TestUser } from "./helpers";
+import { Client, group, isPresence, serve, sqlAll, sqlGet, then, user, type Frame, type Maybe, type Served, type TestUser } from "./helpers";
 import type { Config } from "../src/config";
 
 export type { Served };
@@ -77,27 +76,18 @@ export type Row = { id: number; group_id: number; seq: number; sender_uid: numbe
 
 const MESSAGE_COLUMNS = "id, group_id, seq, sender_uid, kind, content, client_msg_id";
 
-/** A look into the database: SQLite's own connection at once; on the cluster, a query on the shared PostgreSQL database. */
-function lookup<T>(s: Served, query: string, params: (string | number)[]): Maybe<T[]> {
-  if (!cluster) return s.app.db.$client.query(query.replace(/\$\d+/g, "?")).all(...params) as T[];
-  const sql = new SQL(s.app.config.db, { max: 1 });
-  return sql
-    .unsafe(query, params)
-    .then((rows: Record<string, unknown>[]) => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" || (typeof v === "string" && k !== "kind" && k !== "content" && k !== "client_msg_id" && /^\d+$/.test(v)) ? Number(v) : v])) as T))
-    .finally(() => sql.close());
-}
-
+/** The messages stored (in one group, or all), from the database under test (helpers' sqlAll: SQLite, or the cluster's PostgreSQL). */
 export function storedMessages(s: Served, gid?: number): Maybe<Row[]> {
   return gid === undefined
-    ? lookup<Row>(s, `SELECT ${MESSAGE_COLUMNS} FROM messages ORDER BY id`, [])
-    : lookup<Row>(s, `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = $1 ORDER BY id`, [gid]);
+    ? sqlAll<Row>(s.app, `SELECT ${MESSAGE_COLUMNS} FROM messages ORDER BY id`)
+    : sqlAll<Row>(s.app, `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? ORDER BY id`, gid);
 }
 
 export function cursors(s: Served, gid: number, uid: number): Maybe<{ read: number; delivered: number }> {
-  const rows = lookup<{ read: number; delivered: number }>(s, "SELECT read_msg_id AS read, delivered_msg_id AS delivered FROM group_members WHERE group_id = $1 AND user_id = $2", [gid, uid]);
-  return then(rows, ([row]) => {
-    if (!row) throw new Error(`user ${uid} is not in group ${gid}`);
-    return row;
+  const row = sqlGet<{ read: number; delivered: number }>(s.app, "SELECT read_msg_id AS read, delivered_msg_id AS delivered FROM group_members WHERE group_id = ? AND user_id = ?", gid, uid);
+  return then(row, (r) => {
+    if (!r) throw new Error(`user ${uid} is not in group ${gid}`);
+    return r;
   });
 }
 

@@ -3,10 +3,10 @@
 // socket out; lastSeen kept through the write path). Nothing sleeps: frames
 // are waited for, absence is proven with the round-trip barrier.
 import { afterEach, describe, expect, test } from "bun:test";
-import { closeApp, createApp } from "../src/app";
+import { closeApp, createApp, type App } from "../src/app";
 import { startServer } from "../src/server";
 import { formatTime, manualClock } from "../src/time";
-import { Client, group, isPresence, tempDir, testConfig, user, type TestUser } from "./helpers";
+import { Client, group, isPresence, tempDir, testConfig, user, type TestUser, sqlAll } from "./helpers";
 import { api, cleanup, connect, expectError, isNotify, start } from "./ws.kit";
 import { heldDisk, roundTrip } from "./write.kit";
 
@@ -27,20 +27,20 @@ async function typingWorld() {
   return { s, clock, a, b, c, g1, g2, ca, ca2, cb, cc };
 }
 
-const dbState = (s: { app: { db: { $client: any } } }) =>
-  ["messages", "group_events", "message_reactions", "message_mentions", "group_members"].map((t) => s.app.db.$client.query(`SELECT * FROM ${t}`).all());
+const dbState = (s: { app: App }) =>
+  Promise.all(["messages", "group_events", "message_reactions", "message_mentions", "group_members"].map((t) => sqlAll(s.app, `SELECT * FROM ${t}`)));
 
 describe("Typing", () => {
   test("members' other sockets get Notify Typing (uid, gid, no eventId); the typing socket only its Ack; nothing is stored", async () => {
     const { s, a, g1, ca, ca2, cb, cc } = await typingWorld();
-    const before = dbState(s);
+    const before = await dbState(s);
     expect(await ca.request("Typing", { gid: g1, clientMsgId: "t1" })).toEqual({ clientMsgId: "t1", serverMsgId: null, kind: "Ack", content: "Ok" });
     const want = { event: "Notify", body: { kind: "Text", uid: a.uid, gid: g1, content: "Typing", clientMsgId: "", msgId: null } };
     expect(await cb.next(isTyping)).toEqual(want);
     expect(await ca2.next(isTyping)).toEqual(want);
     await Promise.all([ca, ca2, cb, cc].map(roundTrip));
     for (const x of [ca, ca2, cb, cc]) expect(x.frames).toEqual([]);
-    expect(dbState(s)).toEqual(before);
+    expect(await dbState(s)).toEqual(before);
   });
 
   test("at most one forwarded per user and group every 2 s: the rest are acked and dropped", async () => {

@@ -2,7 +2,7 @@
 // delivered/read cursors behind Ack and Read, with their Notify and the REST
 // chat list's unread counts.
 import { afterEach, describe, expect, test } from "bun:test";
-import { Client, group, user, type Frame, type TestUser } from "./helpers";
+import { Client, group, user, type Frame, type TestUser, sqlGet } from "./helpers";
 import { api, cleanup, collect, connect, cursors, expectError, isMsg, isNotify, record, say, start, storedMessages, type Served, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
@@ -87,7 +87,7 @@ describe("Sync", () => {
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     // The group's creation is its first event: start after it, so the pages hold messages only.
-    const created = (s.app.db.$client.query("SELECT max(id) AS n FROM group_events").get() as { n: number }).n;
+    const created = (await sqlGet(s.app, "SELECT max(id) AS n FROM group_events") as { n: number }).n;
     const ids: number[] = [];
     for (let i = 0; i < 12; i++) ids.push((await say(ca, gid, `m${i}`)).serverMsgId);
     const cb = await connect(s, b);
