@@ -53,6 +53,8 @@ if [ "$backend" != sqlite ]; then
   skip=$(grep -vE '^(#|$)' tests/cluster.skip)
   echo "== cluster: files left out (tests/cluster.skip):" >&2
   echo "$skip" | sed 's/\t/: /; s/^/   /' >&2
+  echo "== cluster: tests skipped inside the files that run (skipIf(cluster), the reason in the comment above each):" >&2
+  grep -n -B2 'skipIf(cluster)' tests/*.test.ts | grep -E 'Skipped on the cluster|skipIf\(cluster\)' | sed -E 's/^(tests\/[^:-]+)[:-][0-9]+[:-] *(\/\/ Skipped on the cluster \(RIM_TEST_BACKEND=cluster\): )?/   \1: /' >&2
   skipped=$(echo "$skip" | cut -f1)
   # The files given (or every test file), less the skipped ones; other arguments pass through.
   files=()

@@ -1,7 +1,7 @@
 // Cross-cutting REST behaviour: the envelope on every reply, unknown routes,
 // bodies that are not JSON or too large, internal errors without internals.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { call, makeApp, user, type TestApp, type TestUser } from "./helpers";
+import { call, makeApp, user, type TestApp, type TestUser, cluster } from "./helpers";
 import { expectEnvelope, fails, ok } from "./http.expect";
 
 let app: TestApp;
@@ -101,7 +101,8 @@ describe("body limit", () => {
   });
 });
 
-describe("internal errors", () => {
+// Skipped on the cluster (RIM_TEST_BACKEND=cluster): it breaks the App's SQLite connection (PostgreSQL going down is issue 13's fault test).
+describe.skipIf(cluster)("internal errors", () => {
   test("are a 500 envelope without internals", async () => {
     const broken = await makeApp();
     const u = await user(broken, "env_broken");

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { closeApp, createApp } from "../src/app";
-import { removeMembers, sqlGet, sqlRun } from "./helpers";
+import { removeMembers, sqlGet, sqlRun, cluster } from "./helpers";
 import { sendMessage } from "./helpers";
 import { indexText, snippet } from "../src/domain/search";
 import { call, fixture, group, makeApp, tempDir, testConfig, user } from "./helpers";
@@ -140,7 +140,8 @@ describe("the index", () => {
     expect(s.isWellFormed()).toBe(true);
   });
 
-  test("a database from before search is indexed once at the next start, then kept in step", async () => {
+  // Skipped on the cluster (RIM_TEST_BACKEND=cluster): the search backfill of an existing SQLite file (FTS5).
+  test.skipIf(cluster)("a database from before search is indexed once at the next start, then kept in step", async () => {
     const tmp = tempDir();
     const db = join(tmp.dir, "rim.db");
     let a = createApp(testConfig({ db }));
