@@ -7,10 +7,10 @@
 // of nodes 2 and 3 (`wsUrl` is read once per connect), so a test's clients
 // are spread over the nodes. Fixtures write through node 1's write path.
 //
-// A node is built by the App over PostgreSQL (createPostgresApp in
-// src/app.ts, the serve branch). Until it is in main, building one fails with
-// that reason, so every cluster test fails loudly: the cluster run is opt-in
-// (scripts/test.sh --cluster) until then.
+// A node is the App over PostgreSQL (createPostgresApp and closePostgresApp in
+// src/app.ts, issue 13's serving work). Until that is in main, building one
+// fails with that reason, so every cluster test fails loudly: the cluster run
+// is opt-in (RIM_TEST_BACKEND=cluster or both) until then.
 import { SQL } from "bun";
 import type { App } from "../src/app";
 import type { Config } from "../src/config";
@@ -18,6 +18,9 @@ import { closePostgres, openPostgres } from "../src/db/pg/open";
 import { migratePostgres } from "../src/db/pg/migrate";
 import { createHttpApp } from "../src/http/app";
 import { startServer, type Running } from "../src/server";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Clock } from "../src/time";
 import type { Served, TestApp } from "./helpers";
 import { postgresServer, redisUrl } from "./services";
@@ -27,7 +30,6 @@ export const cluster = process.env.RIM_TEST_BACKEND === "cluster";
 /** How many nodes a test's cluster has: node 1 takes REST, the others the sockets. */
 export const NODES = 3;
 
-type Node = { app: App; running: Running | null };
 
 const admin = async <T>(server: string, fn: (sql: SQL) => Promise<T>): Promise<T> => {
   const sql = new SQL(server, { max: 1 });
@@ -76,61 +78,72 @@ async function clusterDatabase(): Promise<{ url: string; drop(): Promise<void> }
   };
 }
 
-type PostgresAppFactory = (config: Config, opts: { clock?: Clock; shared?: { prefix?: string } }) => App | Promise<App>;
+/** How a node is built and closed: the App over PostgreSQL by default; the harness's own test puts in another. */
+export type NodeBuilder = {
+  create(config: Config, opts: { clock?: Clock; shared: { prefix: string } }): Promise<App>;
+  close(app: App): Promise<void>;
+};
 
-/** The App over PostgreSQL, once serving on PostgreSQL is in main; a clear failure until then. */
-async function postgresAppFactory(): Promise<PostgresAppFactory> {
-  const mod = (await import("../src/app")) as Record<string, unknown>;
-  const factory = mod.createPostgresApp;
-  if (typeof factory !== "function")
-    throw new Error("cluster backend: src/app.ts has no createPostgresApp yet (serving on PostgreSQL, issue 13's serve branch, is not in main)");
-  return factory as PostgresAppFactory;
+/** The App over PostgreSQL (createPostgresApp, closePostgresApp: serving on PostgreSQL), or a clear failure while main has none. */
+const postgresNodes: NodeBuilder = {
+  async create(config, opts) {
+    const mod = (await import("../src/app")) as Record<string, unknown>;
+    const create = mod.createPostgresApp as ((config: Config, opts: { clock?: Clock; shared?: { prefix: string } }) => Promise<App>) | undefined;
+    if (typeof create !== "function")
+      throw new Error("cluster backend: src/app.ts has no createPostgresApp yet (serving on PostgreSQL, issue 13's serve branch, is not in main)");
+    return create(config, opts);
+  },
+  async close(app) {
+    const mod = (await import("../src/app")) as Record<string, unknown>;
+    await (mod.closePostgresApp as (app: App) => Promise<void>)(app);
+  },
+};
+
+let builder: NodeBuilder = postgresNodes;
+
+/** Builds the nodes with another builder until the returned restore is called (tests/cluster.harness.test.ts). */
+export function useNodeBuilder(b: NodeBuilder): () => void {
+  builder = b;
+  return () => void (builder = postgresNodes);
 }
 
-/** Three nodes on one fresh database and the shared Redis, keyed apart from other clusters in that Redis. */
-async function startNodes(config: Config, opts: { clock?: Clock }, listen: boolean): Promise<{ nodes: Node[]; stop(): Promise<void> }> {
-  // The database first: its template and copy work today, whatever the App over PostgreSQL's state.
+export type Node = { app: App; running: Running | null };
+
+/** Three nodes on one fresh database, one shared files folder and the shared Redis, keyed apart from other clusters in that Redis. */
+export async function startNodes(config: Config, opts: { clock?: Clock }, listen: boolean): Promise<{ nodes: Node[]; databaseUrl: string; stop(): Promise<void> }> {
   const db = await clusterDatabase();
-  const create = await postgresAppFactory().catch(async (err) => {
-    await db.drop();
-    throw err;
-  });
-  const bus = await redisUrl();
-  // Every cluster keys its shared state (and, once it has one, its bus channels) apart in the one Redis.
-  const prefix = `rim:${process.pid}:${clusters}:`;
   const nodes: Node[] = [];
+  // Every node must see every node's uploads: one --files folder for the cluster.
+  const files = mkdtempSync(join(tmpdir(), "rim-cluster-files-"));
   const stop = async () => {
     for (const n of nodes.splice(0).reverse()) {
       await n.running?.stop();
-      await closeNode(n.app);
+      await builder.close(n.app);
     }
     await db.drop();
+    rmSync(files, { recursive: true, force: true });
   };
   try {
+    const bus = await redisUrl();
+    // Every cluster keys its shared state and its bus channels apart in the one Redis.
+    const prefix = `rim:${process.pid}:${clusters}:`;
     for (let i = 0; i < NODES; i++) {
-      const app = await create({ ...config, db: db.url, bus }, { clock: opts.clock, shared: { prefix } });
+      const app = await builder.create({ ...config, db: db.url, bus, files }, { clock: opts.clock, shared: { prefix } });
       nodes.push({ app, running: listen ? startServer(app) : null });
     }
   } catch (err) {
     await stop().catch(() => {});
     throw err;
   }
-  return { nodes, stop };
-}
-
-/** closeApp on a node: whatever the App over PostgreSQL needs to let go of its pool, bus and timers. */
-// (closePostgresApp when the serve branch names it so; closeApp otherwise.)
-async function closeNode(app: App): Promise<void> {
-  const mod = (await import("../src/app")) as Record<string, unknown>;
-  const close = (mod.closePostgresApp ?? mod.closeApp) as (app: App) => void | Promise<void>;
-  await close(app);
+  return { nodes, databaseUrl: db.url, stop };
 }
 
 /** makeApp on the cluster: node 1, whose REST (app.http) the test calls; the other two nodes run beside it. */
 export async function clusterApp(config: Config, opts: { clock?: Clock }): Promise<TestApp> {
   const { nodes, stop } = await startNodes(config, opts, false);
   const app = nodes[0]!.app;
-  return Object.assign(app, { http: createHttpApp(app), close: () => void stop() });
+  // close() returns the stop's promise: afterAll(() => app.close()) waits for the database to be dropped.
+  return Object.assign(app, { http: createHttpApp(app), close: stop });
 }
 
 /** serve on the cluster: REST on node 1; every read of wsUrl names the next of the other nodes. */
