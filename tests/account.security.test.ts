@@ -13,7 +13,7 @@ import { createHttpApp } from "../src/http/app";
 import { createLogger } from "../src/log";
 import { startServer } from "../src/server";
 import { manualClock } from "../src/time";
-import { call, Client, group, makeApp, tempDir, testConfig, user, type TestApp, sqlAll, sqlGet, cluster } from "./helpers";
+import { call, Client, group, makeApp, serve, tempDir, testConfig, user, type TestApp, sqlAll, sqlGet, cluster } from "./helpers";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -26,23 +26,20 @@ async function app(overrides: Partial<Config> = {}, clock = manualClock()): Prom
   return Object.assign(a, { clock });
 }
 
-/** A real server (sockets), on a manual clock. */
-function server(overrides: Partial<Config> = {}, clock = manualClock()) {
-  const a = createApp(testConfig(overrides), { clock });
-  const running = startServer(a);
-  const port = running.server.port!;
+/** A real server (sockets), on a manual clock; on the cluster, three nodes (sockets on nodes 2 and 3). */
+async function server(overrides: Partial<Config> = {}, clock = manualClock()) {
+  const s = await serve(overrides, { clock });
   const sockets: Client[] = [];
   cleanups.push(async () => {
     for (const c of sockets) if (!c.closed) c.close();
-    await running.stop();
-    closeApp(a);
+    await s.stop();
   });
   return {
-    app: a,
+    app: s.app,
     clock,
-    running,
-    url: `http://127.0.0.1:${port}`,
-    async socket(token: string, uid: number, url = `ws://127.0.0.1:${port}/ws`) {
+    running: s.running,
+    url: s.url,
+    async socket(token: string, uid: number, url = s.wsUrl) {
       const c = await Client.open(url);
       sockets.push(c);
       const r = await c.request("Login", { content: token, uid });
@@ -50,7 +47,7 @@ function server(overrides: Partial<Config> = {}, clock = manualClock()) {
       return c;
     },
     post(path: string, body: unknown, token?: string) {
-      return fetch(`http://127.0.0.1:${port}${path}`, {
+      return fetch(`${s.url}${path}`, {
         method: "POST",
         headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify(body),
@@ -140,7 +137,7 @@ describe("tokens", () => {
   });
 
   test("REST logout revokes that token only and closes exactly its sockets (4001)", async () => {
-    const s = server();
+    const s = await server();
     const u = await user(s.app, "leaver", "password1");
     const other = (await s.post("/api/user/login", { account: "leaver", password: "password1" })).body.data as string;
     const a1 = await s.socket(u.token, u.uid);
@@ -161,7 +158,7 @@ describe("tokens", () => {
   });
 
   test("a password change revokes every other token and closes their sockets; the caller's stays", async () => {
-    const s = server();
+    const s = await server();
     const u = await user(s.app, "changer", "old-password");
     const peer = await user(s.app, "changer_peer", "password1");
     const gid = await group(s.app, peer, [u]);
@@ -190,7 +187,7 @@ describe("tokens", () => {
   });
 
   test("a socket outliving its token's expiry is closed (4001): on its next frame (which gets 401), or by the sweep if it only listens", async () => {
-    const s = server({ tokenTtlDays: 1 });
+    const s = await server({ tokenTtlDays: 1 });
     const u = await user(s.app, "expiring", "password1");
     const peer = await user(s.app, "expiring_peer", "password1");
     const gid = await group(s.app, peer, [u]);
