@@ -30,6 +30,9 @@ export const cluster = process.env.RIM_TEST_BACKEND === "cluster";
 /** How many nodes a test's cluster has: node 1 takes REST, the others the sockets. */
 export const NODES = 3;
 
+/** Connections per node's pool: three nodes, a few clusters alive at once in one file, all under the test server's limit. */
+const POOL_SIZE = 3;
+
 
 const admin = async <T>(server: string, fn: (sql: SQL) => Promise<T>): Promise<T> => {
   const sql = new SQL(server, { max: 1 });
@@ -88,10 +91,11 @@ export type NodeBuilder = {
 const postgresNodes: NodeBuilder = {
   async create(config, opts) {
     const mod = (await import("../src/app")) as Record<string, unknown>;
-    const create = mod.createPostgresApp as ((config: Config, opts: { clock?: Clock; shared?: { prefix: string } }) => Promise<App>) | undefined;
+    const create = mod.createPostgresApp as ((config: Config, opts: { clock?: Clock; shared?: { prefix: string }; poolSize?: number }) => Promise<App>) | undefined;
     if (typeof create !== "function")
       throw new Error("cluster backend: src/app.ts has no createPostgresApp yet (serving on PostgreSQL, issue 13's serve branch, is not in main)");
-    return create(config, opts);
+    // A small pool per node: a test file may hold several clusters at once, and the test server allows 200 connections.
+    return create(config, { ...opts, poolSize: POOL_SIZE });
   },
   async close(app) {
     const mod = (await import("../src/app")) as Record<string, unknown>;
