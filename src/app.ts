@@ -7,10 +7,10 @@ import type { Config } from "./config";
 import { closeDatabase, openDatabase, type Db } from "./db/open";
 import { accountRenames, migrate } from "./db/migrate";
 import { sqliteStore } from "./db/sqlite-store";
-import { closePostgres, openPostgres } from "./db/pg/open";
+import { closePostgres, openPostgres, type PgDb } from "./db/pg/open";
 import { migratePostgres } from "./db/pg/migrate";
 import { pgStore } from "./db/pg/store";
-import { createPgWriter } from "./db/pg/writer";
+import { createPgWriter, type OnCommitted, type PgWriter } from "./db/pg/writer";
 import { runAsync, runSync, type Flow } from "./domain/store";
 import { createDurability, type Durability, type DurabilityOptions } from "./db/durability";
 import type { Ctx } from "./domain/context";
@@ -29,7 +29,17 @@ import { applyEffect } from "./write/apply";
 import { createWriter, type WriteCtx, type Writer } from "./write/writer";
 import { backfillSearchIndex } from "./db/search-backfill";
 
-export type App = Ctx & { db: Db; config: Config; hub: Hub; log: Logger; metrics: Metrics; durability: Durability; writer: Writer; shared: SharedState };
+/** The write path as serving uses it, on either engine (write/writer.ts on SQLite, db/pg/writer.ts on PostgreSQL). */
+export type WritePath = Pick<Writer, "submit" | "run" | "settled" | "drained" | "flush" | "close" | "closed" | "pending" | "onCommit">;
+
+/** What serving needs (the HTTP routes, the sockets, the server's timers), on either engine. */
+export type ServingApp = Ctx & { engine: "sqlite" | "postgres"; config: Config; hub: Hub; log: Logger; metrics: Metrics; writer: WritePath; shared: SharedState };
+
+/** The App on SQLite: its database, the WAL's durability and the SQLite writer besides. */
+export type App = ServingApp & { engine: "sqlite"; db: Db; durability: Durability; writer: Writer };
+
+/** The App on PostgreSQL (a node of a cluster): its pool and the PostgreSQL writer. */
+export type PgApp = ServingApp & { engine: "postgres"; db: PgDb; writer: PgWriter };
 
 /** How the shared limits talk to Redis; tests shorten the heartbeat and give each cluster its own keys. */
 export type SharedTiming = Pick<RedisSharedOptions, "prefix" | "heartbeatMs" | "nodeTtlMs" | "timeoutMs">;
@@ -49,6 +59,59 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     sync: opts.fsync,
     onError: (err) => log.error("db.fsync_failed", { error: String(err) }),
   });
+  const app = servingParts(config, { clock, log, shared: opts.shared, files: createBlobStore(filesDir(config)) }) as App;
+  Object.assign(app, {
+    engine: "sqlite",
+    durability,
+    db,
+    store: sqliteStore(db.$client),
+    read(flow: Flow<unknown>) {
+      try {
+        return Promise.resolve(runSync(flow));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  });
+  app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(app.hub, e), log, metrics: app.metrics });
+  // The one migration step that needs the server's own code: messages stored before search existed get indexed.
+  backfillSearchIndex(db.$client, (n) => log.info("search.backfilled", { messages: n }));
+  wirePresence(app);
+  return app;
+}
+
+/**
+ * A node of a cluster on PostgreSQL (the bus in Redis is required by config): the same App but for its
+ * storage: the pool, reads awaited query by query, the PostgreSQL writer (no WAL, no checkpoints).
+ * `onCommitted` receives each committed batch's effects in commit order while the ids lock is held
+ * (db/pg/writer.ts); the bus publishes them there.
+ */
+export async function createPostgresApp(
+  config: Config,
+  opts: { clock?: Clock; log?: Logger; shared?: SharedTiming; poolSize?: number; onCommitted?: OnCommitted } = {},
+): Promise<PgApp> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const db = openPostgres(config.db, { max: opts.poolSize ?? 10 });
+  try {
+    const applied = await migratePostgres(db.$client);
+    if (applied.length) log.info("db.migrated", { applied: applied.join(",") });
+  } catch (err) {
+    await closePostgres(db).catch(() => {});
+    throw err;
+  }
+  // Every node must see every node's uploads: --files names a shared folder (without it, this node's own temporary one).
+  if (!config.files) log.warn("files.not_shared", { reason: "no --files folder: uploads are kept in a temporary folder of this node only" });
+  const app = servingParts(config, { clock, log, shared: opts.shared, files: createBlobStore(config.files || null) }) as PgApp;
+  Object.assign(app, { engine: "postgres", db, store: pgStore(db.$client), read: (flow: Flow<unknown>) => runAsync(flow) });
+  app.writer = createPgWriter({ ctx: app, sql: db.$client, apply: (e) => applyEffect(app.hub, e), log, metrics: app.metrics, onCommitted: opts.onCommitted });
+  wirePresence(app);
+  return app;
+}
+
+/** The parts of an App that do not depend on the engine: hub, metrics, shared limits, the domain's context but its store. */
+function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?: SharedTiming; files: ReturnType<typeof createBlobStore> }): ServingApp {
+  const { clock, log } = opts;
   const metrics = createMetrics();
   const hub = createHub(metrics);
   const limits = limitSettings(config);
@@ -66,12 +129,11 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
         ...opts.shared,
       })
     : createLocalSharedState(local, (uid) => hub.isOnline(uid));
-  const app: App = {
+  const app: ServingApp = {
+    engine: "sqlite",
     config,
     metrics,
-    durability,
-    db,
-    store: sqliteStore(db.$client),
+    store: undefined as unknown as ServingApp["store"],
     clock,
     log,
     newId: (size = 21) => nanoid(size),
@@ -83,23 +145,19 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
       hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
     },
     limits: { maxContent: config.maxContent },
-    files: createBlobStore(filesDir(config)),
+    files: opts.files,
     hub,
     shared,
-    writer: undefined as unknown as Writer,
-    read(flow) {
-      try {
-        return Promise.resolve(runSync(flow));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    },
-    // A job may be a flow over the store: the writer runs it (write/writer.ts).
+    writer: undefined as unknown as WritePath,
+    read: undefined as unknown as ServingApp["read"],
+    // A job may be a flow over the store: the writer runs it.
     write: <T>(fn: (w: WriteCtx) => T | Flow<T>) => app.writer.run(fn) as Promise<T>,
   };
-  app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(hub, e), log, metrics });
-  // The one migration step that needs the server's own code: messages stored before search existed get indexed.
-  backfillSearchIndex(db.$client, (n) => log.info("search.backfilled", { messages: n }));
+  return app;
+}
+
+function wirePresence(app: ServingApp): void {
+  const { hub, shared } = app;
   // Presence: a user's first socket is announced as it is bound; their last one's going is
   // announced once lastSeen is stored (and only if no socket of theirs came back meanwhile).
   // In a cluster, "first" and "last" are cluster-wide: the shared state answers, and the
@@ -124,7 +182,6 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
       else if (last !== false) void last.then((yes) => yes && announceOffline(app, [uid], gids));
     },
   });
-  return app;
 }
 
 function limitSettings(config: Config): LimitSettings {
@@ -135,7 +192,7 @@ function limitSettings(config: Config): LimitSettings {
 }
 
 /** Stores lastSeen and tells the users' groups they went offline (gids null: their groups as stored). */
-function announceOffline(app: App, uids: number[], gids: number[] | null): void {
+function announceOffline(app: ServingApp, uids: number[], gids: number[] | null): void {
   // Shutting down: every socket is closing, the database with them.
   if (app.writer.closed) return;
   for (const uid of uids)
@@ -190,6 +247,15 @@ export async function createPostgresContext(config: Config, opts: { log?: Logger
       files.close();
     },
   };
+}
+
+/** Closes a PostgreSQL App once its queued writes are done (stop the server first). */
+export async function closePostgresApp(app: PgApp): Promise<void> {
+  app.shared.close();
+  app.writer.close();
+  await app.writer.drained();
+  await closePostgres(app.db);
+  app.files.close();
 }
 
 export function closeApp(app: App): void {

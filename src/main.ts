@@ -2,7 +2,7 @@
 // The command line: serve (default), migrate, user, invite, backup, restore, stats.
 import { existsSync } from "node:fs";
 import pkg from "../package.json";
-import { closeApp, createApp, createPostgresContext } from "./app";
+import { closeApp, closePostgresApp, createApp, createPostgresApp, createPostgresContext } from "./app";
 import type { Ctx } from "./domain/context";
 import { ConfigError, helpText, isPostgresUrl, readProcessConfig, type Parsed } from "./config";
 import { filesDir } from "./blobs";
@@ -134,17 +134,43 @@ function serve(p: Parsed): void {
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
+/** A node of a cluster on PostgreSQL (the bus required by config): no serving lock, any number of nodes share the database. */
+async function servePostgres(p: Parsed): Promise<void> {
+  const app = await createPostgresApp(p.config).catch((err) => {
+    throw new Error(`PostgreSQL at ${redactUrl(p.config.db)}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  let running: ReturnType<typeof startServer>;
+  try {
+    running = startServer(app);
+  } catch (err) {
+    await closePostgresApp(app);
+    throw err;
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info("server.stopping", { signal });
+    await running.stop();
+    await closePostgresApp(app);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
 /**
- * The commands on a PostgreSQL database (issue 13, in progress) other than the operator's (user,
- * invite, stats: the same code as on SQLite, through the storage seam): migrating works; serving
- * migrates and then says it is not built yet; backups are PostgreSQL's own tools'.
+ * The commands on a PostgreSQL database other than the operator's (user, invite, stats: the same
+ * code as on SQLite, through the storage seam) and serving: migrating; backups are PostgreSQL's own tools'.
  */
-async function postgresCommand(p: Parsed): Promise<number> {
+async function postgresCommand(p: Parsed): Promise<number | undefined> {
   const { command, config } = p;
   const where = redactUrl(config.db);
   switch (command) {
-    case "migrate":
-    case "serve": {
+    case "serve":
+      await servePostgres(p);
+      return undefined;
+    case "migrate": {
       const db = openPostgres(config.db, { max: 1 });
       let applied: string[];
       try {
@@ -154,11 +180,8 @@ async function postgresCommand(p: Parsed): Promise<number> {
       } finally {
         await closePostgres(db);
       }
-      if (command === "migrate") {
-        console.log(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
-        return 0;
-      }
-      throw new Error(`serving on PostgreSQL is not built yet (the database at ${where} is migrated); serve a SQLite --db FILE for now`);
+      console.log(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
+      return 0;
     }
     case "backup":
       throw new Error("rim backup copies a SQLite file; back up a PostgreSQL database with pg_dump (pg_dump -Fc -f FILE URL), and the --files folder beside it");

@@ -1,7 +1,7 @@
 // Starts the listeners: HTTP + /ws on the main port, and optionally rim's
 // legacy WebSocket port (any path, any Origin). Stops them gracefully.
 import type { Server } from "bun";
-import type { App } from "./app";
+import type { App as SqliteApp, ServingApp as App } from "./app";
 import { AppError, errorEnvelope } from "./errors";
 import { createHttpApp } from "./http/app";
 import type { SocketData } from "./ws/hub";
@@ -9,7 +9,7 @@ import { createSocketHandlers, newSocketData } from "./ws/server";
 import { collectFiles } from "./domain/files";
 import { startCheckpoints } from "./db/checkpoints";
 import { lastRevocationId, purgeExpiredSessions, revocationsAfter } from "./domain/sessions";
-import { runSync } from "./domain/store";
+import { redactUrl } from "./db/pg/open";
 
 export type Running = { server: Server<SocketData>; legacy: Server<SocketData> | null; url: string; stop(): Promise<void> };
 
@@ -130,19 +130,10 @@ export function startServer(app: App): Running {
 
   const timers = startTimers(app);
   // The serving process checkpoints the WAL off the event loop (a CLI command on the same file keeps SQLite's own).
-  const checkpoints = startCheckpoints(app.db.$client, app.config.db, {
-    hold: () => app.writer.hold(),
-    release: () => app.writer.release(),
-    onError: (err) => app.log.error("db.checkpoint_failed", { error: String(err) }),
-    restartFrames: app.config.walRestartFrames,
-    onRestart(restarted, heldMs) {
-      app.metrics.inc("rim_wal_restarts_total", { outcome: restarted ? "ok" : "busy" });
-      app.metrics.inc("rim_write_held_seconds_total", undefined, heldMs / 1000);
-    },
-  });
+  const checkpoints = app.engine === "sqlite" ? sqliteCheckpoints(app as SqliteApp) : { stop: async () => {} };
 
   const url = `http://${app.config.host === "0.0.0.0" ? "127.0.0.1" : app.config.host}:${server.port}`;
-  app.log.info("server.listening", { url, legacyWsPort: legacy?.port ?? 0, db: app.config.db });
+  app.log.info("server.listening", { url, legacyWsPort: legacy?.port ?? 0, db: app.engine === "sqlite" ? app.config.db : redactUrl(app.config.db) });
 
   return {
     server,
@@ -154,21 +145,32 @@ export function startServer(app: App): Running {
       const stopped = Promise.all([server.stop(), legacy?.stop()]);
       // After its checkpoint in progress, if any: the writes it held go on.
       await checkpoints.stop();
-      app.writer.flush();
-      // The acks of that last commit leave once it is on disk: wait for them before closing.
-      await app.writer.settled().catch(() => {});
+      // The acks of that last commit leave once it is durable: wait for them before closing.
+      await app.writer.drained().catch(() => {});
       app.hub.closeAll(1001, "server shutting down");
       await stopped;
       // In a cluster, the departures of those sockets are being counted in Redis: their offline Notifies follow.
       if (app.shared.kind === "redis") {
         await app.shared.settled();
-        app.writer.flush();
-        await app.writer.settled().catch(() => {});
+        await app.writer.drained().catch(() => {});
       }
       app.hub.detach(server);
       if (legacy) app.hub.detach(legacy);
     },
   };
+}
+
+function sqliteCheckpoints(app: SqliteApp) {
+  return startCheckpoints(app.db.$client, app.config.db, {
+    hold: () => app.writer.hold(),
+    release: () => app.writer.release(),
+    onError: (err) => app.log.error("db.checkpoint_failed", { error: String(err) }),
+    restartFrames: app.config.walRestartFrames,
+    onRestart(restarted, heldMs) {
+      app.metrics.inc("rim_wal_restarts_total", { outcome: restarted ? "ok" : "busy" });
+      app.metrics.inc("rim_write_held_seconds_total", undefined, heldMs / 1000);
+    },
+  });
 }
 
 // How often the server looks for revocations made by other processes and for
@@ -189,22 +191,34 @@ function startTimers(app: App) {
   // No upload runs yet: a .part file is what a crashed server left.
   const swept = app.files.sweepPartials();
   if (swept) app.log.warn("files.partials_removed", { count: swept });
-  let seen = runSync(lastRevocationId(app));
+  // Revocations made before this server started are not its business (its sockets are all newer).
+  let seen: number | null = null;
+  let polling = false;
+  const poll = async () => {
+    let after: number = seen ?? (seen = await app.read(lastRevocationId(app)));
+    for (;;) {
+      const rows: { id: number; tokenHash: string; reason: string }[] = await app.read(revocationsAfter(app, after));
+      if (rows.length === 0) break;
+      seen = after = rows[rows.length - 1]!.id;
+      // Applied in write order, after what this server has already announced.
+      void app.writer.settled().then(() => {
+        for (const r of rows) app.hub.closeSessions([r.tokenHash], r.reason);
+      });
+    }
+  };
+  // On PostgreSQL a poll may outlast the interval (or PostgreSQL be away): one at a time.
+  const tick = () => {
+    if (polling) return;
+    polling = true;
+    poll()
+      .catch((err) => app.log.error("revocations.poll_failed", { error: String(err) }))
+      .finally(() => (polling = false));
+  };
+  // The starting point is taken now (on SQLite at once), before anything can be revoked.
+  tick();
   const watch = setInterval(() => {
     app.hub.closeExpired(app.clock());
-    try {
-      for (;;) {
-        const rows = runSync(revocationsAfter(app, seen));
-        if (rows.length === 0) break;
-        seen = rows[rows.length - 1]!.id;
-        // Applied in write order, after what this server has already announced.
-        void app.writer.settled().then(() => {
-          for (const r of rows) app.hub.closeSessions([r.tokenHash], r.reason);
-        });
-      }
-    } catch (err) {
-      app.log.error("revocations.poll_failed", { error: String(err) });
-    }
+    tick();
   }, WATCH_MS);
   const purge = setInterval(() => {
     app.write((w) => purgeExpiredSessions(w)).then(
@@ -212,8 +226,10 @@ function startTimers(app: App) {
       (err) => app.log.error("sessions.purge_failed", { error: String(err) }),
     );
   }, PURGE_MS);
+  // On PostgreSQL, collection is off: its blob pass relies on SQLite answering at once (no upload's row can
+  // land between its check and its unlink), and on a cluster another node's upload could (docs/storage.md).
   const collect = () =>
-    collectFiles(app).then(
+    app.engine !== "sqlite" ? Promise.resolve() : collectFiles(app).then(
       (r) => (r.rows || r.blobs) && app.log.info("files.collected", r),
       (err) => app.log.error("files.collect_failed", { error: String(err) }),
     );

@@ -108,11 +108,92 @@ test("a job that fails in a batch fails alone: the others are stored and announc
   expect(again.duplicate).toBe(true);
 });
 
-test("settled() resolves once everything submitted is committed and announced", async () => {
+test("drained() resolves once everything submitted is committed and announced; settled() waits for what has run", async () => {
   applied.length = 0;
   void send(1, 1, "late1");
   void send(1, 2, "late2");
+  // Nothing has run yet (the batch starts on the next turn): nothing to wait for.
   await writers[1]!.settled();
+  expect(applied.length).toBe(0);
+  await writers[1]!.drained();
   expect(applied.length).toBe(2);
   expect(lines).toEqual([]);
+});
+
+test("onCommitted gets a batch's effects in commit order while the ids lock is held, before they are carried out here", async () => {
+  applied.length = 0;
+  let handed: Effect[] = [];
+  let release!: () => void;
+  const holding = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const inHook = new Promise<void>((r) => (entered = r));
+  writers[0]!.setOnCommitted(async (effects) => {
+    handed = [...effects];
+    entered();
+    await holding;
+  });
+  try {
+    const a = send(0, 1, "hook-a");
+    const b = send(0, 2, "hook-b");
+    await inHook;
+    // Committed, handed over, not yet carried out here.
+    expect(handed.map((e) => (e as { data: string }).data)).toHaveLength(2);
+    expect(applied.length).toBe(0);
+    // Another node's batch waits for the lock until the hook returns.
+    let otherDone = false;
+    const other = send(1, 1, "hook-c").then((s) => ((otherDone = true), s));
+    for (;;) {
+      const [w] = (await reader`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) as { n: number }[];
+      if (w!.n > 0) break;
+    }
+    expect(otherDone).toBe(false);
+    release();
+    const [sa, sb, sc] = await Promise.all([a, b, other]);
+    expect(handed.map((e) => (e as { data: string }).data)).toEqual([String(sa.message.id), String(sb.message.id)]);
+    expect(sc.message.id).toBeGreaterThan(sb.message.id);
+    // Carried out on node 0 in commit order, after the hand-over.
+    expect(applied.filter((x) => x.node === 0).map((x) => (x.effect as { data: string }).data)).toEqual(handed.map((e) => (e as { data: string }).data));
+  } finally {
+    writers[0]!.setOnCommitted(undefined);
+  }
+});
+
+test("a job without a savepoint: refused before writing, it fails alone; failing after writing, its batch fails and nothing of it is announced", async () => {
+  applied.length = 0;
+  const noSavepoint = (clientMsgId: string, failAfter: boolean, uid = 1) =>
+    new Promise<Sent>((resolve, reject) =>
+      writers[0]!.submit({
+        savepoint: false,
+        run: function* (w) {
+          const sent: Sent = yield* sendMessage(w, uid, { gid: 1, kind: "Text", content: clientMsgId, clientMsgId });
+          if (failAfter) throw new Error("after writing");
+          w.effects.push({ type: "publish", gid: 1, data: String(sent.message.id) });
+          return sent;
+        },
+        settle: (o) => (o.ok ? resolve(o.value as Sent) : reject(o.error)),
+      }),
+    );
+  // Cat is no member: refused by the checks that come before the INSERT.
+  const alone = await Promise.allSettled([noSavepoint("ns-1", false), noSavepoint("ns-refused", false, 3), noSavepoint("ns-2", false)]);
+  expect(alone.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+  const before = lines.length;
+  const batch = await Promise.allSettled([noSavepoint("ns-3", false), noSavepoint("ns-4", true)]);
+  expect(batch.map((o) => o.status)).toEqual(["rejected", "rejected"]);
+  expect(((batch[0] as PromiseRejectedResult).reason as { status: number }).status).toBe(500);
+  expect(lines.slice(before).some((l) => l.includes("write.failed_after_writing"))).toBe(true);
+  lines.length = before;
+  const stored = ((await reader`SELECT client_msg_id FROM messages WHERE client_msg_id LIKE 'ns-%' ORDER BY id`) as { client_msg_id: string }[]).map((r) => r.client_msg_id);
+  expect(stored).toEqual(["ns-1", "ns-2"]);
+  expect(applied.length).toBe(2);
+});
+
+test("a batch that stores nothing (Typing, presence) is handed over too, without a transaction", async () => {
+  const handed: Effect[][] = [];
+  writers[0]!.setOnCommitted((effects) => void handed.push([...effects]));
+  try {
+    await writers[0]!.run((w) => void w.effects.push({ type: "publish", gid: 1, data: "typing" }), { db: false });
+    expect(handed).toEqual([[{ type: "publish", gid: 1, data: "typing" }]]);
+  } finally {
+    writers[0]!.setOnCommitted(undefined);
+  }
 });

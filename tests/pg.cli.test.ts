@@ -1,6 +1,6 @@
 // The rim command line on PostgreSQL, spawned for real against a real
 // PostgreSQL (tests/services.ts): `rim migrate` migrates (once), `rim serve`
-// migrates and then says plainly that serving on PostgreSQL is not built yet,
+// migrates and serves (a node of a cluster; tests/cluster.serve.test.ts goes further),
 // the operator's commands (user, invite, stats) work, backup and restore point
 // to pg_dump and pg_restore, and the refusals of a
 // database without a bus (or a bus without a database) come before anything runs.
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { MIGRATIONS } from "../src/db/pg/migrations.gen";
 import { tempDir } from "./helpers";
 import { freshDatabase, redisUrl } from "./services";
+import { CHEAP, spawnRim } from "./cli.kit";
 
 const main = join(import.meta.dir, "../src/main.ts");
 const tmp = tempDir("rim-pgcli-");
@@ -68,12 +69,16 @@ describe("rim migrate --db postgres://…", () => {
 });
 
 describe("rim serve on PostgreSQL and Redis", () => {
-  test("migrates a fresh database, then exits 1 with one line: serving on PostgreSQL is not built yet", async () => {
+  test("migrates a fresh database, listens, and stops cleanly on SIGTERM (exit 0)", async () => {
     const fresh = await freshDatabase();
     try {
-      const r = await rim(["serve", "--db", fresh.url, "--bus", bus, "--port", "0"]);
-      expect(r).toEqual({ code: 1, out: "", err: `rim: serving on PostgreSQL is not built yet (the database at ${fresh.url} is migrated); serve a SQLite --db FILE for now\n` });
+      const node = spawnRim(["serve", "--db", fresh.url, "--bus", bus, "--host", "127.0.0.1", "--port", "0", ...CHEAP]);
+      const url = await node.listening;
+      expect(url).toStartWith("http://127.0.0.1:");
+      expect((await fetch(url + "/health")).status).toBe(200);
       expect(await migrationRows(fresh.url)).toBe(MIGRATIONS.length);
+      expect(await node.stop()).toBe(0);
+      expect(node.lines.filter((l) => / (ERROR|WARN) /.test(l) && !l.includes("files.not_shared"))).toEqual([]);
     } finally {
       await fresh.drop();
     }

@@ -192,3 +192,68 @@ let redisServer: Promise<string> | undefined;
 export function redisUrl(): Promise<string> {
   return (redisServer ??= process.env.RIM_TEST_REDIS_URL ? Promise.resolve(process.env.RIM_TEST_REDIS_URL) : startRedis().then((s) => s.url));
 }
+
+// ------------------------------------------------------------- a cuttable link
+
+export type TcpProxy = {
+  readonly port: number;
+  /** Refuses new connections and cuts the open ones, both ends (as if the server behind it were gone). */
+  cut(): void;
+  /** Accepts connections again, on the same port. */
+  restore(): void;
+};
+
+/** A TCP proxy to 127.0.0.1:target on a free port of its own, for tests that take a service away and bring it back. */
+export async function tcpProxy(target: number): Promise<TcpProxy> {
+  type Side = { peer: Bun.Socket<Side> | null; queued: Uint8Array[] };
+  const open = new Set<Bun.Socket<Side>>();
+  const handlers = {
+    data(s: Bun.Socket<Side>, chunk: Uint8Array) {
+      if (s.data.peer) s.data.peer.write(chunk);
+      else s.data.queued.push(new Uint8Array(chunk));
+    },
+    close(s: Bun.Socket<Side>) {
+      open.delete(s);
+      s.data.peer?.end();
+    },
+    error(s: Bun.Socket<Side>) {
+      s.data.peer?.end();
+    },
+  };
+  const port = await freePort();
+  let listener: Bun.TCPSocketListener<Side> | null = null;
+  const listen = () => {
+    listener = Bun.listen<Side>({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        ...handlers,
+        open(client) {
+          client.data = { peer: null, queued: [] };
+          open.add(client);
+          void Bun.connect<Side>({ hostname: "127.0.0.1", port: target, data: { peer: client, queued: [] }, socket: {
+            ...handlers,
+            open(upstream) {
+              open.add(upstream);
+              client.data.peer = upstream;
+              for (const c of client.data.queued.splice(0)) upstream.write(c);
+            },
+          } }).catch(() => client.end());
+        },
+      },
+    });
+  };
+  listen();
+  return {
+    port,
+    cut() {
+      listener?.stop(true);
+      listener = null;
+      for (const s of open) s.end();
+      open.clear();
+    },
+    restore() {
+      if (!listener) listen();
+    },
+  };
+}

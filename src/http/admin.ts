@@ -2,7 +2,7 @@
 // Everyone else gets 403 on every route, checked before any input is read.
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { listInvites, listUsers, requireServerAdmin, revokeInvite, setUserDisabled, setUserPassword } from "../domain/admin";
 import { createInvite } from "../domain/invites";
 import { currentSettings, INVITERS, REGISTRATION, saveSettings } from "../domain/settings";

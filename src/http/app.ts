@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { resolveToken, touchSession } from "../domain/sessions";
 import { AppError, errorEnvelope, toAppError, unauthorized } from "../errors";
 import { bodyLimit } from "./body-limit";

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import type { Session } from "../domain/sessions";
 import type { ClientInfo } from "../net";
 import { AppError, badRequest, forbidden, okEnvelope } from "../errors";

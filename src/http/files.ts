@@ -5,7 +5,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { checkFileName, quotaError, readableFile, recordUpload, sniffImage, uploadType, usedBytes } from "../domain/files";
 import type { Session } from "../domain/sessions";
 import { AppError, badRequest, errorEnvelope } from "../errors";

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { listFriends, requestFriend, respondToFriend } from "../domain/friends";
 import { friendAddBody, friendListQuery, friendModifyBody } from "./schemas";
 import { callerUid, reply, replyWritten } from "./context";

@@ -3,7 +3,7 @@
 // MemberRemoved, RoleChanged, GroupDeleted), replayed by Sync.
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { changeRole, deleteGroup, leaveGroup, transferGroup } from "../domain/groups";
 import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, replies, RestRoutes } from "./openapi";

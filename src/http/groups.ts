@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { addMembers, createGroup, listGroupsOf, listMembers, removeMembers, updateGroup } from "../domain/groups";
 import { changeMembersBody, createGroupBody, gidQuery, id, ownUidQuery, updateGroupBody } from "./schemas";
 import { callerUid, reply, replyWritten } from "./context";

@@ -3,7 +3,7 @@
 // the updated MessageInfo, sent once the change is durable and announced.
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { announceChange, deleteMessage, editMessage, reactToMessage, type Change } from "../domain/changes";
 import type { WriteCtx } from "../write/writer";
 import { emoji } from "../protocol/frames";

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { history } from "../domain/messages";
 import { chatList, markGroupRead } from "../domain/reads";
 import { notifyFrame } from "../push";

@@ -1,7 +1,7 @@
 // The directory and one's own profile, under /api/user.
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { directory, updateProfile } from "../domain/people";
 import { callerUid, reply, replyWritten } from "./context";
 import { BEARER, jsonBody, replies, RestRoutes, User } from "./openapi";

@@ -2,7 +2,7 @@
 // last seen, for the users who share a group with the caller (others are left out).
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { sharingAGroup } from "../domain/users";
 import { formatTime } from "../time";
 import { callerUid, reply } from "./context";

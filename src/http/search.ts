@@ -1,7 +1,7 @@
 // GET /api/message/search: messages of the caller's groups matching words.
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { searchMessages } from "../domain/search";
 import { callerUid, reply } from "./context";
 import { BEARER, MessageInfo, replies, RestRoutes } from "./openapi";

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { forbidden } from "../errors";
 import { createInvite } from "../domain/invites";
 import { isAdmin } from "../domain/admin";

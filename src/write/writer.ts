@@ -266,6 +266,11 @@ export function createWriter(deps: {
       if (settledJobs >= target) return Promise.resolve();
       return new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
     },
+    /** Commits what is queued now and resolves once it is durable and announced (every job submitted so far). */
+    drained(): Promise<void> {
+      flush();
+      return writer.settled();
+    },
     /** Calls fn after each commit (before it is durable): a hook for tests that force interleavings. */
     onCommit(fn: (jobs: number) => void): () => void {
       commitListeners.add(fn);

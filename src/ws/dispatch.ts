@@ -1,12 +1,12 @@
 // One handler per client event. Each runs on the write path (inside the
 // turn's transaction), reads the socket's identity from its Login (never
 // from the frame), calls the domain and describes its replies as effects.
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { announceChange, currentMessage, deleteMessage, editMessage, reactToMessage, type Change } from "../domain/changes";
 import { MESSAGE_CHANGE_KINDS, type GroupEvent } from "../domain/events";
 import { groupIdsOf, memberOf } from "../domain/groups";
 import { sendMessage } from "../domain/messages";
-import { runSync } from "../domain/store";
+import type { Flow } from "../domain/store";
 import { markDelivered, markRead } from "../domain/reads";
 import { resolveToken, touchSession } from "../domain/sessions";
 import { changesSince } from "../domain/sync";
@@ -16,7 +16,9 @@ import type { WriteCtx } from "../write/writer";
 import { msgAck, okAck, type Bodies, type EventName } from "../protocol/frames";
 import type { Sock, SocketData } from "./hub";
 
-type Handler<E extends EventName> = (app: App, w: WriteCtx, ws: Sock, body: Bodies[E]) => void;
+// A handler is a flow over the job's store: the writer of either engine runs it (runSync on SQLite, at once;
+// runAsync on PostgreSQL). The ones that read nothing stay plain functions.
+type Handler<E extends EventName> = (app: App, w: WriteCtx, ws: Sock, body: Bodies[E]) => void | Flow<void>;
 
 /** The socket's user; a frame whose uid names someone else is refused. */
 function identity(ws: Sock, claimed: number | undefined): number {
@@ -52,8 +54,8 @@ function setIdentity(w: WriteCtx, ws: Sock, next: Identity) {
 export const FAILS_BEFORE_WRITING: ReadonlySet<EventName> = new Set<EventName>(["Msg", "Edit", "Delete", "React"]);
 
 export const handlers: { [E in EventName]: Handler<E> } = {
-  Login(app, w, ws, b) {
-    const session = runSync(resolveToken(w, b.content));
+  *Login(app, w, ws, b) {
+    const session = yield* resolveToken(w, b.content);
     const uid = session.userId;
     if (b.uid !== undefined && b.uid !== uid) throw forbidden("uid: not the owner of this token");
     const max = app.config.maxSocketsPerUser;
@@ -67,17 +69,17 @@ export const handlers: { [E in EventName]: Handler<E> } = {
       app.hub.unclaim(ws);
       app.shared.sockets?.release(ws);
     });
-    if (session.stale) runSync(touchSession(w, session.sessionId));
+    if (session.stale) yield* touchSession(w, session.sessionId);
     // The groups as of this commit; changes committed after it reach the socket as effects applied after its bind.
-    const gids = runSync(groupIdsOf(w, uid));
+    const gids = yield* groupIdsOf(w, uid);
     setIdentity(w, ws, { uid, sessionId: session.sessionId, tokenHash: session.tokenHash, expiresAt: session.expiresAt });
     w.effects.push({ type: "bind", socket: ws, uid, gids });
     reply(w, ws, okAck(b.clientMsgId, null));
   },
 
-  Msg(app, w, ws, b) {
+  *Msg(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    const { message, duplicate } = runSync(sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, replyTo: b.replyTo }));
+    const { message, duplicate } = yield* sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, replyTo: b.replyTo });
     reply(w, ws, msgAck(b.clientMsgId, message.id, message.seq));
     if (!duplicate) {
       app.metrics.inc("rim_messages_stored_total");
@@ -85,14 +87,14 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     }
   },
 
-  Ack(_app, w, ws, b) {
-    runSync(markDelivered(w, identity(ws, b.uid), b.gid, b.msgId));
+  *Ack(_app, w, ws, b) {
+    yield* markDelivered(w, identity(ws, b.uid), b.gid, b.msgId);
     reply(w, ws, okAck(b.clientMsgId, null));
   },
 
-  Read(_app, w, ws, b) {
+  *Read(_app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    const moved = runSync(markRead(w, uid, b.gid, b.msgId));
+    const moved = yield* markRead(w, uid, b.gid, b.msgId);
     reply(w, ws, okAck(b.clientMsgId, b.msgId));
     // A read receipt is state, not history: pushed live, not kept in the group's log (members list carries readMsgId).
     if (moved) w.effects.push({ type: "publish", gid: b.gid, data: notifyFrame("Read", uid, b.gid, b.msgId), except: ws });
@@ -112,7 +114,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     reply(w, ws, okAck(b.clientMsgId, null));
   },
 
-  Sync(app, w, ws, b) {
+  *Sync(app, w, ws, b) {
     const uid = identity(ws, b.uid);
     const page = app.config.syncPage;
     // A page also stops at half the backpressure limit, so a Sync never gets its own socket closed.
@@ -125,9 +127,9 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     // loads little more than it sends, instead of a whole page of rows every time.
     for (let chunk = 16; !more; chunk *= 4) {
       const limit = Math.min(chunk, page - sent) + 1;
-      const items = runSync(changesSince(w, uid, { afterId: last, gid: b.gid, limit }));
+      const items = yield* changesSince(w, uid, { afterId: last, gid: b.gid, limit });
       for (const item of items) {
-        const frame = item.message ? msgPush(item.message) : replayFrame(w, item.event);
+        const frame = item.message ? msgPush(item.message) : yield* replayFrame(w, item.event);
         if (sent === page || (sent > 0 && bytes + frame.length > budget)) {
           more = true;
           break;
@@ -142,24 +144,24 @@ export const handlers: { [E in EventName]: Handler<E> } = {
     reply(w, ws, okAck(b.clientMsgId, last, { more }));
   },
 
-  Edit(app, w, ws, b) {
+  *Edit(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(app, w, ws, b.clientMsgId, runSync(editMessage(w, uid, { gid: b.gid, msgId: b.msgId, content: b.content, clientMsgId: b.clientMsgId })));
+    answerChange(app, w, ws, b.clientMsgId, yield* editMessage(w, uid, { gid: b.gid, msgId: b.msgId, content: b.content, clientMsgId: b.clientMsgId }));
   },
 
-  Delete(app, w, ws, b) {
+  *Delete(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(app, w, ws, b.clientMsgId, runSync(deleteMessage(w, uid, { gid: b.gid, msgId: b.msgId, clientMsgId: b.clientMsgId })));
+    answerChange(app, w, ws, b.clientMsgId, yield* deleteMessage(w, uid, { gid: b.gid, msgId: b.msgId, clientMsgId: b.clientMsgId }));
   },
 
-  React(app, w, ws, b) {
+  *React(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    answerChange(app, w, ws, b.clientMsgId, runSync(reactToMessage(w, uid, { gid: b.gid, msgId: b.msgId, emoji: b.emoji, on: b.on, clientMsgId: b.clientMsgId })));
+    answerChange(app, w, ws, b.clientMsgId, yield* reactToMessage(w, uid, { gid: b.gid, msgId: b.msgId, emoji: b.emoji, on: b.on, clientMsgId: b.clientMsgId }));
   },
 
-  Typing(app, w, ws, b) {
+  *Typing(app, w, ws, b) {
     const uid = identity(ws, b.uid);
-    runSync(memberOf(w, b.gid, uid));
+    yield* memberOf(w, b.gid, uid);
     reply(w, ws, okAck(b.clientMsgId, null));
     // At most one forwarded per user and group every 2 s; the rest are acked and dropped.
     const taken = app.shared.typing.take(uid, b.gid);
@@ -186,9 +188,9 @@ function answerChange(app: App, w: WriteCtx, ws: Sock, clientMsgId: string, chan
 }
 
 /** A change of the group's log as Sync replays it: a change to a message carries the message as it is now. */
-function replayFrame(w: WriteCtx, e: GroupEvent): string {
+function* replayFrame(w: WriteCtx, e: GroupEvent): Flow<string> {
   if (e.msgId !== null && MESSAGE_CHANGE_KINDS.has(e.kind)) {
-    const message = runSync(currentMessage(w, e.msgId));
+    const message = yield* currentMessage(w, e.msgId);
     if (message) return changeFrame(e, message);
   }
   return eventFrame(e);

@@ -1,14 +1,13 @@
 // Bun's WebSocket handlers: parse each frame once, apply the limits, and hand
 // the frame to the write path, which runs its handler and replies in order.
 import type { WebSocketHandler } from "bun";
-import type { App } from "../app";
+import type { ServingApp as App } from "../app";
 import { AppError, badRequest, describeZodError, toErrorAck, unauthorized } from "../errors";
 import { bodies, envelope, fastChange, fastMsg, type EventName } from "../protocol/frames";
 import { FAILS_BEFORE_WRITING, handlers } from "./dispatch";
 import type { SocketData, Sock } from "./hub";
 import type { Outcome, WriteCtx } from "../write/writer";
 import { resolveToken } from "../domain/sessions";
-import { runSync } from "../domain/store";
 
 // Events that never write: they still go through the queue to keep replies in order.
 const READ_ONLY = new Set<EventName>(["Heart", "Typing"]);
@@ -77,14 +76,14 @@ function clientMsgIdOf(frame: unknown): string | null {
 
 export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
   // Every frame gets exactly one reply, in frame order: errors too go through the write path's order.
-  const enqueue = (ws: Sock, clientMsgId: string | null, db: boolean, run: (w: WriteCtx) => void, savepoint = true) =>
+  const enqueue = (ws: Sock, clientMsgId: string | null, db: boolean, run: (w: WriteCtx) => unknown, savepoint = true) =>
     app.writer.submit({ socket: ws, db, run, savepoint, settle: (o: Outcome) => (o.ok ? undefined : replyError(app, ws, o.error, clientMsgId)) });
   const queue = {
     enqueue: (j: { ws: Sock; clientMsgId: string | null; db: boolean; run: (w: WriteCtx) => void }) => enqueue(j.ws, j.clientMsgId, j.db, j.run),
     reject: (ws: Sock, err: AppError, clientMsgId: string | null) => enqueue(ws, clientMsgId, false, () => { throw err; }),
   };
   const dispatch = (ws: Sock, clientMsgId: string | null, event: EventName, body: unknown) => {
-    const handler = handlers[event] as (a: App, w: WriteCtx, ws: Sock, b: unknown) => void;
+    const handler = handlers[event] as (a: App, w: WriteCtx, ws: Sock, b: unknown) => unknown;
     enqueue(ws, clientMsgId, !READ_ONLY.has(event), (w) => handler(app, w, ws, body), !FAILS_BEFORE_WRITING.has(event));
   };
   /**
@@ -93,20 +92,19 @@ export function createSocketHandlers(app: App): WebSocketHandler<SocketData> {
    */
   const admitThenDispatch = (ws: Sock, clientMsgId: string | null, body: { content: string; uid?: number }) => {
     ws.data.held = [];
-    let uid: number | null = null;
-    try {
-      uid = runSync(resolveToken(app, body.content)).userId;
+    const decided = app
+      .read(resolveToken(app, body.content))
       // Refused by the Login job (403) without counting: a count taken here would outlive it.
-      if (body.uid !== undefined && body.uid !== uid) uid = null;
-    } catch {
+      .then((s) => (body.uid !== undefined && body.uid !== s.userId ? null : s.userId))
       // A bad token: the Login job itself says so.
-    }
-    const decided =
-      uid === null
-        ? Promise.resolve()
-        : app.shared.sockets!.reserve(ws, uid, app.config.maxSocketsPerUser, () => app.hub.socketCountOf(uid!, ws)).then((ok) => {
-            ws.data.admitted = { uid: uid!, ok };
-          });
+      .catch(() => null)
+      .then((uid) =>
+        uid === null
+          ? undefined
+          : app.shared.sockets!.reserve(ws, uid, app.config.maxSocketsPerUser, () => app.hub.socketCountOf(uid, ws)).then((ok) => {
+              ws.data.admitted = { uid, ok };
+            }),
+      );
     void decided.then(() => {
       dispatch(ws, clientMsgId, "Login", body);
       const held = ws.data.held ?? [];

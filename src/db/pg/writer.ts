@@ -1,98 +1,253 @@
-// The write path on PostgreSQL (a prototype: no server uses it yet; see
-// docs/storage.md). The same contract as the SQLite writer (write/writer.ts):
-// the jobs of one event-loop turn run in order inside one transaction (group
-// commit), each in a savepoint so one failure rolls back only itself; once
-// the commit is durable (PostgreSQL committed with synchronous_commit on),
-// each job's effects are carried out and the job is settled, in submission
-// order. A job is a flow over the store (domain/store.ts), run by runAsync
-// over this transaction's store. Jobs submitted while a batch is in flight
-// wait for the next one.
+// The write path on PostgreSQL, with the SQLite writer's contract
+// (write/writer.ts): the jobs of one event-loop turn run in order inside one
+// transaction (group commit), each in a savepoint so one failure rolls back
+// only itself (but jobs that promise to fail before writing, which skip it);
+// once COMMIT returns (durable: synchronous_commit is on), each job's effects
+// are carried out and the job is settled, in submission order, consecutive
+// replies of one socket corked. A job is a flow over the store (domain/store.ts)
+// run by runAsync over the batch's connection. Jobs submitted while a batch is
+// in flight wait for the next one.
 //
 // Id order. Messages and group events take their ids from the rim_ids
 // sequence; nextval hands them out at once, but transactions on different
 // nodes commit in any order, so a client reading "everything after id N"
 // could see id N+2 before N+1 commits, move its cursor past it and never
-// Sync it. Every batch therefore takes pg_advisory_xact_lock(RIM_IDS_LOCK)
-// first, before its first nextval, and holds it to its commit: batches
-// commit in the order they took ids, so ids become visible in order. The
-// price: batches of all nodes commit one at a time (one lock, held for a
-// batch's statements and its commit). Taking it only in batches that take
-// ids is the obvious refinement (a batch of read cursors needs none); taken
-// inside a job's savepoint it would be let go again if that job failed, so
-// it would have to be taken on the transaction before the job runs.
-import type { SQL, TransactionSQL } from "bun";
+// Sync it. Every batch that writes therefore takes the session lock
+// pg_advisory_lock(RIM_IDS_LOCK) before its BEGIN and holds it past its
+// COMMIT: batches commit in the order they took ids. It is held further,
+// while the batch's effects are handed to `onCommitted` (the bus publishes
+// them there, so the order on the bus is the order of the ids) and carried
+// out on this node; then it is let go. A session lock and not a transaction's,
+// since the hand-over follows the commit.
+//
+// A failed batch (PostgreSQL gone, the connection cut, a job without a
+// savepoint failing after writing) is answered with an error for each job and
+// nothing of it is announced; the next batch takes a connection of the pool
+// afresh, so the node recovers by itself once PostgreSQL is back.
+import type { ReservedSQL, SQL } from "bun";
 import type { Ctx } from "../../domain/context";
 import { isFlow, runAsync } from "../../domain/store";
 import { AppError, toAppError } from "../../errors";
 import type { Logger } from "../../log";
+import type { Metrics } from "../../metrics";
 import type { Effect } from "../../write/effects";
-import type { Outcome, WriteCtx } from "../../write/writer";
+import type { Job, Outcome, WriteCtx } from "../../write/writer";
 import { pgStore, RIM_IDS_LOCK } from "./store";
 
-export type PgJob = {
-  /** The job: a flow (or a plain function) over the WriteCtx it is handed. */
-  run: (w: WriteCtx) => unknown;
-  /** Called once the batch is committed and the job's effects were carried out (or with its failure, and none). */
-  settle: (outcome: Outcome) => void;
-};
+/**
+ * Called once per committed batch that has effects, with its jobs' effects in
+ * commit order, before any of them is carried out on this node; for a batch
+ * that wrote, while the ids lock is still held (the next batch of any node
+ * commits only after it returns). Awaited. A batch that stores nothing
+ * (Typing, presence) holds no lock and is handed over all the same. A throw is
+ * logged; the batch stays committed and its effects are still carried out
+ * locally.
+ */
+export type OnCommitted = (effects: readonly Effect[]) => Promise<void> | void;
+
+/** A job of the prototype's shape (no socket, always a transaction) is still accepted. */
+export type PgJob = Pick<Job, "run" | "settle"> & Partial<Pick<Job, "db" | "socket" | "savepoint">>;
 
 export type PgWriter = ReturnType<typeof createPgWriter>;
 
 const MAX_BATCH = 2000;
 
-export function createPgWriter(deps: { ctx: Ctx; sql: SQL; apply: (e: Effect) => void; log: Logger }) {
+type Ran = { outcome: Outcome; effects: Effect[]; undo: (() => void)[] };
+
+const OK_UNDEFINED: Outcome = Object.freeze({ ok: true, value: undefined });
+
+export function createPgWriter(deps: {
+  ctx: Ctx;
+  sql: SQL;
+  apply: (e: Effect) => void;
+  log: Logger;
+  metrics?: Metrics;
+  onCommitted?: OnCommitted;
+}) {
+  const { log, metrics } = deps;
   let pending: PgJob[] = [];
   let scheduled = false;
   let inFlight: Promise<void> | null = null;
+  let ranJobs = 0;
+  let settledJobs = 0;
+  let settledWaiters: { target: number; resolve: () => void }[] = [];
+  let closed = false;
+  let onCommitted = deps.onCommitted;
+  const commitListeners = new Set<(jobs: number) => void>();
 
-  function newRun(tx: TransactionSQL | SQL) {
-    const effects: Effect[] = [];
-    const undo: (() => void)[] = [];
-    const w = Object.create(deps.ctx, {
-      store: { value: pgStore(tx) },
-      effects: { value: effects },
-      onRollback: { value: (fn: () => void) => undo.push(fn) },
-    }) as WriteCtx;
-    return { w, effects, undo };
+  /** The batch's connection, seen through a store that notes whether a statement changed rows. */
+  function batchStore(conn: ReservedSQL | SQL, wrote: { rows: boolean }) {
+    const counting = {
+      unsafe(text: string, params?: never[]) {
+        return conn.unsafe(text, params).then((rows: { command?: string; count?: number }) => {
+          if (rows.command !== "SELECT" && (rows.count ?? 0) > 0) wrote.rows = true;
+          return rows;
+        });
+      },
+    } as unknown as SQL;
+    return pgStore(counting);
   }
 
-  async function runBatch(jobs: PgJob[]) {
-    type Ran = { outcome: Outcome; effects: Effect[]; undo: (() => void)[] };
-    let results: Ran[] = [];
-    try {
-      await deps.sql.begin(async (tx) => {
-        await tx.unsafe(`SELECT pg_advisory_xact_lock(${RIM_IDS_LOCK})`);
-        for (const job of jobs) {
-          let ran: Ran;
-          try {
-            ran = await tx.savepoint(async (sp) => {
-              const r = newRun(sp);
-              const value = job.run(r.w);
-              const outcome: Outcome = { ok: true, value: isFlow(value) ? await runAsync(value) : value };
-              return { outcome, effects: r.effects, undo: r.undo };
-            });
-          } catch (err) {
-            const error = toAppError(err);
-            if (error.status === 500) deps.log.error("write.error", { error: String((err as Error)?.stack ?? err) });
-            ran = { outcome: { ok: false, error }, effects: [], undo: [] };
-          }
-          results.push(ran);
-        }
-      });
-    } catch (err) {
-      // The commit (or the lock, or the connection) failed: nothing of the batch is stored, nothing is announced.
-      for (const r of results.reverse()) for (const fn of r.undo.reverse()) fn();
-      deps.log.error("write.commit_failed", { jobs: jobs.length, error: String(err) });
-      results = jobs.map(() => ({ outcome: { ok: false, error: new AppError("internal", "could not store, try again") }, effects: [], undo: [] }));
-    }
-    for (const [i, job] of jobs.entries()) {
-      const r = results[i]!;
+  function newRun(store: ReturnType<typeof pgStore> | null): Ran & { w: WriteCtx } {
+    const r = { outcome: OK_UNDEFINED, effects: [] as Effect[], undo: [] as (() => void)[] } as Ran & { w: WriteCtx };
+    r.w = Object.create(deps.ctx, {
+      ...(store ? { store: { value: store } } : {}),
+      effects: { value: r.effects },
+      onRollback: { value: (fn: () => void) => r.undo.push(fn) },
+    }) as WriteCtx;
+    return r;
+  }
+
+  async function body(job: PgJob, w: WriteCtx): Promise<unknown> {
+    const value = job.run(w);
+    return isFlow(value) ? await runAsync(value) : value;
+  }
+
+  function undo(r: Ran) {
+    const fns = r.undo.splice(0);
+    for (let i = fns.length - 1; i >= 0; i--) fns[i]!();
+  }
+
+  function failure(r: Ran, err: unknown) {
+    undo(r);
+    r.effects.length = 0;
+    const error = toAppError(err);
+    if (error.status === 500) log.error("write.error", { error: String((err as Error)?.stack ?? err) });
+    r.outcome = { ok: false, error };
+  }
+
+  async function runJob(job: PgJob, conn: ReservedSQL | null, wrote: { rows: boolean }): Promise<Ran> {
+    const r = newRun(conn && job.db !== false ? batchStore(conn, wrote) : null);
+    if (!conn || job.db === false) {
       try {
-        for (const e of r.effects) deps.apply(e);
+        const value = await body(job, r.w);
+        if (value !== undefined) r.outcome = { ok: true, value };
       } catch (err) {
-        deps.log.error("write.effect_failed", { error: String((err as Error)?.stack ?? err) });
+        failure(r, err);
       }
+      return r;
+    }
+    if (job.savepoint === false) {
+      const before = wrote.rows;
+      wrote.rows = false;
+      try {
+        const value = await body(job, r.w);
+        if (value !== undefined) r.outcome = { ok: true, value };
+      } catch (err) {
+        // Its writes cannot be taken back alone, and a statement that failed has aborted the transaction: the batch fails.
+        if (wrote.rows || isPostgresError(err)) {
+          undo(r);
+          throw new FailedAfterWriting(err);
+        }
+        failure(r, err);
+      }
+      wrote.rows ||= before;
+      return r;
+    }
+    await conn.unsafe("SAVEPOINT job");
+    try {
+      const value = await body(job, r.w);
+      await conn.unsafe("RELEASE SAVEPOINT job");
+      if (value !== undefined) r.outcome = { ok: true, value };
+    } catch (err) {
+      // Undone in memory first: should the connection be gone, the batch fails without this job among its results.
+      failure(r, err);
+      await conn.unsafe("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job");
+    }
+    return r;
+  }
+
+  const failed = (msg: string): Ran => ({ outcome: { ok: false, error: new AppError("internal", msg) }, effects: [], undo: [] });
+
+  async function runBatch(jobs: PgJob[]) {
+    ranJobs += jobs.length;
+    let results: Ran[] = [];
+    const wrote = { rows: false };
+    if (!jobs.some((j) => j.db !== false)) {
+      // Nothing to store (Typing, presence): no transaction, no lock; handed over all the same.
+      for (const job of jobs) results.push(await runJob(job, null, wrote));
+      await handOver(results);
+      return deliver(jobs, results);
+    }
+    const started = performance.now();
+    let conn: ReservedSQL | null = null;
+    let locked = false;
+    let committed = false;
+    try {
+      conn = await deps.sql.reserve();
+      await conn.unsafe(`SELECT pg_advisory_lock(${RIM_IDS_LOCK})`);
+      locked = true;
+      await conn.unsafe("BEGIN");
+      for (const job of jobs) results.push(await runJob(job, conn, wrote));
+      await conn.unsafe("COMMIT");
+      committed = true;
+    } catch (err) {
+      // Nothing of the batch is stored (PostgreSQL gone, the commit refused, or a job without a savepoint failed after writing): nothing is announced.
+      if (conn && locked) await conn.unsafe("ROLLBACK").catch(() => {});
+      for (let i = results.length - 1; i >= 0; i--) undo(results[i]!);
+      if (err instanceof FailedAfterWriting) log.error("write.failed_after_writing", { jobs: jobs.length, error: String((err.cause as Error)?.stack ?? err.cause) });
+      else log.error("write.commit_failed", { jobs: jobs.length, error: String(err) });
+      results = jobs.map(() => failed("could not store, try again"));
+    }
+    metrics?.observeCommit(performance.now() - started, jobs.length);
+    for (const fn of commitListeners) fn(jobs.length);
+    try {
+      if (committed) await handOver(results);
+      // Carried out here before the lock goes, so no later batch's effects (from the bus) can come first.
+      deliver(jobs, results);
+    } finally {
+      if (conn) {
+        if (locked) await conn.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).catch(() => {});
+        conn.release();
+      }
+    }
+  }
+
+  /** The batch's effects, in commit order, to onCommitted (if any, and if there are any). */
+  async function handOver(results: Ran[]) {
+    if (!onCommitted) return;
+    const effects: Effect[] = [];
+    for (const r of results) for (const e of r.effects) effects.push(e);
+    if (effects.length === 0) return;
+    try {
+      await onCommitted(effects);
+    } catch (err) {
+      log.error("write.committed_hook_failed", { error: String((err as Error)?.stack ?? err) });
+    }
+  }
+
+  // Consecutive jobs of one socket go out corked: their replies leave in one write.
+  function deliver(jobs: PgJob[], results: Ran[]) {
+    for (let i = 0; i < jobs.length; ) {
+      const socket = jobs[i]!.socket;
+      let end = i + 1;
+      while (socket && end < jobs.length && jobs[end]!.socket === socket) end++;
+      const from = i;
+      const carryOut = () => {
+        for (let k = from; k < end; k++) settleJob(jobs[k]!, results[k]!);
+      };
+      if (socket && typeof socket.cork === "function" && socket.readyState === 1) socket.cork(carryOut);
+      else carryOut();
+      i = end;
+    }
+  }
+
+  function settleJob(job: PgJob, r: Ran) {
+    settledJobs++;
+    try {
+      for (const e of r.effects) deps.apply(e);
+    } catch (err) {
+      log.error("write.effect_failed", { error: String((err as Error)?.stack ?? err) });
+    }
+    if (settledWaiters.length && settledWaiters[0]!.target <= settledJobs) {
+      const ready = settledWaiters.filter((x) => x.target <= settledJobs);
+      settledWaiters = settledWaiters.filter((x) => x.target > settledJobs);
+      for (const x of ready) x.resolve();
+    }
+    try {
       job.settle(r.outcome);
+    } catch (err) {
+      log.error("write.settle_failed", { error: String((err as Error)?.stack ?? err) });
     }
   }
 
@@ -100,17 +255,20 @@ export function createPgWriter(deps: { ctx: Ctx; sql: SQL; apply: (e: Effect) =>
     scheduled = false;
     if (inFlight || pending.length === 0) return;
     const jobs = pending.splice(0, MAX_BATCH);
-    inFlight = runBatch(jobs).finally(() => {
-      inFlight = null;
-      if (pending.length && !scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    });
+    inFlight = runBatch(jobs)
+      .catch((err) => log.error("write.batch_failed", { error: String((err as Error)?.stack ?? err) }))
+      .finally(() => {
+        inFlight = null;
+        if (pending.length && !scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
   }
 
   const writer = {
     submit(job: PgJob) {
+      if (closed) return job.settle({ ok: false, error: new AppError("internal", "shutting down, try again") });
       pending.push(job);
       if (!scheduled && !inFlight) {
         scheduled = true;
@@ -118,15 +276,63 @@ export function createPgWriter(deps: { ctx: Ctx; sql: SQL; apply: (e: Effect) =>
       }
     },
     /** Runs fn on the write path; resolves with its value once committed and its effects carried out. */
-    run<T>(fn: (w: WriteCtx) => T | Generator<unknown, T, unknown>): Promise<T> {
+    run<T>(fn: (w: WriteCtx) => T | Generator<unknown, T, unknown>, opts: { db?: boolean } = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        writer.submit({ run: fn, settle: (o) => (o.ok ? resolve(o.value as T) : reject(o.error)) });
+        writer.submit({ run: fn, db: opts.db ?? true, settle: (o) => (o.ok ? resolve(o.value as T) : reject(o.error)) });
       });
     },
-    /** Resolves once every batch submitted so far is committed and announced. */
-    async settled(): Promise<void> {
-      while (inFlight || pending.length) await (inFlight ?? new Promise((r) => setImmediate(r)));
+    /**
+     * Resolves once every job that has started running (and so may show in a read) is committed and announced;
+     * jobs still queued are not waited for.
+     */
+    settled(): Promise<void> {
+      const target = ranJobs;
+      if (settledJobs >= target) return Promise.resolve();
+      return new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
+    },
+    /** Resolves once nothing is queued or in flight (every job submitted so far is settled). */
+    async drained(): Promise<void> {
+      while (inFlight || pending.length) {
+        if (!inFlight) flush();
+        await inFlight;
+      }
+    },
+    /** Calls fn after each batch's commit (or failure), before its effects are carried out: a hook for tests. */
+    onCommit(fn: (jobs: number) => void): () => void {
+      commitListeners.add(fn);
+      return () => commitListeners.delete(fn);
+    },
+    /** Where committed effects are handed over in commit order, while the ids lock is held (see OnCommitted). */
+    setOnCommitted(fn: OnCommitted | undefined) {
+      onCommitted = fn;
+    },
+    /** Starts the queued jobs now rather than on the next turn (they still commit asynchronously). */
+    flush,
+    // The SQLite writer holds jobs while its WAL restarts; PostgreSQL has nothing of the kind.
+    hold() {},
+    release() {},
+    /** Starts what is queued, then refuses new jobs; await drained() for them to finish. */
+    close() {
+      flush();
+      closed = true;
+    },
+    get pending() {
+      return pending.length;
+    },
+    get closed() {
+      return closed;
     },
   };
   return writer;
+}
+
+/** An error PostgreSQL reported (the statement failed, so its transaction is aborted), not one of the domain's. */
+function isPostgresError(err: unknown): boolean {
+  return !(err instanceof AppError) && typeof (err as { code?: unknown } | null)?.code === "string" && (err as Error).name !== "AppError";
+}
+
+class FailedAfterWriting extends Error {
+  constructor(cause: unknown) {
+    super("a job without a savepoint failed after writing", { cause });
+  }
 }
