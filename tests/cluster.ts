@@ -8,9 +8,8 @@
 // are spread over the nodes. Fixtures write through node 1's write path.
 //
 // A node is the App over PostgreSQL (createPostgresApp and closePostgresApp in
-// src/app.ts, issue 13's serving work). Until that is in main, building one
-// fails with that reason, so every cluster test fails loudly: the cluster run
-// is opt-in (RIM_TEST_BACKEND=cluster or both) until then.
+// src/app.ts). The cluster run is opt-in (RIM_TEST_BACKEND=cluster or both)
+// until it passes: see README, "Development".
 import { SQL } from "bun";
 import type { App } from "../src/app";
 import type { Config } from "../src/config";
