@@ -63,7 +63,8 @@ describe("a cluster's database", () => {
     }
     expect(await databaseExists(one.databaseUrl)).toBe(false);
     expect(await databaseExists(two.databaseUrl)).toBe(false);
-  });
+    // The first test of the file starts PostgreSQL and Redis (initdb included): seconds on a loaded machine.
+  }, 60_000);
 });
 
 describe("the clients of a test", () => {
@@ -83,5 +84,5 @@ describe("the clients of a test", () => {
     } finally {
       await s.stop();
     }
-  });
+  }, 30_000);
 });

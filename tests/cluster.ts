@@ -131,7 +131,9 @@ export async function startNodes(config: Config, opts: { clock?: Clock }, listen
     // Every cluster keys its shared state and its bus channels apart in the one Redis.
     const prefix = `rim:${process.pid}:${clusters}:`;
     for (let i = 0; i < NODES; i++) {
-      const app = await builder.create({ ...config, db: db.url, bus, files }, { clock: opts.clock, shared: { prefix } });
+      // One port is one listener: a --legacy-ws-port asked for is node 1's; the other nodes listen on /ws only.
+      const own = i === 0 ? {} : { legacyWsPort: 0 };
+      const app = await builder.create({ ...config, db: db.url, bus, files, ...own }, { clock: opts.clock, shared: { prefix } });
       nodes.push({ app, running: listen ? startServer(app) : null });
     }
   } catch (err) {
