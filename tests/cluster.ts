@@ -68,6 +68,16 @@ function templateDatabase(): Promise<string> {
 
 let clusters = 0;
 
+// One connection per cluster database for the tests' own looks into it (helpers' sqlAll): opening one per query would cost more than the query.
+const clients = new Map<string, SQL>();
+
+/** The tests' connection to a cluster's database, opened on first use and closed when the cluster stops. */
+export function databaseClient(url: string): SQL {
+  let sql = clients.get(url);
+  if (!sql) clients.set(url, (sql = new SQL(url, { max: 1 })));
+  return sql;
+}
+
 /** A fresh database, a copy of the migrated template: its URL and its drop. */
 async function clusterDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const server = await postgresServer();
@@ -123,6 +133,8 @@ export async function startNodes(config: Config, opts: { clock?: Clock }, listen
       await n.running?.stop();
       await builder.close(n.app);
     }
+    await clients.get(db.url)?.close();
+    clients.delete(db.url);
     await db.drop();
     rmSync(files, { recursive: true, force: true });
   };

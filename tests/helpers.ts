@@ -18,11 +18,10 @@ import { manualClock } from "../src/time";
 import { applyEffect } from "../src/write/apply";
 import type { Effect } from "../src/write/effects";
 import type { WriteCtx } from "../src/write/writer";
-import { SQL } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cluster, clusterApp, clusterServe } from "./cluster";
+import { cluster, clusterApp, clusterServe, databaseClient } from "./cluster";
 
 export { cluster };
 
@@ -316,13 +315,8 @@ const numbered = (query: string) => {
 };
 
 async function onPostgres<T>(app: App, query: string, params: unknown[]): Promise<T[]> {
-  const sql = new SQL(app.config.db, { max: 1 });
-  try {
-    const rows = (await sql.unsafe(numbered(query), params as any[])) as Record<string, unknown>[];
-    return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" || (typeof v === "string" && INTEGER_COLUMN.test(k) && /^-?\d+$/.test(v)) ? Number(v) : v])) as T);
-  } finally {
-    await sql.close();
-  }
+  const rows = (await databaseClient(app.config.db).unsafe(numbered(query), params as any[])) as Record<string, unknown>[];
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" || (typeof v === "string" && INTEGER_COLUMN.test(k) && /^-?\d+$/.test(v)) ? Number(v) : v])) as T);
 }
 
 /**
