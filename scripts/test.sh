@@ -64,7 +64,8 @@ if [ "$backend" != sqlite ]; then
   chosen=()
   for f in "${files[@]}"; do echo "$skipped" | grep -qxF "$(basename "$f")" || chosen+=("./$f"); done
   if [ ${#chosen[@]} -gt 0 ]; then
-    RIM_TEST_BACKEND=cluster run "cluster (3 nodes, PostgreSQL + Redis)" "${args[@]}" "${chosen[@]}"
+    # A file's first cluster starts PostgreSQL (initdb) and Redis: seconds on a loaded machine, more than bun's 5 s for a hook.
+    RIM_TEST_BACKEND=cluster run "cluster (3 nodes, PostgreSQL + Redis)" --timeout 30000 "${args[@]}" "${chosen[@]}"
   fi
 fi
 echo "$total_passed passed, $total_failed failed"
