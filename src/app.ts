@@ -27,13 +27,17 @@ import { systemClock, type Clock } from "./time";
 import { createHub, type Hub } from "./ws/hub";
 import { applyEffect } from "./write/apply";
 import { createWriter, type WriteCtx, type Writer } from "./write/writer";
+import { connectEffectBus, type EffectBus } from "./bus/effects";
 import { backfillSearchIndex } from "./db/search-backfill";
 
 /** The write path as serving uses it, on either engine (write/writer.ts on SQLite, db/pg/writer.ts on PostgreSQL). */
 export type WritePath = Pick<Writer, "submit" | "run" | "settled" | "drained" | "flush" | "close" | "closed" | "pending" | "onCommit">;
 
 /** What serving needs (the HTTP routes, the sockets, the server's timers), on either engine. */
-export type ServingApp = Ctx & { engine: "sqlite" | "postgres"; config: Config; hub: Hub; log: Logger; metrics: Metrics; writer: WritePath; shared: SharedState };
+export type ServingApp = Ctx & { engine: "sqlite" | "postgres"; config: Config; hub: Hub; log: Logger; metrics: Metrics; writer: WritePath; shared: SharedState;
+  /** In a cluster (a bus configured): where committed effects cross to the other nodes; null on a single node. */
+  effects: EffectBus | null;
+};
 
 /** The App on SQLite: its database, the WAL's durability and the SQLite writer besides. */
 export type App = ServingApp & { engine: "sqlite"; db: Db; durability: Durability; writer: Writer };
@@ -73,7 +77,16 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
       }
     },
   });
-  app.writer = createWriter({ ctx: app, sqlite: db.$client, durability, apply: (e) => applyEffect(app.hub, e), log, metrics: app.metrics });
+  const { effects } = app;
+  app.writer = createWriter({
+    ctx: app,
+    sqlite: db.$client,
+    durability,
+    apply: (e) => applyEffect(app.hub, e),
+    onCommitted: effects ? (batch) => effects.publishCommitted(batch) : undefined,
+    log,
+    metrics: app.metrics,
+  });
   // The one migration step that needs the server's own code: messages stored before search existed get indexed.
   backfillSearchIndex(db.$client, (n) => log.info("search.backfilled", { messages: n }));
   wirePresence(app);
@@ -104,7 +117,10 @@ export async function createPostgresApp(
   if (!config.files) log.warn("files.not_shared", { reason: "no --files folder: uploads are kept in a temporary folder of this node only" });
   const app = servingParts(config, { clock, log, shared: opts.shared, files: createBlobStore(config.files || null) }) as PgApp;
   Object.assign(app, { engine: "postgres", db, store: pgStore(db.$client), read: (flow: Flow<unknown>) => runAsync(flow) });
-  app.writer = createPgWriter({ ctx: app, sql: db.$client, apply: (e) => applyEffect(app.hub, e), log, metrics: app.metrics, onCommitted: opts.onCommitted });
+  // The bus publishes each committed batch while the ids lock is held, so its order is the id order (docs/deploy.md).
+  const { effects } = app;
+  const onCommitted: OnCommitted | undefined = opts.onCommitted ?? (effects ? (batch) => effects.publishCommitted(batch) : undefined);
+  app.writer = createPgWriter({ ctx: app, sql: db.$client, apply: (e) => applyEffect(app.hub, e), log, metrics: app.metrics, onCommitted });
   wirePresence(app);
   return app;
 }
@@ -125,10 +141,14 @@ function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?
         localOnline: () => hub.onlineUids(),
         isLocallyOnline: (uid) => hub.isOnline(uid),
         onDeadNodeUsers: (uids) => announceOffline(app, uids, null),
+        // A node that died between its COMMIT and its publish left pushes nobody got: everyone Syncs.
+        onDeadNodes: () => app.effects?.nodeGone(),
         log,
         ...opts.shared,
       })
     : createLocalSharedState(local, (uid) => hub.isOnline(uid));
+  // In a cluster, what a commit changes for other nodes' sockets crosses on the bus (bus/effects.ts).
+  const effects = config.bus ? connectEffectBus(config.bus, { prefix: opts.shared?.prefix ?? "rim:", hub, log, metrics }) : null;
   const app: ServingApp = {
     engine: "sqlite",
     config,
@@ -148,6 +168,7 @@ function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?
     files: opts.files,
     hub,
     shared,
+    effects,
     writer: undefined as unknown as WritePath,
     read: undefined as unknown as ServingApp["read"],
     // A job may be a flow over the store: the writer runs it.
@@ -252,6 +273,7 @@ export async function createPostgresContext(config: Config, opts: { log?: Logger
 /** Closes a PostgreSQL App once its queued writes are done (stop the server first). */
 export async function closePostgresApp(app: PgApp): Promise<void> {
   app.shared.close();
+  await app.effects?.close();
   app.writer.close();
   await app.writer.drained();
   await closePostgres(app.db);
@@ -260,6 +282,7 @@ export async function closePostgresApp(app: PgApp): Promise<void> {
 
 export function closeApp(app: App): void {
   app.shared.close();
+  void app.effects?.close();
   app.writer.close();
   app.durability.close();
   closeDatabase(app.db);

@@ -141,6 +141,10 @@ async function servePostgres(p: Parsed): Promise<void> {
   });
   let running: ReturnType<typeof startServer>;
   try {
+    // Subscribed to the other nodes' effects before the first socket can miss one.
+    await app.effects?.ready().catch((err) => {
+      throw new Error(`the bus at ${redactUrl(p.config.bus)}: ${err instanceof Error ? err.message : String(err)}`);
+    });
     running = startServer(app);
   } catch (err) {
     await closePostgresApp(app);

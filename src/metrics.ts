@@ -23,6 +23,7 @@ const HELP: Record<string, [type: "counter" | "gauge" | "histogram", help: strin
   rim_write_held_seconds_total: ["counter", "time the write path held its commits for WAL restarts"],
   rim_pushes_total: ["counter", "frames published to group and user topics"],
   rim_deliveries_total: ["counter", "socket deliveries of published frames"],
+  rim_bus_resyncs_total: ["counter", "times the cluster bus told this node's sockets to Sync (a gap, a lost or restored subscription)"],
   rim_ws_closed_total: ["counter", "WebSocket closes by reason"],
   rim_errors_total: ["counter", "error replies by transport and code"],
 };

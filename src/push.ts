@@ -39,7 +39,7 @@ export const msgPush = (m: MessageView) =>
 /** The push every member receives for a stored message. */
 
 /** Notify names: the group log's kinds, plus live-only ones (not stored, not replayed, no eventId). */
-export type NotifyName = "Read" | "Typing" | "Presence" | GroupEvent["kind"];
+export type NotifyName = "Read" | "Typing" | "Presence" | "Resync" | GroupEvent["kind"];
 
 /** A Notify frame; a change of the group's log carries its `eventId`, a read receipt none. */
 export function notifyFrame(name: NotifyName, actor: number, gid: number, msgId: number | null, extra: Record<string, unknown> = {}): string {
@@ -57,3 +57,10 @@ export const changeFrame = (e: GroupEvent, m: MessageView) => notifyFrame(e.kind
 export const typingFrame = (uid: number, gid: number) => notifyFrame("Typing", uid, gid, null);
 
 export const presenceFrame = (uid: number, gid: number, online: boolean) => notifyFrame("Presence", uid, gid, null, { online });
+
+/**
+ * Sent by a cluster node to its logged-in sockets when its bus may have lost
+ * pushes (a gap, a lost or restored subscription): Sync from your cursor. No
+ * user (uid 0), no group (gid 0), live only (msgId null, as Typing and Presence).
+ */
+export const resyncFrame = notifyFrame("Resync", 0, 0, null);

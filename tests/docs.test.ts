@@ -1,6 +1,7 @@
 // The published API descriptions stay true to the routes and frames.
 import { expect, test } from "bun:test";
 import { EVENTS } from "../src/protocol/frames";
+import { resyncFrame } from "../src/push";
 import { call, makeApp } from "./helpers";
 
 const app = await makeApp();
@@ -66,7 +67,11 @@ test("the WebSocket schema covers every client event and server frame", async ()
   const schema = (await call(app, "GET", "/api/ws-schema.json")).body;
   expect(Object.keys(schema.client).sort()).toEqual([...EVENTS].sort());
   expect(schema.client.Msg.properties.body.required).toEqual(expect.arrayContaining(["gid", "kind", "content", "clientMsgId"]));
-  expect(Object.keys(schema.server).sort()).toEqual(["Ack", "ErrorAck", "MsgPush", "Notify"]);
+  expect(Object.keys(schema.server).sort()).toEqual(["Ack", "ErrorAck", "MsgPush", "Notify", "Resync"]);
+  // The cluster's Resync, exactly as src/push.ts builds it.
+  const resync = schema.server.Resync.properties.body;
+  expect(Object.fromEntries(Object.entries(resync.properties).map(([k, v]) => [k, (v as { type?: string }).type === "null" ? null : (v as { const?: unknown }).const]))).toEqual(JSON.parse(resyncFrame).body);
+  expect(resync.required.sort()).toEqual(Object.keys(JSON.parse(resyncFrame).body).sort());
 });
 
 test("the docs page is public, embedded and fetches only our own JSON", async () => {

@@ -13,7 +13,9 @@ export type ResyncReason =
   /** This node's subscription is down: other nodes' pushes are not arriving until "reconnected". */
   | "lost"
   /** Subscribed again after "lost": anything published in between was missed. */
-  | "reconnected";
+  | "reconnected"
+  /** A node died (effects.ts): it may have committed a batch it never published. */
+  | "node_gone";
 
 export type Bus<T> = {
   /** This node's publisher id (its batches come back to it from Redis, and are dropped). */

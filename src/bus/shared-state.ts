@@ -25,6 +25,11 @@ export type RedisSharedOptions = {
   isLocallyOnline(uid: number): boolean;
   /** Users whose last socket was on a node that died: they are offline now. */
   onDeadNodeUsers(uids: number[]): void;
+  /**
+   * Some node died (this node reaped it; one node reaps each): it may have committed a batch it
+   * never published, so nobody's sockets got that push.
+   */
+  onDeadNodes?(count: number): void;
   log?: Logger;
   /** Keys start with this (tests give each cluster its own). */
   prefix?: string;
@@ -140,14 +145,16 @@ return 0
  * KEYS: nodes. ARGV: prefix, node, ttl. Renews the node's heartbeat and reaps
  * dead nodes: their entries go, and the users no live node holds any more are
  * returned (each dead node is reaped by one node only: ZREM says who).
- * Returns { 1 if this node was unknown (Redis lost it: write its share again), uids... }.
+ * Returns { 1 if this node was unknown (Redis lost it: write its share again), the number of nodes
+ * reaped, uids... }.
  */
 const HEARTBEAT = `${LIB}
 local p = ARGV[1]
 local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-local gone = { added }
+local gone = { added, 0 }
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   if redis.call('ZREM', KEYS[1], dead) == 1 then
+    gone[2] = gone[2] + 1
     for _, uid in ipairs(redis.call('SMEMBERS', p .. 'n:' .. dead)) do
       redis.call('HDEL', p .. 'c:' .. uid, dead)
       if redis.call('SREM', p .. 'p:' .. uid, dead) == 1 then
@@ -260,8 +267,9 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
   const resync = () => script(RESYNC, [nodesKey], [p, node, nodeTtlMs, share()]);
 
   const heartbeat = async () => {
-    const [added, ...dead] = await script<number[]>(HEARTBEAT, [nodesKey], [p, node, nodeTtlMs]);
+    const [added, reaped, ...dead] = await script<number[]>(HEARTBEAT, [nodesKey], [p, node, nodeTtlMs]);
     if (added === 1) await resync();
+    if (reaped) opts.onDeadNodes?.(reaped);
     if (dead.length) opts.onDeadNodeUsers(dead);
   };
 

@@ -62,6 +62,18 @@ const serverFrames = {
       online: z.boolean().optional().describe("Presence: the user's first socket logged in (true) or last one closed (false)"),
     }),
   }),
+  // A Notify of no user and no group: a cluster node may have missed pushes (docs/protocol.md, "Resync").
+  Resync: z.object({
+    event: z.literal("Notify"),
+    body: z.object({
+      kind: z.literal("Text"),
+      uid: z.literal(0),
+      gid: z.literal(0),
+      content: z.literal("Resync").describe("Sync from your cursor: this server may have missed pushes (cluster only)"),
+      clientMsgId: z.literal(""),
+      msgId: z.null(),
+    }),
+  }),
 };
 
 export function wsJsonSchema() {

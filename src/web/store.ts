@@ -98,6 +98,15 @@ let synced = false;
 /** Highest id pushed on the current connection. */
 let connMax = 0;
 let connections = 0;
+/**
+ * Where a Resync syncs from: the cursor when this connection's Sync finished,
+ * then the cursor at the previous Resync. Not the cursor at this one: a node
+ * notices a lost push only when its publisher's next batch arrives, and other
+ * nodes' pushes, with greater ids, may have moved the cursor past it meanwhile.
+ */
+let resyncFrom = 0;
+let resyncing: Promise<void> | null = null;
+let resyncAgain = false;
 
 const outboxKey = () => `rim.outbox.${state.me?.id}`;
 const saveOutbox = () => localStorage.setItem(outboxKey(), JSON.stringify(state.outbox));
@@ -250,7 +259,7 @@ function reset(signedOut = "") {
   link = null;
   setToken("");
   Object.assign(state, { me: null, convs: new Map(), users: new Map(), outbox: [], open: null, link: "connecting", reconnecting: false, friendRequests: 0, notice: "", admin: false, signedOut, presence: new Map() });
-  cursor = connMax = connections = 0;
+  cursor = connMax = connections = resyncFrom = 0;
   synced = false;
   changed();
 }
@@ -379,18 +388,27 @@ export const online = (uid: number | undefined) => uid !== undefined && (uid ===
 
 // ---- the socket: ready, pushes, Sync ----
 
+/** Sync loop from `from`: everything after it, again (deduplicated by id); the cursor only moves forward. */
+async function syncFrom(from: number) {
+  for (let at = from; ; ) {
+    const ack = await link!.request("Sync", { msgId: at });
+    if (ack.content !== "Ok") throw new Error(ack.msg ?? "sync failed");
+    if (ack.serverMsgId !== null) {
+      at = ack.serverMsgId;
+      if (at > cursor) cursor = at;
+    }
+    if (!ack.more) break;
+  }
+}
+
 async function onReady() {
   synced = false;
   connMax = 0;
-  for (;;) {
-    const ack = await link!.request("Sync", { msgId: cursor });
-    if (ack.content !== "Ok") throw new Error(ack.msg ?? "sync failed");
-    if (ack.serverMsgId !== null && ack.serverMsgId > cursor) cursor = ack.serverMsgId;
-    if (!ack.more) break;
-  }
+  await syncFrom(cursor);
   // Every push of this connection came after its Login, in id order: they join the cursor now.
   if (connMax > cursor) cursor = connMax;
   synced = true;
+  resyncFrom = cursor;
   if (connections++ > 0) {
     // Memberships and friend requests may have changed while away, and who is online.
     refreshGroupsSoon();
@@ -403,8 +421,33 @@ async function onReady() {
   if (c && inView(c)) markRead(c);
 }
 
+/**
+ * A cluster node may have missed pushes (its bus lost one, or was down): Sync
+ * again. One at a time; a Resync during one runs another after it.
+ */
+function onResync() {
+  if (!synced) return; // this connection's own Sync is still to finish: it covers it
+  if (resyncing) {
+    resyncAgain = true;
+    return;
+  }
+  const from = Math.min(resyncFrom, cursor);
+  resyncFrom = cursor;
+  resyncing = syncFrom(from)
+    .catch(() => {}) // the link went down: its reconnection syncs anyway
+    .finally(() => {
+      resyncing = null;
+      changed();
+      if (resyncAgain) {
+        resyncAgain = false;
+        onResync();
+      }
+    });
+}
+
 function onPush(p: Push) {
   const b = p.body;
+  if (p.event === "Notify" && b.content === "Resync") return onResync();
   // One cursor: a message's id or a change's eventId (read receipts carry none).
   const id = p.event === "Msg" ? b.msgId : b.eventId;
   if (typeof id === "number") {

@@ -64,6 +64,12 @@ export function createWriter(deps: {
   sqlite: Database;
   durability: Durability;
   apply: (e: Effect) => void;
+  /**
+   * In a cluster: each durable batch's effects, in commit order, once applied
+   * here (bus/effects.ts publishes the ones other nodes need). Absent on a
+   * single node: no work at all.
+   */
+  onCommitted?: (effects: Effect[]) => unknown;
   log: Logger;
   metrics: Metrics;
 }) {
@@ -204,6 +210,7 @@ export function createWriter(deps: {
         done = done.map((r) => (r.outcome.ok ? failed("could not confirm the write, send again") : r));
       }
       deliver(jobs, done);
+      if (deps.onCommitted) handOver(done);
     });
   }
 
@@ -221,6 +228,13 @@ export function createWriter(deps: {
       else carryOut();
       i = end;
     }
+  }
+
+  function handOver(results: Ran[]) {
+    const effects: Effect[] = [];
+    for (const r of results) for (const e of r.effects) effects.push(e);
+    // SQLite is one node's database: no ids lock to hold across the publish, so it is not awaited.
+    if (effects.length > 0) void deps.onCommitted!(effects);
   }
 
   function settleJob(job: Job, r: Ran) {

@@ -161,6 +161,10 @@ export function createHub(metrics?: Metrics) {
     leaveGroup(gid: number, uids: number[]) {
       for (const uid of uids) for (const ws of hub.socketsOf(uid)) unsubscribe(ws, groupTopic(gid));
     },
+    /** Sends a frame to every logged-in socket of this node (the cluster's Resync). */
+    sendToLoggedIn(data: string) {
+      for (const set of byUser.values()) for (const ws of set) if (ws.readyState === 1) ws.send(data);
+    },
     closeAll(code: number, reason: string) {
       for (const ws of [...all]) ws.close(code, reason);
     },
