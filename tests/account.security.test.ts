@@ -13,36 +13,33 @@ import { createHttpApp } from "../src/http/app";
 import { createLogger } from "../src/log";
 import { startServer } from "../src/server";
 import { manualClock } from "../src/time";
-import { call, Client, group, makeApp, tempDir, testConfig, user, type TestApp } from "./helpers";
+import { call, Client, group, makeApp, serve, tempDir, testConfig, user, type TestApp, sqlAll, sqlGet, cluster } from "./helpers";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await f();
 });
 
-function app(overrides: Partial<Config> = {}, clock = manualClock()): TestApp & { clock: typeof clock } {
-  const a = makeApp(overrides, { clock });
+async function app(overrides: Partial<Config> = {}, clock = manualClock()): Promise<TestApp & { clock: typeof clock }> {
+  const a = await makeApp(overrides, { clock });
   cleanups.push(() => a.close());
   return Object.assign(a, { clock });
 }
 
-/** A real server (sockets), on a manual clock. */
-function server(overrides: Partial<Config> = {}, clock = manualClock()) {
-  const a = createApp(testConfig(overrides), { clock });
-  const running = startServer(a);
-  const port = running.server.port!;
+/** A real server (sockets), on a manual clock; on the cluster, three nodes (sockets on nodes 2 and 3). */
+async function server(overrides: Partial<Config> = {}, clock = manualClock()) {
+  const s = await serve(overrides, { clock });
   const sockets: Client[] = [];
   cleanups.push(async () => {
     for (const c of sockets) if (!c.closed) c.close();
-    await running.stop();
-    closeApp(a);
+    await s.stop();
   });
   return {
-    app: a,
+    app: s.app,
     clock,
-    running,
-    url: `http://127.0.0.1:${port}`,
-    async socket(token: string, uid: number, url = `ws://127.0.0.1:${port}/ws`) {
+    running: s.running,
+    url: s.url,
+    async socket(token: string, uid: number, url = s.wsUrl) {
       const c = await Client.open(url);
       sockets.push(c);
       const r = await c.request("Login", { content: token, uid });
@@ -50,7 +47,7 @@ function server(overrides: Partial<Config> = {}, clock = manualClock()) {
       return c;
     },
     post(path: string, body: unknown, token?: string) {
-      return fetch(`http://127.0.0.1:${port}${path}`, {
+      return fetch(`${s.url}${path}`, {
         method: "POST",
         headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify(body),
@@ -65,7 +62,7 @@ const loginCall = (a: TestApp, account: string, password: string, ip = "10.0.0.1
 
 describe("login throttling", () => {
   test("per account: after the limit every attempt is 429 with Retry-After, the right password too, from any address; the window ends it", async () => {
-    const a = app({ loginMaxPerAccount: 3, loginMaxPerIp: 1000, loginWindowMinutes: 15 });
+    const a = await app({ loginMaxPerAccount: 3, loginMaxPerIp: 1000, loginWindowMinutes: 15 });
     await user(a, "victim", "correct-horse");
     for (let i = 0; i < 3; i++) expect((await loginCall(a, "victim", `guess${i}`, `10.0.0.${i}`)).status).toBe(401);
     for (const [password, ip] of [["guess9", "10.9.9.9"], ["correct-horse", "10.0.0.1"], ["correct-horse", "192.168.1.1"]] as const) {
@@ -84,7 +81,7 @@ describe("login throttling", () => {
   });
 
   test("per address: after the limit every account is refused from that address, with Retry-After; other addresses are not", async () => {
-    const a = app({ loginMaxPerAccount: 1000, loginMaxPerIp: 5, loginWindowMinutes: 1 });
+    const a = await app({ loginMaxPerAccount: 1000, loginMaxPerIp: 5, loginWindowMinutes: 1 });
     await user(a, "alice_ip", "alice-password");
     for (let i = 0; i < 5; i++) expect((await loginCall(a, `sprayed${i}`, "123456", "203.0.113.7")).status).toBe(401);
     const refused = await loginCall(a, "alice_ip", "alice-password", "203.0.113.7");
@@ -96,7 +93,7 @@ describe("login throttling", () => {
   });
 
   test("parallel guesses cannot outrun the throttle", async () => {
-    const a = app({ loginMaxPerAccount: 5, loginMaxPerIp: 1000 });
+    const a = await app({ loginMaxPerAccount: 5, loginMaxPerIp: 1000 });
     await user(a, "rushed", "the-password");
     const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => loginCall(a, "rushed", `guess${i}`).then((r) => r.status)));
     expect(statuses.filter((s) => s === 401).length).toBe(5);
@@ -104,7 +101,7 @@ describe("login throttling", () => {
   });
 
   test("a wrong old password on /api/user/password counts as a guess: a stolen token cannot brute-force the password", async () => {
-    const a = app({ loginMaxPerAccount: 3, loginMaxPerIp: 1000 });
+    const a = await app({ loginMaxPerAccount: 3, loginMaxPerIp: 1000 });
     const u = await user(a, "stolen", "real-password");
     const change = (oldPassword: string) => call(a, "POST", "/api/user/password", { token: u.token, body: { oldPassword, newPassword: "attacker-pass" } });
     for (let i = 0; i < 3; i++) {
@@ -126,12 +123,12 @@ describe("login throttling", () => {
 
 describe("tokens", () => {
   test("are random, one per login, and stored only as their SHA-256", async () => {
-    const a = app();
+    const a = await app();
     await user(a, "hashed_user", "password1");
     const tokens = [await loginCall(a, "hashed_user", "password1"), await loginCall(a, "hashed_user", "password1")].map((r) => r.body.data as string);
     expect(tokens[0]).not.toBe(tokens[1]);
     for (const t of tokens) expect(t.length).toBeGreaterThanOrEqual(32);
-    const rows = a.db.$client.query("SELECT * FROM sessions").all() as Record<string, unknown>[];
+    const rows = await sqlAll(a, "SELECT * FROM sessions") as Record<string, unknown>[];
     const stored = rows.map((r) => r.token_hash);
     for (const t of tokens) {
       expect(stored).toContain(hashToken(t));
@@ -140,7 +137,7 @@ describe("tokens", () => {
   });
 
   test("REST logout revokes that token only and closes exactly its sockets (4001)", async () => {
-    const s = server();
+    const s = await server();
     const u = await user(s.app, "leaver", "password1");
     const other = (await s.post("/api/user/login", { account: "leaver", password: "password1" })).body.data as string;
     const a1 = await s.socket(u.token, u.uid);
@@ -161,10 +158,10 @@ describe("tokens", () => {
   });
 
   test("a password change revokes every other token and closes their sockets; the caller's stays", async () => {
-    const s = server();
+    const s = await server();
     const u = await user(s.app, "changer", "old-password");
     const peer = await user(s.app, "changer_peer", "password1");
-    const gid = group(s.app, peer, [u]);
+    const gid = await group(s.app, peer, [u]);
     const login = async () => (await s.post("/api/user/login", { account: "changer", password: "old-password" })).body.data as string;
     const [t2, t3] = [await login(), await login()];
     const mine = await s.socket(u.token, u.uid);
@@ -190,10 +187,10 @@ describe("tokens", () => {
   });
 
   test("a socket outliving its token's expiry is closed (4001): on its next frame (which gets 401), or by the sweep if it only listens", async () => {
-    const s = server({ tokenTtlDays: 1 });
+    const s = await server({ tokenTtlDays: 1 });
     const u = await user(s.app, "expiring", "password1");
     const peer = await user(s.app, "expiring_peer", "password1");
-    const gid = group(s.app, peer, [u]);
+    const gid = await group(s.app, peer, [u]);
     const talker = await s.socket(u.token, u.uid);
     const listener = await s.socket(u.token, u.uid);
     const peerSock = await s.socket(peer.token, peer.uid); // peer logs in later, so its token outlives u's
@@ -203,7 +200,7 @@ describe("tokens", () => {
     const r = await talker.request("Msg", { gid, content: "after expiry" });
     expect(r).toMatchObject({ content: "Error", code: 401, serverMsgId: null });
     expect((await talker.waitClose()).code).toBe(4001);
-    expect(s.app.db.$client.query("SELECT count(*) AS n FROM messages").get()).toEqual({ n: 0 });
+    expect(await sqlGet(s.app, "SELECT count(*) AS n FROM messages")).toEqual({ n: 0 });
     // The listener sends nothing; the periodic sweep closes it.
     s.app.hub.closeExpired(s.clock());
     expect((await listener.waitClose()).code).toBe(4001);
@@ -213,7 +210,8 @@ describe("tokens", () => {
 
 // ---------------------------------------------------------------- what is on disk and in the logs
 
-describe("no plaintext password anywhere", () => {
+// Skipped on the cluster (RIM_TEST_BACKEND=cluster): it reads SQLite's own files (the database, its WAL and shm).
+describe.skipIf(cluster)("no plaintext password anywhere", () => {
   test("not in the database file, its WAL or its shm, nor in the logs; tokens neither", async () => {
     const tmp = tempDir("rim-plain-");
     cleanups.push(() => tmp.cleanup());
@@ -234,7 +232,7 @@ describe("no plaintext password anywhere", () => {
     for (let i = 0; i < 3; i++) expect((await req("/api/user/login", { account: "plain1", password: secrets[2] })).ok).toBe(false);
     tokens.push((await req("/api/user/login", { account: "plain0", password: secrets[1] })).data);
 
-    const hashes = a.db.$client.query("SELECT password_hash AS h FROM users").all() as { h: string }[];
+    const hashes = await sqlAll(a, "SELECT password_hash AS h FROM users") as { h: string }[];
     for (const { h } of hashes) expect(h).toStartWith("$argon2id$");
 
     const files = [file, file + "-wal", file + "-shm"];
@@ -261,7 +259,7 @@ describe("login timing", () => {
   test("unknown account and wrong password take the same time (medians within 10%), at the production argon2 cost", async () => {
     // The production argon2 cost (the config's defaults), not the cheap one of the other tests.
     const { argon2Memory, argon2Time } = defaultConfig();
-    const a = app({ argon2Memory, argon2Time, loginMaxPerAccount: 1_000_000, loginMaxPerIp: 1_000_000 });
+    const a = await app({ argon2Memory, argon2Time, loginMaxPerAccount: 1_000_000, loginMaxPerIp: 1_000_000 });
     await user(a, "timed_user", "the-real-password");
     const measure = async (account: string) => {
       const t = performance.now();
@@ -323,7 +321,7 @@ const pick = (h: Headers) => Object.fromEntries(Object.keys(SECURE).map((k) => [
 
 describe("secure headers", () => {
   test("on every kind of reply: success, errors of every kind, text, health, docs, unknown routes", async () => {
-    const a = app({ bodyLimit: 1024, loginMaxPerAccount: 1 });
+    const a = await app({ bodyLimit: 1024, loginMaxPerAccount: 1 });
     const u = await user(a, "headers_user", "password1");
     await loginCall(a, "nobody", "x");
     const replies = [
@@ -353,7 +351,7 @@ describe("CORS", () => {
   const simple = (a: TestApp, origin: string) => call(a, "POST", "/api/user/login", { body: { account: "x", password: "y" }, headers: { Origin: origin } });
 
   test("default: no origin is allowed (no Access-Control-Allow-Origin at all)", async () => {
-    const a = app();
+    const a = await app();
     for (const origin of ["https://evil.example", "http://127.0.0.1:8000"]) {
       expect((await preflight(a, origin)).headers.get("access-control-allow-origin")).toBeNull();
       expect((await simple(a, origin)).headers.get("access-control-allow-origin")).toBeNull();
@@ -361,7 +359,7 @@ describe("CORS", () => {
   });
 
   test("--cors-origins: only the listed origins get CORS headers; never credentials", async () => {
-    const a = app({ corsOrigins: "https://chat.example.com, http://localhost:5173" });
+    const a = await app({ corsOrigins: "https://chat.example.com, http://localhost:5173" });
     for (const origin of ["https://chat.example.com", "http://localhost:5173"]) {
       const p = await preflight(a, origin);
       expect(p.status).toBe(204);
@@ -377,7 +375,7 @@ describe("CORS", () => {
   });
 
   test("--cors-origins '*': any origin, still without credentials", async () => {
-    const a = app({ corsOrigins: "*" });
+    const a = await app({ corsOrigins: "*" });
     const p = await preflight(a, "https://anywhere.example");
     expect(p.headers.get("access-control-allow-origin")).toBe("*");
     expect(p.headers.get("access-control-allow-credentials")).toBeNull();

@@ -19,7 +19,7 @@ async function setup(overrides = {}) {
   const s = heldServer({ sync: "normal", ...overrides });
   cleanups.push(() => s.stop());
   const root = await user(s.app, "ad_root");
-  setUserAdmin(fixture(s.app), root.uid, true);
+  await setUserAdmin(fixture(s.app), root.uid, true);
   const ann = await user(s.app, "ad_ann");
   const bob = await user(s.app, "ad_bob");
   return { s, root, ann, bob };
@@ -75,7 +75,7 @@ describe("users", () => {
   test("demoted in the database, refused at once: the admin flag is read on every call", async () => {
     const { s, root } = await setup();
     expect((await rest(s, "/api/admin/stats", root.token)).status).toBe(200);
-    setUserAdmin(fixture(s.app), root.uid, false);
+    await setUserAdmin(fixture(s.app), root.uid, false);
     expect((await rest(s, "/api/admin/stats", root.token)).status).toBe(403);
   });
 });
@@ -110,7 +110,7 @@ describe("invites and settings", () => {
       fetch(url + "/api/user/create", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ account, password: "password1" }) }).then((r) => r.status);
     let srv = boot();
     const root = await user(srv.app, "ad_keeper");
-    setUserAdmin(fixture(srv.app), root.uid, true);
+    await setUserAdmin(fixture(srv.app), root.uid, true);
     const settings = (body?: unknown) =>
       fetch(srv.url + "/api/admin/settings", { method: body ? "POST" : "GET", headers: { Authorization: `Bearer ${root.token}`, "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined }).then((r) => r.json() as Promise<any>);
     expect((await settings()).data).toEqual({ registration: "open", inviters: "members" });

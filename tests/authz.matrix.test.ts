@@ -175,28 +175,28 @@ async function setupFixture(): Promise<Fx> {
   // O's first token will have expired; a second one is revoked (logged out).
   const expiredToken = stale.O.token;
   const revokedToken = (await login(app, stale.O.account, PASSWORD, "127.0.0.1")).token;
-  revokeSession(direct(app), resolveToken(app, revokedToken));
+  await revokeSession(direct(app), await resolveToken(app, revokedToken));
   // A minute before the first tokens expire, everyone logs in afresh.
   clock.advance(app.auth.tokenTtlMs - 60_000);
   const u = {} as Record<Obs | "F", TestUser>;
   for (const n of names) u[n] = { ...stale[n], token: (await login(app, stale[n].account, PASSWORD, "127.0.0.1")).token };
 
-  const gid = createGroup(direct(app), u.O.uid, {
+  const gid = (await createGroup(direct(app), u.O.uid, {
     name: "team",
     avatar: "",
     mode: 2,
     members: [{ uid: u.A.uid, role: 2 }, { uid: u.M.uid, role: 1 }, { uid: u.M2.uid, role: 1 }, { uid: u.R.uid, role: 1 }],
-  }).gid;
+  })).gid;
   const msgIds = [
-    sendMessage(direct(app), u.O.uid, { gid, kind: "Text", content: "one", clientMsgId: "seed-1" }).message.id,
-    sendMessage(direct(app), u.R.uid, { gid, kind: "Text", content: "two", clientMsgId: "seed-2" }).message.id,
-    sendMessage(direct(app), u.M.uid, { gid, kind: "Text", content: "three", clientMsgId: "seed-3" }).message.id,
+    (await sendMessage(direct(app), u.O.uid, { gid, kind: "Text", content: "one", clientMsgId: "seed-1" })).message.id,
+    (await sendMessage(direct(app), u.R.uid, { gid, kind: "Text", content: "two", clientMsgId: "seed-2" })).message.id,
+    (await sendMessage(direct(app), u.M.uid, { gid, kind: "Text", content: "three", clientMsgId: "seed-3" })).message.id,
   ];
   const upload = await fetch(`${url}/api/file/upload?name=notes.txt`, { method: "POST", headers: { Authorization: `Bearer ${u.O.token}`, "Content-Type": "text/plain" }, body: FILE_TEXT });
   const fileId = ((await upload.json()) as { data: { id: string } }).data.id;
-  msgIds.push(sendMessage(direct(app), u.O.uid, { gid, kind: "File", content: fileId, clientMsgId: "seed-file" }).message.id);
-  removeMembers(direct(app), u.O.uid, gid, [u.R.uid]);
-  requestFriend(direct(app), u.X.uid, u.O.uid);
+  msgIds.push((await sendMessage(direct(app), u.O.uid, { gid, kind: "File", content: fileId, clientMsgId: "seed-file" })).message.id);
+  await removeMembers(direct(app), u.O.uid, gid, [u.R.uid]);
+  await requestFriend(direct(app), u.X.uid, u.O.uid);
 
   const sockets: Client[] = [];
   const obs = {} as Record<Obs, Client>;
@@ -312,17 +312,17 @@ const restRows: Record<string, RestRow> = {
   "POST /api/user/login": {
     req: (_fx, w) => ({ path: "/api/user/login", body: { account: w.me.account, password: PASSWORD, uid: w.claim } }),
     writes: true,
-    check: (fx, w, data) => expect(resolveToken(fx.app, data).userId).toBe(w.me.uid),
+    check: async (fx, w, data) => expect((await resolveToken(fx.app, data)).userId).toBe(w.me.uid),
   },
   "POST /api/user/invite": { req: () => ({ path: "/api/user/invite", body: {} }), writes: true },
   "POST /api/user/logout": {
     req: () => ({ path: "/api/user/logout", body: {} }),
     writes: true,
     closesOwnSocket: true,
-    check: (fx, w) => {
-      expect(() => resolveToken(fx.app, w.token!)).toThrow();
+    check: async (fx, w) => {
+      await expect(Promise.resolve().then(() => resolveToken(fx.app, w.token!))).rejects.toThrow();
       const other = w.me.uid === fx.u.O.uid ? fx.u.A : fx.u.O;
-      expect(resolveToken(fx.app, other.token).userId).toBe(other.uid); // nobody else's token
+      expect((await resolveToken(fx.app, other.token)).userId).toBe(other.uid); // nobody else's token
     },
   },
   "POST /api/user/password": {
@@ -756,7 +756,7 @@ describe("removed members stop receiving pushes before the next message", () => 
     };
     try {
       const [o, a, m, r] = [await user(app, "rm_o"), await user(app, "rm_a"), await user(app, "rm_m"), await user(app, "rm_r")];
-      const gid = createGroup(direct(app), o.uid, { name: "g", avatar: "", mode: 2, members: [{ uid: a.uid, role: 2 }, { uid: m.uid, role: 1 }, { uid: r.uid, role: 1 }] }).gid;
+      const gid = (await createGroup(direct(app), o.uid, { name: "g", avatar: "", mode: 2, members: [{ uid: a.uid, role: 2 }, { uid: m.uid, role: 1 }, { uid: r.uid, role: 1 }] })).gid;
       const cm = await open(m);
       const cr = await open(r);
       const crLegacy = await open(r, `ws://127.0.0.1:${legacyPort}/`);
@@ -833,7 +833,7 @@ describe("removed members stop receiving pushes before the next message", () => 
     const socks: Client[] = [];
     try {
       const [o, m] = [await user(app, "lv_o"), await user(app, "lv_m")];
-      const gid = createGroup(direct(app), o.uid, { name: "g", avatar: "", mode: 2, members: [{ uid: m.uid, role: 1 }] }).gid;
+      const gid = (await createGroup(direct(app), o.uid, { name: "g", avatar: "", mode: 2, members: [{ uid: m.uid, role: 1 }] })).gid;
       const co = await Client.open(wsUrl);
       const cm = await Client.open(wsUrl);
       socks.push(co, cm);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
-import { sendMessage } from "./helpers";
+import { sendMessage, sqlAll, sqlGet } from "./helpers";
 import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
 import { bubbles, conv, send, settled, until, violations } from "./browser.kit";
@@ -25,13 +25,13 @@ const DESKTOP = { width: 1280, height: 800 };
 const MAX_UPLOAD = 4 * 1024 * 1024;
 
 let browser: Browser;
-let server: ReturnType<typeof serve>;
+let server: Awaited<ReturnType<typeof serve>>;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   if (!kit.available) return;
   browser = await kit.launch();
-  server = serve({ maxUpload: MAX_UPLOAD });
+  server = await serve({ maxUpload: MAX_UPLOAD });
 });
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => {});
@@ -162,8 +162,8 @@ run(
     await settled(a.page);
     await until(() => pictures(b.page), ["sunset.png"]);
     const gid = Number(await conv(a.page, "Design review").getAttribute("data-gid"));
-    const stored = () => server.app.db.$client.query<{ kind: string; content: string }, [number]>("SELECT kind, content FROM messages WHERE group_id = ? ORDER BY id").all(gid);
-    expect(stored().map((m) => m.kind)).toEqual(["Text", "Image"]);
+    const stored = () => sqlAll(server.app, "SELECT kind, content FROM messages WHERE group_id = ? ORDER BY id", gid);
+    expect((await stored()).map((m) => m.kind)).toEqual(["Text", "Image"]);
     expect(await conv(b.page, "Design review").count()).toBe(1);
 
     // A picture pasted into the composer is sent too.
@@ -204,8 +204,8 @@ run(
       return { status: r.status, disposition: r.headers.get("content-disposition"), size: (await r.arrayBuffer()).byteLength };
     }, href);
     expect(answer).toEqual({ status: 200, disposition: expect.stringMatching(/^attachment;/), size: report.length });
-    const fileId = stored().at(-1)!.content;
-    expect(stored().at(-1)!.kind).toBe("File");
+    const fileId = (await stored()).at(-1)!.content;
+    expect((await stored()).at(-1)!.kind).toBe("File");
 
     await until(() => shown(a.page), ["Photos from the offsite coming up", "picture sunset.png", "picture screenshot.png", `file ${longName}`]);
     await until(() => shown(b.page), ["Photos from the offsite coming up", "picture sunset.png", "picture screenshot.png", `file ${longName}`]);
@@ -239,8 +239,8 @@ run(
     await send(a.page, "Never mind the video");
     await settled(a.page);
     await until(() => bubbles(b.page).then((t) => t.at(-1)), "Never mind the video");
-    expect(stored().map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text"]);
-    expect(server.app.db.$client.query("SELECT count(*) AS n FROM files WHERE name = 'offsite-video.mp4'").get()).toEqual({ n: 0 });
+    expect((await stored()).map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text"]);
+    expect(await sqlGet(server.app, "SELECT count(*) AS n FROM files WHERE name = 'offsite-video.mp4'")).toEqual({ n: 0 });
 
     // Over --max-upload: refused, said plainly, and dismissed.
     await attach(a.page, [{ name: "raw-footage.mov", mimeType: "video/quicktime", buffer: Buffer.alloc(MAX_UPLOAD + 1, 1) }]);
@@ -249,7 +249,7 @@ run(
     await shots(a.page, "too-large-desktop");
     await a.page.getByRole("button", { name: "Dismiss raw-footage.mov" }).click();
     await until(() => a.page.locator(".upload").count(), 0);
-    expect(stored()).toHaveLength(5);
+    expect(await stored()).toHaveLength(5);
 
     // On a phone, a long name in the upload's row: cut short, its extension kept, Cancel at hand.
     const longVideo = "Screen recording of the whole planning session from Tuesday afternoon, uncut.mov";
@@ -261,7 +261,7 @@ run(
     await b.page.getByRole("button", { name: `Cancel ${longVideo}` }).click();
     await until(() => b.page.locator(".upload").count(), 0);
     await slowBen();
-    expect(stored()).toHaveLength(5);
+    expect(await stored()).toHaveLength(5);
 
     // Ben's cookie is gone, as after a restart of the server: the next picture fails once, his client asks for a new cookie and shows it.
     await b.ctx.clearCookies();
@@ -282,7 +282,7 @@ run(
     await until(() => a.page.locator(".drop-hint").count(), 0);
     await until(() => pictures(b.page), ["sunset.png", "screenshot.png", "harbour.png"]);
     await askedAgain;
-    expect(stored().map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text", "Image"]);
+    expect((await stored()).map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text", "Image"]);
 
     // A reload keeps it all: pictures, cards and the conversation preview.
     await b.page.reload();
@@ -307,13 +307,13 @@ run(
 
     // Far back in a long history: the messages to find, then 150 more.
     const gid = Number(await conv(a.page, "Trip planning").getAttribute("data-gid"));
-    const dana = searchUser(server.app, "dana")!;
-    const eli = searchUser(server.app, "eli")!;
-    const say = (uid: number, content: string, i: number) => sendMessage(fixture(server.app), uid, { gid, kind: "Text", content, clientMsgId: `seed-${gid}-${i}` }).message.id;
-    const target = say(eli.id, "The kickoff is in Reykjavik on the first Monday, flights are booked", 1);
-    const chinese = say(dana.id, "我们明天在北京开会讨论预算", 2);
-    say(eli.id, `Tom & Jerry's "plan" <img src=x onerror="window.injected=1"> for Reykjavik`, 3);
-    for (let i = 0; i < 150; i++) say(i % 2 ? dana.id : eli.id, `filler message ${i + 1}`, 10 + i);
+    const dana = (await searchUser(server.app, "dana"))!;
+    const eli = (await searchUser(server.app, "eli"))!;
+    const say = async (uid: number, content: string, i: number) => (await sendMessage(fixture(server.app), uid, { gid, kind: "Text", content, clientMsgId: `seed-${gid}-${i}` })).message.id;
+    const target = await say(eli.id, "The kickoff is in Reykjavik on the first Monday, flights are booked", 1);
+    const chinese = await say(dana.id, "我们明天在北京开会讨论预算", 2);
+    await say(eli.id, `Tom & Jerry's "plan" <img src=x onerror="window.injected=1"> for Reykjavik`, 3);
+    for (let i = 0; i < 150; i++) await say(i % 2 ? dana.id : eli.id, `filler message ${i + 1}`, 10 + i);
     // Written straight to the database, so pushed to nobody: both load them from history.
     await a.page.reload();
     await b.page.reload();

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { sendMessage } from "./helpers";
+import { sendMessage, sqlRun } from "./helpers";
 import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
 import { conv, send, settled, until, violations } from "./browser.kit";
@@ -29,13 +29,13 @@ const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 
 let browser: Browser;
-let server: ReturnType<typeof serve>;
+let server: Awaited<ReturnType<typeof serve>>;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   if (!kit.available) return;
   browser = await kit.launch();
-  server = serve();
+  server = await serve();
 });
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => {});
@@ -133,7 +133,7 @@ run(
     await until(() => cat.page.locator(".msg.mine .status").last().textContent(), "Seen");
 
     // The train enters a tunnel: Cat's link is gone (the server sees the socket close). Her dot goes.
-    const catId = searchUser(server.app, "cat")!.id;
+    const catId = (await searchUser(server.app, "cat"))!.id;
     await cat.ctx.setOffline(true);
     for (const ws of server.app.hub.socketsOf(catId)) ws.close(1012, "gone");
     await cat.page.locator(".banner").waitFor();
@@ -365,17 +365,17 @@ run(
     const app = server.app;
     const zoe = await user(app, "zoe");
     const max = await user(app, "maximiliana");
-    app.db.$client.run("UPDATE users SET name = ? WHERE id = ?", [LONG_NAME.slice(0, 64), max.uid]);
-    app.db.$client.run("UPDATE users SET name = ? WHERE id = ?", ["Zoe Zhang", zoe.uid]);
-    const gid = group(app, max, [zoe], { name: LONG_GROUP.slice(0, 100) });
-    const direct = group(app, max, [zoe], { mode: 1, name: "" });
+    await sqlRun(app, "UPDATE users SET name = ? WHERE id = ?", LONG_NAME.slice(0, 64), max.uid);
+    await sqlRun(app, "UPDATE users SET name = ? WHERE id = ?", "Zoe Zhang", zoe.uid);
+    const gid = await group(app, max, [zoe], { name: LONG_GROUP.slice(0, 100) });
+    const direct = await group(app, max, [zoe], { mode: 1, name: "" });
     const ctx = fixture(app);
-    sendMessage(ctx, max.uid, { gid, kind: "Text", content: "Kick-off notes are in the drive", clientMsgId: "l-1" });
+    await sendMessage(ctx, max.uid, { gid, kind: "Text", content: "Kick-off notes are in the drive", clientMsgId: "l-1" });
 
     for (const [name, viewport] of [["phone", PHONE], ["desktop", DESKTOP]] as const) {
       // Each time: unread long messages in both (the one before read them and answered).
-      sendMessage(ctx, max.uid, { gid, kind: "Text", content: `${LONG_TEXT} (${name})`, clientMsgId: `l-${name}-1` });
-      sendMessage(ctx, max.uid, { gid: direct, kind: "Text", content: `${LONG_TEXT} ${LONG_TEXT} (${name})`, clientMsgId: `l-${name}-2` });
+      await sendMessage(ctx, max.uid, { gid, kind: "Text", content: `${LONG_TEXT} (${name})`, clientMsgId: `l-${name}-1` });
+      await sendMessage(ctx, max.uid, { gid: direct, kind: "Text", content: `${LONG_TEXT} ${LONG_TEXT} (${name})`, clientMsgId: `l-${name}-2` });
       const { page } = await person(viewport);
       await kit.logIn(page, server.url, "zoe");
       const rows = page.locator(".conv");
@@ -450,12 +450,12 @@ run(
   async () => {
     const app = server.app;
     const [yan, uma] = [await user(app, "yan"), await user(app, "uma")];
-    app.db.$client.run("UPDATE users SET name = 'Yan Yu' WHERE id = ?", [yan.uid]);
-    const gid = group(app, yan, [uma], { name: "Archive" });
+    await sqlRun(app, "UPDATE users SET name = 'Yan Yu' WHERE id = ?", yan.uid);
+    const gid = await group(app, yan, [uma], { name: "Archive" });
     const ctx = fixture(app);
-    const first = sendMessage(ctx, yan.uid, { gid, kind: "Text", content: "The budget is **approved**", clientMsgId: "far-0" });
-    for (let i = 1; i <= 80; i++) sendMessage(ctx, i % 2 ? uma.uid : yan.uid, { gid, kind: "Text", content: `filler ${i}`, clientMsgId: `far-${i}` });
-    sendMessage(ctx, uma.uid, { gid, kind: "Text", content: "Which budget was that again?", clientMsgId: "far-q", replyTo: first.message.id });
+    const first = await sendMessage(ctx, yan.uid, { gid, kind: "Text", content: "The budget is **approved**", clientMsgId: "far-0" });
+    for (let i = 1; i <= 80; i++) await sendMessage(ctx, i % 2 ? uma.uid : yan.uid, { gid, kind: "Text", content: `filler ${i}`, clientMsgId: `far-${i}` });
+    await sendMessage(ctx, uma.uid, { gid, kind: "Text", content: "Which budget was that again?", clientMsgId: "far-q", replyTo: first.message.id });
 
     const { page } = await person(DESKTOP);
     await kit.logIn(page, server.url, "uma");
@@ -477,7 +477,7 @@ run(
 
     // On a touch phone there is no hover: a long press opens the actions (the finger stays down until they show).
     const hostile = `<img src=x onerror="window.pwned = 4"><script>window.pwned = 5</script>`;
-    sendMessage(ctx, yan.uid, { gid, kind: "Text", content: hostile, clientMsgId: "far-h" });
+    await sendMessage(ctx, yan.uid, { gid, kind: "Text", content: hostile, clientMsgId: "far-h" });
     const phone = await person(PHONE, true);
     await kit.logIn(phone.page, server.url, "uma");
     await conv(phone.page, "Archive").tap();

@@ -14,13 +14,13 @@ import { resyncFrame } from "../src/push";
 const run = kit.browserTest("browser.resync.test.ts");
 
 let browser: Browser;
-let server: ReturnType<typeof serve>;
+let server: Awaited<ReturnType<typeof serve>>;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   if (!kit.available) return;
   browser = await kit.launch();
-  server = serve();
+  server = await serve();
 });
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => {});
@@ -31,7 +31,7 @@ afterAll(async () => {
 run("Resync: the client Syncs again and shows what never reached it, in order", async () => {
   const ann = await user(server.app, "ann");
   const ben = await user(server.app, "ben");
-  const gid = group(server.app, ann, [ben], { name: "ops" });
+  const gid = await group(server.app, ann, [ben], { name: "ops" });
   const { ctx, page } = await kit.person(browser, { width: 1280, height: 800 });
   contexts.push(ctx);
   await kit.logIn(page, server.url, "ann");
@@ -43,7 +43,7 @@ run("Resync: the client Syncs again and shows what never reached it, in order", 
     await say("first");
     await until(() => bubbles(page), ["first"]);
     // The domain's sendMessage stores; the push is the transport's, and this one makes none.
-    sendMessage(fixture(server.app), ben.uid, { gid, kind: "Text", content: "lost on the bus", clientMsgId: "b-2" });
+    await sendMessage(fixture(server.app), ben.uid, { gid, kind: "Text", content: "lost on the bus", clientMsgId: "b-2" });
     await say("pushed after it");
   } finally {
     benSocket.close();

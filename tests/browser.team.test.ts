@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { setUserAdmin } from "./helpers";
+import { setUserAdmin, sqlRun } from "./helpers";
 import { saveSettings } from "./helpers";
 import { searchUser } from "./helpers";
 import { settingsOf } from "../src/http/admin";
@@ -22,7 +22,7 @@ const DESKTOP = { width: 1280, height: 800 };
 
 let browser: Browser;
 const contexts: BrowserContext[] = [];
-const servers: ReturnType<typeof serve>[] = [];
+const servers: Awaited<ReturnType<typeof serve>>[] = [];
 
 beforeAll(async () => {
   if (kit.available) browser = await kit.launch();
@@ -33,8 +33,8 @@ afterAll(async () => {
   for (const s of servers) await s.stop();
 });
 
-function server(overrides: Parameters<typeof serve>[0] = {}) {
-  const s = serve(overrides);
+async function server(overrides: Parameters<typeof serve>[0] = {}) {
+  const s = await serve(overrides);
   servers.push(s);
   return s;
 }
@@ -60,9 +60,9 @@ async function shots(page: Page, name: string) {
 }
 
 /** Someone registered without a browser, under a display name. */
-async function named(app: ReturnType<typeof serve>["app"], account: string, name: string) {
+async function named(app: Awaited<ReturnType<typeof serve>>["app"], account: string, name: string) {
   const u = await user(app, account);
-  app.db.$client.run("UPDATE users SET name = ? WHERE id = ?", [name, u.uid]);
+  await sqlRun(app, "UPDATE users SET name = ? WHERE id = ?", name, u.uid);
   return u;
 }
 
@@ -76,7 +76,7 @@ const active = (page: Page) => listbox(page).getByRole("option", { selected: tru
 run(
   "find people as you type, start a chat from the list; a profile change reaches the other person; others' emails never show",
   async () => {
-    const s = server();
+    const s = await server();
     await named(s.app, "bella", "Bella Brightwater");
     const a = await person(DESKTOP);
     const b = await person(PHONE);
@@ -149,7 +149,7 @@ run(
 run(
   "a group's life in the members dialog: roles, leave refused then handed over, add back by name, delete; the other member's screen follows",
   async () => {
-    const s = server();
+    const s = await server();
     await named(s.app, "quinn", "Quinn Quartermaine");
     await named(s.app, "rosa", "Rosa Ramírez");
     await named(s.app, "sam", "Samantha Sørensen-Oyelaran-Whitfield");
@@ -248,7 +248,7 @@ run(
 run(
   "invite links: a member makes one, the link opens sign-up with the code filled in, the account is created; admins-only invites refuse members",
   async () => {
-    const s = server({ registration: "invite" });
+    const s = await server({ registration: "invite" });
     await user(s.app, "rita");
     const r = await person(DESKTOP);
     await r.ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: s.url });
@@ -287,7 +287,7 @@ run(
     await v.page.getByRole("button", { name: "Create account" }).click();
     await v.page.getByRole("button", { name: "Log out" }).waitFor();
     expect(new URL(v.page.url()).hash).toBe("#/");
-    expect(searchUser(s.app, "victor")?.name).toBe("Victor Villanueva-Ramírez y Santísima Trinidad");
+    expect((await searchUser(s.app, "victor"))?.name).toBe("Victor Villanueva-Ramírez y Santísima Trinidad");
     await shots(v.page, "home-new-member-phone");
 
     // A used code does not work twice.
@@ -296,7 +296,7 @@ run(
     await n.page.getByRole("alert").filter({ hasText: "unknown, used or expired code" }).waitFor();
 
     // Admins only: Rita's next attempt shows the server's 403.
-    saveSettings(fixture(s.app), { inviters: "admins" });
+    await saveSettings(fixture(s.app), { inviters: "admins" });
     await dialog(r.page).getByRole("button", { name: "Create another link" }).click();
     await dialog(r.page).getByRole("alert").filter({ hasText: "only server admins may create invites" }).waitFor();
   },
@@ -306,9 +306,9 @@ run(
 run(
   "the admin screen: only admins see it; users searched and paged, a disabled user's open tab is signed out, new password, invites, registration policy, stats",
   async () => {
-    const s = server();
+    const s = await server();
     const root = await user(s.app, "root");
-    setUserAdmin(fixture(s.app), root.uid, true);
+    await setUserAdmin(fixture(s.app), root.uid, true);
     for (let i = 1; i <= 22; i++) await user(s.app, `crew${String(i).padStart(2, "0")}`);
     const adm = await person(DESKTOP);
     const vic = await person(PHONE);

@@ -17,14 +17,14 @@ import { serve, fixture } from "./helpers";
 const ARTIFACTS = join(import.meta.dir, "artifacts");
 const run = kit.browserTest("browser.test.ts");
 
-let server: ReturnType<typeof serve>;
+let server: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   if (!available) return;
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = serve();
+  server = await serve();
   browser = await kit.launch();
 });
 
@@ -37,7 +37,7 @@ afterAll(async () => {
 
 // Needs no browser: what the server answers at / and /app/.
 test("a browser at / is sent to /app/, which serves the bundled client; other clients still get hello rim", async () => {
-  const s = serve();
+  const s = await serve();
   try {
     const redirect = await fetch(s.url + "/", { headers: { Accept: "text/html,application/xhtml+xml" }, redirect: "manual" });
     expect(redirect.status).toBe(302);
@@ -146,7 +146,7 @@ run(
     // Bob was looking at the chat, so Alice's catch-up messages show as read.
     await until(() => a.page.locator(".msg.mine .status").last().textContent(), "Seen");
     // The server drops Bob's socket (no offline event this time): he reconnects and resumes by himself.
-    const bob = searchUser(server.app, "bob")!;
+    const bob = (await searchUser(server.app, "bob"))!;
     for (const ws of server.app.hub.socketsOf(bob.id)) ws.close(1012, "restarting");
     await send(a.page, "Ordered you the lentil soup");
     expected.push("Ordered you the lentil soup");
@@ -224,9 +224,9 @@ run(
 
     // A long history: Dave gets the newest page, and older pages as he scrolls up.
     const gid = Number(await conv(a.page, "Launch team").getAttribute("data-gid"));
-    const carol = searchUser(server.app, "carol")!;
+    const carol = (await searchUser(server.app, "carol"))!;
     const older = Array.from({ length: 75 }, (_, i) => `history ${i + 1}`);
-    for (const [i, content] of older.entries()) sendMessage(fixture(server.app), carol.id, { gid, kind: "Text", content, clientMsgId: `seed-${i}` });
+    for (const [i, content] of older.entries()) await sendMessage(fixture(server.app), carol.id, { gid, kind: "Text", content, clientMsgId: `seed-${i}` });
     await b.page.reload();
     const row = conv(b.page, "Launch team");
     expect(await row.locator(".badge").textContent()).toBe("75");
@@ -303,7 +303,7 @@ run("a cross-site form post cannot register an account (415)", async () => {
     const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/api/user/create")), page.getByRole("button", { name: "go" }).click()]);
     expect(res.request().headers()["content-type"]).toContain("text/plain");
     expect(res.status()).toBe(415);
-    expect(searchUser(server.app, "csrf_victim")).toBeNull();
+    expect(await searchUser(server.app, "csrf_victim")).toBeNull();
   } finally {
     other.stop(true);
   }

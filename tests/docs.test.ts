@@ -4,7 +4,7 @@ import { EVENTS } from "../src/protocol/frames";
 import { resyncFrame } from "../src/push";
 import { call, makeApp } from "./helpers";
 
-const app = makeApp();
+const app = await makeApp();
 
 // Routes are declared once, with createRoute, and the document is generated
 // from those declarations: a route added with a plain .get/.post (or hidden)

@@ -60,7 +60,7 @@ async function cluster(url: string, count = 2, overrides: Partial<Config> = {}) 
     const alice = await user(n.app, "alice");
     const bob = await user(n.app, "bob");
     const carol = await user(n.app, "carol");
-    people.push({ alice, bob, carol, gid: group(n.app, alice, [bob]), solo: group(n.app, alice, [], { name: "solo" }) });
+    people.push({ alice, bob, carol, gid: await group(n.app, alice, [bob]), solo: await group(n.app, alice, [], { name: "solo" }) });
   }
   return { nodes: made, people, prefix };
 }

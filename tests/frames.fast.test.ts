@@ -11,7 +11,7 @@ import { msgBody } from "../src/push";
 import { selectList } from "../src/db/columns";
 import { messages } from "../src/db/schema";
 import { RUNS, SEED } from "./fuzz.kit";
-import { group, makeApp, user, fixture } from "./helpers";
+import { group, makeApp, user, fixture, sqlGet } from "./helpers";
 import { sendMessage } from "./helpers";
 import { messageView } from "../src/domain/views";
 
@@ -284,12 +284,12 @@ describe("frames written out by hand are JSON.stringify's bytes", () => {
   });
 
   test("sendMessage's view is messageView of the row it stored", async () => {
-    const app = makeApp();
+    const app = await makeApp();
     try {
       const a = await user(app, "fv_a");
-      const gid = group(app, a, []);
-      const sent = sendMessage(fixture(app), a.uid, { gid, kind: "Text", content: "héllo 😀", clientMsgId: "fv-1" });
-      const row = app.db.$client.query(`SELECT ${selectList(messages)} FROM messages WHERE id = ?`).get(sent.message.id) as any;
+      const gid = await group(app, a, []);
+      const sent = await sendMessage(fixture(app), a.uid, { gid, kind: "Text", content: "héllo 😀", clientMsgId: "fv-1" });
+      const row = await sqlGet(app, `SELECT ${selectList(messages)} FROM messages WHERE id = ?`, sent.message.id) as any;
       expect(sent.message).toStrictEqual(messageView(row));
       expect(Object.keys(sent.message)).toEqual(Object.keys(messageView(row)));
     } finally {

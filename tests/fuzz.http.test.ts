@@ -22,20 +22,20 @@ import {
 } from "./fuzz.kit";
 
 // The fixture is built before the route tables below, which name its ids.
-const app: TestApp = makeApp({ loginMaxPerAccount: 1_000_000, loginMaxPerIp: 1_000_000 });
+const app: TestApp = await makeApp({ loginMaxPerAccount: 1_000_000, loginMaxPerIp: 1_000_000 });
 const A: TestUser = await user(app, "fz_alice");
 const B: TestUser = await user(app, "fz_bob");
 const C: TestUser = await user(app, "fz_carol");
 const E: TestUser = await user(app, "fz_erin");
-const G = group(app, A, [B]); // A owns, B is a member
-const D = group(app, A, [B], { mode: 1 });
-const H = group(app, C, [E]); // A is not a member
-const M = sendMessage(fixture(app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "fz-m" }).message.id;
-const MH = sendMessage(fixture(app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "fz-mh" }).message.id;
-requestFriend(fixture(app), B.uid, A.uid);
-requestFriend(fixture(app), A.uid, B.uid); // A and B are friends
-requestFriend(fixture(app), C.uid, A.uid); // C asked A, pending
-setUserAdmin(fixture(app), A.uid, true); // A is a server admin, so the admin routes' inputs are fuzzed, not just refused
+const G = await group(app, A, [B]); // A owns, B is a member
+const D = await group(app, A, [B], { mode: 1 });
+const H = await group(app, C, [E]); // A is not a member
+const M = (await sendMessage(fixture(app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "fz-m" })).message.id;
+const MH = (await sendMessage(fixture(app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "fz-mh" })).message.id;
+await requestFriend(fixture(app), B.uid, A.uid);
+await requestFriend(fixture(app), A.uid, B.uid); // A and B are friends
+await requestFriend(fixture(app), C.uid, A.uid); // C asked A, pending
+await setUserAdmin(fixture(app), A.uid, true); // A is a server admin, so the admin routes' inputs are fuzzed, not just refused
 const NX = 999_999_999; // no such user, group or message
 /** An upload through the route, with its Content-Length. */
 async function uploadAs(u: TestUser, body: Uint8Array<ArrayBuffer>, name: string): Promise<string> {
@@ -336,7 +336,7 @@ const counted = { cases: 0 };
 
 /** The property: a 4xx error envelope, nothing written. */
 async function refused(req: Req) {
-  before = snapshot(app.db.$client);
+  before = await snapshot(app);
   const r = await send(req);
   counted.cases++;
   const shown = `${req.method} ${req.path.slice(0, 300)} ${req.body ? show(req.body) : ""}`;
@@ -344,7 +344,7 @@ async function refused(req: Req) {
   expect(r.contentType).toContain("application/json");
   expect(r.body).toEqual({ ok: false, code: r.status, msg: expect.any(String), data: null });
   expect(r.body.msg.length).toBeGreaterThan(0);
-  expect(snapshot(app.db.$client)).toEqual(before);
+  expect(await snapshot(app)).toEqual(before);
 }
 
 function bodyCase(route: BodyRoute): fc.Arbitrary<{ body: V | Uint8Array<ArrayBuffer>; contentType: string }> {
@@ -447,11 +447,11 @@ describe(`REST fuzz (${RUNS} cases per target)`, () => {
         const headers: Record<string, string> = { "Content-Type": "application/json" };
         if (header !== undefined) headers[name] = header;
         const r = { method: route.method, path: route.path, headers, body: route.method === "POST" ? encode(toV({})) : undefined };
-        before = snapshot(app.db.$client);
+        before = await snapshot(app);
         const res = await send(r);
         expect(res.status).toBe(401);
         expect(res.body).toEqual({ ok: false, code: 401, msg: expect.any(String), data: null });
-        expect(snapshot(app.db.$client)).toEqual(before);
+        expect(await snapshot(app)).toEqual(before);
       }),
       params(),
     );
@@ -520,7 +520,7 @@ describe(`REST fuzz (${RUNS} cases per target)`, () => {
 
   test("GET /health still answers, and the fixture is intact", async () => {
     expect((await send({ method: "GET", path: "/health", headers: {} })).status).toBe(200);
-    const s = snapshot(app.db.$client);
+    const s = await snapshot(app);
     expect({ users: s.users, groups: s.groups, messages: s.messages, files: s.files }).toEqual({ users: 4, groups: 3, messages: 2, files: 2 });
     console.log(`REST fuzz: ${counted.cases} cases`);
   });
@@ -611,7 +611,7 @@ describe(`REST fuzz of the file routes (${RUNS} cases per target)`, () => {
         if (r !== null) headers.Range = r;
         if (inm !== null) headers["If-None-Match"] = inm;
         if (ifRange !== null) headers["If-Range"] = ifRange;
-        const before = snapshot(app.db.$client);
+        const before = await snapshot(app);
         const res = await app.http.request(`/api/file/${FA}`, { headers }, { ip: "127.0.0.1" });
         const body = new Uint8Array(await res.arrayBuffer());
         const shown = JSON.stringify(headers);
@@ -641,7 +641,7 @@ describe(`REST fuzz of the file routes (${RUNS} cases per target)`, () => {
             throw new Error(`status ${res.status} for ${shown}`);
         }
         expect(res.headers.get("x-content-type-options")).toBe("nosniff");
-        expect(snapshot(app.db.$client)).toEqual(before);
+        expect(await snapshot(app)).toEqual(before);
       }),
       params(),
     );

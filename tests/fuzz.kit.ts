@@ -7,7 +7,8 @@
 // FUZZ_RUNS sets the cases per target (default 200, the CI slice);
 // FUZZ_RUNS=20000 (or `bun tests/fuzz-run.ts --long`) is the long mode.
 // FUZZ_SEED replays a run.
-import type { Database } from "bun:sqlite";
+import type { App } from "../src/app";
+import { cluster, sqlAll, then, type Maybe } from "./helpers";
 import fc from "fast-check";
 
 export const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
@@ -287,17 +288,21 @@ const TABLES: Record<string, string> = {
   invites: "SELECT * FROM invites ORDER BY id",
   files: "SELECT * FROM files ORDER BY id",
   group_events: "SELECT * FROM group_events ORDER BY id",
-  message_reactions: "SELECT * FROM message_reactions ORDER BY rowid",
+  message_reactions: "SELECT * FROM message_reactions ORDER BY message_id, ord, uid",
   message_mentions: "SELECT * FROM message_mentions ORDER BY uid, group_id, message_id",
 };
 
 /** Row count and a hash of the contents of each table: equal snapshots mean nothing was written. */
-export function snapshot(sqlite: Database): Snapshot {
-  const out: Snapshot = {};
-  for (const [t, sql] of Object.entries(TABLES)) {
-    const rows = sqlite.query(sql).values();
-    out[t] = rows.length;
-    out[t + "#"] = Bun.hash(JSON.stringify(rows)).toString(16);
-  }
-  return out;
+export function snapshot(app: App): Maybe<Snapshot> {
+  // Every table at once on SQLite; on the cluster, PostgreSQL's answers awaited together.
+  const tables = Object.entries(TABLES).map(([t, sql]) => then(sqlAll(app, sql), (rows) => [t, rows] as const));
+  const build = (all: (readonly [string, unknown[]])[]) => {
+    const out: Snapshot = {};
+    for (const [t, rows] of all) {
+      out[t] = rows.length;
+      out[t + "#"] = Bun.hash(JSON.stringify(rows)).toString(16);
+    }
+    return out;
+  };
+  return cluster ? Promise.all(tables).then(build) : build(tables as (readonly [string, unknown[]])[]);
 }

@@ -11,7 +11,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { isEmoji } from "../src/domain/changes";
-import { sendMessage } from "./helpers";
+import { sendMessage, sqlGet } from "./helpers";
 import { fixture, group, serve, user, wakeOrDeadline } from "./helpers";
 import { decodeFrames, type RawFrame } from "./hostile.kit";
 import {
@@ -20,16 +20,16 @@ import {
 } from "./fuzz.kit";
 
 const MAX_FRAME = 64 * 1024;
-const s = serve({ wsRate: 0, wsLoginTimeout: 3600, wsMaxFrame: MAX_FRAME });
+const s = await serve({ wsRate: 0, wsLoginTimeout: 3600, wsMaxFrame: MAX_FRAME });
 afterAll(() => s.stop());
 
 const A = await user(s.app, "wsfz_alice");
 const B = await user(s.app, "wsfz_bob");
 const C = await user(s.app, "wsfz_carol");
-const G = group(s.app, A, [B]); // A owns, B is a member
-const H = group(s.app, C, [B]); // A is not a member
-const M = sendMessage(fixture(s.app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "wsfz-m" }).message.id;
-const MH = sendMessage(fixture(s.app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "wsfz-mh" }).message.id;
+const G = await group(s.app, A, [B]); // A owns, B is a member
+const H = await group(s.app, C, [B]); // A is not a member
+const M = (await sendMessage(fixture(s.app), A.uid, { gid: G, kind: "Text", content: "hello", clientMsgId: "wsfz-m" })).message.id;
+const MH = (await sendMessage(fixture(s.app), C.uid, { gid: H, kind: "Text", content: "elsewhere", clientMsgId: "wsfz-mh" })).message.id;
 const NX = 999_999_999;
 
 // ---------------------------------------------------------------- sockets
@@ -117,7 +117,7 @@ function expectedClientMsgId(frame: unknown): string | null {
 
 /** The property: exactly one reply, an error Ack with a 4xx code; nothing stored, nothing pushed. */
 async function refused(sock: Sock, frame: V | Uint8Array<ArrayBuffer>) {
-  const before = snapshot(s.app.db.$client);
+  const before = await snapshot(s.app);
   const binary = frame instanceof Uint8Array;
   const replies = await exchange(sock, binary ? frame : text(frame));
   cases++;
@@ -133,7 +133,7 @@ async function refused(sock: Sock, frame: V | Uint8Array<ArrayBuffer>) {
   } catch (err) {
     throw new Error(`bad reply on the ${where}: ${JSON.stringify(r).slice(0, 300)}\n${(err as Error).message}`);
   }
-  expect(snapshot(s.app.db.$client)).toEqual(before);
+  expect(await snapshot(s.app)).toEqual(before);
 }
 
 // ---------------------------------------------------------------- the events
@@ -292,14 +292,14 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
     );
     await fc.assert(
       fc.asyncProperty(big, fc.boolean(), async (frame, login) => {
-        const before = snapshot(s.app.db.$client);
+        const before = await snapshot(s.app);
         const sock = await Sock.open();
         if (login) await sock.login(A);
         sock.ws.send(text(frame));
         await sock.until(() => sock.closed !== null, "close").catch(() => {});
         expect(sock.closed?.code).toBe(1009);
         expect(sock.got).toEqual([]);
-        expect(snapshot(s.app.db.$client)).toEqual(before);
+        expect(await snapshot(s.app)).toEqual(before);
         cases++;
       }),
       { ...params(), numRuns: Math.max(10, Math.ceil(RUNS / 20)) },
@@ -310,7 +310,7 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
     const closes: Record<string, number> = {};
     await fc.assert(
       fc.asyncProperty(badUtf8, fc.boolean(), async (bytes, wrapped) => {
-        const before = snapshot(s.app.db.$client);
+        const before = await snapshot(s.app);
         // Invalid bytes either alone or inside a JSON string of an otherwise fine Heart.
         const payload = wrapped ? concat(encode(toV({ event: "Heart", body: { clientMsgId: "x" } })).slice(0, -2), new TextEncoder().encode(',"pad":"'), bytes, new TextEncoder().encode('"}}')) : bytes;
         const out = await rawTextFrame(payload);
@@ -318,7 +318,7 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
         // Either the socket is failed (RFC 6455: 1007) or the frame is answered with an error.
         if (out.kind === "reply") expect(out.frame).toMatchObject({ kind: "Ack", content: "Error", serverMsgId: null });
         else expect(["close 1007", "close 1002", "end"]).toContain(out.kind);
-        expect(snapshot(s.app.db.$client)).toEqual(before);
+        expect(await snapshot(s.app)).toEqual(before);
         cases++;
       }),
       { ...params(), numRuns: Math.max(20, Math.ceil(RUNS / 5)) },
@@ -335,11 +335,11 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
     );
     await fc.assert(
       fc.asyncProperty(garbage, async (bytes) => {
-        const before = snapshot(s.app.db.$client);
+        const before = await snapshot(s.app);
         const out = await rawBytes(bytes as Uint8Array<ArrayBuffer>);
         outcomes[out.kind] = (outcomes[out.kind] ?? 0) + 1;
         if (out.kind === "reply") expect(out.frame).toMatchObject({ kind: "Ack", content: "Error", serverMsgId: null });
-        expect(snapshot(s.app.db.$client)).toEqual(before);
+        expect(await snapshot(s.app)).toEqual(before);
         // The server is unharmed: the logged-in socket still gets its answers.
         const replies = await exchange(alice, JSON.stringify({ event: "Heart", body: { clientMsgId: "still-here" } }));
         expect(replies).toEqual([{ clientMsgId: "still-here", serverMsgId: null, kind: "Ack", content: "Ok" }]);
@@ -362,11 +362,11 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
     ["a fragment left open", "close 1002", [0x01, 0x80, 0, 0, 0, 0]], // the barrier is not its continuation
     ["a reserved opcode", "close 1002", [0x83, 0x80, 0, 0, 0, 0]],
   ] as const)("raw bytes, hand-picked: %s → %s", async (_name, kind, bytes) => {
-    const before = snapshot(s.app.db.$client);
+    const before = await snapshot(s.app);
     const out = await rawBytes(new Uint8Array(bytes));
     expect(out.kind).toBe(kind);
     if (kind === "reply") expect(out.frame).toMatchObject({ kind: "Ack", content: "Error", code: 400, serverMsgId: null });
-    expect(snapshot(s.app.db.$client)).toEqual(before);
+    expect(await snapshot(s.app)).toEqual(before);
   });
 
   test("bursts of valid and invalid frames in one turn: one reply each, in order; only the valid ones take effect", async () => {
@@ -377,7 +377,7 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(item, { minLength: 2, maxLength: 20 }), async (burst) => {
-        const before = snapshot(s.app.db.$client);
+        const before = await snapshot(s.app);
         const frames = burst.map((b) =>
           b.valid ? { ...b, clientMsgId: `burst-${++burstId}`, text: "" } : { ...b, clientMsgId: expectedClientMsgId(seen(b.frame)), text: text(b.frame) },
         );
@@ -403,11 +403,11 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
           }
         });
         // Exactly the valid messages were stored, and pushed to the other member, in order.
-        const after = snapshot(s.app.db.$client);
+        const after = await snapshot(s.app);
         expect(after.messages).toBe((before.messages as number) + stored.length);
         for (const k of ["users", "group_members", "friend_requests", "sessions", "invites"]) expect(after[k + "#"]).toBe(before[k + "#"]);
         for (const m of stored) {
-          const row = s.app.db.$client.query("SELECT content, sender_uid AS uid, group_id AS gid FROM messages WHERE id = ?").get(m.id);
+          const row = await sqlGet(s.app, "SELECT content, sender_uid AS uid, group_id AS gid FROM messages WHERE id = ?", m.id);
           expect(row).toEqual({ content: m.content, uid: A.uid, gid: G });
         }
         await bob.until(() => bob.got.length >= pushesBefore + stored.length, "bob's pushes");
@@ -425,7 +425,7 @@ describe(`WebSocket fuzz (${RUNS} cases per target)`, () => {
     // Bob heard of the valid messages of the bursts only.
     expect(bob.got.length).toBe(pushed);
     expect(bob.got.every((p) => p.event === "Msg" && p.body.uid === A.uid && p.body.clientMsgId.startsWith("burst-"))).toBe(true);
-    const snap = snapshot(s.app.db.$client);
+    const snap = await snapshot(s.app);
     expect({ users: snap.users, groups: snap.groups, messages: snap.messages }).toEqual({ users: 3, groups: 2, messages: 2 + pushed });
     console.log(`WebSocket fuzz: ${cases} cases`);
   });

@@ -16,7 +16,7 @@ afterEach(async () => {
 async function setup() {
   const s = heldServer({ sync: "normal" });
   const [owner, admin, member, outsider] = [await user(s.app, "gl_owner"), await user(s.app, "gl_admin"), await user(s.app, "gl_member"), await user(s.app, "gl_out")];
-  const gid = group(s.app, owner, [admin, member], { admins: [admin] });
+  const gid = await group(s.app, owner, [admin, member], { admins: [admin] });
   const sockets: Client[] = [];
   const open = async (u: TestUser) => {
     const c = await connect(s, u);
@@ -60,10 +60,10 @@ describe("leave", () => {
 
   test("an owner alone in the group leaves by deleting it; a direct chat cannot be left", async () => {
     const { s, owner, member } = await setup();
-    const solo = group(s.app, owner, []);
+    const solo = await group(s.app, owner, []);
     expect((await post(s, "/api/group/leave", owner, { gid: solo })).status).toBe(200);
     expect((await rest(s, `/api/group/get?uid=${owner.uid}`, owner.token)).body.data.map((g: any) => g.id)).not.toContain(solo);
-    const direct = group(s.app, owner, [member], { mode: 1 });
+    const direct = await group(s.app, owner, [member], { mode: 1 });
     expect(await post(s, "/api/group/leave", member, { gid: direct })).toMatchObject({ status: 400 });
     expect(await post(s, "/api/group/leave", owner, { gid: 999_999 })).toMatchObject({ status: 404 });
   });
@@ -139,7 +139,7 @@ describe("delete", () => {
 
   test("a deleted direct chat frees the pair: creating it again makes a new one", async () => {
     const { s, owner, member } = await setup();
-    const first = group(s.app, owner, [member], { mode: 1 });
+    const first = await group(s.app, owner, [member], { mode: 1 });
     expect((await post(s, "/api/group/delete", owner, { gid: first })).status).toBe(200);
     const again = await post(s, "/api/group/create", owner, { group: { name: "", avatar: "", mode: 1 }, users: [{ uid: member.uid, role: 1 }] });
     expect(again.status).toBe(200);

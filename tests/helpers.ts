@@ -3,7 +3,7 @@ import { closeApp, createApp, type App } from "../src/app";
 import { defaultConfig, type Config } from "../src/config";
 import * as groups from "../src/domain/groups";
 import { sendMessage as sendMessageFlow, type OutgoingMessage, type Sent } from "../src/domain/messages";
-import { runSync } from "../src/domain/store";
+import { runSync, type Flow } from "../src/domain/store";
 import { resolveToken as resolveTokenFlow, revokeSession as revokeSessionFlow, type Session } from "../src/domain/sessions";
 import * as users from "../src/domain/users";
 import * as invites from "../src/domain/invites";
@@ -21,6 +21,29 @@ import type { WriteCtx } from "../src/write/writer";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cluster, clusterApp, clusterServe, databaseClient } from "./cluster";
+
+export { cluster };
+
+/**
+ * A fixture's answer: the value itself on SQLite (one synchronous line, as fast as ever),
+ * its promise on the cluster (RIM_TEST_BACKEND=cluster: the PostgreSQL store is asynchronous).
+ * Call sites `await` it either way: awaiting a plain value costs a microtask, nothing more.
+ */
+export type Maybe<T> = T | Promise<T>;
+
+/** f applied to a Maybe, keeping it synchronous when it was. */
+export const then = <T, U>(v: Maybe<T>, f: (t: T) => U): Maybe<U> => (v instanceof Promise ? v.then(f) : f(v));
+
+/** A fixture's write: run at once on SQLite; on the cluster, a job of the node's write path (the effects reach the bus after commit). */
+function fixtureWrite<T>(w: WriteCtx, flow: (w: WriteCtx) => Flow<T>): Maybe<T> {
+  return cluster ? w.write(flow) : runSync(flow(w));
+}
+
+/** A fixture's read: at once on SQLite, awaited query by query on the cluster. */
+function fixtureRead<T>(ctx: Ctx, flow: Flow<T>): Maybe<T> {
+  return cluster ? ctx.read(flow) : runSync(flow);
+}
 
 /** Cheap argon2 and silent logs; everything else as in production. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
@@ -34,7 +57,9 @@ export function tempDir(prefix = "rim-test-"): { dir: string; cleanup(): void } 
 
 export type TestApp = App & { http: ReturnType<typeof createHttpApp>; close(): void };
 
-export function makeApp(overrides: Partial<Config> = {}, opts: { clock?: ReturnType<typeof manualClock> } = {}): TestApp {
+/** A fresh App (SQLite in memory); on the cluster, the REST node of a fresh 3-node cluster (tests/cluster.ts). */
+export function makeApp(overrides: Partial<Config> = {}, opts: { clock?: ReturnType<typeof manualClock> } = {}): Maybe<TestApp> {
+  if (cluster) return clusterApp(testConfig(overrides), opts);
   const app = createApp(testConfig(overrides), { clock: opts.clock });
   return Object.assign(app, { http: createHttpApp(app), close: () => closeApp(app) });
 }
@@ -83,44 +108,56 @@ export function fixture(app: App): WriteCtx {
   return Object.assign(Object.create(app) as App, { effects, onRollback() {} });
 }
 
-/** The domain's sendMessage run to completion at once on the SQLite store: a fixture's one synchronous line. */
-export function sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage): Sent {
-  return runSync(sendMessageFlow(ctx, senderId, input));
+/** The domain's sendMessage as a fixture (see fixtureWrite). */
+export function sendMessage(ctx: Ctx | WriteCtx, senderId: number, input: OutgoingMessage): Maybe<Sent> {
+  return cluster ? ctx.write((w) => sendMessageFlow(w, senderId, input)) : runSync(sendMessageFlow(ctx, senderId, input));
 }
 
-/** The domain's resolveToken run at once on the SQLite store. */
-export function resolveToken(ctx: Ctx, token: string): Session {
-  return runSync(resolveTokenFlow(ctx, token));
+/** The domain's resolveToken as a fixture's read. */
+export function resolveToken(ctx: Ctx, token: string): Maybe<Session> {
+  return fixtureRead(ctx, resolveTokenFlow(ctx, token));
 }
 
-/** The domain's createGroup and removeMembers run at once on the SQLite store (fixtures). */
-export const createGroup = (w: WriteCtx, callerId: number, input: groups.NewGroup) => runSync(groups.createGroup(w, callerId, input));
-export const removeMembers = (w: WriteCtx, callerId: number, gid: number, uids: number[]) => runSync(groups.removeMembers(w, callerId, gid, uids));
+/** The domain's createGroup and removeMembers as fixtures. */
+export const createGroup = (w: WriteCtx, callerId: number, input: groups.NewGroup) => fixtureWrite(w, (w) => groups.createGroup(w, callerId, input));
+export const removeMembers = (w: WriteCtx, callerId: number, gid: number, uids: number[]) => fixtureWrite(w, (w) => groups.removeMembers(w, callerId, gid, uids));
 
 /** The same for the users, sessions and invites the fixtures touch. */
-export const searchUser = (ctx: Ctx, account: string) => runSync(users.searchUser(ctx, account));
-export const setDisabled = (w: WriteCtx, account: string, disabled: boolean) => runSync(users.setDisabled(w, account, disabled));
-export const createInvite = (w: WriteCtx, createdBy: number | null, ttlDays: number) => runSync(invites.createInvite(w, createdBy, ttlDays));
-export const revokeSession = (w: WriteCtx, session: Session, reason?: string) => runSync(revokeSessionFlow(w, session, reason));
+export const searchUser = (ctx: Ctx, account: string) => fixtureRead(ctx, users.searchUser(ctx, account));
+export const setDisabled = (w: WriteCtx, account: string, disabled: boolean) => fixtureWrite(w, (w) => users.setDisabled(w, account, disabled));
+export const createInvite = (w: WriteCtx, createdBy: number | null, ttlDays: number) => fixtureWrite(w, (w) => invites.createInvite(w, createdBy, ttlDays));
+export const revokeSession = (w: WriteCtx, session: Session, reason?: string) => fixtureWrite(w, (w) => revokeSessionFlow(w, session, reason));
 
-export const requestFriend = (w: WriteCtx, callerId: number, fid: number) => runSync(friends.requestFriend(w, callerId, fid));
-export const respondToFriend = (w: WriteCtx, callerId: number, fid: number, status: 1 | 2) => runSync(friends.respondToFriend(w, callerId, fid, status));
-export const saveSettings = (w: WriteCtx, change: Partial<settings.Settings>) => runSync(settings.saveSettings(w, change));
+export const requestFriend = (w: WriteCtx, callerId: number, fid: number) => fixtureWrite(w, (w) => friends.requestFriend(w, callerId, fid));
+export const respondToFriend = (w: WriteCtx, callerId: number, fid: number, status: 1 | 2) => fixtureWrite(w, (w) => friends.respondToFriend(w, callerId, fid, status));
+export const saveSettings = (w: WriteCtx, change: Partial<settings.Settings>) => fixtureWrite(w, (w) => settings.saveSettings(w, change));
 
-export const setUserAdmin = (w: WriteCtx, uid: number, isAdmin: boolean) => runSync(admin.setUserAdmin(w, uid, isAdmin));
+export const setUserAdmin = (w: WriteCtx, uid: number, isAdmin: boolean) => fixtureWrite(w, (w) => admin.setUserAdmin(w, uid, isAdmin));
 
-export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): number {
+export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): Maybe<number> {
   const admins = new Set((opts.admins ?? []).map((a) => a.uid));
-  return createGroup(fixture(app), owner.uid, {
+  const created = createGroup(fixture(app), owner.uid, {
     name: opts.name ?? "team",
     avatar: "",
     mode: opts.mode ?? 2,
     members: members.map((m) => ({ uid: m.uid, role: admins.has(m.uid) ? 2 : 1 })),
-  }).gid;
+  });
+  return then(created, (g) => g.gid);
 }
 
-/** A real server on a free port. */
-export function serve(overrides: Partial<Config> = {}, opts: { clock?: ReturnType<typeof manualClock> } = {}): { app: App; running: Running; url: string; wsUrl: string; stop(): Promise<void> } {
+export type Served = {
+  app: App;
+  running: Running;
+  /** The REST node's URL (on the cluster, node 1). */
+  url: string;
+  /** A socket URL: on SQLite always the one server; on the cluster, the next node's at each read (round-robin over the others). */
+  readonly wsUrl: string;
+  stop(): Promise<void>;
+};
+
+/** A real server on a free port; on the cluster, three (tests/cluster.ts). */
+export function serve(overrides: Partial<Config> = {}, opts: { clock?: ReturnType<typeof manualClock> } = {}): Maybe<Served> {
+  if (cluster) return clusterServe(testConfig(overrides), opts);
   const app = createApp(testConfig(overrides), { clock: opts.clock });
   const running = startServer(app);
   const url = `http://127.0.0.1:${running.server.port}`;
@@ -264,4 +301,39 @@ export function wakeOrDeadline(ms: number): { woken: Promise<void>; wake: () => 
     AbortSignal.timeout(Math.max(0, ms)).addEventListener("abort", () => res(), { once: true });
   });
   return { woken, wake };
+}
+
+// ------------------------------------------------------------ the database under test
+
+// Integer columns PostgreSQL returns as strings (bigint, count(*)): numbers again, as SQLite gives them.
+const INTEGER_COLUMN = /^(?!client_msg_id$)(n|id|uid|gid|seq|ord|size|count|read|delivered|.*_(id|uid|at|seq))$/;
+
+/** `?` placeholders as PostgreSQL's $1, $2, … (the tests' SQL has no `?` in its literals). */
+const numbered = (query: string) => {
+  let i = 0;
+  return query.replace(/\?/g, () => `$${++i}`);
+};
+
+async function onPostgres<T>(app: App, query: string, params: unknown[]): Promise<T[]> {
+  const rows = (await databaseClient(app.config.db).unsafe(numbered(query), params as any[])) as Record<string, unknown>[];
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" || (typeof v === "string" && INTEGER_COLUMN.test(k) && /^-?\d+$/.test(v)) ? Number(v) : v])) as T);
+}
+
+/**
+ * A look into the database under test, for assertions and for setting up what no route
+ * does: SQLite's own connection at once; on the cluster, the nodes' shared PostgreSQL
+ * database. `?` placeholders. SQL that only SQLite speaks (pragma_table_info, rowid)
+ * stays in tests that are skipped on the cluster.
+ */
+export function sqlAll<T = any>(app: App, query: string, ...params: unknown[]): Maybe<T[]> {
+  return cluster ? onPostgres<T>(app, query, params) : (app.db.$client.query(query).all(...(params as any[])) as T[]);
+}
+
+export function sqlGet<T = any>(app: App, query: string, ...params: unknown[]): Maybe<T | null> {
+  return cluster ? onPostgres<T>(app, query, params).then((rows) => rows[0] ?? null) : ((app.db.$client.query(query).get(...(params as any[])) as T | null) ?? null);
+}
+
+export function sqlRun(app: App, query: string, ...params: unknown[]): Maybe<void> {
+  if (cluster) return onPostgres(app, query, params).then(() => {});
+  app.db.$client.query(query).run(...(params as any[]));
 }

@@ -20,7 +20,7 @@
 // (RIM_HOSTILE_SLOW=N picks another count; raise `ulimit -n` above ~2.5 N.)
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Client, group, serve, user, type Frame, type TestUser } from "./helpers";
+import { Client, group, serve, user, type Frame, type TestUser, sqlAll, sqlGet, then } from "./helpers";
 import { upgradeStatus, handshakeRequest } from "./hostile.kit";
 import type { Config } from "../src/config";
 
@@ -30,15 +30,15 @@ const NORMAL = 50;
 // Slow users whose resume is checked with Sync: a spread sample in CI, every one with RIM_LONG.
 const SYNC_CHECKS = LONG ? SLOW : 30;
 
-type Served = ReturnType<typeof serve>;
+type Served = Awaited<ReturnType<typeof serve>>;
 const servers: Served[] = [];
 const clients: Client[] = [];
 const children: Bun.Subprocess[] = [];
 
 const portOf = (s: Served) => s.running.server.port!;
 
-function start(overrides: Partial<Config> = {}): Served {
-  const s = serve(overrides);
+async function start(overrides: Partial<Config> = {}): Promise<Served> {
+  const s = await serve(overrides);
   servers.push(s);
   return s;
 }
@@ -67,7 +67,7 @@ afterEach(async () => {
 });
 
 const storedIds = (s: Served, gid: number, after = 0) =>
-  (s.app.db.$client.query("SELECT id FROM messages WHERE group_id = ? AND id > ? ORDER BY id").all(gid, after) as { id: number }[]).map((r) => r.id);
+  then(sqlAll<{ id: number }>(s.app, "SELECT id FROM messages WHERE group_id = ? AND id > ? ORDER BY id", gid, after), (rows) => rows.map((r) => r.id));
 
 /** Newline-delimited JSON from a child's stdout. */
 function lineReader(stream: ReadableStream<Uint8Array>) {
@@ -108,12 +108,12 @@ async function resume(c: Client, from: number): Promise<Frame[] & { pages: numbe
 
 describe("slow readers", () => {
   test(`${SLOW} sockets that stop reading are closed and resume with Sync; ${NORMAL} normal clients get every message in order`, async () => {
-    const s = start({ wsBackpressure: 64 * 1024, wsRate: 0, maxSocketsPerUser: 0 });
+    const s = await start({ wsBackpressure: 64 * 1024, wsRate: 0, maxSocketsPerUser: 0 });
     const normal: TestUser[] = [];
     const slow: TestUser[] = [];
     for (let i = 0; i < NORMAL; i++) normal.push(await user(s.app, `normal${i}`));
     for (let i = 0; i < SLOW; i++) slow.push(await user(s.app, `slow${i}`));
-    const gid = group(s.app, normal[0]!, [...normal.slice(1), ...slow]);
+    const gid = await group(s.app, normal[0]!, [...normal.slice(1), ...slow]);
 
     // The normal clients, each recording everything it receives.
     const cs: Client[] = [];
@@ -170,7 +170,7 @@ describe("slow readers", () => {
     // Traffic goes on after the slow sockets are gone.
     for (let r = 0; r < 3; r++) await chatRound((i) => `after ${i}/${r}`);
 
-    const all = storedIds(s, gid);
+    const all = await storedIds(s, gid);
     expect(all.length).toBe(round * NORMAL);
 
     // Every normal client got every message exactly once, in ascending order (own ones as acks), and is still open.
@@ -202,7 +202,7 @@ describe("slow readers", () => {
       const last = lastRead.get(u.uid)!;
       const c = await open(s, u);
       const got = await resume(c, last);
-      expect(got.map((f) => f.body.msgId)).toEqual(storedIds(s, gid, last));
+      expect(got.map((f) => f.body.msgId)).toEqual(await storedIds(s, gid, last));
       expect(got.every((f) => f.body.gid === gid && typeof f.body.content === "string" && f.body.seq > 0)).toBe(true);
       pages += got.pages;
       resumed += got.length;
@@ -222,9 +222,9 @@ describe("slow readers", () => {
 
 describe("floods", () => {
   test("a socket flooding Msg frames gets 429 and is closed (4029); others are unaffected and nothing beyond its burst is stored", async () => {
-    const s = start(); // default limits: 100 frames/s, burst 200
+    const s = await start(); // default limits: 100 frames/s, burst 200
     const [a, b, f] = [await user(s.app), await user(s.app), await user(s.app)];
-    const gid = group(s.app, a, [b, f]);
+    const gid = await group(s.app, a, [b, f]);
     const ca = await open(s, a);
     const cb = await open(s, b);
     const logB = record(cb);
@@ -251,13 +251,13 @@ describe("floods", () => {
     expect(ok.length).toBeLessThan(300);
     expect(limited.length).toBe(200); // then --ws-burst 429s, each echoing its clientMsgId; the next refusal closes
     for (const x of limited) expect(x.clientMsgId).toMatch(/^f\d+$/);
-    const stored = s.app.db.$client.query("SELECT count(*) AS n FROM messages WHERE sender_uid = ?").get(f.uid) as { n: number };
+    const stored = await sqlGet(s.app, "SELECT count(*) AS n FROM messages WHERE sender_uid = ?", f.uid) as { n: number };
     expect(stored.n).toBe(ok.length); // a 429 stores nothing
 
     // a and b carried on: b got everything stored, in order, and both are open.
     // Every sender has its acks (or is closed), so every push to b is written: a round trip on b brings them in.
     await cb.request("Heart");
-    expect(logB.filter((x) => x.event === "Msg").map((x) => x.body.msgId)).toEqual(storedIds(s, gid));
+    expect(logB.filter((x) => x.event === "Msg").map((x) => x.body.msgId)).toEqual(await storedIds(s, gid));
     expect(ca.closed).toBeNull();
     expect(cb.closed).toBeNull();
     expect(await ca.request("Heart")).toMatchObject({ content: "Ok" });
@@ -265,7 +265,7 @@ describe("floods", () => {
   });
 
   test("a flood before Login (Heart or garbage) is closed the same way; a logged-in neighbour is untouched", async () => {
-    const s = start({ wsBurst: 20, wsRate: 10 });
+    const s = await start({ wsBurst: 20, wsRate: 10 });
     const a = await user(s.app);
     const calm = await open(s, a);
     for (const payload of [JSON.stringify({ event: "Heart", body: { clientMsgId: "h" } }), "not json at all", "\u0000\u0001"]) {
@@ -282,7 +282,7 @@ describe("floods", () => {
 
 describe("sockets that never log in", () => {
   test("are closed after --ws-login-timeout (4008), raw ones too; a logged-in socket stays", async () => {
-    const s = start({ wsLoginTimeout: 1 });
+    const s = await start({ wsLoginTimeout: 1 });
     const a = await user(s.app);
     const silent = await Promise.all(Array.from({ length: 30 }, () => open(s)));
     const hearty = await open(s); // Heart is allowed before Login but is not a Login
@@ -335,7 +335,7 @@ describe("sockets that never log in", () => {
 
 describe("Origin on the WebSocket upgrade", () => {
   test("default: the server's own origin or none; anything else 403, and no socket is opened", async () => {
-    const s = start();
+    const s = await start();
     const port = portOf(s);
     // The refusals first, while no socket is open: a 403 is the server's whole answer, so the count after it is final.
     for (const origin of ["http://evil.example", "null", `http://127.0.0.1:${port + 1}`, `http://localhost:${port}`, "not a url"]) {
@@ -347,7 +347,7 @@ describe("Origin on the WebSocket upgrade", () => {
   });
 
   test("--ws-origins: exactly the listed origins (the list replaces the default); * allows any", async () => {
-    const listed = start({ wsOrigins: "https://chat.example.com, http://localhost:5173" });
+    const listed = await start({ wsOrigins: "https://chat.example.com, http://localhost:5173" });
     const p = portOf(listed);
     expect(await upgradeStatus(p, { Origin: "https://chat.example.com" })).toBe(101);
     expect(await upgradeStatus(p, { Origin: "http://localhost:5173" })).toBe(101);
@@ -357,7 +357,7 @@ describe("Origin on the WebSocket upgrade", () => {
     expect(await upgradeStatus(p, { Origin: "http://chat.example.com" })).toBe(403); // scheme is part of the origin
     expect(await upgradeStatus(p, { Origin: `http://127.0.0.1:${p}` })).toBe(403);
 
-    const any = start({ wsOrigins: "*" });
+    const any = await start({ wsOrigins: "*" });
     expect(await upgradeStatus(portOf(any), { Origin: "https://evil.example.com" })).toBe(101);
   });
 
@@ -365,7 +365,7 @@ describe("Origin on the WebSocket upgrade", () => {
     const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const legacyPort = probe.port;
     probe.stop(true);
-    const s = start({ legacyWsPort: legacyPort });
+    const s = await start({ legacyWsPort: legacyPort });
     const a = await user(s.app);
     expect(await upgradeStatus(legacyPort, { Origin: "http://evil.example" }, "/anything")).toBe(101);
     expect(await upgradeStatus(portOf(s), { Origin: "http://evil.example" })).toBe(403);

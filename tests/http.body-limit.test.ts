@@ -22,10 +22,10 @@ const withLength = (path: string, body: string) => post(path, `Content-Length: $
 const withChunks = (path: string, body: string) => post(path, "Transfer-Encoding: chunked\r\n\r\n") + chunked(body);
 
 describe("the body limit, over a real socket (--body-limit 2048)", () => {
-  let s: ReturnType<typeof serve>;
+  let s: Awaited<ReturnType<typeof serve>>;
   let port: number;
-  beforeAll(() => {
-    s = serve({ bodyLimit: LIMIT });
+  beforeAll(async () => {
+    s = await serve({ bodyLimit: LIMIT });
     port = s.running.server.port!;
   });
   afterAll(() => s.stop());

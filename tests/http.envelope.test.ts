@@ -1,13 +1,13 @@
 // Cross-cutting REST behaviour: the envelope on every reply, unknown routes,
 // bodies that are not JSON or too large, internal errors without internals.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { call, makeApp, user, type TestApp, type TestUser } from "./helpers";
+import { call, makeApp, user, type TestApp, type TestUser, cluster } from "./helpers";
 import { expectEnvelope, fails, ok } from "./http.expect";
 
 let app: TestApp;
 let a: TestUser;
 beforeAll(async () => {
-  app = makeApp({ bodyLimit: 2048 });
+  app = await makeApp({ bodyLimit: 2048 });
   a = await user(app, "env_alice");
 });
 afterAll(() => app.close());
@@ -90,7 +90,7 @@ describe("body limit", () => {
   });
 
   test("the default limit is 1 MiB", async () => {
-    const dflt = makeApp();
+    const dflt = await makeApp();
     try {
       expect(dflt.config.bodyLimit).toBe(1024 * 1024);
       fails(await call(dflt, "POST", "/api/user/create", { raw: big(1024 * 1024) }), 413, "1048576");
@@ -101,9 +101,10 @@ describe("body limit", () => {
   });
 });
 
-describe("internal errors", () => {
+// Skipped on the cluster (RIM_TEST_BACKEND=cluster): it breaks the App's SQLite connection (PostgreSQL going down is issue 13's fault test).
+describe.skipIf(cluster)("internal errors", () => {
   test("are a 500 envelope without internals", async () => {
-    const broken = makeApp();
+    const broken = await makeApp();
     const u = await user(broken, "env_broken");
     broken.db.$client.close();
     for (const r of [

@@ -6,7 +6,7 @@ import { expectUser, fails, ok } from "./http.expect";
 let app: TestApp;
 let a: TestUser, b: TestUser, c: TestUser;
 beforeEach(async () => {
-  app = makeApp();
+  app = await makeApp();
   a = await user(app, "f_alice");
   b = await user(app, "f_bob");
   c = await user(app, "f_carol");

@@ -6,7 +6,7 @@ import { expectGroup, expectUser, fails, ok } from "./http.expect";
 let app: TestApp;
 let owner: TestUser, admin: TestUser, admin2: TestUser, member: TestUser, member2: TestUser, outsider: TestUser;
 beforeEach(async () => {
-  app = makeApp();
+  app = await makeApp();
   owner = await user(app, "g_owner");
   admin = await user(app, "g_admin");
   admin2 = await user(app, "g_admin2");
@@ -21,7 +21,7 @@ const post = (u: TestUser, path: string, body: unknown) => call(app, "POST", `/a
 const get = (u: TestUser, path: string) => call(app, "GET", `/api/group${path}`, { token: u.token });
 const members = async (u: TestUser, gid: number) =>
   (ok<any[]>(await get(u, `/user/get?gid=${gid}`))).map((m) => ({ uid: m.user.id, role: m.role }));
-const team = () => group(app, owner, [admin, admin2, member, member2], { admins: [admin, admin2] });
+const team = async () => await group(app, owner, [admin, admin2, member, member2], { admins: [admin, admin2] });
 const change = (u: TestUser, gid: number, uids: number[], opType: number) => post(u, "/user/change", { gid, uids, opType });
 
 describe("POST /api/group/create", () => {
@@ -119,13 +119,13 @@ describe("POST /api/group/update", () => {
     ["the owner", () => owner],
     ["an admin", () => admin],
   ])("%s renames the group", async (_label, who) => {
-    const gid = team();
+    const gid = await team();
     expect(ok(await post(who(), "/update", { id: gid, name: "Renamed", avatar: "new.png" }))).toBe(true);
     expectGroup(ok<any[]>(await get(member, "/get"))[0], { id: gid, name: "Renamed", avatar: "new.png", creatorUid: owner.uid });
   });
 
   test("name alone or avatar alone changes only that", async () => {
-    const gid = team();
+    const gid = await team();
     ok(await post(owner, "/update", { id: gid, avatar: "only.png" }));
     expectGroup(ok<any[]>(await get(owner, "/get"))[0], { name: "team", avatar: "only.png" });
     ok(await post(owner, "/update", { id: gid, name: "only name" }));
@@ -136,7 +136,7 @@ describe("POST /api/group/update", () => {
     ["a common member", () => member, 403, "admins"],
     ["a non-member", () => outsider, 403, "not a member"],
   ])("%s may not rename", async (_label, who, status, msg) => {
-    const gid = team();
+    const gid = await team();
     fails(await post(who(), "/update", { id: gid, name: "Hijacked", avatar: "" }), status, msg);
     expectGroup(ok<any[]>(await get(owner, "/get"))[0], { name: "team" });
   });
@@ -153,15 +153,15 @@ describe("POST /api/group/update", () => {
     ["an absent group", 404, { id: 999999, name: "x" }, "group not found"],
     ["2^53-1 (valid, absent)", 404, { id: MAX, name: "x" }, "group not found"],
   ])("%s → %d", async (_label, status, body, msg) => {
-    team();
+    await team();
     fails(await post(owner, "/update", body), status, msg);
   });
 });
 
 describe("GET /api/group/get", () => {
   test("lists the caller's own groups, ascending, uid optional", async () => {
-    const g1 = team();
-    const g2 = group(app, member, [outsider]);
+    const g1 = await team();
+    const g2 = await group(app, member, [outsider]);
     const mine = ok<any[]>(await get(member, "/get"));
     expect(mine.map((x) => x.id)).toEqual([g1, g2]);
     mine.forEach((x) => expectGroup(x));
@@ -177,14 +177,14 @@ describe("GET /api/group/get", () => {
     ["uid abc", 400, () => "?uid=abc", "uid: "],
     ["uid 2^53", 400, () => `?uid=${MAX + 1}`, "uid: "],
   ])("%s → %d", async (_label, status, query, msg) => {
-    team();
+    await team();
     fails(await get(member, `/get${query()}`), status, msg);
   });
 });
 
 describe("GET /api/group/user/get", () => {
   test("members see every member with role and User, owner first", async () => {
-    const gid = team();
+    const gid = await team();
     const list = ok<any[]>(await get(member2, `/user/get?gid=${gid}`));
     expect(list.map((m) => [m.user.id, m.role])).toEqual([
       [owner.uid, 3],
@@ -209,7 +209,7 @@ describe("GET /api/group/user/get", () => {
     ["gid x", 400, () => "?gid=x", () => owner, "gid: "],
     ["gid 2^53", 400, () => `?gid=${MAX + 1}`, () => owner, "gid: "],
   ])("%s → %d", async (_label, status, query, who, msg) => {
-    const gid = team();
+    const gid = await team();
     fails(await get(who(), `/user/get${query().replace("GID", String(gid))}`), status, msg);
   });
 });
@@ -219,7 +219,7 @@ describe("POST /api/group/user/change: adding (opType 1)", () => {
     ["the owner", () => owner],
     ["an admin", () => admin],
   ])("%s adds members; existing members are left as they are", async (_label, who) => {
-    const gid = team();
+    const gid = await team();
     expect(ok(await change(who(), gid, [outsider.uid, member.uid, outsider.uid], 1))).toBe(true);
     expect(await members(owner, gid)).toContainEqual({ uid: outsider.uid, role: 1 });
     expect(await members(owner, gid)).toContainEqual({ uid: member.uid, role: 1 });
@@ -231,20 +231,20 @@ describe("POST /api/group/user/change: adding (opType 1)", () => {
     ["a common member", () => member, 403, "admins"],
     ["a non-member", () => outsider, 403, "not a member"],
   ])("%s may not add", async (_label, who, status, msg) => {
-    const gid = team();
+    const gid = await team();
     const extra = await user(app, "g_extra");
     fails(await change(who(), gid, [extra.uid], 1), status, msg);
     expect((await members(owner, gid)).map((m) => m.uid)).not.toContain(extra.uid);
   });
 
   test("an absent user is 404 and adds nobody", async () => {
-    const gid = team();
+    const gid = await team();
     fails(await change(owner, gid, [outsider.uid, 999999], 1), 404, "user 999999 not found");
     expect((await members(owner, gid)).map((m) => m.uid)).not.toContain(outsider.uid);
   });
 
   test("a direct chat's members cannot change", async () => {
-    const gid = group(app, owner, [member], { mode: 1 });
+    const gid = await group(app, owner, [member], { mode: 1 });
     fails(await change(owner, gid, [outsider.uid], 1), 400, "gid: ");
     fails(await change(member, gid, [member.uid], 2), 400, "gid: ");
   });
@@ -270,7 +270,7 @@ describe("POST /api/group/user/change: removing (opType 2)", () => {
     const who: Record<string, TestUser> = { owner, admin, admin2, member, member2, outsider };
     const caller = who[callerName]!;
     const target = who[targetName]!;
-    const gid = team();
+    const gid = await team();
     const before = await members(owner, gid);
     const r = await change(caller, gid, [target.uid], 2);
     if (status === 200) {
@@ -287,14 +287,14 @@ describe("POST /api/group/user/change: removing (opType 2)", () => {
   });
 
   test("a member may not remove others even when they are not members (no silent success)", async () => {
-    const gid = team();
+    const gid = await team();
     fails(await change(member, gid, [outsider.uid], 2), 403, "admins");
     fails(await change(member, gid, [member.uid, member2.uid], 2), 403, "admins");
     expect((await members(owner, gid)).map((m) => m.uid)).toContain(member.uid);
   });
 
   test("a batch is all or nothing", async () => {
-    const gid = team();
+    const gid = await team();
     fails(await change(admin, gid, [member.uid, admin2.uid], 2), 403, "only the owner");
     expect((await members(owner, gid)).length).toBe(5);
     expect(ok(await change(owner, gid, [member.uid, admin2.uid], 2))).toBe(true);
@@ -302,12 +302,12 @@ describe("POST /api/group/user/change: removing (opType 2)", () => {
   });
 
   test("an absent user is 404", async () => {
-    const gid = team();
+    const gid = await team();
     fails(await change(owner, gid, [999999], 2), 404, "not found");
   });
 
   test("removing someone who is not a member changes nothing", async () => {
-    const gid = team();
+    const gid = await team();
     expect(ok(await change(owner, gid, [outsider.uid], 2))).toBe(true);
     expect((await members(owner, gid)).length).toBe(5);
   });
@@ -331,7 +331,7 @@ describe("POST /api/group/user/change: validation", () => {
     ["an absent group", 404, { gid: 999999, uids: [1], opType: 1 }, "group not found"],
     ["an absent group (remove)", 404, { gid: 999999, uids: [1], opType: 2 }, "group not found"],
   ])("%s → %d", async (_label, status, body, msg) => {
-    const gid = team();
+    const gid = await team();
     fails(await post(owner, "/user/change", { gid, ...body }), status, msg);
     expect((await members(owner, gid)).length).toBe(5);
   });

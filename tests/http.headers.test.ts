@@ -10,8 +10,8 @@ import { call, makeApp, serve, type TestApp } from "./helpers";
 
 const apps: TestApp[] = [];
 afterAll(() => apps.forEach((a) => a.close()));
-const app = (overrides = {}) => {
-  const a = makeApp(overrides);
+const app = async (overrides = {}) => {
+  const a = await makeApp(overrides);
   apps.push(a);
   return a;
 };
@@ -20,7 +20,7 @@ const SAME_AS_API = ["x-content-type-options", "x-frame-options", "referrer-poli
 
 describe("the web client's pages and files", () => {
   test("the page (every client route) and each file it loads carry the API's security headers and the app's CSP", async () => {
-    const a = app();
+    const a = await app();
     const api = await call(a, "GET", "/api/openapi.json");
     for (const path of ["/app", "/app/", "/app/c/12"]) {
       const page = await call(a, "GET", path, { headers: { Host: "chat.example.com" } });
@@ -43,13 +43,13 @@ describe("the web client's pages and files", () => {
   });
 
   test("the page has no inline script or style for the CSP to refuse", async () => {
-    const html = String((await call(app(), "GET", "/app/")).body);
+    const html = String((await call(await app(), "GET", "/app/")).body);
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     expect(html).not.toMatch(/<style|\sstyle="/);
   });
 
   test("files are served with Bun's content types and caching; an ETag gets 304", async () => {
-    const a = app();
+    const a = await app();
     const html = String((await call(a, "GET", "/app/")).body);
     const js = html.match(/src="(\/[^"]+\.js)"/)![1]!;
     const r = await call(a, "GET", js);
@@ -66,18 +66,18 @@ describe("the web client's pages and files", () => {
     ["a path outside the bundle", "/../package.json"],
     ["the database", "/rim.db"],
   ])("%s is 404", async (_label, path) => {
-    const r = await call(app(), "GET", path);
+    const r = await call(await app(), "GET", path);
     expect(r.status).toBe(404);
     expect(r.body).toMatchObject({ ok: false, code: 404 });
   });
 
   test("a Host header that is not a host adds nothing to the policy", async () => {
-    const r = await call(app(), "GET", "/app/", { headers: { Host: "evil.example; script-src *" } });
+    const r = await call(await app(), "GET", "/app/", { headers: { Host: "evil.example; script-src *" } });
     expect(r.headers.get("content-security-policy")).not.toContain("evil");
   });
 
   test("the real server serves the same (the bundle is read once per process)", async () => {
-    const s = serve();
+    const s = await serve();
     try {
       const page = await fetch(s.url + "/app/");
       expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
@@ -100,7 +100,7 @@ describe("HSTS only when the client came over TLS, as a trusted proxy says", () 
     ["hostile: loopback is not trusted when a range is given", "10.0.0.0/8", "127.0.0.1", { "X-Forwarded-Proto": "https" }, false],
     ["--trust-proxy none", "none", "127.0.0.1", { "X-Forwarded-Proto": "https" }, false],
   ])("%s", async (_label, trustProxy, ip, headers, hsts) => {
-    const a = app({ trustProxy });
+    const a = await app({ trustProxy });
     for (const path of ["/api/openapi.json", "/app/", "/health"]) {
       const r = await call(a, "GET", path, { ip, headers });
       expect({ path, hsts: r.headers.get("strict-transport-security") }).toEqual({ path, hsts: hsts ? "max-age=15552000; includeSubDomains" : null });
@@ -108,7 +108,7 @@ describe("HSTS only when the client came over TLS, as a trusted proxy says", () 
   });
 
   test("the real server sends none over plain HTTP", async () => {
-    const s = serve();
+    const s = await serve();
     try {
       expect((await fetch(s.url + "/health")).headers.get("strict-transport-security")).toBeNull();
       // Its loopback client is trusted by default, like a proxy on the same machine.
@@ -138,7 +138,7 @@ describe("the client's address, through trusted proxies only", () => {
   });
 
   test("the per-address login throttle counts each client behind the proxy, not the proxy", async () => {
-    const a = app({ loginMaxPerIp: 2 });
+    const a = await app({ loginMaxPerIp: 2 });
     const fail = (xff: string, ip = "127.0.0.1") => call(a, "POST", "/api/user/login", { ip, body: { account: "nobody" + Math.random(), password: "x" }, headers: { "X-Forwarded-For": xff } });
     expect((await fail("198.51.100.1")).status).toBe(401);
     expect((await fail("198.51.100.1")).status).toBe(401);

@@ -94,7 +94,7 @@ describe("the Host header", () => {
 describe("an error thrown by a fetch handler (Bun.serve's error hook)", () => {
   test("is logged through the logger with its stack and answered with the 500 envelope", async () => {
     const lines: string[] = [];
-    const app = makeApp();
+    const app = await makeApp();
     app.log = createLogger({ level: "info", format: "json", write: (l) => lines.push(l) });
     try {
       const res = unexpected(app, "main")(new Error("boom"));

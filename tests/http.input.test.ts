@@ -3,9 +3,9 @@
 // UTF-8 (400 for bytes that are not), and JSON.
 import { afterAll, describe, expect, test } from "bun:test";
 import { isJsonType } from "../src/http/context";
-import { call, makeApp, user } from "./helpers";
+import { call, makeApp, serve, user, sqlGet, then } from "./helpers";
 
-const app = makeApp({ registerMaxPerIp: 0 });
+const app = await makeApp({ registerMaxPerIp: 0 });
 afterAll(() => app.close());
 const owner = await user(app, "input_owner");
 const raw = (path: string, body: string | Uint8Array, contentType: string | null, token?: string) =>
@@ -16,7 +16,7 @@ const raw = (path: string, body: string | Uint8Array, contentType: string | null
       { ip: "127.0.0.1" },
     ),
   ).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
-const users = () => (app.db.$client.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+const users = () => then(sqlGet<{ n: number }>(app, "SELECT count(*) AS n FROM users"), (r) => r!.n);
 
 // Each route reads a JSON body; login and register are the ones a cross-site form would aim at.
 const ROUTES: [string, (n: number) => unknown, boolean][] = [
@@ -51,20 +51,20 @@ describe("Content-Type", () => {
     });
 
     test.each(REFUSED)(`${path}: %p is 415 and changes nothing`, async (type) => {
-      const before = users();
+      const before = await users();
       const r = await raw(path, JSON.stringify(body(++n)), type, authed ? owner.token : undefined);
       expect(r).toEqual({ status: 415, body: { ok: false, code: 415, msg: "body: Content-Type must be application/json", data: null } });
-      expect(users()).toBe(before);
+      expect(await users()).toBe(before);
     });
   }
 
   test("a form post of login or register fields is refused, whatever it carries", async () => {
-    const before = users();
+    const before = await users();
     expect((await raw("/api/user/create", "account=formuser&password=secret12", "application/x-www-form-urlencoded")).status).toBe(415);
     // The classic trick: a text/plain form whose field name and value spell JSON.
     expect((await raw("/api/user/create", '{"account":"formuser","password":"secret12","x":"="}', "text/plain")).status).toBe(415);
     expect((await raw("/api/user/login", '{"account":"input_owner","password":"password1","x":"="}', "text/plain")).status).toBe(415);
-    expect(users()).toBe(before);
+    expect(await users()).toBe(before);
   });
 
   test.each<[string | undefined, boolean]>([
@@ -87,17 +87,17 @@ describe("UTF-8", () => {
     ["a surrogate encoded as UTF-8 (CESU-8)", [0xed, 0xa0, 0x80]],
     ["a code point above U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
   ])("%s is 400 and stores nothing", async (_label, bytes) => {
-    const before = users();
+    const before = await users();
     const r = await raw("/api/user/create", json(bytes), "application/json");
     expect(r).toEqual({ status: 400, body: { ok: false, code: 400, msg: "body: must be UTF-8", data: null } });
-    expect(users()).toBe(before);
+    expect(await users()).toBe(before);
   });
 
   test("well-formed UTF-8 of every length is fine, and stored as sent", async () => {
     const name = "é€😀";
     const r = await raw("/api/user/create", JSON.stringify({ account: "utf8_ok", password: "secret12", name }), "application/json");
     expect(r.status).toBe(200);
-    expect(app.db.$client.query("SELECT name FROM users WHERE id = ?").get(r.body.data)).toEqual({ name });
+    expect(await sqlGet(app, "SELECT name FROM users WHERE id = ?", r.body.data)).toEqual({ name });
   });
 
   test("not JSON is still 400 naming the body", async () => {
@@ -105,7 +105,7 @@ describe("UTF-8", () => {
   });
 
   test("an oversize body is still 413, not a UTF-8 error", async () => {
-    const small = makeApp({ bodyLimit: 1024 });
+    const small = await makeApp({ bodyLimit: 1024 });
     try {
       const big = new Uint8Array(4096).fill(0xff);
       const r = await Promise.resolve(small.http.request("/api/user/login", { method: "POST", body: big, headers: { "Content-Type": "application/json" } }, { ip: "127.0.0.1" }));
@@ -117,8 +117,7 @@ describe("UTF-8", () => {
 });
 
 test("rim's demo client and ours (fetch with Content-Type: application/json) work against a real server", async () => {
-  const { serve } = await import("./helpers");
-  const s = serve();
+  const s = await serve();
   try {
     const post = (path: string, body: unknown, token?: string) =>
       fetch(s.url + path, { method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);

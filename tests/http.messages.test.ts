@@ -13,7 +13,7 @@ const START = new Date(2026, 2, 4, 5, 6, 7).getTime(); // local time, as rim for
 
 beforeEach(async () => {
   clock = manualClock(START);
-  app = makeApp({}, { clock });
+  app = await makeApp({}, { clock });
   a = await user(app, "m_alice");
   b = await user(app, "m_bob");
   c = await user(app, "m_carol");
@@ -23,9 +23,9 @@ afterEach(() => app.close());
 
 const MAX = Number.MAX_SAFE_INTEGER;
 let cm = 0;
-const send = (u: TestUser, gid: number, content: string) => {
+const send = async (u: TestUser, gid: number, content: string) => {
   clock.advance(1000);
-  return sendMessage(fixture(app), u.uid, { gid, kind: "Text", content, clientMsgId: `cm-${++cm}` }).message;
+  return (await sendMessage(fixture(app), u.uid, { gid, kind: "Text", content, clientMsgId: `cm-${++cm}` })).message;
 };
 const post = (u: TestUser, path: string, body: unknown) => call(app, "POST", `/api/message${path}`, { token: u.token, body });
 const chatList = async (u: TestUser, body: Record<string, unknown> = {}) => ok<any[]>(await post(u, "/chat/list", { uid: u.uid, page: 1, size: 20, ...body }));
@@ -33,9 +33,9 @@ const historyOf = async (u: TestUser, body: Record<string, unknown>) => ok<any[]
 
 describe("POST /api/message/chat/list", () => {
   test("one entry per conversation with a message, with rim's exact shapes", async () => {
-    const dm = group(app, a, [b], { mode: 1 });
-    group(app, a, [b, c], { name: "quiet" }); // no messages: not listed
-    const m = sendMessage(fixture(app), b.uid, { gid: dm, kind: "RichText", content: "<b>hi</b>", clientMsgId: "client-1" }).message;
+    const dm = await group(app, a, [b], { mode: 1 });
+    await group(app, a, [b, c], { name: "quiet" }); // no messages: not listed
+    const m = (await sendMessage(fixture(app), b.uid, { gid: dm, kind: "RichText", content: "<b>hi</b>", clientMsgId: "client-1" })).message;
     const list = await chatList(a);
     expect(list).toHaveLength(1);
     expectChat(list[0]);
@@ -60,13 +60,13 @@ describe("POST /api/message/chat/list", () => {
   });
 
   test("newest activity first; user is the other member of a direct chat, the newest sender otherwise", async () => {
-    const dmAB = group(app, a, [b], { mode: 1 });
-    const dmAC = group(app, c, [a], { mode: 1 });
-    const grp = group(app, a, [b, c]);
-    send(a, dmAB, "a→b");
-    send(c, grp, "c in group");
-    send(a, dmAC, "a→c");
-    send(b, grp, "b in group");
+    const dmAB = await group(app, a, [b], { mode: 1 });
+    const dmAC = await group(app, c, [a], { mode: 1 });
+    const grp = await group(app, a, [b, c]);
+    await send(a, dmAB, "a→b");
+    await send(c, grp, "c in group");
+    await send(a, dmAC, "a→c");
+    await send(b, grp, "b in group");
     const list = await chatList(a);
     list.forEach((e) => expectChat(e));
     expect(list.map((e) => [e.group.id, e.msg.content, e.user.id])).toEqual([
@@ -74,8 +74,8 @@ describe("POST /api/message/chat/list", () => {
       [dmAC, "a→c", c.uid], // a sent the newest message; the title is still the other party
       [dmAB, "a→b", b.uid],
     ]);
-    send(a, grp, "a in group");
-    send(b, dmAB, "b→a");
+    await send(a, grp, "a in group");
+    await send(b, dmAB, "b→a");
     expect((await chatList(a)).map((e) => [e.group.id, e.user.id])).toEqual([
       [dmAB, b.uid],
       [grp, a.uid], // in a group, the newest sender, even the caller
@@ -89,11 +89,11 @@ describe("POST /api/message/chat/list", () => {
   });
 
   test("unread counts messages after the read cursor not sent by the caller", async () => {
-    const grp = group(app, a, [b, c]);
-    send(b, grp, "1");
-    send(b, grp, "2");
-    send(a, grp, "3");
-    send(c, grp, "4");
+    const grp = await group(app, a, [b, c]);
+    await send(b, grp, "1");
+    await send(b, grp, "2");
+    await send(a, grp, "3");
+    await send(c, grp, "4");
     const unread = async (u: TestUser) => (await chatList(u))[0].unread;
     expect(await unread(a)).toBe(3);
     expect(await unread(b)).toBe(2);
@@ -101,25 +101,26 @@ describe("POST /api/message/chat/list", () => {
     ok(await post(a, "/group/read", { gid: grp, uid: a.uid }));
     expect(await unread(a)).toBe(0);
     expect(await unread(b)).toBe(2);
-    send(a, grp, "5");
+    await send(a, grp, "5");
     expect(await unread(a)).toBe(0); // own messages never count
-    send(b, grp, "6");
+    await send(b, grp, "6");
     expect(await unread(a)).toBe(1);
   });
 
   test("a member added later counts only what came after joining", async () => {
-    const grp = group(app, a, [b]);
-    send(b, grp, "before");
+    const grp = await group(app, a, [b]);
+    await send(b, grp, "before");
     ok(await call(app, "POST", "/api/group/user/change", { token: a.token, body: { gid: grp, uids: [c.uid], opType: 1 } }));
     const first = await chatList(c);
     expect(first.map((e) => [e.msg.content, e.unread])).toEqual([["before", 0]]);
-    send(b, grp, "after");
+    await send(b, grp, "after");
     expect((await chatList(c)).map((e) => [e.msg.content, e.unread])).toEqual([["after", 1]]);
   });
 
   test("pages through conversations newest first; uid may be left out", async () => {
-    const gids = [1, 2, 3, 4, 5].map((i) => group(app, a, [b], { name: `g${i}` }));
-    for (const g of gids) send(b, g, `in ${g}`);
+    const gids: number[] = [];
+    for (const i of [1, 2, 3, 4, 5]) gids.push(await group(app, a, [b], { name: `g${i}` }));
+    for (const g of gids) await send(b, g, `in ${g}`);
     const newestFirst = [...gids].reverse();
     const page = async (p: number, size: number) => (await chatList(a, { page: p, size })).map((e) => e.group.id);
     expect(await page(1, 2)).toEqual(newestFirst.slice(0, 2));
@@ -143,8 +144,8 @@ describe("POST /api/message/chat/list", () => {
     ["size 101", 400, () => ({ size: 101 }), "size: "],
     ["size null", 400, () => ({ size: null }), "size: "],
   ])("%s → %d", async (_label, status, body, msg) => {
-    const grp = group(app, a, [b]);
-    send(b, grp, "x");
+    const grp = await group(app, a, [b]);
+    await send(b, grp, "x");
     fails(await post(a, "/chat/list", body()), status, msg);
   });
 });
@@ -152,10 +153,10 @@ describe("POST /api/message/chat/list", () => {
 describe("POST /api/message/history", () => {
   let grp: number;
   let ids: number[];
-  beforeEach(() => {
-    grp = group(app, a, [b, c]);
+  beforeEach(async () => {
+    grp = await group(app, a, [b, c]);
     ids = [];
-    for (let i = 1; i <= 7; i++) ids.push(send(i % 2 ? a : b, grp, `m${i}`).id);
+    for (let i = 1; i <= 7; i++) ids.push((await send(i % 2 ? a : b, grp, `m${i}`)).id);
   });
 
   test("page 1 is the newest size messages, each page ascending, user = sender", async () => {
@@ -189,8 +190,8 @@ describe("POST /api/message/history", () => {
   });
 
   test("only this group's messages", async () => {
-    const other = group(app, b, [c]);
-    send(c, other, "elsewhere");
+    const other = await group(app, b, [c]);
+    await send(c, other, "elsewhere");
     expect((await historyOf(b, { gid: grp })).every((e) => e.msg.gid === grp)).toBe(true);
     expect((await historyOf(b, { gid: other })).map((e) => e.msg.content)).toEqual(["elsewhere"]);
   });
@@ -223,9 +224,9 @@ describe("POST /api/message/history", () => {
 
 describe("POST /api/message/group/read", () => {
   test("moves the caller's read cursor to the newest message; unread becomes 0", async () => {
-    const grp = group(app, a, [b]);
-    send(b, grp, "1");
-    const last = send(b, grp, "2");
+    const grp = await group(app, a, [b]);
+    await send(b, grp, "1");
+    const last = await send(b, grp, "2");
     expect((await chatList(a))[0].unread).toBe(2);
     expect(ok(await post(a, "/group/read", { gid: grp, uid: a.uid }))).toBe(true);
     expect((await chatList(a))[0].unread).toBe(0);
@@ -238,7 +239,7 @@ describe("POST /api/message/group/read", () => {
   });
 
   test("a group with no messages is fine", async () => {
-    const grp = group(app, a, [b]);
+    const grp = await group(app, a, [b]);
     expect(ok(await post(a, "/group/read", { gid: grp }))).toBe(true);
   });
 
@@ -251,8 +252,8 @@ describe("POST /api/message/group/read", () => {
     ["gid 2^53", 400, () => ({ gid: MAX + 1 }), "gid: "],
     ["uid -1", 400, () => ({ uid: -1 }), "uid: "],
   ])("%s → %d", async (_label, status, extra, msg) => {
-    const grp = group(app, a, [b]);
-    send(b, grp, "unread");
+    const grp = await group(app, a, [b]);
+    await send(b, grp, "unread");
     const { as, ...body } = extra() as Record<string, unknown>;
     const caller = as === "outsider" ? outsider : a;
     fails(await post(caller, "/group/read", { gid: grp, ...body }), status, msg);

@@ -6,7 +6,7 @@ import { sendMessage } from "./helpers";
 import { login, registerUser } from "../src/domain/users";
 import { call, group, makeApp, fixture } from "./helpers";
 
-const app = makeApp();
+const app = await makeApp();
 afterAll(() => app.close());
 
 async function person(account: string) {
@@ -16,14 +16,14 @@ async function person(account: string) {
 const ann = await person("priv_ann");
 const bob = await person("priv_bob");
 const cat = await person("priv_cat");
-const direct = group(app, ann, [bob], { mode: 1 });
-const team = group(app, ann, [bob, cat]);
-sendMessage(fixture(app), bob.uid, { gid: direct, kind: "Text", content: "hi ann", clientMsgId: "p1" });
-sendMessage(fixture(app), cat.uid, { gid: team, kind: "Text", content: "hi team", clientMsgId: "p2" });
-requestFriend(fixture(app), bob.uid, ann.uid);
-respondToFriend(fixture(app), ann.uid, bob.uid, 1);
-requestFriend(fixture(app), cat.uid, ann.uid); // pending, to ann
-requestFriend(fixture(app), ann.uid, (await person("priv_dan")).uid); // pending, from ann
+const direct = await group(app, ann, [bob], { mode: 1 });
+const team = await group(app, ann, [bob, cat]);
+await sendMessage(fixture(app), bob.uid, { gid: direct, kind: "Text", content: "hi ann", clientMsgId: "p1" });
+await sendMessage(fixture(app), cat.uid, { gid: team, kind: "Text", content: "hi team", clientMsgId: "p2" });
+await requestFriend(fixture(app), bob.uid, ann.uid);
+await respondToFriend(fixture(app), ann.uid, bob.uid, 1);
+await requestFriend(fixture(app), cat.uid, ann.uid); // pending, to ann
+await requestFriend(fixture(app), ann.uid, (await person("priv_dan")).uid); // pending, from ann
 
 /** Every object in a reply shaped like a User. */
 function usersIn(v: unknown, found: Record<string, unknown>[] = []): Record<string, unknown>[] {

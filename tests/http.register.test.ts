@@ -5,16 +5,16 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Config } from "../src/config";
 import { createHashGate, type HashPriority } from "../src/domain/hashing";
-import { createInvite } from "./helpers";
+import { createInvite, sqlGet } from "./helpers";
 import { login, registerUser } from "../src/domain/users";
 import { manualClock } from "../src/time";
 import { call, makeApp, type TestApp, fixture } from "./helpers";
 
 const apps: TestApp[] = [];
 afterEach(() => apps.splice(0).forEach((a) => a.close()));
-function app(overrides: Partial<Config> = {}) {
+async function app(overrides: Partial<Config> = {}) {
   const clock = manualClock();
-  const a = Object.assign(makeApp(overrides, { clock }), { clock });
+  const a = Object.assign(await makeApp(overrides, { clock }), { clock });
   apps.push(a);
   return a;
 }
@@ -24,7 +24,7 @@ const register = (a: TestApp, account: string, ip = "198.51.100.1", extra: Recor
 
 describe("--register-max-per-ip", () => {
   test("the (N+1)th registration from an address within an hour is 429 with Retry-After; other addresses are not; the hour ends it", async () => {
-    const a = app({ registerMaxPerIp: 3 });
+    const a = await app({ registerMaxPerIp: 3 });
     for (let i = 0; i < 3; i++) {
       expect((await register(a, `reg${i}`)).status).toBe(200);
       a.clock.advance(10 * 60_000); // 0, 10, 20 minutes
@@ -41,14 +41,14 @@ describe("--register-max-per-ip", () => {
     expect((await register(a, "reg3")).status).toBe(200);
     expect((await register(a, "reg4")).status).toBe(429);
     // Nothing was stored for the refused ones.
-    expect(a.db.$client.query("SELECT count(*) AS n FROM users").get()).toEqual({ n: 5 });
+    expect(await sqlGet(a, "SELECT count(*) AS n FROM users")).toEqual({ n: 5 });
   });
 
   test.each<[string, Record<string, unknown>, string, number]>([
     ["a taken account (409)", {}, "taken", 409],
     ["an invalid body (400)", { password: "x" }, "short", 400],
   ])("refused registrations do not count: %s", async (_label, extra, account, status) => {
-    const a = app({ registerMaxPerIp: 2 });
+    const a = await app({ registerMaxPerIp: 2 });
     expect((await register(a, "taken")).status).toBe(200);
     for (let i = 0; i < 5; i++) expect((await register(a, account, undefined, extra)).status).toBe(status);
     expect((await register(a, "second")).status).toBe(200);
@@ -56,22 +56,22 @@ describe("--register-max-per-ip", () => {
   });
 
   test("parallel registrations cannot outrun it: the slot is taken before the hashing", async () => {
-    const a = app({ registerMaxPerIp: 3 });
+    const a = await app({ registerMaxPerIp: 3 });
     const statuses = await Promise.all(Array.from({ length: 8 }, (_, i) => register(a, `par${i}`).then((r) => r.status)));
     expect(statuses.filter((s) => s === 200)).toHaveLength(3);
     expect(statuses.filter((s) => s === 429)).toHaveLength(5);
   });
 
   test("0 lifts the limit; operators (rim user create) are never limited", async () => {
-    const a = app({ registerMaxPerIp: 0 });
+    const a = await app({ registerMaxPerIp: 0 });
     for (let i = 0; i < 12; i++) expect((await register(a, `free${i}`)).status).toBe(200);
-    const b = app({ registerMaxPerIp: 1 });
+    const b = await app({ registerMaxPerIp: 1 });
     for (let i = 0; i < 3; i++) await registerUser(b, { account: `op${i}`, password: "secret12", name: "Op", avatar: "", email: "" });
     expect((await register(b, "web0")).status).toBe(200);
   });
 
   test("behind a trusted proxy each client counts, not the proxy", async () => {
-    const a = app({ registerMaxPerIp: 1 });
+    const a = await app({ registerMaxPerIp: 1 });
     const viaProxy = (account: string, client: string) => call(a, "POST", "/api/user/create", { ip: "127.0.0.1", headers: { "X-Forwarded-For": client }, body: { account, password: "secret12" } });
     expect((await viaProxy("px1", "198.51.100.1")).status).toBe(200);
     expect((await viaProxy("px2", "198.51.100.2")).status).toBe(200);
@@ -88,11 +88,11 @@ describe("invite mode: the invite is checked before the account", () => {
     ["a good code for a taken account", "taken", "good", 409],
     ["a good code for a free account", "free", "good", 200],
   ])("%s → %d", async (_label, account, code, status) => {
-    const a = app({ registration: "invite" });
+    const a = await app({ registration: "invite" });
     await registerUser(a, { account: "existing", password: "secret12", name: "E", avatar: "", email: "" });
-    const used = createInvite(fixture(a), null, 7);
+    const used = await createInvite(fixture(a), null, 7);
     expect((await register(a, "firstuser", undefined, { invite: used })).status).toBe(200);
-    const invite = code === "good" ? createInvite(fixture(a), null, 7) : code === "used" ? used : "not-a-code-at-all";
+    const invite = code === "good" ? await createInvite(fixture(a), null, 7) : code === "used" ? used : "not-a-code-at-all";
     const r = await register(a, account === "taken" ? "existing" : "newcomer", undefined, { invite });
     expect(r.status).toBe(status);
     // Same answer, word for word, whether the account exists or not.
@@ -150,7 +150,7 @@ describe("hashing never starves logins", () => {
   });
 
   test("with one slot, a login waits for the hash in progress only, not for the registrations and password changes queued before it", async () => {
-    const a = app({ argon2Concurrency: 1, registerMaxPerIp: 0 });
+    const a = await app({ argon2Concurrency: 1, registerMaxPerIp: 0 });
     await registerUser(a, { account: "waiting", password: "secret12", name: "W", avatar: "", email: "" });
     const h = controlled();
     const inProgress = a.auth.hashing.run("other", h.work("in progress"));
@@ -169,7 +169,7 @@ describe("hashing never starves logins", () => {
 
   test("--argon2-concurrency 0 sizes the gate to the machine's cores", async () => {
     const { availableParallelism } = await import("node:os");
-    const a = app({ argon2Concurrency: 0, registerMaxPerIp: 0 });
+    const a = await app({ argon2Concurrency: 0, registerMaxPerIp: 0 });
     const n = availableParallelism();
     const h = controlled();
     const runs = Array.from({ length: n + 2 }, (_, i) => a.auth.hashing.run("other", h.work(`w${i}`)));

@@ -7,7 +7,7 @@ let app: TestApp;
 let a: TestUser;
 let b: TestUser;
 beforeAll(async () => {
-  app = makeApp();
+  app = await makeApp();
   a = await user(app, "users_alice");
   b = await user(app, "users_bob");
 });

@@ -18,7 +18,7 @@ describe("registration policy", () => {
     ["invite", undefined, 403],
     ["invite", "not-a-code", 403],
   ] as const)("--registration %s with invite %p → %d", async (policy, invite, status) => {
-    const app = makeApp({ registration: policy });
+    const app = await makeApp({ registration: policy });
     const r = await call(app, "POST", "/api/user/create", { body: newUser("newbie", invite ? { invite } : {}) });
     expect(r.status).toBe(status);
     if (status !== 200) expect(r.body.msg).toMatch(policy === "closed" ? /closed/ : /invite/);
@@ -27,7 +27,7 @@ describe("registration policy", () => {
 
   test("an invite code works once, and not after it expires", async () => {
     const clock = manualClock();
-    const app = makeApp({ registration: "invite", inviteTtlDays: 1 }, { clock });
+    const app = await makeApp({ registration: "invite", inviteTtlDays: 1 }, { clock });
     const inviter = await user(app, "inviter");
     const code = (await call(app, "POST", "/api/user/invite", { token: inviter.token })).body.data;
     expect(code).toMatch(/^[\w-]{16}$/);
@@ -43,7 +43,7 @@ describe("registration policy", () => {
   });
 
   test("invites need a login", async () => {
-    const app = makeApp();
+    const app = await makeApp();
     expect((await call(app, "POST", "/api/user/invite")).status).toBe(401);
     app.close();
   });
@@ -135,22 +135,22 @@ describe("the rim CLI", () => {
 
 describe("metrics", () => {
   test("off by default", async () => {
-    const app = makeApp();
+    const app = await makeApp();
     expect((await call(app, "GET", "/metrics")).status).toBe(404);
     app.close();
   });
 
   test("token-protected when a token is set", async () => {
-    const app = makeApp({ metrics: "on", metricsToken: "s3cret" });
+    const app = await makeApp({ metrics: "on", metricsToken: "s3cret" });
     expect((await call(app, "GET", "/metrics")).status).toBe(401);
     expect((await call(app, "GET", "/metrics", { headers: { Authorization: "Bearer s3cret" } })).status).toBe(200);
     app.close();
   });
 
   test("counts sockets, messages, commits, pushes, deliveries and errors", async () => {
-    const s = serve({ metrics: "on" });
+    const s = await serve({ metrics: "on" });
     const [a, b] = [await user(s.app, "met_a"), await user(s.app, "met_b")];
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const [ca, cb] = [await Client.open(s.wsUrl), await Client.open(s.wsUrl)];
     await ca.login(a);
     await cb.login(b);

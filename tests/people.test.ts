@@ -1,18 +1,18 @@
 // The directory and the profile: find people by any part of their account or
 // name, never a disabled one, never an email; change your own profile.
 import { afterAll, describe, expect, test } from "bun:test";
-import { setDisabled } from "./helpers";
+import { setDisabled, sqlGet, sqlRun } from "./helpers";
 import { call, fixture, makeApp, user } from "./helpers";
 
-const app = makeApp();
+const app = await makeApp();
 afterAll(() => app.close());
 const finn = await user(app, "finn");
 const ann = await user(app, "ann_lee");
 await user(app, "annabel");
 await user(app, "joanna");
 const gone = await user(app, "anne_gone");
-setDisabled(fixture(app), "anne_gone", true);
-app.db.$client.run("UPDATE users SET name = 'Finnegan Ann', email = 'finn@example.com' WHERE id = ?", [finn.uid]);
+await setDisabled(fixture(app), "anne_gone", true);
+await sqlRun(app, "UPDATE users SET name = 'Finnegan Ann', email = 'finn@example.com' WHERE id = ?", finn.uid);
 
 const dir = async (q: string, limit?: number) =>
   (await call(app, "GET", `/api/user/directory?q=${encodeURIComponent(q)}${limit ? `&limit=${limit}` : ""}`, { token: ann.token })).body.data.map((u: any) => u.account);
@@ -68,8 +68,8 @@ describe("profile", () => {
     ["a bad email", 400, { email: "nope" }],
     ["a name over 64", 400, { name: "x".repeat(65) }],
   ] as const)("refused: %s → %d, nothing changed", async (_label, status, body) => {
-    const before = app.db.$client.query("SELECT name, avatar, email FROM users WHERE id = ?").get(finn.uid);
+    const before = await sqlGet(app, "SELECT name, avatar, email FROM users WHERE id = ?", finn.uid);
     expect((await call(app, "POST", "/api/user/update", { token: finn.token, body })).status).toBe(status);
-    expect(app.db.$client.query("SELECT name, avatar, email FROM users WHERE id = ?").get(finn.uid)).toEqual(before);
+    expect(await sqlGet(app, "SELECT name, avatar, email FROM users WHERE id = ?", finn.uid)).toEqual(before);
   });
 });

@@ -4,30 +4,30 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { closeApp, createApp } from "../src/app";
-import { removeMembers } from "./helpers";
+import { removeMembers, sqlGet, sqlRun, cluster } from "./helpers";
 import { sendMessage } from "./helpers";
 import { indexText, snippet } from "../src/domain/search";
 import { call, fixture, group, makeApp, tempDir, testConfig, user } from "./helpers";
 
-const app = makeApp();
+const app = await makeApp();
 afterAll(() => app.close());
 const ann = await user(app, "se_ann");
 const bob = await user(app, "se_bob");
 const eve = await user(app, "se_eve");
-const team = group(app, ann, [bob]);
-const other = group(app, ann, [bob]);
-const secret = group(app, eve, []);
+const team = await group(app, ann, [bob]);
+const other = await group(app, ann, [bob]);
+const secret = await group(app, eve, []);
 let n = 0;
-const say = (gid: number, uid: number, content: string) => sendMessage(fixture(app), uid, { gid, kind: "Text", content, clientMsgId: `se-${++n}` }).message.id;
+const say = async (gid: number, uid: number, content: string) => (await sendMessage(fixture(app), uid, { gid, kind: "Text", content, clientMsgId: `se-${++n}` })).message.id;
 const ids = {
-  deploy: say(team, ann.uid, "The Deploy of version 2 went fine"),
-  deployed: say(team, bob.uid, "deployed the fix; <script>alert(1)</script> was escaped"),
-  zh: say(team, bob.uid, "我们明天在北京开会"),
-  ja: say(other, ann.uid, "東京でラーメンを食べました"),
-  ko: say(other, bob.uid, "내일 서울에서 만나요"),
-  mixed: say(other, ann.uid, "release notes for 北京 office"),
-  accent: say(other, ann.uid, "Café déjà vu"),
-  secret: say(secret, eve.uid, "deploy secret plans"),
+  deploy: await say(team, ann.uid, "The Deploy of version 2 went fine"),
+  deployed: await say(team, bob.uid, "deployed the fix; <script>alert(1)</script> was escaped"),
+  zh: await say(team, bob.uid, "我们明天在北京开会"),
+  ja: await say(other, ann.uid, "東京でラーメンを食べました"),
+  ko: await say(other, bob.uid, "내일 서울에서 만나요"),
+  mixed: await say(other, ann.uid, "release notes for 北京 office"),
+  accent: await say(other, ann.uid, "Café déjà vu"),
+  secret: await say(secret, eve.uid, "deploy secret plans"),
 };
 
 const search = async (q: string, as = ann, extra = "") => call(app, "GET", `/api/message/search?q=${encodeURIComponent(q)}${extra}`, { token: as.token });
@@ -76,14 +76,14 @@ describe("who finds what", () => {
   });
 
   test("a member removed from a group finds nothing of it any more", async () => {
-    const a = makeApp();
+    const a = await makeApp();
     const o = await user(a, "rm_owner");
     const m = await user(a, "rm_member");
-    const g = group(a, o, [m]);
-    sendMessage(fixture(a), o.uid, { gid: g, kind: "Text", content: "quarterly numbers", clientMsgId: "q1" });
+    const g = await group(a, o, [m]);
+    await sendMessage(fixture(a), o.uid, { gid: g, kind: "Text", content: "quarterly numbers", clientMsgId: "q1" });
     const q = () => call(a, "GET", "/api/message/search?q=quarterly", { token: m.token }).then((r) => r.body.data.length);
     expect(await q()).toBe(1);
-    removeMembers(fixture(a), o.uid, g, [m.uid]);
+    await removeMembers(fixture(a), o.uid, g, [m.uid]);
     expect(await q()).toBe(0);
     a.close();
   });
@@ -105,7 +105,7 @@ describe("who finds what", () => {
 
 describe("edits and deletions", () => {
   test("an edited message is found by its new text and not by its old; a deleted one is never found (over REST)", async () => {
-    const id = say(team, ann.uid, "the quokka census is due");
+    const id = await say(team, ann.uid, "the quokka census is due");
     expect(await found("quokka")).toEqual([id]);
     const edited = await call(app, "POST", "/api/message/edit", { token: ann.token, body: { gid: team, msgId: id, content: "the wombat census is due" } });
     expect(edited.status).toBe(200);
@@ -118,7 +118,7 @@ describe("edits and deletions", () => {
 
   test("an edit that keeps the words (case, punctuation) leaves the message found by them; the next edit that changes them still re-indexes it", async () => {
     const edit = (id: number, content: string) => call(app, "POST", "/api/message/edit", { token: ann.token, body: { gid: team, msgId: id, content } });
-    const id = say(team, ann.uid, "the numbat census is due");
+    const id = await say(team, ann.uid, "the numbat census is due");
     expect((await edit(id, "The numbat census is due!")).status).toBe(200);
     expect(await found("numbat census")).toEqual([id]);
     expect((await edit(id, "the bilby census is due")).status).toBe(200);
@@ -140,27 +140,28 @@ describe("the index", () => {
     expect(s.isWellFormed()).toBe(true);
   });
 
-  test("a database from before search is indexed once at the next start, then kept in step", async () => {
+  // Skipped on the cluster (RIM_TEST_BACKEND=cluster): the search backfill of an existing SQLite file (FTS5).
+  test.skipIf(cluster)("a database from before search is indexed once at the next start, then kept in step", async () => {
     const tmp = tempDir();
     const db = join(tmp.dir, "rim.db");
     let a = createApp(testConfig({ db }));
     const o = await user(a, "old_owner");
-    const g = group(a, o, []);
-    sendMessage(fixture(a), o.uid, { gid: g, kind: "Text", content: "legacy words 上海", clientMsgId: "l1" });
+    const g = await group(a, o, []);
+    await sendMessage(fixture(a), o.uid, { gid: g, kind: "Text", content: "legacy words 上海", clientMsgId: "l1" });
     // As a database that predates search: nothing indexed, the backfill pending.
-    a.db.$client.run("DELETE FROM message_search");
-    a.db.$client.run("UPDATE settings SET value = 'pending' WHERE key = 'search_backfill'");
+    await sqlRun(a, "DELETE FROM message_search");
+    await sqlRun(a, "UPDATE settings SET value = 'pending' WHERE key = 'search_backfill'");
     closeApp(a);
     a = createApp(testConfig({ db }));
     const http = (await import("../src/http/app")).createHttpApp(a);
     const q = async (text: string) => ((await (await http.request(`/api/message/search?q=${encodeURIComponent(text)}`, { headers: { Authorization: `Bearer ${o.token}` } })).json()) as any).data.length;
     expect(await q("legacy")).toBe(1);
     expect(await q("上海")).toBe(1);
-    expect(a.db.$client.query("SELECT value FROM settings WHERE key = 'search_backfill'").get()).toEqual({ value: "done" });
+    expect(await sqlGet(a, "SELECT value FROM settings WHERE key = 'search_backfill'")).toEqual({ value: "done" });
     closeApp(a);
     // Started again: not indexed twice.
     a = createApp(testConfig({ db }));
-    expect(a.db.$client.query("SELECT count(*) AS n FROM message_search").get()).toEqual({ n: 1 });
+    expect(await sqlGet(a, "SELECT count(*) AS n FROM message_search")).toEqual({ n: 1 });
     closeApp(a);
     tmp.cleanup();
   });

@@ -115,7 +115,7 @@ async function cluster(url: string, overrides: Partial<Config> = {}, count = 2) 
   for (const n of made) {
     const alice = await user(n.app, "alice");
     const bob = await user(n.app, "bob");
-    people.push({ alice, bob, gid: group(n.app, alice, [bob]) });
+    people.push({ alice, bob, gid: await group(n.app, alice, [bob]) });
   }
   return { nodes: made, people, prefix };
 }
@@ -342,7 +342,7 @@ describe("Redis down: each limit counts on its own node, nothing fails or waits;
     ];
     for (const [label, act, want] of after) expect({ label, got: await act() }).toEqual({ label, got: want });
     // Typing: one window again, in another group so that no local window of the outage is in the way.
-    const gid2 = [a!, b!].map((n, i) => group(n.app, people[i]!.bob, [people[i]!.alice], { name: "second" }));
+    const gid2 = [await group(a!.app, people[0]!.bob, [people[0]!.alice], { name: "second" }), await group(b!.app, people[1]!.bob, [people[1]!.alice], { name: "second" })];
     expect(gid2[0]).toBe(gid2[1]!);
     const typings = (n: Node) => n.events.items.filter((e) => e.what === "typing" && e.gid === gid2[0]);
     expect((await bobA.request("Typing", { gid: gid2[0] })).content).toBe("Ok");

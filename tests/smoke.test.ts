@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Client, group, serve, user } from "./helpers";
 
-let s: ReturnType<typeof serve>;
-beforeAll(() => {
-  s = serve();
+let s: Awaited<ReturnType<typeof serve>>;
+beforeAll(async () => {
+  s = await serve();
 });
 afterAll(() => s.stop());
 
 test("two users exchange a message over real sockets", async () => {
   const a = await user(s.app, "smoke_a");
   const b = await user(s.app, "smoke_b");
-  const gid = group(s.app, a, [b]);
+  const gid = await group(s.app, a, [b]);
   const ca = await Client.open(s.wsUrl);
   const cb = await Client.open(s.wsUrl);
   expect(await ca.login(a)).toMatchObject({ content: "Ok", serverMsgId: null });

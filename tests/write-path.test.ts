@@ -24,7 +24,7 @@ async function setup(overrides = {}) {
   const a = await user(s.app, "wp_a");
   const b = await user(s.app, "wp_b");
   const c = await user(s.app, "wp_c");
-  const gid = group(s.app, a, [b]);
+  const gid = await group(s.app, a, [b]);
   const sockets: Client[] = [];
   const open = async (u?: TestUser) => {
     const sock = await connect(s, u);

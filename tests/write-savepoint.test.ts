@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Outcome, WriteCtx } from "../src/write/writer";
 import type { App } from "../src/app";
-import { makeApp, type TestApp, user, group } from "./helpers";
+import type { Sent } from "../src/domain/messages";
+import { makeApp, sendMessage, type TestApp, user, group } from "./helpers";
 
 let apps: TestApp[] = [];
 afterEach(() => {
@@ -15,8 +16,8 @@ afterEach(() => {
   apps = [];
 });
 
-function setup() {
-  const app = makeApp();
+async function setup() {
+  const app = await makeApp();
   apps.push(app);
   app.db.$client.run("CREATE TABLE t (v TEXT NOT NULL)");
   return app;
@@ -49,7 +50,7 @@ const insert = (v: string) => (w: WriteCtx) => void (w as WriteCtx & Pick<App, "
 
 describe("a job without a savepoint", () => {
   test("failing before it writes fails alone; the jobs around it are stored", async () => {
-    const app = setup();
+    const app = await setup();
     const { outcomes, log } = batch(app, [
       { run: insert("a") },
       {
@@ -69,7 +70,7 @@ describe("a job without a savepoint", () => {
   });
 
   test("failing after it wrote rolls back the whole batch: every job fails, nothing is stored, every undo runs", async () => {
-    const app = setup();
+    const app = await setup();
     const before = app.writer.pending;
     const { outcomes, log } = batch(app, [
       { run: insert("a") },
@@ -100,12 +101,11 @@ describe("a job without a savepoint", () => {
   });
 
   test("a resend writes nothing and a refused Msg fails alone, in one batch of Msgs", async () => {
-    const app = setup();
+    const app = await setup();
     const a = await user(app, "sp_a");
     const b = await user(app, "sp_b");
     const outsider = await user(app, "sp_c");
-    const gid = group(app, a, [b]);
-    const { sendMessage } = await import("./helpers");
+    const gid = await group(app, a, [b]);
     const send = (uid: number, clientMsgId: string) => (w: WriteCtx) => sendMessage(w, uid, { gid, kind: "Text", content: clientMsgId, clientMsgId });
     const { outcomes } = batch(app, [
       { savepoint: false, run: send(a.uid, "m1") },
@@ -123,16 +123,15 @@ describe("a job without a savepoint", () => {
   });
 
   test("changes refused in every way fail alone, in one batch with changes that are stored", async () => {
-    const app = setup();
+    const app = await setup();
     const a = await user(app, "sp_d");
     const b = await user(app, "sp_e");
     const outsider = await user(app, "sp_f");
-    const gid = group(app, a, [b]);
-    const { sendMessage } = await import("./helpers");
+    const gid = await group(app, a, [b]);
     const { deleteMessage, editMessage, reactToMessage } = await import("../src/domain/changes");
     const { FAILS_BEFORE_WRITING } = await import("../src/ws/dispatch");
     for (const e of ["Msg", "Edit", "Delete", "React"] as const) expect(FAILS_BEFORE_WRITING.has(e)).toBe(true);
-    const say = (content: string) => app.writer.run((w) => sendMessage(w, a.uid, { gid, kind: "Text", content, clientMsgId: content }).message.id);
+    const say = (content: string) => app.writer.run((w) => (sendMessage(w, a.uid, { gid, kind: "Text", content, clientMsgId: content }) as Sent).message.id);
     const [m1, m2, gone] = [await say("one"), await say("two"), await say("three")];
     await app.writer.run((w) => deleteMessage(w, a.uid, { gid, msgId: gone }));
     await app.writer.run((w) => reactToMessage(w, b.uid, { gid, msgId: m1, emoji: "👍", on: true }));

@@ -3,20 +3,20 @@
 // resends, order against messages, and replay by Sync after a reconnect.
 // Who hears what is proven with the round-trip barrier, never by sleeping.
 import { afterEach, describe, expect, test } from "bun:test";
-import { Client, group, MSG_ADDITIONS, user, type Frame, type TestUser } from "./helpers";
+import { Client, group, MSG_ADDITIONS, user, type Frame, type TestUser, sqlAll, sqlGet } from "./helpers";
 import { api, cleanup, connect, expectError, freePort, isMsg, isNotify, start, TIME, type Served } from "./ws.kit";
 import { roundTrip } from "./write.kit";
 
 afterEach(cleanup);
 
 /** The rows a change may touch: equal before and after means nothing was stored. */
-function changeRows(s: Served) {
-  const q = (sql: string) => s.app.db.$client.query(sql).all();
+async function changeRows(s: Served) {
+  const q = (sql: string) => sqlAll(s.app, sql);
   return {
-    messages: q("SELECT * FROM messages ORDER BY id"),
-    events: q("SELECT * FROM group_events ORDER BY id"),
-    reactions: q("SELECT * FROM message_reactions ORDER BY rowid"),
-    mentions: q("SELECT * FROM message_mentions ORDER BY uid, group_id, message_id"),
+    messages: await q("SELECT * FROM messages ORDER BY id"),
+    events: await q("SELECT * FROM group_events ORDER BY id"),
+    reactions: await q("SELECT * FROM message_reactions ORDER BY message_id, ord, uid"),
+    mentions: await q("SELECT * FROM message_mentions ORDER BY uid, group_id, message_id"),
   };
 }
 
@@ -31,10 +31,10 @@ async function nothingFor(...socks: Client[]) {
  * message of H is "another group's"); e is in no group with a.
  */
 async function world(overrides = {}) {
-  const s = start({ wsRate: 0, ...overrides });
+  const s = await start({ wsRate: 0, ...overrides });
   const [a, b, c, d, e] = [await user(s.app, "ch_ann"), await user(s.app, "ch_bob"), await user(s.app, "ch_cid"), await user(s.app, "ch_dee"), await user(s.app, "ch_eve")];
-  const gid = group(s.app, a, [b, c], { admins: [c] });
-  const other = group(s.app, d, [a]);
+  const gid = await group(s.app, a, [b, c], { admins: [c] });
+  const other = await group(s.app, d, [a]);
   const ca = await connect(s, a);
   const ca2 = await connect(s, a);
   const cb = await connect(s, b);
@@ -75,13 +75,13 @@ describe("reply: Msg with replyTo", () => {
     const gone = await post(cb, "to be deleted");
     expect((await cb.request("Delete", { gid, msgId: gone })).content).toBe("Ok");
     await Promise.all([ca.next(isNotify("Deleted")), cc.next(isNotify("Deleted"))]);
-    const before = changeRows(s);
+    const before = await changeRows(s);
     expectError(await cb.request("Msg", { gid, content: "x", replyTo: elsewhere, clientMsgId: "r1" }), 404, "r1");
     expectError(await cb.request("Msg", { gid, content: "x", replyTo: 999_999, clientMsgId: "r2" }), 404, "r2");
     expectError(await cb.request("Msg", { gid, content: "x", replyTo: gone, clientMsgId: "r3" }), 404, "r3");
     expectError(await ce.request("Msg", { gid, content: "x", replyTo: mine, clientMsgId: "r4" }), 403, "r4");
     for (const bad of [0, -1, "1", 1.5, true]) expectError(await cb.request("Msg", { gid, content: "x", replyTo: bad, clientMsgId: "r5" }), 400, "r5");
-    expect(changeRows(s)).toEqual(before);
+    expect(await changeRows(s)).toEqual(before);
     await nothingFor(ca, cc, cd);
   });
 
@@ -94,7 +94,7 @@ describe("reply: Msg with replyTo", () => {
     await Promise.all([cb.next(isNotify("Deleted")), cc.next(isNotify("Deleted"))]);
     const again = await cb.request("Msg", { gid, content: "re", replyTo: target, clientMsgId: "reply-1" });
     expect(again).toEqual(first);
-    expect(s.app.db.$client.query("SELECT count(*) AS n FROM messages WHERE client_msg_id = 'reply-1'").get()).toEqual({ n: 1 });
+    expect(await sqlGet(s.app, "SELECT count(*) AS n FROM messages WHERE client_msg_id = 'reply-1'")).toEqual({ n: 1 });
     await nothingFor(ca, cc);
   });
 });
@@ -130,7 +130,7 @@ describe("Edit", () => {
     await ca.request("Delete", { gid, msgId: gone });
     await Promise.all([ca2, cb, cc].map((x) => x.next(isNotify("Deleted"))));
     const anon = await connect(s);
-    const before = changeRows(s);
+    const before = await changeRows(s);
     expectError(await cb.request("Edit", { gid, msgId: id, content: "mine now", clientMsgId: "x1" }), 403, "x1");
     expectError(await cc.request("Edit", { gid, msgId: id, content: "admin", clientMsgId: "x2" }), 403, "x2");
     expectError(await ce.request("Edit", { gid, msgId: id, content: "stranger", clientMsgId: "x3" }), 403, "x3");
@@ -146,7 +146,7 @@ describe("Edit", () => {
       ca.send({ event: "Edit", body: { ...body, clientMsgId: "bad" } });
       expectError(await ca.next((f) => f.clientMsgId === "bad"), 400, "bad");
     }
-    expect(changeRows(s)).toEqual(before);
+    expect(await changeRows(s)).toEqual(before);
     await nothingFor(ca, ca2, cb, cc, cd, ce);
     // Exactly at the limit is fine.
     expect((await ca.request("Edit", { gid, msgId: id, content: "x".repeat(64) })).content).toBe("Ok");
@@ -157,11 +157,11 @@ describe("Edit", () => {
     const id = await post(ca, "v1");
     const first = await ca.request("Edit", { gid, msgId: id, content: "v2", clientMsgId: "same" });
     await Promise.all([cb.next(isNotify("Edited")), cc.next(isNotify("Edited"))]);
-    const before = changeRows(s);
+    const before = await changeRows(s);
     for (const content of ["v2", "v3"]) expect(await ca.request("Edit", { gid, msgId: id, content, clientMsgId: "same" })).toEqual(first);
-    expect(changeRows(s)).toEqual(before);
+    expect(await changeRows(s)).toEqual(before);
     await nothingFor(cb, cc);
-    expect(s.app.db.$client.query("SELECT content FROM messages WHERE id = ?").get(id)).toEqual({ content: "v2" });
+    expect(await sqlGet(s.app, "SELECT content FROM messages WHERE id = ?", id)).toEqual({ content: "v2" });
   });
 });
 
@@ -185,9 +185,9 @@ describe("Delete", () => {
     const hist = (await api(s, "/api/message/history", a.token, { gid })).body.data;
     expect(hist.map((e: any) => [e.msg.content, e.msg.deleted])).toEqual([["", true], ["", true], ["", true]]);
     // Content, reactions and mentions are gone from the database too, not hidden.
-    expect(s.app.db.$client.query("SELECT count(*) AS n FROM messages WHERE content != ''").get()).toEqual({ n: 0 });
-    expect(s.app.db.$client.query("SELECT count(*) AS n FROM message_reactions").get()).toEqual({ n: 0 });
-    expect(s.app.db.$client.query("SELECT count(*) AS n FROM message_mentions").get()).toEqual({ n: 0 });
+    expect(await sqlGet(s.app, "SELECT count(*) AS n FROM messages WHERE content != ''")).toEqual({ n: 0 });
+    expect(await sqlGet(s.app, "SELECT count(*) AS n FROM message_reactions")).toEqual({ n: 0 });
+    expect(await sqlGet(s.app, "SELECT count(*) AS n FROM message_mentions")).toEqual({ n: 0 });
   });
 
   test("refused: a member deleting another's 403, non-member 403, another group's message 404, deleted already 404; nothing stored or pushed", async () => {
@@ -197,13 +197,13 @@ describe("Delete", () => {
     const gone = await post(cb, "gone");
     await cb.request("Delete", { gid, msgId: gone });
     await Promise.all([ca, ca2, cc].map((x) => x.next(isNotify("Deleted"))));
-    const before = changeRows(s);
+    const before = await changeRows(s);
     expectError(await cb.request("Delete", { gid, msgId: aMsg, clientMsgId: "y1" }), 403, "y1");
     expectError(await ce.request("Delete", { gid, msgId: aMsg, clientMsgId: "y2" }), 403, "y2");
     expectError(await ca.request("Delete", { gid, msgId: elsewhere, clientMsgId: "y3" }), 404, "y3");
     expectError(await cb.request("Delete", { gid, msgId: gone, clientMsgId: "y4" }), 404, "y4");
     expectError(await ca.request("Delete", { gid, msgId: gone, clientMsgId: "y5" }), 404, "y5");
-    expect(changeRows(s)).toEqual(before);
+    expect(await changeRows(s)).toEqual(before);
     await nothingFor(ca, ca2, cb, cc, cd, ce);
   });
 
@@ -212,9 +212,9 @@ describe("Delete", () => {
     const id = await post(cb, "oops");
     const first = await cb.request("Delete", { gid, msgId: id, clientMsgId: "del" });
     await Promise.all([ca.next(isNotify("Deleted")), cc.next(isNotify("Deleted"))]);
-    const before = changeRows(s);
+    const before = await changeRows(s);
     expect(await cb.request("Delete", { gid, msgId: id, clientMsgId: "del" })).toEqual(first);
-    expect(changeRows(s)).toEqual(before);
+    expect(await changeRows(s)).toEqual(before);
     await nothingFor(ca, cc);
   });
 });
@@ -247,10 +247,10 @@ describe("React", () => {
     const id = await post(ca, "x");
     await cb.request("React", { gid, msgId: id, emoji: "🎉", on: true });
     await Promise.all([ca, ca2, cc].map((x) => x.next(isNotify("Reacted"))));
-    const before = changeRows(s);
+    const before = await changeRows(s);
     expect(await cb.request("React", { gid, msgId: id, emoji: "🎉", on: true, clientMsgId: "again" })).toEqual({ clientMsgId: "again", serverMsgId: null, kind: "Ack", content: "Ok" });
     expect(await cb.request("React", { gid, msgId: id, emoji: "👀", on: false, clientMsgId: "never" })).toEqual({ clientMsgId: "never", serverMsgId: null, kind: "Ack", content: "Ok" });
-    expect(changeRows(s)).toEqual(before);
+    expect(await changeRows(s)).toEqual(before);
     await nothingFor(ca, ca2, cb, cc);
   });
 
@@ -261,11 +261,11 @@ describe("React", () => {
     const off = await cb.request("React", { gid, msgId: id, emoji: "🎉", on: false, clientMsgId: "r-off" });
     await Promise.all([ca, cc].map((x) => collectN(x, isNotify("Reacted"), 2)));
     expect(off.serverMsgId).toBeGreaterThan(on.serverMsgId);
-    const before = changeRows(s);
+    const before = await changeRows(s);
     expect(await cb.request("React", { gid, msgId: id, emoji: "🎉", on: true, clientMsgId: "r-on" })).toEqual(on);
-    expect(changeRows(s)).toEqual(before);
+    expect(await changeRows(s)).toEqual(before);
     await nothingFor(ca, cc);
-    expect(s.app.db.$client.query("SELECT count(*) AS n FROM message_reactions WHERE uid = ?").get(b.uid)).toEqual({ n: 0 });
+    expect(await sqlGet(s.app, "SELECT count(*) AS n FROM message_reactions WHERE uid = ?", b.uid)).toEqual({ n: 0 });
   });
 
   test("refused: non-member 403, another group's message 404, deleted 404, bad emoji or on 400; nothing stored or pushed", async () => {
@@ -275,7 +275,7 @@ describe("React", () => {
     const gone = await post(ca, "gone");
     await ca.request("Delete", { gid, msgId: gone });
     await Promise.all([ca2, cb, cc].map((x) => x.next(isNotify("Deleted"))));
-    const before = changeRows(s);
+    const before = await changeRows(s);
     expectError(await ce.request("React", { gid, msgId: id, emoji: "👍", on: true, clientMsgId: "z1" }), 403, "z1");
     expectError(await cd.request("React", { gid, msgId: id, emoji: "👍", on: true, clientMsgId: "z2" }), 403, "z2");
     expectError(await cb.request("React", { gid, msgId: elsewhere, emoji: "👍", on: true, clientMsgId: "z3" }), 404, "z3");
@@ -284,7 +284,7 @@ describe("React", () => {
       expectError(await cb.request("React", { gid, msgId: id, emoji, on: true, clientMsgId: "z5" }), 400, "z5");
     }
     for (const on of [undefined, "true", 1, null]) expectError(await cb.request("React", { gid, msgId: id, emoji: "👍", on, clientMsgId: "z6" }), 400, "z6");
-    expect(changeRows(s)).toEqual(before);
+    expect(await changeRows(s)).toEqual(before);
     await nothingFor(ca, ca2, cb, cc, cd, ce);
     // 32 characters, whatever their UTF-16 length, are fine.
     expect((await cb.request("React", { gid, msgId: id, emoji: "😀".repeat(32), on: true })).content).toBe("Ok");
@@ -429,9 +429,9 @@ describe("rim clients are untouched", () => {
 
   test("rim's legacy port (any path) gets the same Msg pushes and Notifies", async () => {
     const port = freePort();
-    const s = start({ legacyWsPort: port });
+    const s = await start({ legacyWsPort: port });
     const [a, b] = [await user(s.app, "lg_ann"), await user(s.app, "lg_bob")];
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const ca = await connect(s, a);
     const legacy = await connect(`ws://127.0.0.1:${port}/any/path`, b);
     const sent = await ca.request("Msg", { gid, content: "hi @lg_bob" });
@@ -479,7 +479,7 @@ describe("property: any mix of messages, replies, edits, deletions and reactions
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), fc.nat(), async (ops, cut) => {
-        const gid = group(s.app, a, [b, c], { admins: [c] });
+        const gid = await group(s.app, a, [b, c], { admins: [c] });
         const cmid = `prop${++run}-`;
         // The socket of a's other device joins the new group through its Login; it only listens.
         const watcher = await connect(s, a);
@@ -513,7 +513,7 @@ describe("property: any mix of messages, replies, edits, deletions and reactions
         const truth = await asOthersSee(s, a, gid);
         // The reactions kept on the message are those of message_reactions, in first-use order.
         for (const [id, m] of truth) {
-          const rows = s.app.db.$client.query("SELECT emoji, uid FROM message_reactions WHERE message_id = ? ORDER BY ord, rowid").all(id) as { emoji: string; uid: number }[];
+          const rows = await sqlAll(s.app, "SELECT emoji, uid FROM message_reactions WHERE message_id = ? ORDER BY ord, rowid", id) as { emoji: string; uid: number }[];
           const fromTable: { emoji: string; uids: number[] }[] = [];
           for (const r of rows) {
             const last = fromTable.at(-1);

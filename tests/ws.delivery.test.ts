@@ -9,11 +9,11 @@ afterEach(cleanup);
 
 describe("fan-out: two users, three sockets", () => {
   test("every other socket gets the push with the original kind, seq and createTime; the sending socket only its Ack", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const stranger = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const a1 = await connect(s, a);
     const a2 = await connect(s, a);
     const b1 = await connect(s, b);
@@ -41,7 +41,7 @@ describe("fan-out: two users, three sockets", () => {
   });
 
   test("a socket opened later gets live pushes too, and a closed one no longer counts", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     const b1 = await connect(s, b);
@@ -57,7 +57,7 @@ describe("fan-out: two users, three sockets", () => {
 
 describe("idempotent send", () => {
   test("a resent clientMsgId returns the original serverMsgId, stores once, pushes once", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     const a2 = await connect(s, a);
@@ -67,7 +67,7 @@ describe("idempotent send", () => {
     expect(again).toEqual(first);
     // The same id from the user's other device is the same message too.
     expect(await say(a2, gid, "once", { clientMsgId: "dup-1" })).toEqual(first);
-    expect(storedMessages(s, gid).map((m) => [m.id, m.content])).toEqual([[first.serverMsgId, "once"]]);
+    expect((await storedMessages(s, gid)).map((m) => [m.id, m.content])).toEqual([[first.serverMsgId, "once"]]);
     expect((await b1.next(isMsg)).body.msgId).toBe(first.serverMsgId);
     expect(await b1.expectNone(isMsg)).toBe(true);
     expect((await a2.next(isMsg)).body.msgId).toBe(first.serverMsgId);
@@ -75,7 +75,7 @@ describe("idempotent send", () => {
   });
 
   test("also when both copies arrive in the same turn, and after reconnecting on a new socket", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     const b1 = await connect(s, b);
@@ -90,14 +90,14 @@ describe("idempotent send", () => {
 
     const a3 = await connect(s, a);
     expect(await say(a3, gid, "twice", { clientMsgId: "dup-2" })).toEqual(x!);
-    expect(storedMessages(s, gid)).toHaveLength(1);
+    expect(await storedMessages(s, gid)).toHaveLength(1);
     expect(await collect(b1, isMsg, 1)).toHaveLength(1);
     expect(await b1.expectNone(isMsg)).toBe(true);
     expect(await a3.expectNone(isMsg)).toBe(true);
   });
 
   test("idempotency is per sender: another user's same clientMsgId is a new message", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     const b1 = await connect(s, b);
@@ -105,13 +105,13 @@ describe("idempotent send", () => {
     const fromB = await say(b1, gid, "b's", { clientMsgId: "same" });
     expect(fromB.serverMsgId).not.toBe(fromA.serverMsgId);
     expect(fromB.seq).toBe(2);
-    expect(storedMessages(s, gid)).toHaveLength(2);
+    expect(await storedMessages(s, gid)).toHaveLength(2);
   });
 });
 
 describe("per-group order under concurrent senders", () => {
   test("four sockets sending at once: seq is 1..N without gaps, and every socket sees ascending ids", async () => {
-    const s = start({ wsRate: 0 });
+    const s = await start({ wsRate: 0 });
     const { a, b, gid } = await twoInGroup(s);
     const socks = [await connect(s, a), await connect(s, a), await connect(s, b), await connect(s, b)];
     const logs = socks.map(record);
@@ -125,7 +125,7 @@ describe("per-group order under concurrent senders", () => {
     // Each socket hears every message but its own.
     await Promise.all(socks.map((c) => collect(c, isMsg, N - PER)));
 
-    const rows = storedMessages(s, gid);
+    const rows = await storedMessages(s, gid);
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // seq follows id order.
     expect(rows.map((r) => r.id)).toEqual([...rows.map((r) => r.id)].sort((x, y) => x - y));
@@ -150,11 +150,11 @@ describe("per-group order under concurrent senders", () => {
   });
 
   test("groups have independent seqs", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
-    const g1 = group(s.app, a, [b]);
-    const g2 = group(s.app, a, [b]);
+    const g1 = await group(s.app, a, [b]);
+    const g2 = await group(s.app, a, [b]);
     const ca = await connect(s, a);
     expect((await say(ca, g1, "x")).seq).toBe(1);
     expect((await say(ca, g2, "y")).seq).toBe(1);
@@ -165,7 +165,7 @@ describe("per-group order under concurrent senders", () => {
 describe("legacy listener", () => {
   test("accepts the same protocol on any path, and messages cross between /ws and the legacy port", async () => {
     const port = freePort();
-    const s = start({ legacyWsPort: port });
+    const s = await start({ legacyWsPort: port });
     expect(s.running.legacy?.port).toBe(port);
     const { a, b, gid } = await twoInGroup(s);
     const aMain = await connect(s, a);
@@ -191,8 +191,8 @@ describe("legacy listener", () => {
     expect(await b2.next(isAck)).toMatchObject({ content: "Error", code: 400, clientMsgId: null });
   });
 
-  test("is off by default", () => {
-    const s = start();
+  test("is off by default", async () => {
+    const s = await start();
     expect(s.running.legacy).toBeNull();
   });
 });

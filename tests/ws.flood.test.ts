@@ -4,10 +4,8 @@
 // count, so such a socket was never closed). On a manual clock, each frame's
 // reply awaited before the clock moves: no sleeps.
 import { afterEach, expect, test } from "bun:test";
-import { closeApp, createApp } from "../src/app";
-import { startServer } from "../src/server";
 import { manualClock } from "../src/time";
-import { Client, testConfig } from "./helpers";
+import { Client, serve } from "./helpers";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -16,13 +14,9 @@ afterEach(async () => {
 
 async function floodServer(rate: number, burst: number) {
   const clock = manualClock();
-  const app = createApp(testConfig({ wsRate: rate, wsBurst: burst }), { clock });
-  const running = startServer(app);
-  cleanups.push(async () => {
-    await running.stop();
-    closeApp(app);
-  });
-  const c = await Client.open(`ws://127.0.0.1:${running.server.port}/ws`);
+  const s = await serve({ wsRate: rate, wsBurst: burst }, { clock });
+  cleanups.push(() => s.stop());
+  const c = await Client.open(s.wsUrl);
   cleanups.push(() => c.closed || c.close());
   let n = 0;
   /** Sends a Heart and waits for its reply: "Ok", 429, or "closed" when the socket is closed instead. */

@@ -2,19 +2,17 @@
 // are cleaned up after each test, REST calls over real HTTP, and direct
 // looks into the database to check what was (not) stored.
 import { expect } from "bun:test";
-import { Client, group, isPresence, serve, user, type Frame, type TestUser } from "./helpers";
+import { Client, group, isPresence, serve, sqlAll, sqlGet, then, user, type Frame, type Maybe, type Served, type TestUser } from "./helpers";
 import type { Config } from "../src/config";
 
-export type Served = ReturnType<typeof serve>;
+export type { Served };
 
 const servers: Served[] = [];
 const clients: Client[] = [];
 
 /** A real server on a free port, stopped by `cleanup`. */
-export function start(overrides: Partial<Config> = {}, opts: Parameters<typeof serve>[1] = {}): Served {
-  const s = serve(overrides, opts);
-  servers.push(s);
-  return s;
+export function start(overrides: Partial<Config> = {}, opts: Parameters<typeof serve>[1] = {}): Maybe<Served> {
+  return then(serve(overrides, opts), (s) => (servers.push(s), s));
 }
 
 /** Closes every socket and server this test opened. */
@@ -76,19 +74,21 @@ export function expectError(f: Frame, code: number, clientMsgId: string | null) 
 
 export type Row = { id: number; group_id: number; seq: number; sender_uid: number; kind: string; content: string; client_msg_id: string };
 
-export function storedMessages(s: Served, gid?: number): Row[] {
-  const q = s.app.db.$client;
-  return (gid === undefined
-    ? q.query("SELECT id, group_id, seq, sender_uid, kind, content, client_msg_id FROM messages ORDER BY id").all()
-    : q.query("SELECT id, group_id, seq, sender_uid, kind, content, client_msg_id FROM messages WHERE group_id = ? ORDER BY id").all(gid)) as Row[];
+const MESSAGE_COLUMNS = "id, group_id, seq, sender_uid, kind, content, client_msg_id";
+
+/** The messages stored (in one group, or all), from the database under test (helpers' sqlAll: SQLite, or the cluster's PostgreSQL). */
+export function storedMessages(s: Served, gid?: number): Maybe<Row[]> {
+  return gid === undefined
+    ? sqlAll<Row>(s.app, `SELECT ${MESSAGE_COLUMNS} FROM messages ORDER BY id`)
+    : sqlAll<Row>(s.app, `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? ORDER BY id`, gid);
 }
 
-export function cursors(s: Served, gid: number, uid: number): { read: number; delivered: number } {
-  const row = s.app.db.$client
-    .query("SELECT read_msg_id AS read, delivered_msg_id AS delivered FROM group_members WHERE group_id = ? AND user_id = ?")
-    .get(gid, uid) as { read: number; delivered: number } | null;
-  if (!row) throw new Error(`user ${uid} is not in group ${gid}`);
-  return row;
+export function cursors(s: Served, gid: number, uid: number): Maybe<{ read: number; delivered: number }> {
+  const row = sqlGet<{ read: number; delivered: number }>(s.app, "SELECT read_msg_id AS read, delivered_msg_id AS delivered FROM group_members WHERE group_id = ? AND user_id = ?", gid, uid);
+  return then(row, (r) => {
+    if (!r) throw new Error(`user ${uid} is not in group ${gid}`);
+    return r;
+  });
 }
 
 /** Waits for n frames matching pred, in order. */
@@ -121,5 +121,5 @@ export const TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 export async function twoInGroup(s: Served): Promise<{ a: TestUser; b: TestUser; gid: number }> {
   const a = await user(s.app);
   const b = await user(s.app);
-  return { a, b, gid: group(s.app, a, [b]) };
+  return { a, b, gid: await group(s.app, a, [b]) };
 }

@@ -10,7 +10,7 @@ afterEach(cleanup);
 
 describe("sizes", () => {
   test("a frame over wsMaxFrame closes the socket with 1009; other sockets carry on", async () => {
-    const s = start({ wsMaxFrame: 2048 });
+    const s = await start({ wsMaxFrame: 2048 });
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
@@ -19,19 +19,19 @@ describe("sizes", () => {
     expect(fits).toMatchObject({ content: "Ok" });
     ca.send({ event: "Msg", body: { kind: "Text", gid, content: "x".repeat(4000), clientMsgId: "too-big" } });
     expect((await ca.waitClose()).code).toBe(1009);
-    expect(storedMessages(s)).toHaveLength(1);
+    expect(await storedMessages(s)).toHaveLength(1);
     expect(await cb.request("Heart")).toMatchObject({ content: "Ok" });
   });
 
   test("content over maxContent (in bytes) is a 413 error ack and stores nothing; exactly the limit is fine", async () => {
-    const s = start({ maxContent: 100 });
+    const s = await start({ maxContent: 100 });
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     expectError(await say(ca, gid, "x".repeat(101), { clientMsgId: "c101" }), 413, "c101");
     // 34 characters, 102 bytes.
     expectError(await say(ca, gid, "€".repeat(34), { clientMsgId: "euro" }), 413, "euro");
-    expect(storedMessages(s)).toEqual([]);
+    expect(await storedMessages(s)).toEqual([]);
     expect(await cb.expectNone(isMsg)).toBe(true);
     expect(await say(ca, gid, "x".repeat(100))).toMatchObject({ content: "Ok", seq: 1 });
     expect(await say(ca, gid, "€".repeat(33))).toMatchObject({ content: "Ok", seq: 2 });
@@ -40,7 +40,7 @@ describe("sizes", () => {
 
 describe("rate limit", () => {
   test("beyond the burst frames get 429 error acks that echo their clientMsgId; a socket that goes on is closed", async () => {
-    const s = start({ wsRate: 5, wsBurst: 5 });
+    const s = await start({ wsRate: 5, wsBurst: 5 });
     const { a, b, gid } = await twoInGroup(s);
     const c = await connect(s);
     const cb = await connect(s, b);
@@ -52,7 +52,7 @@ describe("rate limit", () => {
     expect(replies.slice(0, 5).map((r) => [r.clientMsgId, r.content])).toEqual([0, 1, 2, 3, 4].map((i) => [`r${i}`, "Ok"]));
     replies.slice(5).forEach((r, i) => expectError(r, 429, `r${i + 5}`));
     // Refused frames were not stored or pushed.
-    expect(storedMessages(s).map((m) => m.client_msg_id)).toEqual(["r1", "r2", "r3", "r4"]);
+    expect((await storedMessages(s)).map((m) => m.client_msg_id)).toEqual(["r1", "r2", "r3", "r4"]);
     await collect(cb, isMsg, 4);
     expect(await cb.expectNone(isMsg)).toBe(true);
 
@@ -64,7 +64,7 @@ describe("rate limit", () => {
   });
 
   test("wsRate 0 turns the limit off", async () => {
-    const s = start({ wsRate: 0, wsBurst: 1 });
+    const s = await start({ wsRate: 0, wsBurst: 1 });
     const c = await connect(s);
     for (let i = 0; i < 300; i++) c.send({ event: "Heart", body: { kind: "Text", content: "", clientMsgId: `h${i}` } });
     const replies = await collect(c, isAck, 300);
@@ -74,7 +74,7 @@ describe("rate limit", () => {
 
 describe("sockets per user", () => {
   test("the Login of a socket beyond maxSocketsPerUser is 429; closing one makes room; other users are unaffected", async () => {
-    const s = start({ maxSocketsPerUser: 2 });
+    const s = await start({ maxSocketsPerUser: 2 });
     const { a, b, gid } = await twoInGroup(s);
     const a1 = await connect(s, a);
     await connect(s, a);
@@ -95,7 +95,7 @@ describe("sockets per user", () => {
   });
 
   test("Logins arriving together cannot exceed the cap", async () => {
-    const s = start({ maxSocketsPerUser: 2 });
+    const s = await start({ maxSocketsPerUser: 2 });
     const a = await user(s.app);
     const socks = await Promise.all([0, 1, 2, 3].map(() => connect(s)));
     socks.forEach((c, i) => c.send({ event: "Login", body: { kind: "Text", content: a.token, uid: a.uid, clientMsgId: `l${i}` } }));
@@ -106,7 +106,7 @@ describe("sockets per user", () => {
   });
 
   test("maxSocketsPerUser 0 lifts the cap", async () => {
-    const s = start({ maxSocketsPerUser: 0 });
+    const s = await start({ maxSocketsPerUser: 0 });
     const a = await user(s.app);
     for (let i = 0; i < 40; i++) await connect(s, a);
     expect(s.app.hub.socketsOf(a.uid).size).toBe(40);
@@ -115,7 +115,7 @@ describe("sockets per user", () => {
 
 describe("backpressure", () => {
   test("a reader that stops reading is closed, and Sync brings exactly what it missed", async () => {
-    const s = start({ wsBackpressure: 64 * 1024, wsRate: 0 });
+    const s = await start({ wsBackpressure: 64 * 1024, wsRate: 0 });
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const slow = await connect(s, b);
@@ -158,7 +158,7 @@ describe("backpressure", () => {
     }
     synced.push(...log.filter(isMsg));
 
-    const all = storedMessages(s, gid).map((r) => r.id);
+    const all = (await storedMessages(s, gid)).map((r) => r.id);
     expect(all.length).toBe(3 + sent + 3);
     const ids = [...before, ...synced].map((f) => f.body.msgId);
     expect(ids).toEqual(all); // nothing lost, nothing twice, in order

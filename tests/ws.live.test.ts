@@ -3,10 +3,10 @@
 // socket out; lastSeen kept through the write path). Nothing sleeps: frames
 // are waited for, absence is proven with the round-trip barrier.
 import { afterEach, describe, expect, test } from "bun:test";
-import { closeApp, createApp } from "../src/app";
+import { closeApp, createApp, type App } from "../src/app";
 import { startServer } from "../src/server";
 import { formatTime, manualClock } from "../src/time";
-import { Client, group, isPresence, tempDir, testConfig, user, type TestUser } from "./helpers";
+import { Client, group, isPresence, tempDir, testConfig, user, type TestUser, sqlAll, cluster } from "./helpers";
 import { api, cleanup, connect, expectError, isNotify, start } from "./ws.kit";
 import { heldDisk, roundTrip } from "./write.kit";
 
@@ -16,10 +16,10 @@ const isTyping = isNotify("Typing");
 
 async function typingWorld() {
   const clock = manualClock(Date.UTC(2026, 4, 1, 9));
-  const s = start({ wsRate: 0 }, { clock });
+  const s = await start({ wsRate: 0 }, { clock });
   const [a, b, c] = [await user(s.app, "lv_ann"), await user(s.app, "lv_bob"), await user(s.app, "lv_cid")];
-  const g1 = group(s.app, a, [b]);
-  const g2 = group(s.app, a, [b]);
+  const g1 = await group(s.app, a, [b]);
+  const g2 = await group(s.app, a, [b]);
   const ca = await connect(s, a);
   const ca2 = await connect(s, a);
   const cb = await connect(s, b);
@@ -27,20 +27,20 @@ async function typingWorld() {
   return { s, clock, a, b, c, g1, g2, ca, ca2, cb, cc };
 }
 
-const dbState = (s: { app: { db: { $client: any } } }) =>
-  ["messages", "group_events", "message_reactions", "message_mentions", "group_members"].map((t) => s.app.db.$client.query(`SELECT * FROM ${t}`).all());
+const dbState = (s: { app: App }) =>
+  Promise.all(["messages", "group_events", "message_reactions", "message_mentions", "group_members"].map((t) => sqlAll(s.app, `SELECT * FROM ${t}`)));
 
 describe("Typing", () => {
   test("members' other sockets get Notify Typing (uid, gid, no eventId); the typing socket only its Ack; nothing is stored", async () => {
     const { s, a, g1, ca, ca2, cb, cc } = await typingWorld();
-    const before = dbState(s);
+    const before = await dbState(s);
     expect(await ca.request("Typing", { gid: g1, clientMsgId: "t1" })).toEqual({ clientMsgId: "t1", serverMsgId: null, kind: "Ack", content: "Ok" });
     const want = { event: "Notify", body: { kind: "Text", uid: a.uid, gid: g1, content: "Typing", clientMsgId: "", msgId: null } };
     expect(await cb.next(isTyping)).toEqual(want);
     expect(await ca2.next(isTyping)).toEqual(want);
     await Promise.all([ca, ca2, cb, cc].map(roundTrip));
     for (const x of [ca, ca2, cb, cc]) expect(x.frames).toEqual([]);
-    expect(dbState(s)).toEqual(before);
+    expect(await dbState(s)).toEqual(before);
   });
 
   test("at most one forwarded per user and group every 2 s: the rest are acked and dropped", async () => {
@@ -100,13 +100,13 @@ describe("Typing", () => {
 describe("Presence", () => {
   async function presenceWorld() {
     const clock = manualClock(Date.UTC(2026, 4, 1, 9));
-    const s = start({}, { clock });
+    const s = await start({}, { clock });
     const [a, b, c, d] = [await user(s.app, "pr_ann"), await user(s.app, "pr_bob"), await user(s.app, "pr_cid"), await user(s.app, "pr_dee")];
-    const g1 = group(s.app, a, [b]);
-    const g2 = group(s.app, c, [d]);
+    const g1 = await group(s.app, a, [b]);
+    const g2 = await group(s.app, c, [d]);
     return { s, clock, a, b, c, d, g1, g2 };
   }
-  const presenceOf = async (s: ReturnType<typeof start>, u: TestUser, uids: number[]) => {
+  const presenceOf = async (s: Awaited<ReturnType<typeof start>>, u: TestUser, uids: number[]) => {
     const r = await api(s, `/api/user/presence?uids=${uids.join(",")}`, u.token);
     expect(r.status).toBe(200);
     return r.body.data;
@@ -168,7 +168,7 @@ describe("Presence", () => {
 
   test("a user in two groups with someone: that member hears it in each group; a group's other members once", async () => {
     const { s, a, b, c, g1 } = await presenceWorld();
-    const g3 = group(s.app, a, [b, c]);
+    const g3 = await group(s.app, a, [b, c]);
     const cb = await connect(s, b);
     const cc = await connect(s, c);
     await connect(s, a);
@@ -179,7 +179,8 @@ describe("Presence", () => {
     expect(cc.presence).toEqual([]);
   });
 
-  test("the last socket closes while a new Login is in flight: whatever the order, the others end seeing online", async () => {
+  // Skipped on the cluster (RIM_TEST_BACKEND=cluster): it holds SQLite's fsync (the durability worker) to order the interleaving.
+  test.skipIf(cluster)("the last socket closes while a new Login is in flight: whatever the order, the others end seeing online", async () => {
     const disk = heldDisk();
     const tmp = tempDir("rim-presence-");
     const app = createApp(testConfig({ db: tmp.dir + "/rim.db", sync: "full" }), { fsync: disk.sync });
@@ -188,7 +189,7 @@ describe("Presence", () => {
     const socks: Client[] = [];
     try {
       const [a, b] = [await user(app, "pr_race_a"), await user(app, "pr_race_b")];
-      group(app, a, [b]);
+      await group(app, a, [b]);
       const open = async (u: TestUser) => {
         const x = await Client.open(wsUrl);
         socks.push(x);

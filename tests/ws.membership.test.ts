@@ -8,11 +8,11 @@ afterEach(cleanup);
 
 describe("membership change while connected", () => {
   test("added: every open socket of the new member gets MemberAdded, then the group's pushes, and may send", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const c = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     const c1 = await connect(s, c);
@@ -41,11 +41,11 @@ describe("membership change while connected", () => {
   });
 
   test("removed: MemberRemoved, then no more pushes; the removed user's frames for the group are 403 with nothing stored; Sync replays up to the removal", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const c = await user(s.app);
-    const gid = group(s.app, a, [b, c]);
+    const gid = await group(s.app, a, [b, c]);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     const c1 = await connect(s, c);
@@ -70,11 +70,11 @@ describe("membership change while connected", () => {
     expect((await cb.next(isMsg)).body.msgId).toBe(m1.serverMsgId);
     for (const sock of [c1, c2]) expect(await sock.expectNone(isMsg)).toBe(true);
 
-    const count = storedMessages(s, gid).length;
+    const count = (await storedMessages(s, gid)).length;
     expectError(await say(c1, gid, "let me back", { clientMsgId: "rm1" }), 403, "rm1");
     expectError(await c1.request("Read", { gid, msgId: m0.serverMsgId, clientMsgId: "rm2" }), 403, "rm2");
     expectError(await c1.request("Ack", { gid, msgId: m0.serverMsgId, clientMsgId: "rm3" }), 403, "rm3");
-    expect(storedMessages(s, gid)).toHaveLength(count);
+    expect(await storedMessages(s, gid)).toHaveLength(count);
     expect(await cb.expectNone(isMsg)).toBe(true);
     expect(await ca.expectNone(isNotify("Read"))).toBe(true);
     // Sync replays the group up to the removal and no further: the client learns it was removed, and nothing said after.
@@ -89,7 +89,7 @@ describe("membership change while connected", () => {
   });
 
   test("a member who leaves by themself stops getting pushes on every socket", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const b1 = await connect(s, b);
@@ -102,11 +102,11 @@ describe("membership change while connected", () => {
   });
 
   test("group/update: every member's socket gets GroupUpdated, non-members nothing", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const outsider = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     const co = await connect(s, outsider);
@@ -125,7 +125,7 @@ describe("membership change while connected", () => {
   });
 
   test("group/create: the new members' open sockets join the topic at once", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const ca = await connect(s, a);

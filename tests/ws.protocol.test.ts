@@ -8,10 +8,10 @@ afterEach(cleanup);
 
 describe("the seed's five example exchanges", () => {
   test("Login, Msg, Logout, client Ack and Read, frames as in rim's README", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app, "seed_a");
     const b = await user(s.app, "seed_b");
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const ca = await connect(s);
     const cb = await connect(s, b);
 
@@ -22,7 +22,7 @@ describe("the seed's five example exchanges", () => {
     // 2. Msg
     ca.send({ event: "Msg", body: { kind: "Text", content: "Hello World", uid: a.uid, gid, clientMsgId: "badc6d33aebfd40ab3cda" } });
     const ack = await ca.next();
-    const [stored] = storedMessages(s, gid);
+    const [stored] = await storedMessages(s, gid);
     expect(stored).toBeDefined();
     // The four fields of rim's Ack, plus the allowed extra seq.
     expect(ack).toEqual({ clientMsgId: "badc6d33aebfd40ab3cda", serverMsgId: stored!.id, kind: "Ack", content: "Ok", seq: 1 });
@@ -40,12 +40,12 @@ describe("the seed's five example exchanges", () => {
     // 4. client Ack (delivered)
     cb.send({ event: "Ack", body: { kind: "Text", content: "", uid: b.uid, gid, clientMsgId: "72aebfd4aeefaaa", msgId: stored!.id } });
     expect(await cb.next()).toEqual({ clientMsgId: "72aebfd4aeefaaa", serverMsgId: null, kind: "Ack", content: "Ok" });
-    expect(cursors(s, gid, b.uid).delivered).toBe(stored!.id);
+    expect((await cursors(s, gid, b.uid)).delivered).toBe(stored!.id);
 
     // 5. client Read: serverMsgId is the msgId read
     cb.send({ event: "Read", body: { kind: "Text", content: "", uid: b.uid, gid, clientMsgId: "72aebfd4aeefaaa", msgId: stored!.id } });
     expect(await cb.next()).toEqual({ clientMsgId: "72aebfd4aeefaaa", serverMsgId: stored!.id, kind: "Ack", content: "Ok" });
-    expect(cursors(s, gid, b.uid).read).toBe(stored!.id);
+    expect((await cursors(s, gid, b.uid)).read).toBe(stored!.id);
 
     expect(await cb.expectNone()).toBe(true);
     // a logged out: nothing reached it after its Logout ack.
@@ -53,7 +53,7 @@ describe("the seed's five example exchanges", () => {
   });
 
   test("rim's demo client sends a gid with Login: ignored", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const c = await connect(s);
     c.send({ event: "Login", body: { kind: "Text", content: a.token, uid: a.uid, gid: 999, clientMsgId: "l1" } });
@@ -63,7 +63,7 @@ describe("the seed's five example exchanges", () => {
 
 describe("Login", () => {
   test("binds the socket; a Login without uid takes the token's owner", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const cb = await connect(s);
     expect(await cb.request("Login", { content: b.token })).toMatchObject({ content: "Ok", serverMsgId: null });
@@ -73,7 +73,7 @@ describe("Login", () => {
   });
 
   test("a bad token is 401, another user's token is 403, an empty token 400; the socket stays usable", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const c = await connect(s);
@@ -87,12 +87,12 @@ describe("Login", () => {
   });
 
   test("a second Login with another user's token rebinds the socket to that user", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const d = await user(s.app);
-    const gAD = group(s.app, a, [d]);
-    const gBD = group(s.app, b, [d]);
+    const gAD = await group(s.app, a, [d]);
+    const gBD = await group(s.app, b, [d]);
     const c = await connect(s, a);
     expect(await c.login(b)).toMatchObject({ content: "Ok" });
     const cd = await connect(s, d);
@@ -108,7 +108,7 @@ describe("Login", () => {
 
 describe("Msg", () => {
   test("every kind is stored and pushed with its own kind; the Ack carries serverMsgId and seq", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
@@ -119,15 +119,15 @@ describe("Msg", () => {
       const push = await cb.next(isMsg);
       expect(push.body).toEqual({ kind, uid: a.uid, gid, content: `${kind} body`, clientMsgId: ack.clientMsgId, msgId: ack.serverMsgId, seq: i + 1, createTime: expect.stringMatching(TIME), ...MSG_ADDITIONS });
     }
-    expect(storedMessages(s, gid).map((m) => m.kind)).toEqual([...kinds]);
+    expect((await storedMessages(s, gid)).map((m) => m.kind)).toEqual([...kinds]);
   });
 
   test("refused: before Login 401, unknown group 404, non-member 403, bad kind 400, missing gid 400, forged uid 403", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const outsider = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const cb = await connect(s, b);
     const anon = await connect(s);
     expectError(await say(anon, gid, "x", { clientMsgId: "m1" }), 401, "m1");
@@ -139,32 +139,32 @@ describe("Msg", () => {
     expectError(await ca.request("Msg", { content: "x", clientMsgId: "m5" }), 400, "m5");
     expectError(await say(ca, gid, "x", { uid: b.uid, clientMsgId: "m6" }), 403, "m6");
     expectError(await say(ca, gid, 12 as unknown as string, { clientMsgId: "m7" }), 400, "m7");
-    expect(storedMessages(s)).toEqual([]);
+    expect(await storedMessages(s)).toEqual([]);
     expect(await cb.expectNone(isMsg)).toBe(true);
   });
 });
 
 describe("Ack and Read", () => {
   test("happy: Ack moves the delivered cursor; Read moves read (and delivered) and answers serverMsgId = msgId", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     const m1 = (await say(ca, gid, "one")).serverMsgId;
     const m2 = (await say(ca, gid, "two")).serverMsgId;
     expect(await cb.request("Ack", { gid, msgId: m1, uid: b.uid, clientMsgId: "k1" })).toEqual({ clientMsgId: "k1", serverMsgId: null, kind: "Ack", content: "Ok" });
-    expect(cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: m1 });
+    expect(await cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: m1 });
     expect(await cb.request("Read", { gid, msgId: m2, clientMsgId: "r1" })).toEqual({ clientMsgId: "r1", serverMsgId: m2, kind: "Ack", content: "Ok" });
-    expect(cursors(s, gid, b.uid)).toEqual({ read: m2, delivered: m2 });
+    expect(await cursors(s, gid, b.uid)).toEqual({ read: m2, delivered: m2 });
   });
 
   test("refused: before Login 401, missing msgId 400, unknown message 404, message of another group 404, non-member 403, forged uid 403", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const outsider = await user(s.app);
-    const gid = group(s.app, a, [b]);
-    const other = group(s.app, a, [outsider]);
+    const gid = await group(s.app, a, [b]);
+    const other = await group(s.app, a, [outsider]);
     const ca = await connect(s, a);
     const m = (await say(ca, gid, "one")).serverMsgId;
     const mOther = (await say(ca, other, "elsewhere")).serverMsgId;
@@ -180,7 +180,7 @@ describe("Ack and Read", () => {
       expectError(await co.request(event, { gid, msgId: m, clientMsgId: "e6" }), 403, "e6");
       expectError(await cb.request(event, { gid, msgId: m, uid: a.uid, clientMsgId: "e7" }), 403, "e7");
     }
-    expect(cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: 0 });
+    expect(await cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: 0 });
     // Nobody was told of a read that did not happen.
     expect(await ca.expectNone((f) => f.event === "Notify")).toBe(true);
   });
@@ -188,7 +188,7 @@ describe("Ack and Read", () => {
 
 describe("Heart", () => {
   test("answered before and after Login (rim crashed here)", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const c = await connect(s);
     expect(await c.request("Heart", { clientMsgId: "h1" })).toEqual({ clientMsgId: "h1", serverMsgId: null, kind: "Ack", content: "Ok" });
@@ -197,7 +197,7 @@ describe("Heart", () => {
   });
 
   test("refused: no clientMsgId 400, wrong types 400, another user's uid after Login 403", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const c = await connect(s, a);
@@ -210,7 +210,7 @@ describe("Heart", () => {
 
 describe("Logout", () => {
   test("unbinds the socket: no more pushes, its frames need a new Login, and the token stays valid", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
@@ -227,7 +227,7 @@ describe("Logout", () => {
   });
 
   test("refused: before Login 401, another user's uid 403 (and the socket stays logged in)", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const anon = await connect(s);
     expectError(await anon.request("Logout", { clientMsgId: "q1" }), 401, "q1");
@@ -241,7 +241,7 @@ describe("Logout", () => {
 
 describe("Sync", () => {
   test("happy: pushes what came after msgId, then the Ack with the last id and more:false", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const ids: number[] = [];
@@ -256,11 +256,11 @@ describe("Sync", () => {
   });
 
   test("refused: before Login 401, negative or missing msgId 400, non-member gid 403, unknown gid 404, forged uid 403", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const outsider = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const ca = await connect(s, a);
     await say(ca, gid, "secret");
     const anon = await connect(s);

@@ -9,7 +9,7 @@ afterEach(cleanup);
 
 describe("before Login", () => {
   test("every event but Login and Heart is 401, and nothing is stored or pushed", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const cb = await connect(s, b);
     const m = await say(await connect(s, a), gid, "hi");
@@ -24,14 +24,14 @@ describe("before Login", () => {
     ];
     for (const [event, body] of frames) expectError(await anon.request(event, { ...body, clientMsgId: `pre-${event}` }), 401, `pre-${event}`);
     expect(await anon.request("Heart", { clientMsgId: "pre-heart" })).toMatchObject({ content: "Ok" });
-    expect(storedMessages(s)).toHaveLength(1);
-    expect(cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: 0 });
+    expect(await storedMessages(s)).toHaveLength(1);
+    expect(await cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: 0 });
     expect(await cb.expectNone()).toBe(true);
     expect(anon.frames).toEqual([]);
   });
 
   test("Login with a bad token is 401, with a uid that is not the token's owner 403", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const c = await connect(s);
@@ -42,7 +42,7 @@ describe("before Login", () => {
   });
 
   test("no Login within wsLoginTimeout closes the socket; failed Logins and Hearts do not count, a real Login does", async () => {
-    const s = start({ wsLoginTimeout: 1 });
+    const s = await start({ wsLoginTimeout: 1 });
     const a = await user(s.app);
     // Opened first, so its timer fires before the idle socket's.
     const loggedOut = await connect(s, a);
@@ -65,29 +65,29 @@ describe("before Login", () => {
 
 describe("forged uid and non-members", () => {
   test("a member's frame naming another uid is 403: nothing stored, no cursor moved, nothing pushed", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const m = await say(ca, gid, "real");
     const cb = await connect(s, b);
-    const before = storedMessages(s);
+    const before = await storedMessages(s);
     expectError(await say(cb, gid, "I am a", { uid: a.uid, clientMsgId: "f1" }), 403, "f1");
     expectError(await cb.request("Read", { gid, msgId: m.serverMsgId, uid: a.uid, clientMsgId: "f2" }), 403, "f2");
     expectError(await cb.request("Ack", { gid, msgId: m.serverMsgId, uid: a.uid, clientMsgId: "f3" }), 403, "f3");
     expectError(await cb.request("Sync", { msgId: 0, uid: a.uid, clientMsgId: "f4" }), 403, "f4");
-    expect(storedMessages(s)).toEqual(before);
-    expect(cursors(s, gid, a.uid)).toEqual({ read: 0, delivered: 0 });
-    expect(cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: 0 });
+    expect(await storedMessages(s)).toEqual(before);
+    expect(await cursors(s, gid, a.uid)).toEqual({ read: 0, delivered: 0 });
+    expect(await cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: 0 });
     expect(await ca.expectNone()).toBe(true);
     expect(cb.frames).toEqual([]);
   });
 
   test("a non-member's Msg is 403 whether it names itself or a member; nothing stored, nothing pushed", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const mallory = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const ca = await connect(s, a);
     const cb = await connect(s, b);
     const cm = await connect(s, mallory);
@@ -98,7 +98,7 @@ describe("forged uid and non-members", () => {
     const real = await say(ca, gid, "private", { clientMsgId: "shared-id" });
     await cb.next(isMsg);
     expectError(await say(cm, gid, "private?", { clientMsgId: "shared-id" }), 403, "shared-id");
-    expect(storedMessages(s).map((r) => r.id)).toEqual([real.serverMsgId]);
+    expect((await storedMessages(s)).map((r) => r.id)).toEqual([real.serverMsgId]);
     expect(await cb.expectNone(isMsg)).toBe(true);
     expect(await ca.expectNone(isMsg)).toBe(true);
     // And it hears nothing of the group.
@@ -108,7 +108,7 @@ describe("forged uid and non-members", () => {
 
 describe("token revocation", () => {
   test("REST logout closes every socket logged in with that token, and only those", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     // A second token for a: another device.
     const other = await api(s, "/api/user/login", null, { account: a.account, password: "password1" });
@@ -135,7 +135,7 @@ describe("token revocation", () => {
 
 describe("Origin", () => {
   test("/ws refuses a foreign Origin and accepts its own or none", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     await expect(Client.open(s.wsUrl, { Origin: "http://evil.example" })).rejects.toThrow();
     const own = await connect(s, undefined, { Origin: s.url });
@@ -145,7 +145,7 @@ describe("Origin", () => {
 
 describe("garbage frames", () => {
   test("every bad frame gets exactly one error reply, in order, and the server stays up", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const c = await connect(s, a);
     const cb = await connect(s, b);
@@ -198,7 +198,7 @@ describe("garbage frames", () => {
       expect(typeof r.msg).toBe("string");
     });
     expect(await c.expectNone()).toBe(true);
-    expect(storedMessages(s)).toEqual([]);
+    expect(await storedMessages(s)).toEqual([]);
     expect(await cb.expectNone()).toBe(true);
 
     // Still up: the same socket works, other sockets work, REST works.
@@ -209,7 +209,7 @@ describe("garbage frames", () => {
   });
 
   test("a bad frame between good ones does not disturb their replies or order", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const c = await connect(s, a);
     c.send({ event: "Msg", body: { kind: "Text", gid, content: "1", clientMsgId: "ok-1" } });

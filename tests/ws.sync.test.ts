@@ -2,7 +2,7 @@
 // delivered/read cursors behind Ack and Read, with their Notify and the REST
 // chat list's unread counts.
 import { afterEach, describe, expect, test } from "bun:test";
-import { Client, group, user, type Frame, type TestUser } from "./helpers";
+import { Client, group, user, type Frame, type TestUser, sqlGet } from "./helpers";
 import { api, cleanup, collect, connect, cursors, expectError, isMsg, isNotify, record, say, start, storedMessages, type Served, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
@@ -33,13 +33,13 @@ async function chatUnread(s: Served, u: TestUser): Promise<Record<number, number
 
 describe("Sync", () => {
   test("after a disconnect during traffic, Sync gives exactly the missed messages: no gaps, no duplicates", async () => {
-    const s = start({ syncPage: 5, wsRate: 0 });
+    const s = await start({ syncPage: 5, wsRate: 0 });
     const a = await user(s.app);
     const b = await user(s.app);
     const c = await user(s.app);
-    const g1 = group(s.app, a, [b]);
-    const g2 = group(s.app, c, [b]);
-    const gNotB = group(s.app, a, [c]);
+    const g1 = await group(s.app, a, [b]);
+    const g2 = await group(s.app, c, [b]);
+    const gNotB = await group(s.app, a, [c]);
     const ca = await connect(s, a);
     const cc = await connect(s, c);
     let b1 = await connect(s, b);
@@ -67,7 +67,7 @@ describe("Sync", () => {
     expect(acks.slice(0, -1).every((x) => x.more === true)).toBe(true);
     expect(acks.at(-1)!.more).toBe(false);
 
-    const expected = storedMessages(s).filter((r) => r.group_id !== gNotB);
+    const expected = (await storedMessages(s)).filter((r) => r.group_id !== gNotB);
     const got = [...before, ...msgs].map((f) => f.body.msgId);
     expect(got).toEqual(expected.map((r) => r.id)); // everything, once, in order
     expect(msgs.map((f) => f.body.msgId)).toEqual(expected.filter((r) => r.id > last).map((r) => r.id));
@@ -83,11 +83,11 @@ describe("Sync", () => {
   });
 
   test("pages: 12 messages with syncPage 5 come as 5, 5, 2 with more true, true, false; a full last page says more:false", async () => {
-    const s = start({ syncPage: 5 });
+    const s = await start({ syncPage: 5 });
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     // The group's creation is its first event: start after it, so the pages hold messages only.
-    const created = (s.app.db.$client.query("SELECT max(id) AS n FROM group_events").get() as { n: number }).n;
+    const created = (await sqlGet(s.app, "SELECT max(id) AS n FROM group_events") as { n: number }).n;
     const ids: number[] = [];
     for (let i = 0; i < 12; i++) ids.push((await say(ca, gid, `m${i}`)).serverMsgId);
     const cb = await connect(s, b);
@@ -112,13 +112,13 @@ describe("Sync", () => {
   });
 
   test("gid limits Sync to one group; a group the user is not in is 403 with nothing pushed", async () => {
-    const s = start({ syncPage: 5 });
+    const s = await start({ syncPage: 5 });
     const a = await user(s.app);
     const b = await user(s.app);
     const c = await user(s.app);
-    const g1 = group(s.app, a, [b]);
-    const g2 = group(s.app, a, [b, c]);
-    const gAC = group(s.app, a, [c]);
+    const g1 = await group(s.app, a, [b]);
+    const g2 = await group(s.app, a, [b, c]);
+    const gAC = await group(s.app, a, [c]);
     const ca = await connect(s, a);
     for (let i = 0; i < 4; i++) {
       await say(ca, g1, `g1-${i}`);
@@ -136,7 +136,7 @@ describe("Sync", () => {
   });
 
   test("a page stops early at half the backpressure limit, and looping still gets everything", async () => {
-    const s = start({ syncPage: 100, wsBackpressure: 64 * 1024 });
+    const s = await start({ syncPage: 100, wsBackpressure: 64 * 1024 });
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const big = "x".repeat(10_000);
@@ -150,7 +150,7 @@ describe("Sync", () => {
 
 describe("Ack and Read cursors", () => {
   test("move forward only: an older id is accepted and ignored", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const ids: number[] = [];
@@ -159,24 +159,24 @@ describe("Ack and Read cursors", () => {
 
     expect(await cb.request("Ack", { gid, msgId: ids[1] })).toMatchObject({ content: "Ok", serverMsgId: null });
     expect(await cb.request("Ack", { gid, msgId: ids[0] })).toMatchObject({ content: "Ok", serverMsgId: null });
-    expect(cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: ids[1]! });
+    expect(await cursors(s, gid, b.uid)).toEqual({ read: 0, delivered: ids[1]! });
 
     expect(await cb.request("Read", { gid, msgId: ids[2] })).toMatchObject({ content: "Ok", serverMsgId: ids[2] });
     expect(await cb.request("Read", { gid, msgId: ids[0] })).toMatchObject({ content: "Ok", serverMsgId: ids[0] });
-    expect(cursors(s, gid, b.uid)).toEqual({ read: ids[2]!, delivered: ids[2]! });
+    expect(await cursors(s, gid, b.uid)).toEqual({ read: ids[2]!, delivered: ids[2]! });
     // A delivered receipt older than the read cursor leaves both alone.
     expect(await cb.request("Ack", { gid, msgId: ids[1] })).toMatchObject({ content: "Ok" });
-    expect(cursors(s, gid, b.uid)).toEqual({ read: ids[2]!, delivered: ids[2]! });
+    expect(await cursors(s, gid, b.uid)).toEqual({ read: ids[2]!, delivered: ids[2]! });
     // The sender's cursors were never touched.
-    expect(cursors(s, gid, a.uid)).toEqual({ read: 0, delivered: 0 });
+    expect(await cursors(s, gid, a.uid)).toEqual({ read: 0, delivered: 0 });
   });
 
   test("Read pushes a Notify receipt to the other members and the reader's other sockets, once per forward move", async () => {
-    const s = start();
+    const s = await start();
     const a = await user(s.app);
     const b = await user(s.app);
     const outsider = await user(s.app);
-    const gid = group(s.app, a, [b]);
+    const gid = await group(s.app, a, [b]);
     const a1 = await connect(s, a);
     const a2 = await connect(s, a);
     const b1 = await connect(s, b);
@@ -197,7 +197,7 @@ describe("Ack and Read cursors", () => {
   });
 
   test("REST chat/list unread counts follow Read frames", async () => {
-    const s = start();
+    const s = await start();
     const { a, b, gid } = await twoInGroup(s);
     const ca = await connect(s, a);
     const ids: number[] = [];
