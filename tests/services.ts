@@ -71,6 +71,16 @@ async function supervise(script: string, ready: (line: string) => boolean): Prom
   };
 }
 
+/**
+ * Which of the services the tests start are not installed (and not given by URL). npm test installs
+ * them when it runs as root; as another user without them, their tests are left out with a warning
+ * (scripts/test.sh), as the browser tests are without Chromium, and on CI they fail saying why.
+ */
+export const servicesMissing: string[] = [
+  ...(process.env.RIM_TEST_PG_URL || (existsSync("/usr/lib/postgresql") && readdirSync("/usr/lib/postgresql").some((v) => existsSync(join("/usr/lib/postgresql", v, "bin/initdb")))) ? [] : ["postgresql"]),
+  ...(process.env.RIM_TEST_REDIS_URL || Bun.which("redis-server") ? [] : ["redis-server"]),
+];
+
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 // ---------------------------------------------------------------- PostgreSQL
