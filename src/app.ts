@@ -157,13 +157,7 @@ function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?
     clock,
     log,
     newId: (size = 21) => nanoid(size),
-    auth: {
-      tokenTtlMs: config.tokenTtlDays * 86_400_000,
-      argon2: { memoryCost: config.argon2Memory, timeCost: config.argon2Time },
-      throttle: shared.login,
-      registrations: shared.registrations,
-      hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
-    },
+    auth: authSettings(config, shared),
     limits: { maxContent: config.maxContent },
     files: opts.files,
     hub,
@@ -203,6 +197,16 @@ function wirePresence(app: ServingApp): void {
       else if (last !== false) void last.then((yes) => yes && announceOffline(app, [uid], gids));
     },
   });
+}
+
+function authSettings(config: Config, limits: Pick<SharedState, "login" | "registrations">): Ctx["auth"] {
+  return {
+    tokenTtlMs: config.tokenTtlDays * 86_400_000,
+    argon2: { memoryCost: config.argon2Memory, timeCost: config.argon2Time },
+    throttle: limits.login,
+    registrations: limits.registrations,
+    hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
+  };
 }
 
 function limitSettings(config: Config): LimitSettings {
@@ -245,14 +249,8 @@ export async function createPostgresContext(config: Config, opts: { log?: Logger
     store: pgStore(db.$client),
     clock,
     newId: (size = 21) => nanoid(size),
-    auth: {
-      tokenTtlMs: config.tokenTtlDays * 86_400_000,
-      argon2: { memoryCost: config.argon2Memory, timeCost: config.argon2Time },
-      // An operator's commands count no logins or registrations of the network: this process's own limits.
-      throttle: limits.login,
-      registrations: limits.registrations,
-      hashing: createHashGate(config.argon2Concurrency || availableParallelism()),
-    },
+    // An operator's commands count no logins or registrations of the network: this process's own limits.
+    auth: authSettings(config, limits),
     limits: { maxContent: config.maxContent },
     files,
     read: (flow) => runAsync(flow),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 // The command line: serve (default), migrate, user, invite, backup, restore, stats.
+import type { Logger } from "./log";
 import { existsSync } from "node:fs";
 import pkg from "../package.json";
 import { closeApp, closePostgresApp, createApp, createPostgresApp, createPostgresContext } from "./app";
@@ -120,14 +121,21 @@ function serve(p: Parsed): void {
     releaseLock();
     throw err;
   }
+  stopOnSignals(app.log, running, async () => {
+    closeApp(app);
+    releaseLock();
+  });
+}
+
+/** SIGTERM and SIGINT stop the server (sockets closed with 1001), then close what it served, once. */
+function stopOnSignals(log: Logger, running: ReturnType<typeof startServer>, close: () => Promise<void>): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info("server.stopping", { signal });
+    log.info("server.stopping", { signal });
     await running.stop();
-    closeApp(app);
-    releaseLock();
+    await close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
@@ -150,17 +158,7 @@ async function servePostgres(p: Parsed): Promise<void> {
     await closePostgresApp(app);
     throw err;
   }
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info("server.stopping", { signal });
-    await running.stop();
-    await closePostgresApp(app);
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  stopOnSignals(app.log, running, () => closePostgresApp(app));
 }
 
 /**

@@ -7,23 +7,7 @@ import { RedisClient } from "bun";
 import { decodeEnvelope, encodeEnvelope, SequenceTracker, type Bus, type ResyncReason } from "../src/bus/bus";
 import { connectRedisBus } from "../src/bus/redis";
 import { freePort, redisUrl, startRedis } from "./services";
-
-/** Things as they arrive, and a wait for the moment they satisfy a condition. */
-function recorder<T>() {
-  const items: T[] = [];
-  let waiters: { pred: (items: T[]) => boolean; resolve: () => void }[] = [];
-  return {
-    items,
-    push(item: T) {
-      items.push(item);
-      waiters = waiters.filter((w) => !(w.pred(items) && (w.resolve(), true)));
-    },
-    until(pred: (items: T[]) => boolean): Promise<void> {
-      if (pred(items)) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ pred, resolve }));
-    },
-  };
-}
+import { recorder } from "./recorder";
 
 type Node = { bus: Bus<string>; batches: ReturnType<typeof recorder<string>>; resyncs: ReturnType<typeof recorder<string>> };
 

@@ -12,23 +12,7 @@ import type { Logger } from "../src/log";
 import { startServer, type Running } from "../src/server";
 import { Client, group, testConfig, user, type Frame, type TestUser } from "./helpers";
 import { redisUrl, startRedis, type RedisServer } from "./services";
-
-/** Things as they happen, and a wait for the moment they satisfy a condition. */
-function recorder<T>() {
-  const items: T[] = [];
-  let waiters: { pred: (items: T[]) => boolean; resolve: () => void }[] = [];
-  return {
-    items,
-    push(item: T) {
-      items.push(item);
-      waiters = waiters.filter((w) => !(w.pred(items) && (w.resolve(), true)));
-    },
-    until(pred: (items: T[]) => boolean): Promise<void> {
-      if (pred(items)) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ pred, resolve }));
-    },
-  };
-}
+import { recorder } from "./recorder";
 
 type Event = { what: string; uid?: number; gid?: number; result?: boolean };
 
