@@ -7,6 +7,7 @@
 // submission order. Nothing is heard of before it is durable, and effects
 // happen in commit order, so a socket's Login and a membership change or a
 // revocation can never be applied the wrong way round.
+import { createSettlement } from "./settlement";
 import type { Database } from "bun:sqlite";
 import type { Durability } from "../db/durability";
 import type { Ctx } from "../domain/context";
@@ -98,11 +99,8 @@ export function createWriter(deps: {
   let pending: Job[] = [];
   let scheduled = false;
   let running = false;
-  // Jobs run so far (their writes visible to any read) and jobs settled (durable and announced); both count in
-  // submission order, so settled() waits for exactly the jobs that ran before it was called.
-  let ranJobs = 0;
-  let settledJobs = 0;
-  let settledWaiters: { target: number; resolve: () => void }[] = [];
+  // Effects carried out, jobs settled and settled() waiters, in commit order (write/settlement.ts).
+  const settlement = createSettlement({ apply: deps.apply, log });
   let closed = false;
   // Held (db/checkpoints.ts): the WAL is being restarted by another connection; jobs queue meanwhile.
   let held = false;
@@ -173,7 +171,7 @@ export function createWriter(deps: {
     pending = [];
     if (jobs.length === 0) return;
     // From here on their writes may be read (committed or not): settled() called later waits for them.
-    ranJobs += jobs.length;
+    settlement.ran(jobs.length);
     let results: Ran[] = [];
     running = true;
     try {
@@ -209,26 +207,11 @@ export function createWriter(deps: {
         undoAll(done);
         done = done.map((r) => (r.outcome.ok ? failed("could not confirm the write, send again") : r));
       }
-      deliver(jobs, done);
+      settlement.deliver(jobs, done);
       if (deps.onCommitted) handOver(done);
     });
   }
 
-  // Consecutive jobs of one socket go out corked: their replies leave in one write, not one syscall each.
-  function deliver(jobs: Job[], results: Ran[]) {
-    for (let i = 0; i < jobs.length; ) {
-      const socket = jobs[i]!.socket;
-      let end = i + 1;
-      while (socket && end < jobs.length && jobs[end]!.socket === socket) end++;
-      const from = i;
-      const carryOut = () => {
-        for (let k = from; k < end; k++) settleJob(jobs[k]!, results[k]!);
-      };
-      if (socket && typeof socket.cork === "function" && socket.readyState === 1) socket.cork(carryOut);
-      else carryOut();
-      i = end;
-    }
-  }
 
   function handOver(results: Ran[]) {
     const effects: Effect[] = [];
@@ -237,21 +220,6 @@ export function createWriter(deps: {
     if (effects.length > 0) void deps.onCommitted!(effects);
   }
 
-  function settleJob(job: Job, r: Ran) {
-    settledJobs++;
-    try {
-      for (const e of r.effects) deps.apply(e);
-    } catch (err) {
-      log.error("write.effect_failed", { error: String((err as Error)?.stack ?? err) });
-    }
-    // Before the job's own settle, which could throw: a waiter resolves in a later microtask either way.
-    if (settledWaiters.length && settledWaiters[0]!.target <= settledJobs) {
-      const ready = settledWaiters.filter((x) => x.target <= settledJobs);
-      settledWaiters = settledWaiters.filter((x) => x.target > settledJobs);
-      for (const x of ready) x.resolve();
-    }
-    job.settle(r.outcome);
-  }
 
   const writer = {
     submit(job: Job) {
@@ -276,9 +244,7 @@ export function createWriter(deps: {
      * reply never shows what is not; writes still queued are not waited for, and no job is added to wait.
      */
     settled(): Promise<void> {
-      const target = ranJobs;
-      if (settledJobs >= target) return Promise.resolve();
-      return new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
+      return settlement.settled();
     },
     /** Commits what is queued now and resolves once it is durable and announced (every job submitted so far). */
     drained(): Promise<void> {

@@ -24,6 +24,7 @@
 // savepoint failing after writing) is answered with an error for each job and
 // nothing of it is announced; the next batch takes a connection of the pool
 // afresh, so the node recovers by itself once PostgreSQL is back.
+import { createSettlement } from "../../write/settlement";
 import type { ReservedSQL, SQL } from "bun";
 import type { Ctx } from "../../domain/context";
 import { isFlow, runAsync } from "../../domain/store";
@@ -68,9 +69,8 @@ export function createPgWriter(deps: {
   let pending: PgJob[] = [];
   let scheduled = false;
   let inFlight: Promise<void> | null = null;
-  let ranJobs = 0;
-  let settledJobs = 0;
-  let settledWaiters: { target: number; resolve: () => void }[] = [];
+  // Effects carried out, jobs settled and settled() waiters, in commit order (write/settlement.ts).
+  const settlement = createSettlement({ apply: deps.apply, log });
   let closed = false;
   let onCommitted = deps.onCommitted;
   const commitListeners = new Set<(jobs: number) => void>();
@@ -160,14 +160,14 @@ export function createPgWriter(deps: {
   const failed = (msg: string): Ran => ({ outcome: { ok: false, error: new AppError("internal", msg) }, effects: [], undo: [] });
 
   async function runBatch(jobs: PgJob[]) {
-    ranJobs += jobs.length;
+    settlement.ran(jobs.length);
     let results: Ran[] = [];
     const wrote = { rows: false };
     if (!jobs.some((j) => j.db !== false)) {
       // Nothing to store (Typing, presence): no transaction, no lock; handed over all the same.
       for (const job of jobs) results.push(await runJob(job, null, wrote));
       await handOver(results);
-      return deliver(jobs, results);
+      return settlement.deliver(jobs, results);
     }
     const started = performance.now();
     let conn: ReservedSQL | null = null;
@@ -194,7 +194,7 @@ export function createPgWriter(deps: {
     try {
       if (committed) await handOver(results);
       // Carried out here before the lock goes, so no later batch's effects (from the bus) can come first.
-      deliver(jobs, results);
+      settlement.deliver(jobs, results);
     } finally {
       if (conn) {
         if (locked) await conn.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).catch(() => {});
@@ -216,40 +216,7 @@ export function createPgWriter(deps: {
     }
   }
 
-  // Consecutive jobs of one socket go out corked: their replies leave in one write.
-  function deliver(jobs: PgJob[], results: Ran[]) {
-    for (let i = 0; i < jobs.length; ) {
-      const socket = jobs[i]!.socket;
-      let end = i + 1;
-      while (socket && end < jobs.length && jobs[end]!.socket === socket) end++;
-      const from = i;
-      const carryOut = () => {
-        for (let k = from; k < end; k++) settleJob(jobs[k]!, results[k]!);
-      };
-      if (socket && typeof socket.cork === "function" && socket.readyState === 1) socket.cork(carryOut);
-      else carryOut();
-      i = end;
-    }
-  }
 
-  function settleJob(job: PgJob, r: Ran) {
-    settledJobs++;
-    try {
-      for (const e of r.effects) deps.apply(e);
-    } catch (err) {
-      log.error("write.effect_failed", { error: String((err as Error)?.stack ?? err) });
-    }
-    if (settledWaiters.length && settledWaiters[0]!.target <= settledJobs) {
-      const ready = settledWaiters.filter((x) => x.target <= settledJobs);
-      settledWaiters = settledWaiters.filter((x) => x.target > settledJobs);
-      for (const x of ready) x.resolve();
-    }
-    try {
-      job.settle(r.outcome);
-    } catch (err) {
-      log.error("write.settle_failed", { error: String((err as Error)?.stack ?? err) });
-    }
-  }
 
   function flush() {
     scheduled = false;
@@ -286,9 +253,7 @@ export function createPgWriter(deps: {
      * jobs still queued are not waited for.
      */
     settled(): Promise<void> {
-      const target = ranJobs;
-      if (settledJobs >= target) return Promise.resolve();
-      return new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
+      return settlement.settled();
     },
     /** Resolves once nothing is queued or in flight (every job submitted so far is settled). */
     async drained(): Promise<void> {
