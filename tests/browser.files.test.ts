@@ -8,10 +8,10 @@
 // Waits are on the DOM (the kit's `until`), never on a clock. Screenshots at
 // phone and desktop widths, light and dark, go to $RIM_SHOTS (default /tmp)
 // as rim-files-*.png.
-import { afterAll, beforeAll, expect } from "bun:test";
+import { expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+import type { CDPSession, Page } from "playwright-core";
 import { sendMessage, sqlAll, sqlGet } from "./helpers";
 import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
@@ -24,24 +24,10 @@ const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 const MAX_UPLOAD = 4 * 1024 * 1024;
 
-let browser: Browser;
-let server: Awaited<ReturnType<typeof serve>>;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  if (!kit.available) return;
-  browser = await kit.launch();
-  server = await serve({ maxUpload: MAX_UPLOAD });
-});
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await server?.stop();
-});
+const suite = kit.browserSuite(() => serve({ maxUpload: MAX_UPLOAD }));
 
 async function person(viewport: { width: number; height: number }): Promise<kit.Person> {
-  const p = await kit.person(browser, viewport);
-  contexts.push(p.ctx);
+  const p = await suite.person(viewport);
   return p;
 }
 
@@ -137,9 +123,9 @@ run(
     const a = await person(DESKTOP);
     const b = await person(PHONE);
     const outsider = await person(DESKTOP);
-    await kit.register(a.page, server.url, "ann", "Ann Archer");
-    await kit.register(b.page, server.url, "ben", "Ben Baker");
-    await kit.register(outsider.page, server.url, "cid", "Cid Cole");
+    await kit.register(a.page, suite.server.url, "ann", "Ann Archer");
+    await kit.register(b.page, suite.server.url, "ben", "Ben Baker");
+    await kit.register(outsider.page, suite.server.url, "cid", "Cid Cole");
 
     await kit.newGroup(a.page, "Design review", "ben");
     await send(a.page, "Photos from the offsite coming up");
@@ -162,7 +148,7 @@ run(
     await settled(a.page);
     await until(() => pictures(b.page), ["sunset.png"]);
     const gid = Number(await conv(a.page, "Design review").getAttribute("data-gid"));
-    const stored = () => sqlAll(server.app, "SELECT kind, content FROM messages WHERE group_id = ? ORDER BY id", gid);
+    const stored = () => sqlAll(suite.server.app, "SELECT kind, content FROM messages WHERE group_id = ? ORDER BY id", gid);
     expect((await stored()).map((m) => m.kind)).toEqual(["Text", "Image"]);
     expect(await conv(b.page, "Design review").count()).toBe(1);
 
@@ -240,7 +226,7 @@ run(
     await settled(a.page);
     await until(() => bubbles(b.page).then((t) => t.at(-1)), "Never mind the video");
     expect((await stored()).map((m) => m.kind)).toEqual(["Text", "Image", "Image", "File", "Text"]);
-    expect(await sqlGet(server.app, "SELECT count(*) AS n FROM files WHERE name = 'offsite-video.mp4'")).toEqual({ n: 0 });
+    expect(await sqlGet(suite.server.app, "SELECT count(*) AS n FROM files WHERE name = 'offsite-video.mp4'")).toEqual({ n: 0 });
 
     // Over --max-upload: refused, said plainly, and dismissed.
     await attach(a.page, [{ name: "raw-footage.mov", mimeType: "video/quicktime", buffer: Buffer.alloc(MAX_UPLOAD + 1, 1) }]);
@@ -299,17 +285,17 @@ run(
   async () => {
     const a = await person(DESKTOP);
     const b = await person(PHONE);
-    await kit.register(a.page, server.url, "dana", "Dana Dunn");
-    await kit.register(b.page, server.url, "eli", "Eli Evans");
+    await kit.register(a.page, suite.server.url, "dana", "Dana Dunn");
+    await kit.register(b.page, suite.server.url, "eli", "Eli Evans");
     await kit.newGroup(a.page, "Trip planning", "eli");
     await send(a.page, "Let us plan the trip here");
     await settled(a.page);
 
     // Far back in a long history: the messages to find, then 150 more.
     const gid = Number(await conv(a.page, "Trip planning").getAttribute("data-gid"));
-    const dana = (await searchUser(server.app, "dana"))!;
-    const eli = (await searchUser(server.app, "eli"))!;
-    const say = async (uid: number, content: string, i: number) => (await sendMessage(fixture(server.app), uid, { gid, kind: "Text", content, clientMsgId: `seed-${gid}-${i}` })).message.id;
+    const dana = (await searchUser(suite.server.app, "dana"))!;
+    const eli = (await searchUser(suite.server.app, "eli"))!;
+    const say = async (uid: number, content: string, i: number) => (await sendMessage(fixture(suite.server.app), uid, { gid, kind: "Text", content, clientMsgId: `seed-${gid}-${i}` })).message.id;
     const target = await say(eli.id, "The kickoff is in Reykjavik on the first Monday, flights are booked", 1);
     const chinese = await say(dana.id, "我们明天在北京开会讨论预算", 2);
     await say(eli.id, `Tom & Jerry's "plan" <img src=x onerror="window.injected=1"> for Reykjavik`, 3);
@@ -385,8 +371,8 @@ run(
   async () => {
     const a = await person(DESKTOP);
     const b = await person(PHONE);
-    await kit.register(a.page, server.url, "pia", "Pia Picture");
-    await kit.register(b.page, server.url, "quin", "Quin Quiet");
+    await kit.register(a.page, suite.server.url, "pia", "Pia Picture");
+    await kit.register(b.page, suite.server.url, "quin", "Quin Quiet");
     await a.page.getByRole("button", { name: "Profile" }).click();
     const face = await png(a.page, 96, 96, [200, 40]);
     await a.page.getByLabel("Upload a picture").setInputFiles({ name: "face.png", mimeType: "image/png", buffer: face });

@@ -1,9 +1,9 @@
 // Shared by the browser tests: Debian's Chromium (never a downloaded one),
 // people with their own browser context, and polling on the DOM.
-import { expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { wakeOrDeadline } from "./helpers";
+import { wakeOrDeadline, type serve } from "./helpers";
 
 // RIM_CHROMIUM points elsewhere only to try the missing-browser path.
 export const CHROMIUM = process.env.RIM_CHROMIUM ?? "/usr/bin/chromium";
@@ -65,6 +65,39 @@ export async function person(browser: Browser, viewport: { width: number; height
   pages.add(page);
   page.on("close", () => pages.delete(page));
   return { ctx, page };
+}
+
+type Served = Awaited<ReturnType<typeof serve>>;
+
+/**
+ * One browser and one server for a test file: started before its tests (when Chromium is there), stopped
+ * after them with every person's browser context.
+ */
+export function browserSuite(start: () => Served | Promise<Served>) {
+  let browser: Browser | undefined;
+  let server: Served | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    if (!available) return;
+    browser = await launch();
+    server = await start();
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await server?.stop();
+  });
+  return {
+    get server(): Served {
+      return server!;
+    },
+    /** Someone with a browser context of their own, closed after the file. */
+    async person(viewport: { width: number; height: number }, opts: Parameters<typeof person>[2] = {}): Promise<Person> {
+      const p = await person(browser!, viewport, opts);
+      contexts.push(p.ctx);
+      return p;
+    },
+  };
 }
 
 export async function register(page: Page, url: string, account: string, name: string, password = "password1") {

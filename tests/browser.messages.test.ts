@@ -12,10 +12,10 @@
 // clock. Screenshots at phone and desktop widths, light and dark, go to
 // $RIM_SHOTS (default /tmp) as rim-msg-*.png; RIM_SCREENSHOT=1 also refreshes
 // docs/screenshot.png (the README's).
-import { afterAll, beforeAll, expect } from "bun:test";
+import { expect } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { sendMessage, sqlRun } from "./helpers";
 import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
@@ -28,24 +28,10 @@ const DOCS_SHOT = join(import.meta.dir, "..", "docs", "screenshot.png");
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 
-let browser: Browser;
-let server: Awaited<ReturnType<typeof serve>>;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  if (!kit.available) return;
-  browser = await kit.launch();
-  server = await serve();
-});
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await server?.stop();
-});
+const suite = kit.browserSuite(() => serve());
 
 async function person(viewport: { width: number; height: number }, touch = false): Promise<kit.Person> {
-  const p = await kit.person(browser, viewport, { touch });
-  contexts.push(p.ctx);
+  const p = await suite.person(viewport, { touch });
   // A link in a message opens this page (no request leaves the machine).
   await p.ctx.route("https://example.com/**", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>Brand guide</title><h1>Brand guide</h1>" }));
   return p;
@@ -99,9 +85,9 @@ run(
     const ann = await person(DESKTOP);
     const ben = await person(PHONE);
     const cat = await person(DESKTOP);
-    await kit.register(ann.page, server.url, "ann", "Ann Archer");
-    await kit.register(ben.page, server.url, "ben", "Ben Baker");
-    await kit.register(cat.page, server.url, "cat", "Cat Cole");
+    await kit.register(ann.page, suite.server.url, "ann", "Ann Archer");
+    await kit.register(ben.page, suite.server.url, "ben", "Ben Baker");
+    await kit.register(cat.page, suite.server.url, "cat", "Cat Cole");
 
     // Ann makes the group; everyone has it open.
     await kit.newGroup(ann.page, "Design crew", "ben cat");
@@ -133,9 +119,9 @@ run(
     await until(() => cat.page.locator(".msg.mine .status").last().textContent(), "Seen");
 
     // The train enters a tunnel: Cat's link is gone (the server sees the socket close). Her dot goes.
-    const catId = (await searchUser(server.app, "cat"))!.id;
+    const catId = (await searchUser(suite.server.app, "cat"))!.id;
     await cat.ctx.setOffline(true);
-    for (const ws of server.app.hub.socketsOf(catId)) ws.close(1012, "gone");
+    for (const ws of suite.server.app.hub.socketsOf(catId)) ws.close(1012, "gone");
     await cat.page.locator(".banner").waitFor();
     await catRow.locator(".presence-dot").waitFor({ state: "detached" });
     await until(async () => /^@cat · last seen \d\d:\d\d$/.test((await header(ann.page)) ?? ""), true);
@@ -335,7 +321,7 @@ run(
     await until(() => row(catsGroup), missed);
     // Exactly what a fresh load of her account shows, in another browser.
     const fresh = await person(DESKTOP);
-    await kit.logIn(fresh.page, server.url, "cat");
+    await kit.logIn(fresh.page, suite.server.url, "cat");
     await until(() => row(conv(fresh.page, "Design crew")), missed);
     // The conversation itself, to the last attribute.
     await catsGroup.click();
@@ -362,7 +348,7 @@ const LONG_TEXT = "Could everyone please send me their availability for the offs
 run(
   "long names and previews stay inside the sidebar on a phone and a desktop; a short chat sits by the composer; one colour per person",
   async () => {
-    const app = server.app;
+    const app = suite.server.app;
     const zoe = await user(app, "zoe");
     const max = await user(app, "maximiliana");
     await sqlRun(app, "UPDATE users SET name = ? WHERE id = ?", LONG_NAME.slice(0, 64), max.uid);
@@ -377,7 +363,7 @@ run(
       await sendMessage(ctx, max.uid, { gid, kind: "Text", content: `${LONG_TEXT} (${name})`, clientMsgId: `l-${name}-1` });
       await sendMessage(ctx, max.uid, { gid: direct, kind: "Text", content: `${LONG_TEXT} ${LONG_TEXT} (${name})`, clientMsgId: `l-${name}-2` });
       const { page } = await person(viewport);
-      await kit.logIn(page, server.url, "zoe");
+      await kit.logIn(page, suite.server.url, "zoe");
       const rows = page.locator(".conv");
       await until(() => rows.count(), 2);
       // Every row's time and badge are inside the row, its title and preview cut short with an ellipsis.
@@ -448,7 +434,7 @@ run(
 run(
   "a reply to a message far back: its quote is fetched by itself, a click loads the history up to it and scrolls there",
   async () => {
-    const app = server.app;
+    const app = suite.server.app;
     const [yan, uma] = [await user(app, "yan"), await user(app, "uma")];
     await sqlRun(app, "UPDATE users SET name = 'Yan Yu' WHERE id = ?", yan.uid);
     const gid = await group(app, yan, [uma], { name: "Archive" });
@@ -458,7 +444,7 @@ run(
     await sendMessage(ctx, uma.uid, { gid, kind: "Text", content: "Which budget was that again?", clientMsgId: "far-q", replyTo: first.message.id });
 
     const { page } = await person(DESKTOP);
-    await kit.logIn(page, server.url, "uma");
+    await kit.logIn(page, suite.server.url, "uma");
     await conv(page, "Archive").click();
     const reply = msg(page, "Which budget was that again?");
     // The quote names the sender and shows the text without its Markdown marks, though that message is 80 back.
@@ -479,7 +465,7 @@ run(
     const hostile = `<img src=x onerror="window.pwned = 4"><script>window.pwned = 5</script>`;
     await sendMessage(ctx, yan.uid, { gid, kind: "Text", content: hostile, clientMsgId: "far-h" });
     const phone = await person(PHONE, true);
-    await kit.logIn(phone.page, server.url, "uma");
+    await kit.logIn(phone.page, suite.server.url, "uma");
     await conv(phone.page, "Archive").tap();
     const last = msg(phone.page, "onerror");
     await last.waitFor();
