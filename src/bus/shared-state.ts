@@ -274,14 +274,17 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
   };
 
   let beating: ReturnType<typeof setInterval> | undefined;
+  // Without a connection there is nothing to beat against: connecting, or the loss already fell back (and said so).
   const beat = () =>
-    heartbeat().then(
-      () => {
-        if (degraded) log?.info("redis.limits_shared", {});
-        degraded = false;
-      },
-      (err) => fellBack("heartbeat", err),
-    );
+    client === null
+      ? undefined
+      : heartbeat().then(
+          () => {
+            if (degraded) log?.info("redis.limits_shared", {});
+            degraded = false;
+          },
+          (err) => fellBack("heartbeat", err),
+        );
 
   const connect = async (tries: number) => {
     const c = new RedisClient(opts.url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: timeoutMs });
