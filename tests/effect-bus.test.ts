@@ -5,55 +5,29 @@
 // tests/shared-state.test.ts builds them. What a node commits reaches the
 // other nodes' sockets through the bus alone (their databases never see it).
 // Every wait is for a frame, an ack or a close.
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
-import { closeApp, createApp, type App } from "../src/app";
 import { encodeEnvelope } from "../src/bus/bus";
 import { createEffectBus, crossNodeEffects, effectsChannel, readWireEffect, type EffectBatch } from "../src/bus/effects";
 import type { Bus } from "../src/bus/bus";
 import { createHub } from "../src/ws/hub";
 import type { Config } from "../src/config";
 import { resyncFrame } from "../src/push";
-import { startServer, type Running } from "../src/server";
 import type { Effect } from "../src/write/effects";
-import { Client, group, testConfig, user, type Frame, type TestUser } from "./helpers";
-import { redisUrl, startRedis, type RedisServer } from "./services";
+import { Client, group, user, type Frame, type TestUser } from "./helpers";
+import { nodesKit, type Node } from "./nodes.kit";
+import { redisUrl, startRedis } from "./services";
 
-type Node = { app: App; running: Running; url: string; wsUrl: string; stopped: boolean };
 type People = { alice: TestUser; bob: TestUser; carol: TestUser; gid: number; solo: number };
 
-const nodes: Node[] = [];
-const clients: Client[] = [];
-const servers: RedisServer[] = [];
-let clusters = 0;
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) if (!c.closed) c.close();
-  for (const n of nodes.splice(0)) await stop(n);
-});
-afterAll(async () => {
-  for (const s of servers) await s.stop();
-});
-
-async function stop(n: Node) {
-  if (n.stopped) return;
-  n.stopped = true;
-  await n.running.stop();
-  closeApp(n.app);
-}
+const kit = nodesKit();
+const { clients, servers } = kit;
 
 /** count nodes on the Redis at url; on each: alice, bob, carol, a group of alice and bob (gid), and one of alice alone (solo). */
 async function cluster(url: string, count = 2, overrides: Partial<Config> = {}) {
-  const prefix = `rim-effects-${process.pid}-${++clusters}:`;
+  const prefix = kit.prefix("effects");
   const made: Node[] = [];
-  for (let i = 0; i < count; i++) {
-    const app = createApp(testConfig({ bus: url, ...overrides }), { shared: { prefix, heartbeatMs: 30, nodeTtlMs: 250, timeoutMs: 500 } });
-    const running = startServer(app);
-    const port = running.server.port;
-    const n: Node = { app, running, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/ws`, stopped: false };
-    nodes.push(n);
-    made.push(n);
-  }
+  for (let i = 0; i < count; i++) made.push(kit.start(url, prefix, overrides));
   await Promise.all(made.map((n) => Promise.all([n.app.shared.ready(), n.app.effects!.ready()])));
   const people: People[] = [];
   for (const n of made) {

@@ -4,14 +4,14 @@
 // the same ids), sharing one Redis under a key prefix of their own. Every wait
 // is for an event: an ack, a frame, a log line, a recorded result of the
 // shared state; node death is seen through the short heartbeat TTL.
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
-import { closeApp, createApp, type App } from "../src/app";
+import { closeApp, type App } from "../src/app";
 import type { Config } from "../src/config";
 import type { Logger } from "../src/log";
-import { startServer, type Running } from "../src/server";
-import { Client, group, testConfig, user, type Frame, type TestUser } from "./helpers";
-import { redisUrl, startRedis, type RedisServer } from "./services";
+import { Client, group, user, type Frame, type TestUser } from "./helpers";
+import { nodesKit, type Node as BaseNode } from "./nodes.kit";
+import { redisUrl, startRedis } from "./services";
 import { recorder } from "./recorder";
 
 type Event = { what: string; uid?: number; gid?: number; result?: boolean };
@@ -25,72 +25,50 @@ function logMark(ns: Node[]) {
   return (event: string) => Promise.all(ns.map((n, i) => n.logs.until((l) => l.indexOf(event, at[i]) >= 0)));
 }
 
-type Node = {
+type Node = BaseNode & {
   name: string;
-  app: App;
-  running: Running;
-  url: string;
-  wsUrl: string;
   /** What the shared state answered on this node (arrive, depart, typing), and its log events. */
   events: ReturnType<typeof recorder<Event>>;
   logs: ReturnType<typeof recorder<string>>;
   stopped: boolean;
 };
 
-const nodes: Node[] = [];
-const clients: Client[] = [];
-const servers: RedisServer[] = [];
-let clusters = 0;
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) if (!c.closed) c.close();
-  for (const n of nodes.splice(0)) await stop(n);
-});
-afterAll(async () => {
-  for (const s of servers) await s.stop();
-});
-
-async function stop(n: Node) {
-  if (n.stopped) return;
-  n.stopped = true;
-  await n.running.stop();
-  closeApp(n.app);
-}
+const kit = nodesKit();
+const { clients, servers, stop } = kit;
 
 function capturingLog(logs: ReturnType<typeof recorder<string>>): Logger {
   const at = (event: string) => logs.push(event);
   return { debug: at, info: at, warn: at, error: at };
 }
 
+/** Spies on what the shared state answers, for the results that have no frame of their own. */
+function spyOnShared(app: App, events: ReturnType<typeof recorder<Event>>) {
+  const { presence, typing } = app.shared;
+  const spy = <A extends unknown[]>(what: string, fn: (...a: A) => unknown, describe: (...a: A) => Partial<Event>) => (...a: A) => {
+    const r = fn(...a);
+    void Promise.resolve(r).then((v) => events.push({ what, ...describe(...a), result: typeof v === "boolean" ? v : v !== null }));
+    return r as never;
+  };
+  presence.arrive = spy("arrive", presence.arrive.bind(presence), (uid: number) => ({ uid }));
+  presence.depart = spy("depart", presence.depart.bind(presence), (uid: number) => ({ uid }));
+  typing.take = spy("typing", typing.take.bind(typing), (uid: number, gid: number) => ({ uid, gid }));
+  const sockets = app.shared.sockets!;
+  const release = sockets.release.bind(sockets);
+  sockets.release = (ws) => {
+    const r = release(ws);
+    void Promise.resolve(r).then(() => events.push({ what: "release" }));
+    return r;
+  };
+}
+
 /** n nodes sharing the Redis at url, with the same users (alice, bob) and one group of both on each. */
 async function cluster(url: string, overrides: Partial<Config> = {}, count = 2) {
-  const prefix = `rim-test-${process.pid}-${++clusters}:`;
+  const prefix = kit.prefix("test");
   const made: Node[] = [];
   for (let i = 0; i < count; i++) {
     const events = recorder<Event>();
     const logs = recorder<string>();
-    const app = createApp(testConfig({ bus: url, ...overrides }), { log: capturingLog(logs), shared: { prefix, heartbeatMs: 50, nodeTtlMs: 1500, timeoutMs: 1500 } });
-    // Spies on what the shared state answers, for the results that have no frame of their own.
-    const { presence, typing } = app.shared;
-    const spy = <A extends unknown[]>(what: string, fn: (...a: A) => unknown, describe: (...a: A) => Partial<Event>) => (...a: A) => {
-      const r = fn(...a);
-      void Promise.resolve(r).then((v) => events.push({ what, ...describe(...a), result: typeof v === "boolean" ? v : v !== null }));
-      return r as never;
-    };
-    presence.arrive = spy("arrive", presence.arrive.bind(presence), (uid: number) => ({ uid }));
-    presence.depart = spy("depart", presence.depart.bind(presence), (uid: number) => ({ uid }));
-    typing.take = spy("typing", typing.take.bind(typing), (uid: number, gid: number) => ({ uid, gid }));
-    const sockets = app.shared.sockets!;
-    const release = sockets.release.bind(sockets);
-    sockets.release = (ws) => {
-      const r = release(ws);
-      void Promise.resolve(r).then(() => events.push({ what: "release" }));
-      return r;
-    };
-    const running = startServer(app);
-    const port = running.server.port;
-    const n: Node = { name: "ABC"[i]!, app, running, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/ws`, events, logs, stopped: false };
-    nodes.push(n);
+    const n: Node = Object.assign(kit.start(url, prefix, overrides, { log: capturingLog(logs), prepare: (app) => spyOnShared(app, events) }), { name: "ABC"[i]!, events, logs });
     made.push(n);
   }
   await Promise.all(made.map((n) => n.app.shared.ready()));
