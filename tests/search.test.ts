@@ -28,6 +28,9 @@ const ids = {
   mixed: await say(other, ann.uid, "release notes for 北京 office"),
   accent: await say(other, ann.uid, "Café déjà vu"),
   secret: await say(secret, eve.uid, "deploy secret plans"),
+  // Words longer than PostgreSQL keeps in its index (2046 bytes): the message is stored all the same.
+  longAscii: await say(team, ann.uid, "y".repeat(8192) + " overlong"),
+  longCyrillic: await say(team, ann.uid, "q" + "ж".repeat(1500) + " overlong"),
 };
 
 const search = async (q: string, as = ann, extra = "") => call(app, "GET", `/api/message/search?q=${encodeURIComponent(q)}${extra}`, { token: as.token });
@@ -46,6 +49,9 @@ describe("what is found", () => {
     ["Korean, 2 syllables", "서울", ["ko"]],
     ["CJK and a Latin word together", "北京 office", ["mixed"]],
     ["a CJK pair that is not there", "上海", []],
+    ["a word of 8 KiB, by its prefix", "yyyy", ["longAscii"]],
+    ["a word of 3 KB of 2-byte letters, by its prefix", "qжжж", ["longCyrillic"]],
+    ["the rest of messages with such words", "overlong", ["longCyrillic", "longAscii"]],
   ] as const)("%s: %p", async (_label, q, names) => {
     expect(await found(q)).toEqual(names.map((k) => ids[k]));
   });

@@ -13,8 +13,30 @@
 const DIACRITIC = /([\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}])\p{Mn}+/gu;
 export const foldDiacritics = (token: string) => token.normalize("NFD").replace(DIACRITIC, "$1").normalize("NFC");
 
-/** A lexeme, folded and quoted for a tsvector/tsquery literal. */
-const lexeme = (token: string) => `'${foldDiacritics(token).replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+// PostgreSQL refuses a lexeme over 2046 bytes ("word is too long"), and with it the statement: a
+// message holding a longer word could not be stored at all. Such a word is indexed by its first
+// 2046 bytes, whole characters. A query's word is at most 200 characters (http/schemas.ts), 800
+// bytes, so a search by prefix finds it as FTS5, which keeps the whole word, does.
+const MAX_LEXEME_BYTES = 2046;
+
+const utf8Length = (codePoint: number) => (codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4);
+
+/** The token cut to at most MAX_LEXEME_BYTES of UTF-8, never inside a character. */
+function clipLexeme(token: string): string {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most tokens are known to fit without counting.
+  if (token.length * 3 <= MAX_LEXEME_BYTES || Buffer.byteLength(token) <= MAX_LEXEME_BYTES) return token;
+  let bytes = 0;
+  let end = 0;
+  for (const ch of token) {
+    bytes += utf8Length(ch.codePointAt(0)!);
+    if (bytes > MAX_LEXEME_BYTES) break;
+    end += ch.length;
+  }
+  return token.slice(0, end);
+}
+
+/** A lexeme, folded, clipped and quoted for a tsvector/tsquery literal. */
+const lexeme = (token: string) => `'${clipLexeme(foldDiacritics(token)).replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 
 // tsvector positions stop at 16383.
 const MAX_POSITION = 16383;
