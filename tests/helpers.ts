@@ -173,6 +173,21 @@ export function serve(overrides: Partial<Config> = {}, opts: { clock?: ReturnTyp
   };
 }
 
+/**
+ * The Apps a Served runs: the one server on SQLite; on the cluster every node, since a
+ * socket lives on whichever node it was opened to (node 1 only takes REST).
+ */
+const appsOf = (s: Served): App[] => ("nodes" in s ? (s as Served & { nodes: { app: App }[] }).nodes.map((n) => n.app) : [s.app]);
+
+/** A user's logged-in sockets, on every node of s. */
+export const socketsOfUser = (s: Served, uid: number): number => appsOf(s).reduce((n, app) => n + app.hub.socketsOf(uid).size, 0);
+
+/** Every open socket, logged in or not, on every node of s. */
+export const openSockets = (s: Served): number => appsOf(s).reduce((n, app) => n + app.hub.socketCount(), 0);
+
+/** The Origin a browser would send from the server a socket URL (e.g. a read of `wsUrl`) names: on the cluster, that node's own. */
+export const originOf = (wsUrl: string): string => new URL(wsUrl.replace(/^ws/, "http")).origin;
+
 export type Frame = Record<string, any>;
 
 /**

@@ -20,7 +20,7 @@
 // (RIM_HOSTILE_SLOW=N picks another count; raise `ulimit -n` above ~2.5 N.)
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Client, group, serve, user, type Frame, type TestUser, sqlAll, sqlGet, then } from "./helpers";
+import { Client, group, openSockets, serve, socketsOfUser, user, type Frame, type TestUser, sqlAll, sqlGet, then } from "./helpers";
 import { upgradeStatus, handshakeRequest } from "./hostile.kit";
 import type { Config } from "../src/config";
 
@@ -135,7 +135,7 @@ describe("slow readers", () => {
       return { proc, count: mine.length, read: lineReader(proc.stdout) };
     });
     for (const r of readers) expect(await r.read()).toEqual({ ready: r.count });
-    const slowSocketsOpen = () => slow.filter((u) => s.app.hub.socketsOf(u.uid).size > 0).length;
+    const slowSocketsOpen = () => slow.filter((u) => socketsOfUser(s, u.uid) > 0).length;
     expect(slowSocketsOpen()).toBe(SLOW);
 
     // Everyone chats: one message at a time per client, all 50 at once.
@@ -185,7 +185,7 @@ describe("slow readers", () => {
 
     // Every slow socket was closed by the server.
     expect(slowSocketsOpen()).toBe(0);
-    expect(s.app.hub.socketCount()).toBe(NORMAL);
+    expect(openSockets(s)).toBe(NORMAL);
     expect(stopped).toHaveLength(SLOW);
     const lastRead = new Map(stopped.map((x) => [x.uid, x.last]));
     const lasts = new Set(lastRead.values());
@@ -208,9 +208,7 @@ describe("slow readers", () => {
       resumed += got.length;
       c.close();
     }
-    const missed = s.app.db.$client
-      .query("SELECT coalesce(sum(length(content)), 0) AS n FROM messages WHERE group_id = ? AND id > ?")
-      .get(gid, Math.max(...lasts)) as { n: number };
+    const missed = (await sqlGet<{ n: number }>(s.app, "SELECT coalesce(sum(length(content)), 0) AS n FROM messages WHERE group_id = ? AND id > ?", gid, Math.max(...lasts)))!;
     console.log(
       `slow readers: ${SLOW} logged-in sockets stopped reading (last msgId read: ${[...lasts].sort((a, b) => a - b).join(", ")}); ` +
         `all closed by the server's backpressure limit (64 KiB) within ${roundsToCloseAll} rounds of ${NORMAL} x 8 KiB messages (each missed >= ${(missed.n / 1e6).toFixed(1)} MB); ` +
@@ -318,7 +316,7 @@ describe("sockets that never log in", () => {
     );
     // The server opens (and counts) a socket as it answers its upgrade: by the 101, it is counted.
     await Promise.all(raws.map((r) => r.upgraded));
-    expect(s.app.hub.socketCount()).toBe(30 + 3 + 10);
+    expect(openSockets(s)).toBe(30 + 3 + 10);
     // A client's behaviour, not a wait: hearty keeps sending Hearts, which must not count as a Login.
     const beat = setInterval(() => !hearty.closed && hearty.send({ event: "Heart", body: { clientMsgId: "beat" } }), 200);
     try {
@@ -327,7 +325,7 @@ describe("sockets that never log in", () => {
     } finally {
       clearInterval(beat);
     }
-    expect(s.app.hub.socketCount()).toBe(1);
+    expect(openSockets(s)).toBe(1);
     expect(good.closed).toBeNull();
     expect(await good.request("Heart")).toMatchObject({ content: "Ok" });
   });
@@ -341,7 +339,7 @@ describe("Origin on the WebSocket upgrade", () => {
     for (const origin of ["http://evil.example", "null", `http://127.0.0.1:${port + 1}`, `http://localhost:${port}`, "not a url"]) {
       expect({ origin, status: await upgradeStatus(port, { Origin: origin }) }).toEqual({ origin, status: 403 });
     }
-    expect(s.app.hub.socketCount()).toBe(0);
+    expect(openSockets(s)).toBe(0);
     expect(await upgradeStatus(port)).toBe(101);
     expect(await upgradeStatus(port, { Origin: `http://127.0.0.1:${port}` })).toBe(101);
   });

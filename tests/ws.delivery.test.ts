@@ -2,7 +2,7 @@
 // idempotent resends, per-group order under concurrent senders, and the
 // legacy listener sharing topics with /ws.
 import { afterEach, describe, expect, test } from "bun:test";
-import { group, MSG_ADDITIONS, user, type Frame } from "./helpers";
+import { group, MSG_ADDITIONS, socketsOfUser, user, type Frame } from "./helpers";
 import { cleanup, collect, connect, freePort, isAck, isMsg, record, say, start, storedMessages, TIME, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
@@ -51,7 +51,7 @@ describe("fan-out: two users, three sockets", () => {
     const b3 = await connect(s, b);
     await say(a1, gid, "hello");
     for (const c of [b2, b3]) expect((await c.next(isMsg)).body.content).toBe("hello");
-    expect(s.app.hub.socketsOf(b.uid).size).toBe(2);
+    expect(socketsOfUser(s, b.uid)).toBe(2);
   });
 });
 

@@ -3,7 +3,7 @@
 // stops reading is closed and recovers every message with Sync.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { WebSocket as BunWebSocket } from "bun";
-import { group, user, type Frame } from "./helpers";
+import { group, socketsOfUser, user, type Frame } from "./helpers";
 import { cleanup, collect, connect, expectError, isAck, isMsg, record, say, start, storedMessages, twoInGroup } from "./ws.kit";
 
 afterEach(cleanup);
@@ -80,7 +80,7 @@ describe("sockets per user", () => {
     await connect(s, a);
     const a3 = await connect(s);
     expectError(await a3.request("Login", { content: a.token, uid: a.uid, clientMsgId: "third" }), 429, "third");
-    expect(s.app.hub.socketsOf(a.uid).size).toBe(2);
+    expect(socketsOfUser(s, a.uid)).toBe(2);
     // Re-logging an already counted socket is not a new one.
     expect(await a1.login(a)).toMatchObject({ content: "Ok" });
     // The refused socket is not logged in.
@@ -90,7 +90,7 @@ describe("sockets per user", () => {
     // The server answers a close frame and forgets the socket in one step: by the echo, a1 is gone.
     a1.close();
     await a1.waitClose();
-    expect(s.app.hub.socketsOf(a.uid).size).toBe(1);
+    expect(socketsOfUser(s, a.uid)).toBe(1);
     expect(await a3.login(a)).toMatchObject({ content: "Ok" });
   });
 
@@ -102,14 +102,14 @@ describe("sockets per user", () => {
     const replies = await Promise.all(socks.map((c) => c.next(isAck)));
     expect(replies.filter((r) => r.content === "Ok")).toHaveLength(2);
     expect(replies.filter((r) => r.code === 429)).toHaveLength(2);
-    expect(s.app.hub.socketsOf(a.uid).size).toBe(2);
+    expect(socketsOfUser(s, a.uid)).toBe(2);
   });
 
   test("maxSocketsPerUser 0 lifts the cap", async () => {
     const s = await start({ maxSocketsPerUser: 0 });
     const a = await user(s.app);
     for (let i = 0; i < 40; i++) await connect(s, a);
-    expect(s.app.hub.socketsOf(a.uid).size).toBe(40);
+    expect(socketsOfUser(s, a.uid)).toBe(40);
   });
 });
 
@@ -131,7 +131,7 @@ describe("backpressure", () => {
     expect(raw.pause()).toBe(true);
     const content = "z".repeat(30_000);
     let sent = 0;
-    while (s.app.hub.socketsOf(b.uid).size > 0) {
+    while (socketsOfUser(s, b.uid) > 0) {
       if (sent >= 3000) throw new Error("the slow reader was never closed");
       expect(await say(ca, gid, content + sent)).toMatchObject({ content: "Ok" });
       sent++;
