@@ -23,6 +23,12 @@ export const OPTIONS = {
     placeholder: "<url>",
     help: "Redis URL redis://HOST:PORT carrying pushes between the nodes of a PostgreSQL --db (empty: none)",
   },
+  busPrefix: {
+    schema: z.string().regex(/^[\w:.-]{1,64}$/).default("rim:"),
+    expects: "1 to 64 letters, digits or : _ . -",
+    placeholder: "<text>",
+    help: "start of this cluster's Redis keys and channel: clusters sharing one Redis each need their own, none the start of another",
+  },
   files: { schema: z.string().default(""), help: "folder of uploaded files (default: files/ beside the --db file)" },
   sync: { schema: z.enum(["full", "normal"]).default("full"), help: "full: nothing is acked before it is fsynced (survives power loss); normal: survives process crashes only" },
   walRestartFrames: { schema: int(16, 1_000_000).default(4096), help: "WAL pages (4 KiB each) after which the checkpoint thread starts the WAL over: its size on disk" },
