@@ -222,7 +222,7 @@ export function helpText(version: string): string {
     "  backup FILE                  consistent copy of the database and its files, also while serving",
     "  restore FILE                 replace the database with FILE and put its files back, creating its folder (refused while serving)",
     "  stats                        counts of users, groups, messages, sessions",
-    "  (on PostgreSQL: migrate only so far; backup and restore are pg_dump's and pg_restore's)",
+    "  (on PostgreSQL: serve needs --bus; backup and restore are pg_dump's and pg_restore's)",
     "  (RIM_PASSWORD may replace --password)",
     "  --help     this text;  --version  the version",
     "",
