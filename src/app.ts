@@ -45,8 +45,8 @@ export type App = ServingApp & { engine: "sqlite"; db: Db; durability: Durabilit
 /** The App on PostgreSQL (a node of a cluster): its pool and the PostgreSQL writer. */
 export type PgApp = ServingApp & { engine: "postgres"; db: PgDb; writer: PgWriter };
 
-/** How the shared limits talk to Redis; tests shorten the heartbeat and give each cluster its own keys. */
-export type SharedTiming = Pick<RedisSharedOptions, "prefix" | "heartbeatMs" | "nodeTtlMs" | "timeoutMs">;
+/** How often the shared limits talk to Redis; tests shorten the heartbeat. */
+export type SharedTiming = Pick<RedisSharedOptions, "heartbeatMs" | "nodeTtlMs" | "timeoutMs">;
 
 export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"]; shared?: SharedTiming } = {}): App {
   const clock = opts.clock ?? systemClock;
@@ -144,11 +144,13 @@ function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?
         // A node that died between its COMMIT and its publish left pushes nobody got: everyone Syncs.
         onDeadNodes: () => app.effects?.nodeGone(),
         log,
+        // Keys and channel apart from any other cluster on that Redis (--bus-prefix).
+        prefix: config.busPrefix,
         ...opts.shared,
       })
     : createLocalSharedState(local, (uid) => hub.isOnline(uid));
   // In a cluster, what a commit changes for other nodes' sockets crosses on the bus (bus/effects.ts).
-  const effects = config.bus ? connectEffectBus(config.bus, { prefix: opts.shared?.prefix ?? "rim:", hub, log, metrics }) : null;
+  const effects = config.bus ? connectEffectBus(config.bus, { prefix: config.busPrefix, hub, log, metrics }) : null;
   const app: ServingApp = {
     engine: "sqlite",
     config,

@@ -1,33 +1,36 @@
 // Faults of a cluster, with real processes (tests/cluster.kit.ts): three `rim serve`
 // nodes on one PostgreSQL and one Redis, clients on every node. A node SIGKILLed
-// under load; Redis stopped and started under load; PostgreSQL cut away (the TCP
-// proxy in front of it) and back; and the cross-node basics (a push from node 2
-// at node 3, one order under concurrent senders on every node, membership and
+// under load; Redis stopped and started under load; PostgreSQL stopped and
+// started under load (a server of the test's own), and cut away (the TCP proxy
+// in front of it) and back; and the cross-node basics (a push from node 2 at
+// node 3, one order under concurrent senders on every node, membership and
 // revocation across nodes). What is checked at the end is the database and every
 // client's own view: nothing acked lost or doubled, no seq gap, every client with
 // every message of its groups.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
-import { ChatClient, sendAll, startCluster, storedMessages, until, type Cluster } from "./cluster.kit";
+import { ChatClient, changed, sendAll, startCluster, storedMessages, until, type Cluster, type ClusterOptions } from "./cluster.kit";
 import { Client, type TestUser } from "./helpers";
-import { startRedis, type RedisServer } from "./services";
+import { startPostgres, startRedis, type PostgresServer, type RedisServer } from "./services";
 
 const clusters: Cluster[] = [];
 const chats: ChatClient[] = [];
 const sockets: Client[] = [];
 const redises: RedisServer[] = [];
+const postgreses: PostgresServer[] = [];
 
 afterEach(async () => {
   for (const c of chats.splice(0)) c.close();
   for (const s of sockets.splice(0)) if (!s.closed) s.close();
   for (const c of clusters.splice(0)) await c.close();
+  for (const p of postgreses.splice(0)) await p.close();
 });
 afterAll(async () => {
   for (const r of redises) await r.stop();
 });
 
-async function cluster(count = 3, bus?: string): Promise<Cluster> {
-  const c = await startCluster(count, bus);
+async function cluster(count = 3, bus?: string, opts: ClusterOptions = {}): Promise<Cluster> {
+  const c = await startCluster(count, bus, opts);
   clusters.push(c);
   return c;
 }
@@ -184,6 +187,65 @@ describe("cluster faults, real processes", () => {
     for (const chat of clients) expect(chat.closes).toEqual([]);
   }, 60_000);
 
+  // A restart of the server itself, on a PostgreSQL of the test's own: its sessions end (fast: told to;
+  // immediate: as in a crash, recovered from the WAL at start), the ids lock with them, and new ones
+  // are refused until it is back.
+  for (const mode of ["fast", "immediate"] as const) {
+    test(`PostgreSQL stopped (pg_ctl stop -m ${mode}) and started under load on every node: error acks and 500s meanwhile, then served again unrestarted; nothing acked lost or doubled, no seq gap`, async () => {
+      const pg = await startPostgres();
+      postgreses.push(pg);
+      // The nodes reach it directly, as a node reaches a server that restarts: refused at once while it is down.
+      const c = await cluster(3, undefined, { pg: pg.url, direct: true });
+      const { users, gids } = await team(c, 6, 2);
+      const clients = await connectAll(c, users);
+      const perClient = 30;
+      let acks = 0;
+      let outage: Promise<void> | null = null;
+      const onAck = () => {
+        if (++acks === Math.floor((clients.length * perClient) / 4)) outage = pg.stop(mode);
+      };
+      // A refused write waits for PostgreSQL to be back before its resend; after that, a Heart round trip.
+      let started: Promise<void> | null = null;
+      let letThrough!: () => void;
+      const back = new Promise<void>((resolve) => (letThrough = resolve));
+      const refusals = new Map<ChatClient, number[]>(clients.map((chat) => [chat, []]));
+      const load = Promise.all(
+        clients.map((chat) =>
+          sendAll(chat, gids, perClient, onAck, (code) => {
+            refusals.get(chat)!.push(code);
+            changed();
+            return started ? undefined : back;
+          }),
+        ),
+      );
+      await until(() => outage !== null, () => `${acks} acks`);
+      await outage;
+      // Down: every client still sending has its write refused (500), and REST answers 500 on every node.
+      await until(
+        () => clients.every((chat) => refusals.get(chat)!.length > 0 || chat.acked.size === perClient),
+        () => clients.map((chat) => `${chat.user.account}: ${chat.acked.size} acked, refused ${refusals.get(chat)!.join(",")}`).join("; "),
+      );
+      expect(clients.some((chat) => refusals.get(chat)!.length > 0)).toBe(true);
+      for (const codes of refusals.values()) for (const code of codes) expect(code).toBe(500);
+      for (let node = 0; node < 3; node++) {
+        const rest = await c.api(node, "/api/group/create", users[0]!.token, { group: { name: "later", mode: 2 }, users: [] });
+        expect(rest).toMatchObject({ status: 500, body: { ok: false, code: 500 } });
+      }
+      const ackedWhileDown = acks;
+      started = pg.start();
+      await started;
+      letThrough();
+      // Back: the refused ones resent with their clientMsgIds, the rest sent; the same processes serve.
+      await load;
+      expect(acks).toBe(clients.length * perClient);
+      expect(ackedWhileDown).toBeLessThan(acks);
+      for (const n of c.nodes) expect(n.rim.proc.exitCode).toBeNull();
+      await expectEveryoneHasEverything(c, clients, perClient);
+      expectSyncsExact(clients);
+      for (const chat of clients) expect(chat.closes).toEqual([]);
+    }, 90_000);
+  }
+
   test("PostgreSQL cut away (its proxy) and back, with clients on every node: error acks and 500s meanwhile, nothing acked lost, the nodes serve again unrestarted", async () => {
     const c = await cluster(3);
     const { users, gids } = await team(c, 3, 1);
@@ -250,6 +312,42 @@ describe("cluster basics across real nodes", () => {
     expect(barrier.serverMsgId).toBeGreaterThan(after.serverMsgId);
     await lateOn2.next((f) => f.event === "Msg" && f.body.msgId === barrier.serverMsgId);
     expect(lateOn2.frames.some((f) => f.event === "Msg" && f.body.content === "after")).toBe(false);
+  }, 60_000);
+
+  test("two clusters on one Redis, each under its own --bus-prefix, never hear each other: pushes and the per-user socket cap stay apart", async () => {
+    const redis = await startRedis();
+    redises.push(redis);
+    const oneSocket = ["--max-sockets-per-user", "1"];
+    const [a, b] = [await cluster(2, redis.url, { busPrefix: "rim:a:", args: oneSocket }), await cluster(2, redis.url, { busPrefix: "rim:b:", args: oneSocket })];
+    // The same users and group in each: the same uids and gid, so shared keys or a shared channel would mix them.
+    const setUp = async (c: Cluster) => {
+      const owner = await c.register(0, "owner");
+      const member = await c.register(0, "member");
+      const made = await c.api(0, "/api/group/create", owner.token, { group: { name: "g", mode: 2 }, users: [{ uid: member.uid }] });
+      return { owner, member, gid: made.body.data as number };
+    };
+    const [inA, inB] = [await setUp(a), await setUp(b)];
+    expect([inB.owner.uid, inB.member.uid, inB.gid]).toEqual([inA.owner.uid, inA.member.uid, inA.gid]);
+    // One socket per user, counted cluster-wide: the member's socket in A does not count in B, a second one in B does.
+    const memberOnA1 = await socket(a, 1, inA.member);
+    const memberOnB1 = await socket(b, 1, inB.member);
+    const second = await Client.open(b.nodes[0]!.wsUrl);
+    sockets.push(second);
+    expect(await second.login(inB.member)).toMatchObject({ kind: "Ack", code: 429 });
+    // A message in A reaches A's other node, and never B's; then the same the other way. Each cluster's own
+    // later push is the barrier: had a node heard the other cluster's channel, that message would be ahead of it.
+    const ownerOnA0 = await socket(a, 0, inA.owner);
+    const ownerOnB0 = await socket(b, 0, inB.owner);
+    const say = async (from: Client, to: Client, owner: TestUser, gid: number, content: string) => {
+      const ack = await from.request("Msg", { gid, uid: owner.uid, content });
+      expect(ack).toMatchObject({ content: "Ok" });
+      expect((await to.next((f) => f.event === "Msg" && f.body.content === content)).body).toMatchObject({ gid, msgId: ack.serverMsgId });
+    };
+    await say(ownerOnA0, memberOnA1, inA.owner, inA.gid, "in a");
+    await say(ownerOnB0, memberOnB1, inB.owner, inB.gid, "in b");
+    await say(ownerOnA0, memberOnA1, inA.owner, inA.gid, "in a again");
+    expect(memberOnB1.frames.some((f) => f.event === "Msg" && String(f.body.content).startsWith("in a"))).toBe(false);
+    expect(memberOnA1.frames.some((f) => f.event === "Msg" && f.body.content === "in b")).toBe(false);
   }, 60_000);
 
   test("a token revoked on node 0 closes its socket on node 2 with 4001, and only that token's", async () => {

@@ -24,15 +24,32 @@ export type Cluster = {
   close(): Promise<void>;
 };
 
+let clusters = 0;
+
+export type ClusterOptions = {
+  /** The PostgreSQL server's maintenance URL (a test that stops its server); default the tests' shared one. */
+  pg?: string;
+  /**
+   * The nodes connect to it without the proxy (Bun's client notices a connection that the proxy closes before
+   * the handshake, nothing listening behind it, only at its connection timeout: 10 s a query).
+   */
+  direct?: boolean;
+  /** --bus-prefix; default one of this cluster's own. */
+  busPrefix?: string;
+  /** More flags for every node. */
+  args?: string[];
+};
+
 /**
- * count nodes serving one fresh database through a proxy, on the bus at `bus`, or on a Redis of their own: nodes
- * share keys and the effects channel under one prefix, so clusters on one Redis would hear each other.
+ * count nodes serving one fresh database through a proxy, on the bus at `bus`, or on a Redis of their own, under a
+ * --bus-prefix of their own (so clusters on one Redis never hear each other).
  */
-export async function startCluster(count: number, bus?: string): Promise<Cluster> {
-  const fresh = await freshDatabase();
+export async function startCluster(count: number, bus?: string, opts: ClusterOptions = {}): Promise<Cluster> {
+  const busPrefix = opts.busPrefix ?? `rim-${process.pid}-${++clusters}:`;
+  const fresh = await freshDatabase(opts.pg);
   const pg = new URL(fresh.url);
   const proxy = await tcpProxy(Number(pg.port));
-  pg.port = String(proxy.port);
+  if (!opts.direct) pg.port = String(proxy.port);
   const own = bus ? null : await startRedis();
   const busUrl = bus ?? own!.url;
   const nodes: Node[] = [];
@@ -71,7 +88,7 @@ export async function startCluster(count: number, bus?: string): Promise<Cluster
   };
   // One at a time: the first migrates the database, the others find it done.
   for (let i = 0; i < count; i++) {
-    const rim = spawnRim(["serve", "--db", pg.toString(), "--bus", busUrl, "--host", "127.0.0.1", "--port", "0", "--register-max-per-ip", "0", ...CHEAP]);
+    const rim = spawnRim(["serve", "--db", pg.toString(), "--bus", busUrl, "--bus-prefix", busPrefix, "--host", "127.0.0.1", "--port", "0", "--register-max-per-ip", "0", ...CHEAP, ...(opts.args ?? [])]);
     const url = await rim.listening;
     if (!url) {
       await cluster.close();
@@ -82,9 +99,9 @@ export async function startCluster(count: number, bus?: string): Promise<Cluster
   return cluster;
 }
 
-/** Wakes every `until` when any client's state changes. */
+/** Wakes every `until` when any client's state changes (also the tests' own state that `until` waits on). */
 const watchers = new Set<() => void>();
-const changed = () => {
+export const changed = () => {
   for (const w of [...watchers]) w();
 };
 
@@ -243,10 +260,17 @@ export class ChatClient {
 
 /**
  * Sends count messages to the groups in turn, one at a time, each resent with its clientMsgId until
- * acked: an error ack is retried on the same socket once something changed; a lost socket is
- * reconnected to the next live node (Login, Sync), then the unacked one resent.
+ * acked: an error ack is retried on the same socket once something changed (what onRefused returns,
+ * or else a Heart round trip); a lost socket is reconnected to the next live node (Login, Sync), then
+ * the unacked one resent.
  */
-export async function sendAll(c: ChatClient, gids: number[], count: number, onAck: () => void = () => {}): Promise<void> {
+export async function sendAll(
+  c: ChatClient,
+  gids: number[],
+  count: number,
+  onAck: () => void = () => {},
+  onRefused: (code: number) => Promise<void> | undefined = () => undefined,
+): Promise<void> {
   for (let i = 0; i < count; i++) {
     const content = `${c.user.account}-${i}`;
     const gid = gids[i % gids.length]!;
@@ -255,7 +279,7 @@ export async function sendAll(c: ChatClient, gids: number[], count: number, onAc
       if (!c.connected) await reconnect(c);
       const r = await c.send(gid, content);
       if (r.ok) break;
-      if (r.code !== null) await retryPause(c);
+      if (r.code !== null) await (onRefused(r.code) ?? retryPause(c));
     }
     onAck();
   }

@@ -92,7 +92,7 @@ async function clusterDatabase(): Promise<{ url: string; drop(): Promise<void> }
 
 /** How a node is built and closed: the App over PostgreSQL by default; the harness's own test puts in another. */
 export type NodeBuilder = {
-  create(config: Config, opts: { clock?: Clock; shared: { prefix: string } }): Promise<App>;
+  create(config: Config, opts: { clock?: Clock }): Promise<App>;
   close(app: App): Promise<void>;
 };
 
@@ -100,7 +100,7 @@ export type NodeBuilder = {
 const postgresNodes: NodeBuilder = {
   async create(config, opts) {
     const mod = (await import("../src/app")) as Record<string, unknown>;
-    const create = mod.createPostgresApp as ((config: Config, opts: { clock?: Clock; shared?: { prefix: string }; poolSize?: number }) => Promise<App>) | undefined;
+    const create = mod.createPostgresApp as ((config: Config, opts: { clock?: Clock; poolSize?: number }) => Promise<App>) | undefined;
     if (typeof create !== "function")
       throw new Error("cluster backend: src/app.ts has no createPostgresApp yet (serving on PostgreSQL, issue 13's serve branch, is not in main)");
     // A small pool per node: a test file may hold several clusters at once, and the test server allows 200 connections.
@@ -141,11 +141,11 @@ export async function startNodes(config: Config, opts: { clock?: Clock }, listen
   try {
     const bus = await redisUrl();
     // Every cluster keys its shared state and its bus channels apart in the one Redis.
-    const prefix = `rim:${process.pid}:${clusters}:`;
+    const busPrefix = `rim:${process.pid}:${clusters}:`;
     for (let i = 0; i < NODES; i++) {
       // One port is one listener: a --legacy-ws-port asked for is node 1's; the other nodes listen on /ws only.
       const own = i === 0 ? {} : { legacyWsPort: 0 };
-      const app = await builder.create({ ...config, db: db.url, bus, files, ...own }, { clock: opts.clock, shared: { prefix } });
+      const app = await builder.create({ ...config, db: db.url, bus, busPrefix, files, ...own }, { clock: opts.clock });
       nodes.push({ app, running: listen ? startServer(app) : null });
     }
   } catch (err) {

@@ -76,6 +76,11 @@ describe("flags and env", () => {
     ["postgresql://, a password, no port, and RIM_BUS", [], { RIM_DB: "postgresql://rim:s3cret@db/rim", RIM_BUS: "redis://cache" }, { db: "postgresql://rim:s3cret@db/rim", bus: "redis://cache" }],
     ["rediss:// and a Redis database number", ["--db", "postgres://rim@db/rim", "--bus", "rediss://cache:6380/2"], {}, { bus: "rediss://cache:6380/2" }],
     ["a SQLite file path with a colon", ["--db", "./data/a:b.db"], {}, { db: "./data/a:b.db" }],
+    ["the bus prefix rim: by default", [], {}, { busPrefix: "rim:" }],
+    ["--bus-prefix", ["--db", "postgres://rim@db/rim", "--bus", "redis://cache", "--bus-prefix", "chat:prod:"], {}, { busPrefix: "chat:prod:" }],
+    ["RIM_BUS_PREFIX", [], { RIM_BUS_PREFIX: "staging_2.rim-" }, { busPrefix: "staging_2.rim-" }],
+    ["--bus-prefix beats RIM_BUS_PREFIX", ["--bus-prefix", "a:"], { RIM_BUS_PREFIX: "b:" }, { busPrefix: "a:" }],
+    ["a bus prefix of 64 characters", ["--bus-prefix", "p".repeat(64)], {}, { busPrefix: "p".repeat(64) }],
   ])("%s", (_label, argv, env, want) => {
     expect(parseConfig(argv, env).config).toMatchObject(want);
   });
@@ -142,6 +147,11 @@ describe("bad input is a ConfigError naming the flag (or the variable it came fr
     ],
     ["a bus with the default SQLite file", ["serve", "--bus", "redis://cache:6379"], {}, "--bus needs a PostgreSQL --db: a SQLite file is served by one node, which has no other node to talk to"],
     ["RIM_BUS with --db FILE, for any command", ["migrate", "--db", "a.db"], { RIM_BUS: "redis://cache:6379" }, "RIM_BUS needs a PostgreSQL --db: a SQLite file is served by one node, which has no other node to talk to"],
+    ["--bus-prefix with an empty value", ["--bus-prefix="], {}, "--bus-prefix must be 1 to 64 letters, digits or : _ . -"],
+    ["--bus-prefix with a space", ["--bus-prefix", "rim prod:"], {}, "--bus-prefix must be 1 to 64 letters, digits or : _ . -"],
+    ["--bus-prefix with a Redis glob", ["--bus-prefix", "rim:*"], {}, "--bus-prefix must be 1 to 64 letters, digits or : _ . -"],
+    ["RIM_BUS_PREFIX of 65 characters", [], { RIM_BUS_PREFIX: "p".repeat(65) }, "RIM_BUS_PREFIX must be 1 to 64 letters, digits or : _ . -"],
+    ["RIM_BUS_PREFIX beyond ASCII", [], { RIM_BUS_PREFIX: "rím:" }, "RIM_BUS_PREFIX must be 1 to 64 letters, digits or : _ . -"],
     ["--host with an empty value", ["--host="], {}, "--host must be a non-empty text"],
     ["an unknown flag", ["--nope"], {}, "unknown flag --nope"],
     ["an unknown flag with a value", ["--nope=1"], {}, "unknown flag --nope"],

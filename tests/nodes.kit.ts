@@ -3,7 +3,7 @@
 // effect bus. Nodes, their sockets and the Redis servers a test started are
 // stopped after it.
 import { afterAll, afterEach } from "bun:test";
-import { closeApp, createApp, type App, type SharedTiming } from "../src/app";
+import { closeApp, createApp, type App } from "../src/app";
 import type { Config } from "../src/config";
 import type { Logger } from "../src/log";
 import { startServer, type Running } from "../src/server";
@@ -44,8 +44,7 @@ export function nodesKit() {
     prefix: (name: string) => `rim-${name}-${process.pid}-${++clusters}:`,
     /** A node on the Redis at url, serving on a free port. */
     start(url: string, prefix: string, overrides: Partial<Config> = {}, opts: { log?: Logger; prepare?: (app: App) => void } = {}): Node {
-      const shared: SharedTiming = { prefix, ...SHARED_TIMING };
-      const app = createApp(testConfig({ bus: url, ...overrides }), { log: opts.log, shared });
+      const app = createApp(testConfig({ bus: url, busPrefix: prefix, ...overrides }), { log: opts.log, shared: SHARED_TIMING });
       opts.prepare?.(app);
       const running = startServer(app);
       const port = running.server.port;

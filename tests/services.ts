@@ -94,8 +94,34 @@ function postgresBin(): string {
   return join(root, versions.sort((a, b) => Number(b) - Number(a))[0]!, "bin");
 }
 
-/** Starts a PostgreSQL cluster of its own; resolves with the URL of its `postgres` database. */
-async function startPostgres(): Promise<string> {
+export type PostgresServer = {
+  /** The URL of its `postgres` database. */
+  readonly url: string;
+  /** `pg_ctl stop` in that mode (fast: sessions told to end; immediate: no shutdown at all, as a crash), once it is down. */
+  stop(mode: "fast" | "immediate"): Promise<void>;
+  /** `pg_ctl start` on the same port and data, once it accepts connections again. */
+  start(): Promise<void>;
+  /** Stops it for good and removes its folder. */
+  close(): Promise<void>;
+};
+
+/**
+ * Starts a PostgreSQL server of its own (initdb in a temporary folder, a free port), stopped and
+ * removed by close() or when this process ends. Tests that stop PostgreSQL start one of these, so
+ * the shared one (postgresServer) stays up for everybody else.
+ */
+export async function startPostgres(): Promise<PostgresServer> {
+  // Another process may take the free port before PostgreSQL binds it (the machine is shared): another port then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPostgresOnce();
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startPostgresOnce(): Promise<PostgresServer> {
   const bin = postgresBin();
   const dir = mkdtempSync(join(tmpdir(), "rim-pg-"));
   // PostgreSQL refuses to run as root: as root, its commands run as the postgres user, in a folder it owns.
@@ -110,31 +136,43 @@ async function startPostgres(): Promise<string> {
   const data = join(dir, "data");
   // fsync off: a test server's durability is not under test, and it makes every commit cheap.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  const pgCtl = (args: string) => `${as}${q(join(bin, "pg_ctl"))} ${args} -D ${q(data)}`;
   // pg_ctl -w returns once the server accepts connections (or failed to start).
+  const start = `${pgCtl(`start -w -l ${q(dir)}/log -o ${q(options)}`)} >/dev/null 2>&1 || { cat ${q(dir)}/log >&2; exit 1; }`;
   const script = [
     `${as}${q(join(bin, "initdb"))} -D ${q(data)} -U rim --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >${q(dir)}/initdb.log 2>&1 || { cat ${q(dir)}/initdb.log >&2; rm -rf ${q(dir)}; exit 1; }`,
-    `${as}${q(join(bin, "pg_ctl"))} start -w -D ${q(data)} -l ${q(dir)}/log -o ${q(options)} >/dev/null 2>&1 || { cat ${q(dir)}/log >&2; rm -rf ${q(dir)}; exit 1; }`,
+    start.replace("exit 1;", `rm -rf ${q(dir)}; exit 1;`),
     "echo ready",
     "read _",
-    `${as}${q(join(bin, "pg_ctl"))} stop -w -m immediate -D ${q(data)} >/dev/null 2>&1`,
+    `${pgCtl("stop -w -m immediate")} >/dev/null 2>&1`,
     `rm -rf ${q(dir)}`,
   ].join("\n");
-  await supervise(script, (l) => l === "ready");
-  return `postgres://rim@127.0.0.1:${port}/postgres`;
+  const supervisor = await supervise(script, (l) => l === "ready");
+  const run = async (cmd: string) => {
+    const r = await Bun.$`sh -c ${cmd}`.quiet().nothrow();
+    if (r.exitCode !== 0) throw new Error(`${cmd}: exit ${r.exitCode}\n${r.stderr.toString()}`);
+  };
+  return {
+    url: `postgres://rim@127.0.0.1:${port}/postgres`,
+    // -w: pg_ctl returns once the server is gone (its pid file removed).
+    stop: (mode) => run(`${pgCtl(`stop -w -m ${mode}`)} >/dev/null`),
+    start: () => run(start),
+    close: () => supervisor.stop(),
+  };
 }
 
 let pgServer: Promise<string> | undefined;
 
 /** The URL of the test PostgreSQL server's maintenance database (RIM_TEST_PG_URL, or one started on first use). */
 export function postgresServer(): Promise<string> {
-  return (pgServer ??= process.env.RIM_TEST_PG_URL ? Promise.resolve(process.env.RIM_TEST_PG_URL) : startPostgres());
+  return (pgServer ??= process.env.RIM_TEST_PG_URL ? Promise.resolve(process.env.RIM_TEST_PG_URL) : startPostgres().then((s) => s.url));
 }
 
 let databases = 0;
 
-/** A new empty database on the test server, for one test: its URL, and a drop that waits until it is gone. */
-export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const server = await postgresServer();
+/** A new empty database on the test server (or on `on`, a server's maintenance URL), for one test: its URL, and a drop that waits until it is gone. */
+export async function freshDatabase(on?: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const server = on ?? (await postgresServer());
   const name = `rim_test_${process.pid}_${++databases}`;
   const admin = new SQL(server, { max: 1 });
   try {
