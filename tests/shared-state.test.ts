@@ -283,7 +283,7 @@ describe("the throttles' windows are the nodes' clock (a manual one here, far fr
     // Redis's TTL only collects the garbage: never shorter than the window, whatever the nodes' clock says.
     const raw = new RedisClient(await redisUrl());
     try {
-      expect(Number(await raw.send("PTTL", [`${prefix}t:${pa.alice.uid}:${pa.gid}`]))).toBeGreaterThan(2000);
+      expect(Number(await raw.send("PTTL", [`${prefix}tw:${pa.alice.uid}:${pa.gid}`]))).toBeGreaterThan(2000);
     } finally {
       raw.close();
     }

@@ -365,7 +365,11 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     }
   };
 
-  const acct = (account: string) => p + "la:" + account.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  // The login and Typing keys hold times since they follow the node's clock (they were counters and flags
+  // with TTLs, under "la:", "li:", "t:"): new names, so that nodes of both versions during a rolling upgrade
+  // count apart instead of failing on each other's keys.
+  const acct = (account: string) => p + "lwa:" + account.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const addr = (ip: string) => p + "lwi:" + ip;
 
   return {
     kind: "redis",
@@ -383,7 +387,7 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
         let waitMs: number;
         try {
           const { windowMs, maxPerAccount, maxPerIp } = settings.login;
-          waitMs = await script<number>(LOGIN_ATTEMPT, [acct(account), p + "li:" + ip], [clock(), windowMs, maxPerAccount, maxPerIp, garbageAfter(windowMs)]);
+          waitMs = await script<number>(LOGIN_ATTEMPT, [acct(account), addr(ip)], [clock(), windowMs, maxPerAccount, maxPerIp, garbageAfter(windowMs)]);
         } catch (err) {
           fellBack("login", err);
           if (localVerdict) throw localVerdict;
@@ -395,7 +399,7 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
       },
       succeeded(account, ip) {
         local.login.recordSuccess(account, ip);
-        script(LOGIN_SUCCESS, [acct(account), p + "li:" + ip], []).catch((err) => fellBack("login", err));
+        script(LOGIN_SUCCESS, [acct(account), addr(ip)], []).catch((err) => fellBack("login", err));
       },
     },
     registrations: {
@@ -422,7 +426,7 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     typing: {
       async take(uid, gid) {
         try {
-          return (await script<number>(TYPING_TAKE, [`${p}t:${uid}:${gid}`], [clock(), TYPING_MS, garbageAfter(TYPING_MS)])) === 1;
+          return (await script<number>(TYPING_TAKE, [`${p}tw:${uid}:${gid}`], [clock(), TYPING_MS, garbageAfter(TYPING_MS)])) === 1;
         } catch (err) {
           fellBack("typing", err);
           return local.typing.take(uid, gid) !== null;
