@@ -138,6 +138,7 @@ function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?
         url: config.bus,
         settings: limits,
         local,
+        clock,
         localOnline: () => hub.onlineUids(),
         isLocallyOnline: (uid) => hub.isOnline(uid),
         onDeadNodeUsers: (uids) => announceOffline(app, uids, null),

@@ -39,6 +39,10 @@ async function server(overrides: Partial<Config> = {}, clock = manualClock()) {
     clock,
     running: s.running,
     url: s.url,
+    /** The periodic sweep of expired sockets, run now on every node (the cluster's sockets are on nodes 2 and 3). */
+    sweep() {
+      for (const { app } of (s as { nodes?: { app: typeof s.app }[] }).nodes ?? [s]) app.hub.closeExpired(clock());
+    },
     async socket(token: string, uid: number, url = s.wsUrl) {
       const c = await Client.open(url);
       sockets.push(c);
@@ -189,21 +193,24 @@ describe("tokens", () => {
   test("a socket outliving its token's expiry is closed (4001): on its next frame (which gets 401), or by the sweep if it only listens", async () => {
     const s = await server({ tokenTtlDays: 1 });
     const u = await user(s.app, "expiring", "password1");
+    // The peer logs in a minute later, so its token outlives u's by that minute.
+    s.clock.advance(60_000);
     const peer = await user(s.app, "expiring_peer", "password1");
     const gid = await group(s.app, peer, [u]);
     const talker = await s.socket(u.token, u.uid);
     const listener = await s.socket(u.token, u.uid);
-    const peerSock = await s.socket(peer.token, peer.uid); // peer logs in later, so its token outlives u's
-    s.clock.advance(86_400_000 - 1);
+    const peerSock = await s.socket(peer.token, peer.uid);
+    s.clock.advance(86_400_000 - 60_000 - 1);
     expect((await talker.request("Heart")).content).toBe("Ok"); // a millisecond before: fine
     s.clock.advance(1);
     const r = await talker.request("Msg", { gid, content: "after expiry" });
     expect(r).toMatchObject({ content: "Error", code: 401, serverMsgId: null });
     expect((await talker.waitClose()).code).toBe(4001);
     expect(await sqlGet(s.app, "SELECT count(*) AS n FROM messages")).toEqual({ n: 0 });
-    // The listener sends nothing; the periodic sweep closes it.
-    s.app.hub.closeExpired(s.clock());
+    // The listener sends nothing; the periodic sweep closes it, and not the peer's.
+    s.sweep();
     expect((await listener.waitClose()).code).toBe(4001);
+    expect((await peerSock.request("Heart")).content).toBe("Ok");
     expect(peerSock.closed).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, afterEach } from "bun:test";
 import { closeApp, createApp, type App } from "../src/app";
 import type { Config } from "../src/config";
 import type { Logger } from "../src/log";
+import type { Clock } from "../src/time";
 import { startServer, type Running } from "../src/server";
 import { Client, testConfig } from "./helpers";
 import type { RedisServer } from "./services";
@@ -43,8 +44,8 @@ export function nodesKit() {
     /** A key prefix of its own for each cluster: clusters on one Redis would otherwise count together. */
     prefix: (name: string) => `rim-${name}-${process.pid}-${++clusters}:`,
     /** A node on the Redis at url, serving on a free port. */
-    start(url: string, prefix: string, overrides: Partial<Config> = {}, opts: { log?: Logger; prepare?: (app: App) => void } = {}): Node {
-      const app = createApp(testConfig({ bus: url, busPrefix: prefix, ...overrides }), { log: opts.log, shared: SHARED_TIMING });
+    start(url: string, prefix: string, overrides: Partial<Config> = {}, opts: { log?: Logger; clock?: Clock; prepare?: (app: App) => void } = {}): Node {
+      const app = createApp(testConfig({ bus: url, busPrefix: prefix, ...overrides }), { log: opts.log, clock: opts.clock, shared: SHARED_TIMING });
       opts.prepare?.(app);
       const running = startServer(app);
       const port = running.server.port;

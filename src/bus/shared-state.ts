@@ -1,9 +1,15 @@
 // The shared limits of a cluster in Redis (the interface: domain/shared-state.ts),
-// each one atomic in Redis: a Lua script or a single command, on Redis's own
-// clock. Presence and sockets per user are kept per node: a node's entries
-// count only while its heartbeat (a score in one sorted set) is in the future,
-// so a killed node stops counting within nodeTtlMs, and the next heartbeat of
-// a live node reaps it and reports its users who went offline.
+// each one atomic in Redis: a Lua script or a single command. The throttles'
+// windows (failed logins, registrations, Typing) are measured on the node's
+// Clock, as on a single node (and its fallback while Redis is down): each script
+// gets the node's `now` and stores times, not TTLs, so an injected clock (a
+// test's manual one) moves them too. Every node's clock must therefore agree
+// within a second or so (NTP; docs/deploy.md). The keys' TTLs only collect the
+// garbage: generous, never shorter than the window. Presence and sockets per
+// user are kept per node: a node's entries count only while its heartbeat (a
+// score in one sorted set, on Redis's clock) is in the future, so a killed node
+// stops counting within nodeTtlMs, and the next heartbeat of a live node reaps
+// it and reports its users who went offline.
 //
 // While Redis is down (or slow: every call has a deadline) nothing fails and
 // nothing waits: each limit falls back to this node's own count, which every
@@ -14,11 +20,14 @@ import { AppError } from "../errors";
 import type { Logger } from "../log";
 import { TYPING_MS } from "../domain/typing";
 import type { LimitSettings, LocalLimits, SharedState } from "../domain/shared-state";
+import type { Clock } from "../time";
 
 export type RedisSharedOptions = {
   url: string;
   settings: LimitSettings;
   local: LocalLimits;
+  /** The clock the throttles' windows are measured on: the node's (the same as LocalLimits'). */
+  clock: Clock;
   /** Users with a logged-in socket on this node (the hub). */
   localOnline(): Iterable<number>;
   /** Whether uid has a logged-in socket on this node, for presence while Redis is down. */
@@ -44,6 +53,7 @@ const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
 
 // Redis's clock in ms, and whether a node's heartbeat is live; prepended to the scripts that need them.
+// Liveness is on Redis's clock, one for every node: a node whose own clock is off still beats in time.
 const LIB = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -53,41 +63,63 @@ local function alive(nodes, node)
 end
 `;
 
-/** KEYS: account, address. ARGV: window, max per account, max per address. 0: counted; else ms until allowed. */
+// A throttle's key outlives its window by this much at least (real time), so that clocks a little apart
+// still find it; past that, the stored times decide and the TTL only collects the garbage.
+const GARBAGE_AFTER_MS = 60_000;
+
+/**
+ * A key's failed logins: a hash { n: count, reset: when its window ends (node clock) }.
+ * KEYS: account, address. ARGV: now, window, max per account, max per address, TTL.
+ * 0: counted; else ms until allowed.
+ */
 const LOGIN_ATTEMPT = `
-local maxes = { tonumber(ARGV[2]), tonumber(ARGV[3]) }
-for i = 1, 2 do
-  local n = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if n >= maxes[i] then
-    local ttl = redis.call('PTTL', KEYS[i])
-    if ttl < 1 then ttl = tonumber(ARGV[1]) end
-    return ttl
-  end
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local maxes = { tonumber(ARGV[3]), tonumber(ARGV[4]) }
+local function live(key)
+  local v = redis.call('HMGET', key, 'n', 'reset')
+  local reset = tonumber(v[2])
+  if reset and reset > now then return tonumber(v[1]) or 0, reset end
+  return nil, nil
 end
 for i = 1, 2 do
-  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  local n, reset = live(KEYS[i])
+  if n and n >= maxes[i] then return math.max(1, reset - now) end
+end
+for i = 1, 2 do
+  if live(KEYS[i]) then redis.call('HINCRBY', KEYS[i], 'n', 1)
+  else redis.call('HSET', KEYS[i], 'n', 1, 'reset', ARGV[1] + window) end
+  redis.call('PEXPIRE', KEYS[i], ARGV[5])
 end
 return 0
 `;
 
-/** KEYS: account, address. */
+/** KEYS: account, address. Forgives the account; takes back the address's failure counted in advance (its window stays). */
 const LOGIN_SUCCESS = `
 redis.call('DEL', KEYS[1])
-if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+if tonumber(redis.call('HGET', KEYS[2], 'n') or '0') > 0 then redis.call('HINCRBY', KEYS[2], 'n', -1) end
 return 0
 `;
 
-/** KEYS: the address's sorted set of registration times. ARGV: window, max, member. 0: taken; else ms until a slot frees. */
-const REGISTRATION_RESERVE = `${LIB}
-local window = tonumber(ARGV[1])
+/** KEYS: the address's sorted set of registration times (node clock). ARGV: now, window, max, member, TTL. 0: taken; else ms until a slot frees. */
+const REGISTRATION_RESERVE = `
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return math.max(1, tonumber(oldest[2]) + window - now)
 end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], window)
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 0
+`;
+
+/** KEYS: the user and group's last forwarded Typing (node clock). ARGV: now, window, TTL. 1: forward it (and it is the last now). */
+const TYPING_TAKE = `
+local now = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[1]))
+if last and now - last < tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
 `;
 
 /** KEYS: nodes, the user's node set, this node's user set. ARGV: node, uid. 1: the user's first live node. */
@@ -203,7 +235,9 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
   const heartbeatMs = opts.heartbeatMs ?? 1000;
   const nodeTtlMs = opts.nodeTtlMs ?? 5000;
   const timeoutMs = opts.timeoutMs ?? 1000;
-  const { settings, local } = opts;
+  const { settings, local, clock } = opts;
+  /** A throttle key's TTL: the window and then some; the window itself is the stored times'. */
+  const garbageAfter = (windowMs: number) => 2 * windowMs + GARBAGE_AFTER_MS;
 
   let client: RedisClient | null = null;
   let closed = false;
@@ -331,7 +365,11 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     }
   };
 
-  const acct = (account: string) => p + "la:" + account.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  // The login and Typing keys hold times since they follow the node's clock (they were counters and flags
+  // with TTLs, under "la:", "li:", "t:"): new names, so that nodes of both versions during a rolling upgrade
+  // count apart instead of failing on each other's keys.
+  const acct = (account: string) => p + "lwa:" + account.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const addr = (ip: string) => p + "lwi:" + ip;
 
   return {
     kind: "redis",
@@ -348,7 +386,8 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
         }
         let waitMs: number;
         try {
-          waitMs = await script<number>(LOGIN_ATTEMPT, [acct(account), p + "li:" + ip], [settings.login.windowMs, settings.login.maxPerAccount, settings.login.maxPerIp]);
+          const { windowMs, maxPerAccount, maxPerIp } = settings.login;
+          waitMs = await script<number>(LOGIN_ATTEMPT, [acct(account), addr(ip)], [clock(), windowMs, maxPerAccount, maxPerIp, garbageAfter(windowMs)]);
         } catch (err) {
           fellBack("login", err);
           if (localVerdict) throw localVerdict;
@@ -360,7 +399,7 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
       },
       succeeded(account, ip) {
         local.login.recordSuccess(account, ip);
-        script(LOGIN_SUCCESS, [acct(account), p + "li:" + ip], []).catch((err) => fellBack("login", err));
+        script(LOGIN_SUCCESS, [acct(account), addr(ip)], []).catch((err) => fellBack("login", err));
       },
     },
     registrations: {
@@ -369,7 +408,8 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
         const member = crypto.randomUUID();
         let waitMs: number;
         try {
-          waitMs = await script<number>(REGISTRATION_RESERVE, [p + "r:" + ip], [settings.registrations.windowMs, settings.registrations.max, member]);
+          const { windowMs, max } = settings.registrations;
+          waitMs = await script<number>(REGISTRATION_RESERVE, [p + "r:" + ip], [clock(), windowMs, max, member, garbageAfter(windowMs)]);
         } catch (err) {
           fellBack("registrations", err);
           return local.registrations.reserve(ip);
@@ -386,7 +426,7 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     typing: {
       async take(uid, gid) {
         try {
-          return (await call<string | null>("SET", [`${p}t:${uid}:${gid}`, "1", "NX", "PX", String(TYPING_MS)])) === "OK";
+          return (await script<number>(TYPING_TAKE, [`${p}tw:${uid}:${gid}`], [clock(), TYPING_MS, garbageAfter(TYPING_MS)])) === 1;
         } catch (err) {
           fellBack("typing", err);
           return local.typing.take(uid, gid) !== null;

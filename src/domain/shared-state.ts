@@ -3,7 +3,9 @@
 // memory (createLocalSharedState: today's behaviour, synchronous); a cluster
 // keeps them in Redis (src/bus/shared-state.ts: asynchronous). A method whose
 // result may be a Promise returns a plain value in memory, so the single
-// node's paths gain no await; callers await only what is a Promise.
+// node's paths gain no await; callers await only what is a Promise. Both
+// measure the throttles' windows on the node's Clock, so an injected clock
+// moves them alike (in Redis, every node's clock must then agree: NTP).
 import { createLoginThrottle, createRegistrationThrottle, type LoginThrottle, type RegistrationThrottle } from "./throttle";
 import { createTypingThrottle, type TypingThrottle } from "./typing";
 import type { Clock } from "../time";
