@@ -74,7 +74,8 @@ const clients = new Map<string, SQL>();
 /** The tests' connection to a cluster's database, opened on first use and closed when the cluster stops. */
 export function databaseClient(url: string): SQL {
   let sql = clients.get(url);
-  if (!sql) clients.set(url, (sql = new SQL(url, { max: 1 })));
+  // bigint: int8 columns as BigInt (not strings), so sqlAll can tell them from text by their type, whatever a query names them.
+  if (!sql) clients.set(url, (sql = new SQL(url, { max: 1, bigint: true })));
   return sql;
 }
 

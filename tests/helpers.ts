@@ -320,8 +320,8 @@ export function wakeOrDeadline(ms: number): { woken: Promise<void>; wake: () => 
 
 // ------------------------------------------------------------ the database under test
 
-// Integer columns PostgreSQL returns as strings (bigint, count(*)): numbers again, as SQLite gives them.
-const INTEGER_COLUMN = /^(?!client_msg_id$)(n|id|uid|gid|seq|ord|size|count|read|delivered|.*_(id|uid|at|seq))$/;
+// PostgreSQL's int8 (ids, times, count(*)) comes as BigInt (databaseClient): a number again, as SQLite gives it.
+const asSqlite = (v: unknown) => (typeof v === "bigint" ? Number(v) : v);
 
 /** `?` placeholders as PostgreSQL's $1, $2, … (the tests' SQL has no `?` in its literals). */
 const numbered = (query: string) => {
@@ -331,7 +331,7 @@ const numbered = (query: string) => {
 
 async function onPostgres<T>(app: App, query: string, params: unknown[]): Promise<T[]> {
   const rows = (await databaseClient(app.config.db).unsafe(numbered(query), params as any[])) as Record<string, unknown>[];
-  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" || (typeof v === "string" && INTEGER_COLUMN.test(k) && /^-?\d+$/.test(v)) ? Number(v) : v])) as T);
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, asSqlite(v)])) as T);
 }
 
 /**

@@ -43,7 +43,9 @@ export const users = pgTable(
     isAdmin: boolean("is_admin").notNull().default(false),
     lastSeenAt: time("last_seen_at"),
   },
-  (t) => [uniqueIndex("users_account_nocase_idx").on(sql`lower(${t.account})`), index("users_avatar_idx").on(t.avatar)],
+  // Case folded as SQLite's lower() folds it, ASCII only: under the "C" collation PostgreSQL's lower() leaves every
+  // other letter alone, where the database's own would also fold the Kelvin sign to "k" (the store's account lookups say the same).
+  (t) => [uniqueIndex("users_account_nocase_idx").on(sql`lower(${t.account} COLLATE "C")`), index("users_avatar_idx").on(t.avatar)],
 );
 
 export const accountRenames = pgTable("account_renames", {

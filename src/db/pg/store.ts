@@ -28,6 +28,13 @@ export const RIM_IDS_LOCK = 0x72696d696473n;
 
 type Row = Record<string, unknown>;
 
+/**
+ * SQLite's lower(): ASCII letters only. Under the "C" collation PostgreSQL's lower() leaves every other
+ * letter alone, where the database's collation would fold more (the Kelvin sign to "k"); accounts are
+ * compared, ordered and searched as on SQLite, and the account index (users_account_nocase_idx) is on this.
+ */
+const lowerAscii = (expr: string) => `lower(${expr} COLLATE "C")`;
+
 const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 
@@ -223,7 +230,7 @@ export function pgStore(sql: SQL): Store {
     },
 
     *userByAccount(account) {
-      const [r] = yield* query(`SELECT ${USER_COLUMNS("u")} FROM users u WHERE lower(u.account) = lower($1)`, [account]);
+      const [r] = yield* query(`SELECT ${USER_COLUMNS("u")} FROM users u WHERE ${lowerAscii("u.account")} = ${lowerAscii("$1::text")}`, [account]);
       return r ? toUser(r) : null;
     },
 
@@ -305,7 +312,7 @@ export function pgStore(sql: SQL): Store {
     },
 
     *listUsers(like, limit, offset) {
-      const where = like === null ? "" : "WHERE lower(u.account) LIKE $3 ESCAPE '\\' OR lower(u.name) LIKE $3 ESCAPE '\\'";
+      const where = like === null ? "" : `WHERE ${lowerAscii("u.account")} LIKE $3 ESCAPE '\\' OR ${lowerAscii("u.name")} LIKE $3 ESCAPE '\\'`;
       const params = like === null ? [limit, offset] : [limit, offset, like];
       const rows = yield* query(`SELECT ${USER_COLUMNS("u")} FROM users u ${where} ORDER BY u.id DESC LIMIT $1 OFFSET $2`, params);
       const [n] = yield* query(`SELECT count(*) AS n FROM users u ${where.replaceAll("$3", "$1")}`, like === null ? [] : [like]);
@@ -363,8 +370,8 @@ export function pgStore(sql: SQL): Store {
 
     *directory(contains, starts, limit) {
       const rows = yield* query(
-        `SELECT id, name, avatar, account FROM users WHERE disabled_at IS NULL AND (lower(account) LIKE $1 ESCAPE '\\' OR lower(name) LIKE $1 ESCAPE '\\')
-  ORDER BY CASE WHEN lower(account) LIKE $2 ESCAPE '\\' THEN 0 WHEN lower(name) LIKE $2 ESCAPE '\\' THEN 1 ELSE 2 END, lower(account) LIMIT $3`,
+        `SELECT id, name, avatar, account FROM users WHERE disabled_at IS NULL AND (${lowerAscii("account")} LIKE $1 ESCAPE '\\' OR ${lowerAscii("name")} LIKE $1 ESCAPE '\\')
+  ORDER BY CASE WHEN ${lowerAscii("account")} LIKE $2 ESCAPE '\\' THEN 0 WHEN ${lowerAscii("name")} LIKE $2 ESCAPE '\\' THEN 1 ELSE 2 END, ${lowerAscii("account")} LIMIT $3`,
         [contains, starts, limit],
       );
       return rows.map((r) => ({ id: num(r.id), name: r.name as string, avatar: r.avatar as string, account: r.account as string }));
@@ -658,7 +665,7 @@ WHERE gm.user_id = $1 ORDER BY g.last_msg_id DESC LIMIT $2 OFFSET $3`,
     },
 
     *memberAccounts(gid: number) {
-      const rows = yield* query("SELECT u.id AS uid, lower(u.account) AS account FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1", [gid]);
+      const rows = yield* query(`SELECT u.id AS uid, ${lowerAscii("u.account")} AS account FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1`, [gid]);
       return rows.map((r) => ({ uid: num(r.uid), account: r.account as string }));
     },
 
