@@ -5,13 +5,16 @@ import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 import { selfView, userView, type UserView } from "./views";
 import { checkAvatar } from "./files";
+import { escapeLike, foldName } from "./fold";
 import type { Flow } from "./store";
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
-
-/** People whose account or name contains q, case-insensitively, best matches first (account, then name); disabled users never; emails are never shown. */
+/**
+ * People whose account or name contains q, case- and diacritic-insensitively in any script (domain/fold.ts), best
+ * matches first (account, then name); disabled users never; emails are never shown. Accounts are ASCII, so their
+ * lower() is their fold: one folded q matches both.
+ */
 export function* directory(ctx: Ctx, q: string, limit: number): Flow<UserView[]> {
-  const needle = escapeLike(q.trim().toLowerCase());
+  const needle = escapeLike(foldName(q.trim()));
   return (yield* ctx.store.directory(`%${needle}%`, `${needle}%`, limit)).map(userView);
 }
 
@@ -30,7 +33,8 @@ export function* updateProfile(w: WriteCtx, uid: number, change: ProfileChange):
   }
   if (change.email !== undefined) set.email = change.email;
   if (Object.keys(set).length === 0) throw badRequest("body: nothing to change (name, avatar or email)");
-  yield* w.store.updateProfile(uid, set);
+  const { name, ...rest } = set;
+  yield* w.store.updateProfile(uid, { ...rest, ...(name === undefined ? {} : { name: { text: name, fold: foldName(name) } }) });
   return selfView((yield* w.store.userById(uid))!);
 }
 

@@ -4,6 +4,7 @@
 // bookkeeping table is drizzle's own (drizzle.__drizzle_migrations), so
 // drizzle-kit sees the same history.
 import type { SQL } from "bun";
+import { foldsOf, hasNameFold, UNFOLDED } from "../name-folds";
 import { MIGRATIONS } from "./migrations.gen";
 
 type Migration = { tag: string; when: number; sql: string };
@@ -13,7 +14,7 @@ export const MIGRATION_LOCK = 0x72696d6d696772n;
 
 const TABLE = "drizzle.__drizzle_migrations";
 
-/** Applies every migration newer than the last applied one; returns the tags applied (none if another node did). */
+/** Applies every migration newer than the last applied one, then folds the names without a fold (db/name-folds.ts); returns the tags applied (none if another node did). */
 export async function migratePostgres(sql: SQL, migrations: Migration[] = MIGRATIONS): Promise<string[]> {
   return await sql.begin(async (tx) => {
     // Taken first: even creating the bookkeeping table races between two nodes without it.
@@ -29,6 +30,13 @@ export async function migratePostgres(sql: SQL, migrations: Migration[] = MIGRAT
       }
       const hash = new Bun.CryptoHasher("sha256").update(m.sql).digest("hex");
       await tx`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${hash}, ${m.when})`;
+    }
+    // Under the lock, in the same transaction: a node never serves a migrated database whose names are not folded.
+    if (hasNameFold(migrations)) {
+      const folds = foldsOf((await tx.unsafe(UNFOLDED)) as { id: number; name: string }[]);
+      if (folds.length) {
+        await tx.unsafe("UPDATE users u SET name_fold = f.fold FROM jsonb_to_recordset($1::jsonb) AS f(id bigint, fold text) WHERE u.id = f.id", [JSON.stringify(folds)]);
+      }
     }
     return pending.map((m) => m.tag);
   });
