@@ -1,7 +1,7 @@
 // The directory and the profile: find people by any part of their account or
 // name, never a disabled one, never an email; change your own profile.
 import { afterAll, describe, expect, test } from "bun:test";
-import { setDisabled, sqlGet } from "./helpers";
+import { setDisabled, setUserAdmin, sqlGet } from "./helpers";
 import { call, fixture, makeApp, user } from "./helpers";
 
 const app = await makeApp();
@@ -83,10 +83,15 @@ describe("directory: names in any script", async () => {
     }
   }
   const me = (await call(world, "POST", "/api/user/login", { body: { account: "kate", password: "password1" } })).body.data;
+  await setUserAdmin(fixture(world), (await call(world, "GET", `/api/user/token?token=${me}`, { token: me })).body.data.id, true);
   const find = async (q: string) =>
     (await call(world, "GET", `/api/user/directory?q=${encodeURIComponent(q)}`, { token: me })).body.data.map((u: any) => u.account);
+  // The admin's user list (domain/admin.ts) matches the same way, newest first.
+  const listed = async (q: string) =>
+    (await call(world, "GET", `/api/admin/users?q=${encodeURIComponent(q)}&size=50`, { token: me })).body.data.users.map((u: any) => u.account);
+  const newestFirst = (accounts: readonly string[]) => [...accounts].sort((a, b) => NAMES.findIndex(([x]) => x === b) - NAMES.findIndex(([x]) => x === a));
 
-  test.each([
+  const CASES = [
     ["as written", "Émile", ["p01"]],
     ["lower case", "émile", ["p01"]],
     ["upper case", "ÉMILE", ["p01"]],
@@ -115,12 +120,15 @@ describe("directory: names in any script", async () => {
     ["hostile: the Kelvin sign is K's compatibility form (an account's identity stays ASCII: accounts.nocase)", "\u212Aate", ["kate"]],
     ["hostile: 64 characters that NFKC makes 1152", "\uFDFA".repeat(64), []],
     ["hostile: 64 letters", "É".repeat(64), []],
-  ] as const)("%s: %p", async (_label, q, accounts) => {
+    ["several: the account's prefix first, then the name's, then the rest", "ÉMIL", ["emilia", "p01", "p08"]],
+  ] as const;
+
+  test.each(CASES)("directory, %s: %p", async (_label, q, accounts) => {
     expect(await find(q)).toEqual([...accounts]);
   });
 
-  test("prefix matches of the account first, then of the name, then the rest, in any script", async () => {
-    expect(await find("ÉMIL")).toEqual(["emilia", "p01", "p08"]);
+  test.each(CASES)("admin's user list, %s: %p", async (_label, q, accounts) => {
+    expect(await listed(q)).toEqual(newestFirst(accounts));
   });
 });
 

@@ -35,7 +35,8 @@ export async function migratePostgres(sql: SQL, migrations: Migration[] = MIGRAT
     if (hasNameFold(migrations)) {
       const folds = foldsOf((await tx.unsafe(UNFOLDED)) as { id: number; name: string }[]);
       if (folds.length) {
-        await tx.unsafe("UPDATE users u SET name_fold = f.fold FROM jsonb_to_recordset($1::jsonb) AS f(id bigint, fold text) WHERE u.id = f.id", [JSON.stringify(folds)]);
+        // Sent as text and cast: Bun's client would send the string as a JSON string, not the array it holds.
+        await tx.unsafe("UPDATE users u SET name_fold = f.fold FROM jsonb_to_recordset($1::text::jsonb) AS f(id bigint, fold text) WHERE u.id = f.id", [JSON.stringify(folds)]);
       }
     }
     return pending.map((m) => m.tag);
