@@ -6,7 +6,7 @@ import type { Ctx } from "./context";
 import { selfView, userView, type UserView } from "./views";
 import { checkAvatar } from "./files";
 import { escapeLike, foldName } from "./fold";
-import type { Flow } from "./store";
+import type { Flow, Store } from "./store";
 
 /**
  * People whose account or name contains q, case- and diacritic-insensitively in any script (domain/fold.ts), best
@@ -22,10 +22,11 @@ export type ProfileChange = { name?: string; avatar?: string; email?: string };
 
 /** Changes the caller's own name, avatar or email; returns the profile as the caller sees it. */
 export function* updateProfile(w: WriteCtx, uid: number, change: ProfileChange): Flow<UserView> {
-  const set: ProfileChange = {};
+  const set: Parameters<Store["updateProfile"]>[1] = {};
   if (change.name !== undefined) {
-    if (change.name.trim() === "") throw badRequest("name: must not be empty");
-    set.name = change.name.trim();
+    const name = change.name.trim();
+    if (name === "") throw badRequest("name: must not be empty");
+    set.name = { text: name, fold: foldName(name) };
   }
   if (change.avatar !== undefined) {
     yield* checkAvatar(w, uid, change.avatar);
@@ -33,8 +34,7 @@ export function* updateProfile(w: WriteCtx, uid: number, change: ProfileChange):
   }
   if (change.email !== undefined) set.email = change.email;
   if (Object.keys(set).length === 0) throw badRequest("body: nothing to change (name, avatar or email)");
-  const { name, ...rest } = set;
-  yield* w.store.updateProfile(uid, { ...rest, ...(name === undefined ? {} : { name: { text: name, fold: foldName(name) } }) });
+  yield* w.store.updateProfile(uid, set);
   return selfView((yield* w.store.userById(uid))!);
 }
 
