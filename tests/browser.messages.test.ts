@@ -16,7 +16,7 @@ import { expect } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Locator, Page } from "playwright-core";
-import { sendMessage, sqlRun } from "./helpers";
+import { sendMessage, setName } from "./helpers";
 import { searchUser } from "./helpers";
 import * as kit from "./browser.kit";
 import { conv, send, settled, until, violations } from "./browser.kit";
@@ -351,8 +351,8 @@ run(
     const app = suite.server.app;
     const zoe = await user(app, "zoe");
     const max = await user(app, "maximiliana");
-    await sqlRun(app, "UPDATE users SET name = ? WHERE id = ?", LONG_NAME.slice(0, 64), max.uid);
-    await sqlRun(app, "UPDATE users SET name = ? WHERE id = ?", "Zoe Zhang", zoe.uid);
+    await setName(fixture(app), max.uid, LONG_NAME.slice(0, 64));
+    await setName(fixture(app), zoe.uid, "Zoe Zhang");
     const gid = await group(app, max, [zoe], { name: LONG_GROUP.slice(0, 100) });
     const direct = await group(app, max, [zoe], { mode: 1, name: "" });
     const ctx = fixture(app);
@@ -436,7 +436,7 @@ run(
   async () => {
     const app = suite.server.app;
     const [yan, uma] = [await user(app, "yan"), await user(app, "uma")];
-    await sqlRun(app, "UPDATE users SET name = 'Yan Yu' WHERE id = ?", yan.uid);
+    await setName(fixture(app), yan.uid, "Yan Yu");
     const gid = await group(app, yan, [uma], { name: "Archive" });
     const ctx = fixture(app);
     const first = await sendMessage(ctx, yan.uid, { gid, kind: "Text", content: "The budget is **approved**", clientMsgId: "far-0" });

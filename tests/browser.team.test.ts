@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { setUserAdmin, sqlRun } from "./helpers";
+import { setName, setUserAdmin } from "./helpers";
 import { saveSettings } from "./helpers";
 import { searchUser } from "./helpers";
 import { settingsOf } from "../src/http/admin";
@@ -62,7 +62,7 @@ async function shots(page: Page, name: string) {
 /** Someone registered without a browser, under a display name. */
 async function named(app: Awaited<ReturnType<typeof serve>>["app"], account: string, name: string) {
   const u = await user(app, account);
-  await sqlRun(app, "UPDATE users SET name = ? WHERE id = ?", name, u.uid);
+  await setName(fixture(app), u.uid, name);
   return u;
 }
 

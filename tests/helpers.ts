@@ -10,6 +10,7 @@ import * as invites from "../src/domain/invites";
 import * as friends from "../src/domain/friends";
 import * as settings from "../src/domain/settings";
 import * as admin from "../src/domain/admin";
+import * as people from "../src/domain/people";
 import type { Ctx } from "../src/domain/context";
 import { login, registerUser } from "../src/domain/users";
 import { createHttpApp } from "../src/http/app";
@@ -133,6 +134,8 @@ export const respondToFriend = (w: WriteCtx, callerId: number, fid: number, stat
 export const saveSettings = (w: WriteCtx, change: Partial<settings.Settings>) => fixtureWrite(w, (w) => settings.saveSettings(w, change));
 
 export const setUserAdmin = (w: WriteCtx, uid: number, isAdmin: boolean) => fixtureWrite(w, (w) => admin.setUserAdmin(w, uid, isAdmin));
+/** A new display name, written with its fold as the profile writes it (a name set in SQL is not found by the directory). */
+export const setName = (w: WriteCtx, uid: number, name: string) => fixtureWrite(w, (w) => people.updateProfile(w, uid, { name }));
 
 export function group(app: App, owner: TestUser, members: TestUser[], opts: { mode?: 1 | 2; admins?: TestUser[]; name?: string } = {}): Maybe<number> {
   const admins = new Set((opts.admins ?? []).map((a) => a.uid));

@@ -10,6 +10,11 @@ import { migrate } from "../src/db/migrate";
 import { MIGRATIONS } from "../src/db/migrations.gen";
 import { closeDatabase, openDatabase } from "../src/db/open";
 import { schema } from "../src/db/schema";
+import { sqliteStore } from "../src/db/sqlite-store";
+import { listUsers } from "../src/domain/admin";
+import type { Ctx } from "../src/domain/context";
+import { directory } from "../src/domain/people";
+import { runSync } from "../src/domain/store";
 import { tempDir } from "./helpers";
 
 const ROOT = join(import.meta.dir, "..");
@@ -106,6 +111,47 @@ describe("the embedded module is in step with drizzle/", () => {
       const wanted = [...cfg.indexes.map((i) => i.config.name), ...cfg.columns.filter((c) => c.isUnique).map((c) => c.uniqueName!)];
       expect({ table: cfg.name, indexes }).toEqual({ table: cfg.name, indexes: expect.arrayContaining(wanted) });
     }
+    db.close();
+  });
+});
+
+// Names are matched by their fold (users.name_fold, domain/fold.ts), which SQL cannot compute: the migration adds
+// the column, and migrate() folds in JS every name without a fold, at the upgrade and at each start after.
+describe("upgrading a database with users: their names are found in any case and script", () => {
+  const NAMES: [string, string][] = [["p1", "Émile Zola"], ["p2", "Øyvind Berg"], ["p3", "Ирина Петрова"], ["p4", "山田太郎"], ["p5", "Οδυσσέας"]];
+  const found = (db: Database, q: string) => runSync(directory({ store: sqliteStore(db) } as Ctx, q, 10)).map((u) => u.account);
+  const listed = (db: Database, q: string) => runSync(listUsers({ store: sqliteStore(db) } as Ctx, { q, page: 1, size: 10 })).users.map((u) => u.account);
+
+  function olderDatabase(): Database {
+    const db = new Database(":memory:");
+    migrate(db, MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.tag.endsWith("_name_fold"))));
+    for (const [account, name] of NAMES) db.run("INSERT INTO users (account, name, password_hash, created_at) VALUES (?, ?, 'h', 1)", [account, name]);
+    return db;
+  }
+
+  test.each([
+    ["émile", ["p1"]],
+    ["EMILE", ["p1"]],
+    ["ØYVIND", ["p2"]],
+    ["ирина", ["p3"]],
+    ["太郎", ["p4"]],
+    ["ΟΔΥΣΣΕΑΣ", ["p5"]],
+  ] as const)("%p finds %p after the upgrade, in the directory and the admin's list", (q, accounts) => {
+    const db = olderDatabase();
+    expect(migrate(db).some((tag) => tag.endsWith("_name_fold"))).toBe(true);
+    expect(found(db, q)).toEqual([...accounts]);
+    expect(listed(db, q)).toEqual([...accounts]);
+    db.close();
+  });
+
+  test("a name written since without its fold, or with another one (an older server after a rollback, an older foldName), is refolded at the next start", () => {
+    const db = olderDatabase();
+    migrate(db);
+    db.run("INSERT INTO users (account, name, password_hash, created_at) VALUES ('p6', 'Łukasz', 'h', 1)");
+    db.run("UPDATE users SET name = 'Émilie', name_fold = 'something else' WHERE account = 'p1'");
+    expect([found(db, "łukasz"), found(db, "émilie")]).toEqual([[], []]);
+    expect(migrate(db)).toEqual([]);
+    expect([found(db, "ŁUKASZ"), found(db, "EMILIE")]).toEqual([["p6"], ["p1"]]);
     db.close();
   });
 });

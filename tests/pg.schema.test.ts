@@ -16,6 +16,11 @@ import { indexedBody } from "../src/domain/search";
 import { MIGRATIONS } from "../src/db/pg/migrations.gen";
 import * as pg from "../src/db/pg/schema";
 import { schema as sqliteSchema } from "../src/db/schema";
+import { pgStore } from "../src/db/pg/store";
+import { listUsers } from "../src/domain/admin";
+import type { Ctx } from "../src/domain/context";
+import { directory } from "../src/domain/people";
+import { runAsync } from "../src/domain/store";
 import { freshDatabase } from "./services";
 
 const ROOT = join(import.meta.dir, "..");
@@ -74,6 +79,49 @@ describe("migratePostgres", () => {
       await node.close();
       await fresh.drop();
     }
+  });
+});
+
+// Names are matched by their fold (users.name_fold, domain/fold.ts), which SQL cannot compute: the migration adds the
+// column, and migratePostgres folds in JS every name without a fold, under its lock, at the upgrade and each start after.
+describe("upgrading a database with users: their names are found in any case and script", () => {
+  const NAMES: [string, string][] = [["p1", "Émile Zola"], ["p2", "Øyvind Berg"], ["p3", "Ирина Петрова"], ["p4", "山田太郎"], ["p5", "Οδυσσέας"]];
+  const BEFORE = MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.tag.endsWith("_name_fold")));
+  let old: Awaited<ReturnType<typeof freshDatabase>>;
+  let node: SQL;
+  beforeAll(async () => {
+    old = await freshDatabase();
+    node = new SQL(old.url, { max: 2 });
+    await migratePostgres(node, BEFORE);
+    for (const [account, name] of NAMES) await node`INSERT INTO users (account, name, password_hash, created_at) VALUES (${account}, ${name}, 'h', 1)`;
+    expect((await migratePostgres(node)).some((tag) => tag.endsWith("_name_fold"))).toBe(true);
+  });
+  afterAll(async () => {
+    await node?.close();
+    await old?.drop();
+  });
+  const ctx = () => ({ store: pgStore(node) }) as unknown as Ctx;
+  const found = async (q: string) => (await runAsync(directory(ctx(), q, 10))).map((u) => u.account);
+  const listed = async (q: string) => (await runAsync(listUsers(ctx(), { q, page: 1, size: 10 }))).users.map((u) => u.account);
+
+  test.each([
+    ["émile", ["p1"]],
+    ["EMILE", ["p1"]],
+    ["ØYVIND", ["p2"]],
+    ["ирина", ["p3"]],
+    ["太郎", ["p4"]],
+    ["ΟΔΥΣΣΕΑΣ", ["p5"]],
+  ] as const)("%p finds %p after the upgrade, in the directory and the admin's list", async (q, accounts) => {
+    expect(await found(q)).toEqual([...accounts]);
+    expect(await listed(q)).toEqual([...accounts]);
+  });
+
+  test("a name an old node writes without its fold, or renames without refolding (a rolling upgrade), is refolded when a node next starts", async () => {
+    await node`INSERT INTO users (account, name, password_hash, created_at) VALUES ('p6', 'Łukasz', 'h', 1)`;
+    await node`UPDATE users SET name = 'Émilie' WHERE account = 'p1'`;
+    expect([await found("łukasz"), await found("émilie")]).toEqual([[], []]);
+    expect(await migratePostgres(node)).toEqual([]);
+    expect([await found("ŁUKASZ"), await found("EMILIE")]).toEqual([["p6"], ["p1"]]);
   });
 });
 

@@ -39,10 +39,10 @@ const NOW = 1_700_000_000_000;
 const F1 = "f1f1f1f1f1f1f1f1f1f1f";
 const F2 = "f2f2f2f2f2f2f2f2f2f2f";
 const SEED = [
-  "INSERT INTO users (id, account, name, password_hash, created_at) VALUES (1, 'Ann', 'Ann', 'h', 1), (2, 'bob', 'Bob', 'h', 1), (3, 'cat', 'Cat', 'h', 1)",
+  "INSERT INTO users (id, account, name, name_fold, password_hash, created_at) VALUES (1, 'Ann', 'Ann', 'ann', 'h', 1), (2, 'bob', 'Bob', 'bob', 'h', 1), (3, 'cat', 'Cat', 'cat', 'h', 1)",
   "INSERT INTO groups (id, name, mode, creator_uid, created_at) VALUES (1, 'team', 2, 1, 1), (2, 'empty', 2, 3, 1)",
   "INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (1, 1, 3, 1), (1, 2, 1, 1), (2, 3, 3, 1)",
-  "INSERT INTO users (id, account, name, password_hash, created_at, disabled_at) VALUES (4, 'dan', 'Dan', 'h', 1, 5)",
+  "INSERT INTO users (id, account, name, name_fold, password_hash, created_at, disabled_at) VALUES (4, 'dan', 'Dan', 'dan', 'h', 1, 5)",
   `INSERT INTO sessions (id, token_hash, user_id, created_at, expires_at, last_used_at) VALUES (1, '${hashToken("tok-ann")}', 1, 1, ${NOW + 1000}, 1), (2, '${hashToken("tok-dan")}', 4, 1, ${NOW + 1000}, 1)`,
   `INSERT INTO group_events (id, group_id, kind, actor_uid, msg_id, payload, created_at) VALUES (1000, 1, 'GroupUpdated', 1, NULL, '{"x":1}', 1), (1001, 2, 'MemberRemoved', 3, NULL, '{"uids":[2]}', 1)`,
   "INSERT INTO departures (user_id, group_id, event_id) VALUES (2, 2, 1001)",
@@ -274,7 +274,7 @@ function groupCases(): Case[] {
 /** Users, sessions, revocations and invites. */
 function userCases(): Case[] {
   const w = (c: Ctx) => c as WriteCtx;
-  const newUser = { name: "Eve", avatar: "", email: "e@x", passwordHash: "h", createdAt: NOW };
+  const newUser = { name: "Eve", nameFold: "eve", avatar: "", email: "e@x", passwordHash: "h", createdAt: NOW };
   return [
     { name: "insertUser: a new account", flow: (c) => c.store.insertUser({ ...newUser, account: "eve" }), expected: 5 },
     { name: "insertUser: the same account in another case is taken", flow: (c) => c.store.insertUser({ ...newUser, account: "EVE" }), expected: null },
@@ -335,6 +335,14 @@ function peopleCases(): Case[] {
     { name: "directory: prefix of the account first, then of the name, disabled never", flow: (c) => (function* () { return (yield* directory(c, "A", 10)).map((u) => [u.account, u.email]); })(), expected: [["Ann", ""], ["cat", ""]] },
     { name: "directory: LIKE's wildcards are literal", flow: (c) => directory(c, "%", 10), expected: [] },
     { name: "updateProfile", flow: (c) => updateProfile(w(c), 2, { name: " Bobby ", email: "b@x" }), expected: { id: 2, name: "Bobby", email: "b@x", account: "bob" } },
+    {
+      name: "directory: a new name is found in any case, without its diacritics",
+      flow: (c) => (function* () {
+        yield* updateProfile(w(c), 2, { name: "Ørjan Émile" });
+        return [yield* directory(c, "ÉMILE", 10), yield* directory(c, "øRJAN", 10)].map((us) => us.map((u) => u.account));
+      })(),
+      expected: [["bob"], ["bob"]],
+    },
     { name: "updateProfile: nothing to change", flow: (c) => updateProfile(w(c), 2, {}), expected: { error: "bad_request" } },
     {
       name: "settings: the defaults, then what was saved",

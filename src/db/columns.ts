@@ -4,9 +4,10 @@
 import { getTableColumns } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 
-export function selectList(table: SQLiteTable, alias?: string): string {
+export function selectList(table: SQLiteTable, alias?: string, omit: string[] = []): string {
   const prefix = alias ? `${alias}.` : "";
   return Object.entries(getTableColumns(table))
+    .filter(([key]) => !omit.includes(key))
     .map(([key, col]) => `${prefix}"${col.name}" AS "${key}"`)
     .join(", ");
 }

@@ -2,17 +2,23 @@
 // own bookkeeping table, so drizzle-kit sees the same history.
 import type { Database } from "bun:sqlite";
 import { MIGRATIONS } from "./migrations.gen";
+import { hasNameFold, refoldNames } from "./name-folds";
 
 type Migration = { tag: string; when: number; sql: string };
 
 const TABLE = "__drizzle_migrations";
 
-/** Applies every migration newer than the last applied one; returns the tags applied. */
+/** Applies every migration newer than the last applied one, then refolds the names whose fold is stale (db/name-folds.ts); returns the tags applied. */
 export function migrate(sqlite: Database, migrations: Migration[] = MIGRATIONS): string[] {
   sqlite.run(`CREATE TABLE IF NOT EXISTS ${TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL, created_at NUMERIC)`);
   const last = sqlite.query<{ at: number | null }, []>(`SELECT max(created_at) AS at FROM ${TABLE}`).get()?.at ?? 0;
   const pending = migrations.filter((m) => m.when > last);
-  if (pending.length === 0) return [];
+  if (pending.length) apply(sqlite, pending);
+  if (hasNameFold(migrations)) refoldNames(sqlite);
+  return pending.map((m) => m.tag);
+}
+
+function apply(sqlite: Database, pending: Migration[]): void {
   sqlite.transaction(() => {
     for (const m of pending) {
       for (const stmt of m.sql.split("--> statement-breakpoint")) {
@@ -22,7 +28,6 @@ export function migrate(sqlite: Database, migrations: Migration[] = MIGRATIONS):
       sqlite.run(`INSERT INTO ${TABLE} (hash, created_at) VALUES (?, ?)`, [hash, m.when]);
     }
   }).immediate();
-  return pending.map((m) => m.tag);
 }
 
 export type AccountRename = { uid: number; from: string; to: string };

@@ -10,6 +10,7 @@ import m7 from "../../drizzle/0007_accounts_nocase.sql" with { type: "text" };
 import m8 from "../../drizzle/0008_files.sql" with { type: "text" };
 import m9 from "../../drizzle/0009_live_messages.sql" with { type: "text" };
 import m10 from "../../drizzle/0010_avatar_files.sql" with { type: "text" };
+import m11 from "../../drizzle/0011_name_fold.sql" with { type: "text" };
 
 export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795313994150, sql: m0 },
@@ -23,4 +24,5 @@ export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0008_files", when: 1796137538864, sql: m8 },
   { tag: "0009_live_messages", when: 1796138974812, sql: m9 },
   { tag: "0010_avatar_files", when: 1796140673424, sql: m10 },
+  { tag: "0011_name_fold", when: 1796155456271, sql: m11 },
 ];

@@ -10,6 +10,8 @@ export const users = sqliteTable(
     // Kept as typed; unique and looked up regardless of case (accounts are ASCII, so lower() is exact).
     account: text("account").notNull(),
     name: text("name").notNull(),
+    // The name as searched (domain/fold.ts foldName), written with every name: lower() folds ASCII only.
+    nameFold: text("name_fold").notNull().default(""),
     avatar: text("avatar").notNull().default(""),
     email: text("email").notNull().default(""),
     passwordHash: text("password_hash").notNull(),

@@ -12,6 +12,8 @@ import { selectList } from "./columns";
 import { friendRequests, groupMembers, groups, invites, messages, users } from "./schema";
 
 const MESSAGE_COLUMNS = selectList(messages);
+// Rows as the domain's UserRow: name_fold is only matched.
+const USER_COLUMNS = (alias?: string) => selectList(users, alias, ["nameFold"]);
 const FILE_COLUMNS = "id, sha256, name, size, mime, uploader_uid AS uploaderUid, created_at AS createdAt";
 // The predicate of the partial index messages_file_idx (db/schema.ts), written out exactly so the planner uses it.
 const SHARES = (alias: string) => `${alias}.kind IN ('File', 'Image') AND length(${alias}.content) = 21`;
@@ -64,10 +66,10 @@ WHERE gm.user_id = ? ORDER BY g.last_msg_id DESC LIMIT ? OFFSET ?`,
     "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar = '/api/file/' || f.id) AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.avatar = '/api/file/' || f.id)) RETURNING id",
   fileShas: "SELECT DISTINCT sha256 FROM files",
   unindex: "DELETE FROM message_search WHERE rowid = ?",
-  listUsers: `SELECT ${selectList(users)} FROM users ORDER BY id DESC LIMIT ? OFFSET ?`,
-  listUsersLike: `SELECT ${selectList(users)} FROM users WHERE lower(account) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\' ORDER BY id DESC LIMIT ?2 OFFSET ?3`,
+  listUsers: `SELECT ${USER_COLUMNS()} FROM users ORDER BY id DESC LIMIT ? OFFSET ?`,
+  listUsersLike: `SELECT ${USER_COLUMNS()} FROM users WHERE lower(account) LIKE ?1 ESCAPE '\\' OR name_fold LIKE ?1 ESCAPE '\\' ORDER BY id DESC LIMIT ?2 OFFSET ?3`,
   countUsers: "SELECT count(*) AS n FROM users",
-  countUsersLike: "SELECT count(*) AS n FROM users WHERE lower(account) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\'",
+  countUsersLike: "SELECT count(*) AS n FROM users WHERE lower(account) LIKE ?1 ESCAPE '\\' OR name_fold LIKE ?1 ESCAPE '\\'",
   setAdmin: "UPDATE users SET is_admin = ? WHERE id = ?",
   listInvites: `SELECT ${selectList(invites)} FROM invites ORDER BY id DESC LIMIT ?`,
   expireInvite: "UPDATE invites SET expires_at = ? WHERE id = ? AND used_at IS NULL RETURNING id",
@@ -77,23 +79,23 @@ WHERE gm.user_id = ? ORDER BY g.last_msg_id DESC LIMIT ? OFFSET ?`,
   setFriendStatus: "UPDATE friend_requests SET status = ?, updated_at = ? WHERE id = ?",
   deleteFriend: "DELETE FROM friend_requests WHERE id = ?",
   friendUsers:
-    `SELECT ${selectList(users, "u")} FROM friend_requests f JOIN users u ON u.id = CASE WHEN f.applicant_uid = ?1 THEN f.target_uid ELSE f.applicant_uid END ` +
+    `SELECT ${USER_COLUMNS("u")} FROM friend_requests f JOIN users u ON u.id = CASE WHEN f.applicant_uid = ?1 THEN f.target_uid ELSE f.applicant_uid END ` +
     "WHERE f.status = ?2 AND ((?3 != 'incoming' AND f.applicant_uid = ?1) OR (?3 != 'outgoing' AND f.target_uid = ?1)) ORDER BY u.id",
   // Prefix matches of the account, then of the name, then anything containing q; disabled users never.
   directory: `SELECT id, name, avatar, account FROM users
-  WHERE disabled_at IS NULL AND (lower(account) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\')
-  ORDER BY CASE WHEN lower(account) LIKE ?2 ESCAPE '\\' THEN 0 WHEN lower(name) LIKE ?2 ESCAPE '\\' THEN 1 ELSE 2 END, lower(account)
+  WHERE disabled_at IS NULL AND (lower(account) LIKE ?1 ESCAPE '\\' OR name_fold LIKE ?1 ESCAPE '\\')
+  ORDER BY CASE WHEN lower(account) LIKE ?2 ESCAPE '\\' THEN 0 WHEN name_fold LIKE ?2 ESCAPE '\\' THEN 1 ELSE 2 END, lower(account)
   LIMIT ?3`,
-  profile: "UPDATE users SET name = coalesce(?2, name), avatar = coalesce(?3, avatar), email = coalesce(?4, email) WHERE id = ?1",
+  profile: "UPDATE users SET name = coalesce(?2, name), name_fold = coalesce(?3, name_fold), avatar = coalesce(?4, avatar), email = coalesce(?5, email) WHERE id = ?1",
   setting: "SELECT value FROM settings WHERE key = ?",
   saveSetting: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   stats:
     "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM groups) AS groups, (SELECT count(*) FROM messages) AS messages, " +
     "(SELECT count(*) FROM sessions WHERE expires_at > ?) AS sessions, (SELECT coalesce(max(id), 0) FROM messages) AS lastMessageId",
-  userById: `SELECT ${selectList(users)} FROM users WHERE id = ?`,
+  userById: `SELECT ${USER_COLUMNS()} FROM users WHERE id = ?`,
   // Through the lower(account) unique index.
-  userByAccount: `SELECT ${selectList(users)} FROM users WHERE lower(account) = lower(?)`,
-  insertUser: "INSERT INTO users (name, avatar, email, account, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+  userByAccount: `SELECT ${USER_COLUMNS()} FROM users WHERE lower(account) = lower(?)`,
+  insertUser: "INSERT INTO users (name, name_fold, avatar, email, account, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
   setPassword: "UPDATE users SET password_hash = ? WHERE id = ?",
   setDisabled: "UPDATE users SET disabled_at = ? WHERE id = ?",
   lastSeen: "UPDATE users SET last_seen_at = ? WHERE id = ?",
@@ -133,7 +135,7 @@ WHERE gm.user_id = ? ORDER BY g.last_msg_id DESC LIMIT ? OFFSET ?`,
   membersAmong: "SELECT user_id AS uid, role FROM group_members WHERE group_id = ? AND user_id IN (SELECT value FROM json_each(?))",
   memberIds: "SELECT user_id AS uid FROM group_members WHERE group_id = ?",
   membersWithUsers:
-    `SELECT m.role, m.read_msg_id AS readMsgId, ${selectList(users, "u")} FROM group_members m JOIN users u ON u.id = m.user_id ` +
+    `SELECT m.role, m.read_msg_id AS readMsgId, ${USER_COLUMNS("u")} FROM group_members m JOIN users u ON u.id = m.user_id ` +
     "WHERE m.group_id = ? ORDER BY m.role DESC, m.joined_at ASC, u.id ASC",
   countOthers: "SELECT count(*) AS n FROM group_members WHERE group_id = ? AND user_id != ?",
   deleteMembers: "DELETE FROM group_members WHERE group_id = ? AND user_id IN (SELECT value FROM json_each(?))",
@@ -290,7 +292,7 @@ export function sqliteStore(sqlite: Database): Store {
     },
 
     *insertUser(u) {
-      return q<{ id: number }, [string, string, string, string, string, number]>("insertUser").get(u.name, u.avatar, u.email, u.account, u.passwordHash, u.createdAt)?.id ?? null;
+      return q<{ id: number }, [string, string, string, string, string, string, number]>("insertUser").get(u.name, u.nameFold, u.avatar, u.email, u.account, u.passwordHash, u.createdAt)?.id ?? null;
     },
 
     *setPasswordHash(uid, passwordHash) {
@@ -399,7 +401,8 @@ export function sqliteStore(sqlite: Database): Store {
     },
 
     *updateProfile(uid, change) {
-      q<unknown, [number, string | null, string | null, string | null]>("profile").run(uid, change.name ?? null, change.avatar ?? null, change.email ?? null);
+      const { name, avatar, email } = change;
+      q<unknown, [number, string | null, string | null, string | null, string | null]>("profile").run(uid, name?.text ?? null, name?.fold ?? null, avatar ?? null, email ?? null);
     },
 
     *setting(key) {

@@ -6,6 +6,7 @@ import { formatTime } from "../time";
 import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 import { revokeUserSessions } from "./sessions";
+import { escapeLike, foldName } from "./fold";
 import type { Flow } from "./store";
 import { userView, type UserView } from "./views";
 
@@ -19,9 +20,9 @@ export function* requireServerAdmin(ctx: Ctx, uid: number): Flow<void> {
 
 export type AdminUserView = UserView & { admin: boolean; disabled: boolean; createTime: string };
 
-/** Users, newest first, optionally those whose account or name contains q (case-insensitive). */
+/** Users, newest first, optionally those whose account or name contains q (case- and diacritic-insensitive, as the directory). */
 export function* listUsers(ctx: Ctx, q: { q?: string; page: number; size: number }): Flow<{ users: AdminUserView[]; total: number }> {
-  const like = q.q ? `%${q.q.toLowerCase().replace(/[\\%_]/g, (c) => "\\" + c)}%` : null;
+  const like = q.q ? `%${escapeLike(foldName(q.q))}%` : null;
   const { rows, total } = yield* ctx.store.listUsers(like, q.size, (q.page - 1) * q.size);
   return {
     users: rows.map((u) => ({ ...userView(u), admin: u.isAdmin, disabled: u.disabledAt !== null, createTime: formatTime(u.createdAt) })),

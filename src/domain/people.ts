@@ -5,13 +5,16 @@ import type { WriteCtx } from "../write/writer";
 import type { Ctx } from "./context";
 import { selfView, userView, type UserView } from "./views";
 import { checkAvatar } from "./files";
-import type { Flow } from "./store";
+import { escapeLike, foldName } from "./fold";
+import type { Flow, Store } from "./store";
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
-
-/** People whose account or name contains q, case-insensitively, best matches first (account, then name); disabled users never; emails are never shown. */
+/**
+ * People whose account or name contains q, case- and diacritic-insensitively in any script (domain/fold.ts), best
+ * matches first (account, then name); disabled users never; emails are never shown. Accounts are ASCII, so their
+ * lower() is their fold: one folded q matches both.
+ */
 export function* directory(ctx: Ctx, q: string, limit: number): Flow<UserView[]> {
-  const needle = escapeLike(q.trim().toLowerCase());
+  const needle = escapeLike(foldName(q.trim()));
   return (yield* ctx.store.directory(`%${needle}%`, `${needle}%`, limit)).map(userView);
 }
 
@@ -19,10 +22,11 @@ export type ProfileChange = { name?: string; avatar?: string; email?: string };
 
 /** Changes the caller's own name, avatar or email; returns the profile as the caller sees it. */
 export function* updateProfile(w: WriteCtx, uid: number, change: ProfileChange): Flow<UserView> {
-  const set: ProfileChange = {};
+  const set: Parameters<Store["updateProfile"]>[1] = {};
   if (change.name !== undefined) {
-    if (change.name.trim() === "") throw badRequest("name: must not be empty");
-    set.name = change.name.trim();
+    const name = change.name.trim();
+    if (name === "") throw badRequest("name: must not be empty");
+    set.name = { text: name, fold: foldName(name) };
   }
   if (change.avatar !== undefined) {
     yield* checkAvatar(w, uid, change.avatar);

@@ -23,7 +23,8 @@ export type Op<T> = Flow<T>;
 
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessage = Omit<MessageRow, "id" | "seq" | "reactions" | "editedAt" | "deletedAt">;
-export type UserRow = typeof users.$inferSelect;
+// name_fold is the store's business: written from the name, matched by the directory, never read back.
+export type UserRow = Omit<typeof users.$inferSelect, "nameFold">;
 export type GroupRow = typeof groups.$inferSelect;
 export type MemberRow = typeof groupMembers.$inferSelect;
 export type FriendRequestRow = typeof friendRequests.$inferSelect;
@@ -106,8 +107,8 @@ export interface Store {
   userById(uid: number): Op<UserRow | null>;
   /** The user with this account, whatever its case. */
   userByAccount(account: string): Op<UserRow | null>;
-  /** The new user's id, or null (nothing stored) if the account is taken, whatever its case. */
-  insertUser(u: { name: string; avatar: string; email: string; account: string; passwordHash: string; createdAt: number }): Op<number | null>;
+  /** The new user's id, or null (nothing stored) if the account is taken, whatever its case. nameFold: foldName(name) (domain/fold.ts). */
+  insertUser(u: { name: string; nameFold: string; avatar: string; email: string; account: string; passwordHash: string; createdAt: number }): Op<number | null>;
   setPasswordHash(uid: number, passwordHash: string): Op<void>;
   setDisabledAt(uid: number, at: number | null): Op<void>;
   setLastSeen(uid: number, at: number): Op<void>;
@@ -117,7 +118,7 @@ export interface Store {
   existingUserIds(uids: number[], enabledOnly: boolean): Op<number[]>;
 
   // ---- administration
-  /** Users, newest first, optionally those whose lowercased account or name is LIKE `like` (backslash escapes); and how many match. */
+  /** Users, newest first, optionally those whose lowercased account or folded name (name_fold) is LIKE `like` (backslash escapes); and how many match. */
   listUsers(like: string | null, limit: number, offset: number): Op<{ rows: UserRow[]; total: number }>;
   setAdmin(uid: number, admin: boolean): Op<void>;
   /** The newest invites. */
@@ -141,9 +142,10 @@ export interface Store {
   ping(): Op<void>;
   /** Messages stored: the sum of every group's last seq (seqs are dense per group), without scanning them. */
   messagesStored(): Op<number>;
-  /** Enabled users whose account or name is LIKE `contains`, those starting so first (`starts`), then by account. */
+  /** Enabled users whose lowercased account or folded name (name_fold) is LIKE `contains`, those starting so first (`starts`), then by account. */
   directory(contains: string, starts: string, limit: number): Op<{ id: number; name: string; avatar: string; account: string }[]>;
-  updateProfile(uid: number, change: { name?: string; avatar?: string; email?: string }): Op<void>;
+  /** A new name comes with its fold (domain/fold.ts foldName), stored together. */
+  updateProfile(uid: number, change: { name?: { text: string; fold: string }; avatar?: string; email?: string }): Op<void>;
   setting(key: string): Op<string | null>;
   saveSetting(key: string, value: string): Op<void>;
   stats(now: number): Op<{ users: number; groups: number; messages: number; sessions: number; lastMessageId: number }>;

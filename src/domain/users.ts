@@ -1,4 +1,5 @@
 import { conflict, forbidden, notFound, unauthorized } from "../errors";
+import { foldName } from "./fold";
 import type { HashPriority } from "./hashing";
 import { inviteIsLive, redeemInvite } from "./invites";
 import type { Ctx } from "./context";
@@ -50,7 +51,7 @@ export async function registerUser(ctx: Ctx, input: NewUser, invite?: string, ip
 
 function insertUser(ctx: Ctx, input: NewUser, passwordHash: string, invite: string | undefined): Promise<number> {
   return ctx.write(function* (w) {
-    const id = yield* w.store.insertUser({ name: input.name, avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: w.clock() });
+    const id = yield* w.store.insertUser({ name: input.name, nameFold: foldName(input.name), avatar: input.avatar, email: input.email, account: input.account, passwordHash, createdAt: w.clock() });
     // Taken between the check and this write (the check is before hashing).
     if (id === null) throw accountTaken();
     if (invite !== undefined) yield* redeemInvite(w, invite, id);

@@ -35,6 +35,8 @@ export const users = pgTable(
     id: id("id").primaryKey().generatedByDefaultAsIdentity(),
     account: text("account").notNull(),
     name: text("name").notNull(),
+    // The name as searched (domain/fold.ts foldName), written with every name, as in SQLite.
+    nameFold: text("name_fold").notNull().default(""),
     avatar: text("avatar").notNull().default(""),
     email: text("email").notNull().default(""),
     passwordHash: text("password_hash").notNull(),

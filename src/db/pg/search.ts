@@ -9,9 +9,8 @@
 // groups (`& ('§1' | '§2')`), all inside one GIN index.
 
 // FTS5's unicode61 tokenizer (remove_diacritics 2) folds diacritics itself, after domain/search.ts
-// tokenized: here that is done to every lexeme, for the letters it folds (Latin, Greek, Cyrillic).
-const DIACRITIC = /([\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}])\p{Mn}+/gu;
-export const foldDiacritics = (token: string) => token.normalize("NFD").replace(DIACRITIC, "$1").normalize("NFC");
+// tokenized: here foldDiacritics does that to every lexeme (domain/fold.ts, which folds names alike).
+import { foldDiacritics } from "../../domain/fold";
 
 // PostgreSQL refuses a lexeme over 2046 bytes ("word is too long"), and with it the statement: a
 // message holding a longer word could not be stored at all. Such a word is indexed by its first

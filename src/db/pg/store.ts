@@ -236,8 +236,8 @@ export function pgStore(sql: SQL): Store {
 
     *insertUser(u) {
       const [r] = yield* query(
-        "INSERT INTO users (name, avatar, email, account, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
-        [u.name, u.avatar, u.email, u.account, u.passwordHash, u.createdAt],
+        "INSERT INTO users (name, name_fold, avatar, email, account, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id",
+        [u.name, u.nameFold, u.avatar, u.email, u.account, u.passwordHash, u.createdAt],
       );
       return r ? num(r.id) : null;
     },
@@ -312,7 +312,7 @@ export function pgStore(sql: SQL): Store {
     },
 
     *listUsers(like, limit, offset) {
-      const where = like === null ? "" : `WHERE ${lowerAscii("u.account")} LIKE $3 ESCAPE '\\' OR ${lowerAscii("u.name")} LIKE $3 ESCAPE '\\'`;
+      const where = like === null ? "" : `WHERE ${lowerAscii("u.account")} LIKE $3 ESCAPE '\\' OR u.name_fold LIKE $3 ESCAPE '\\'`;
       const params = like === null ? [limit, offset] : [limit, offset, like];
       const rows = yield* query(`SELECT ${USER_COLUMNS("u")} FROM users u ${where} ORDER BY u.id DESC LIMIT $1 OFFSET $2`, params);
       const [n] = yield* query(`SELECT count(*) AS n FROM users u ${where.replaceAll("$3", "$1")}`, like === null ? [] : [like]);
@@ -370,16 +370,17 @@ export function pgStore(sql: SQL): Store {
 
     *directory(contains, starts, limit) {
       const rows = yield* query(
-        `SELECT id, name, avatar, account FROM users WHERE disabled_at IS NULL AND (${lowerAscii("account")} LIKE $1 ESCAPE '\\' OR ${lowerAscii("name")} LIKE $1 ESCAPE '\\')
-  ORDER BY CASE WHEN ${lowerAscii("account")} LIKE $2 ESCAPE '\\' THEN 0 WHEN ${lowerAscii("name")} LIKE $2 ESCAPE '\\' THEN 1 ELSE 2 END, ${lowerAscii("account")} LIMIT $3`,
+        `SELECT id, name, avatar, account FROM users WHERE disabled_at IS NULL AND (${lowerAscii("account")} LIKE $1 ESCAPE '\\' OR name_fold LIKE $1 ESCAPE '\\')
+  ORDER BY CASE WHEN ${lowerAscii("account")} LIKE $2 ESCAPE '\\' THEN 0 WHEN name_fold LIKE $2 ESCAPE '\\' THEN 1 ELSE 2 END, ${lowerAscii("account")} LIMIT $3`,
         [contains, starts, limit],
       );
       return rows.map((r) => ({ id: num(r.id), name: r.name as string, avatar: r.avatar as string, account: r.account as string }));
     },
 
     *updateProfile(uid, change) {
-      yield* query("UPDATE users SET name = coalesce($2, name), avatar = coalesce($3, avatar), email = coalesce($4, email) WHERE id = $1", [
-        uid, change.name ?? null, change.avatar ?? null, change.email ?? null,
+      const { name, avatar, email } = change;
+      yield* query("UPDATE users SET name = coalesce($2, name), name_fold = coalesce($3, name_fold), avatar = coalesce($4, avatar), email = coalesce($5, email) WHERE id = $1", [
+        uid, name?.text ?? null, name?.fold ?? null, avatar ?? null, email ?? null,
       ]);
     },
 
