@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const s = heldServer({ sync: "normal" });
+  const s = await heldServer({ sync: "normal" });
   const [owner, admin, member, outsider] = [await user(s.app, "gl_owner"), await user(s.app, "gl_admin"), await user(s.app, "gl_member"), await user(s.app, "gl_out")];
   const gid = await group(s.app, owner, [admin, member], { admins: [admin] });
   const sockets: Client[] = [];
