@@ -97,11 +97,12 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
  * A node of a cluster on PostgreSQL (the bus in Redis is required by config): the same App but for its
  * storage: the pool, reads awaited query by query, the PostgreSQL writer (no WAL, no checkpoints).
  * `onCommitted` receives each committed batch's effects in commit order while the ids lock is held
- * (db/pg/writer.ts); the bus publishes them there.
+ * (db/pg/writer.ts); the bus publishes them there. `commitReply` is the tests' hold on a batch after its COMMIT
+ * (the PostgreSQL twin of createApp's `fsync`).
  */
 export async function createPostgresApp(
   config: Config,
-  opts: { clock?: Clock; log?: Logger; shared?: SharedTiming; poolSize?: number; onCommitted?: OnCommitted } = {},
+  opts: { clock?: Clock; log?: Logger; shared?: SharedTiming; poolSize?: number; onCommitted?: OnCommitted; commitReply?: () => Promise<void> } = {},
 ): Promise<PgApp> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
@@ -120,7 +121,7 @@ export async function createPostgresApp(
   // The bus publishes each committed batch while the ids lock is held, so its order is the id order (docs/deploy.md).
   const { effects } = app;
   const onCommitted: OnCommitted | undefined = opts.onCommitted ?? (effects ? (batch) => effects.publishCommitted(batch) : undefined);
-  app.writer = createPgWriter({ ctx: app, sql: db.$client, apply: (e) => applyEffect(app.hub, e), log, metrics: app.metrics, onCommitted });
+  app.writer = createPgWriter({ ctx: app, sql: db.$client, apply: (e) => applyEffect(app.hub, e), log, metrics: app.metrics, onCommitted, commitReply: opts.commitReply });
   wirePresence(app);
   return app;
 }

@@ -3,10 +3,8 @@
 // every admin route: tests/authz.matrix.test.ts.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { closeApp, createApp } from "../src/app";
 import { setUserAdmin } from "./helpers";
-import { startServer } from "../src/server";
-import { fixture, tempDir, testConfig, user, type TestUser } from "./helpers";
+import { cluster, fixture, makeApp, serve, sqlAll, tempDir, user, type Served, type TestUser } from "./helpers";
 import { connect, heldServer, rest, type HeldServer } from "./write.kit";
 
 let cleanups: (() => unknown)[] = [];
@@ -16,7 +14,7 @@ afterEach(async () => {
 });
 
 async function setup(overrides = {}) {
-  const s = heldServer({ sync: "normal", ...overrides });
+  const s = await heldServer({ sync: "normal", ...overrides });
   cleanups.push(() => s.stop());
   const root = await user(s.app, "ad_root");
   await setUserAdmin(fixture(s.app), root.uid, true);
@@ -101,14 +99,17 @@ describe("invites and settings", () => {
     const tmp = tempDir();
     cleanups.push(() => tmp.cleanup());
     const file = join(tmp.dir, "rim.db");
-    const boot = () => {
-      const app = createApp(testConfig({ db: file, registration: "open" }));
-      const running = startServer(app);
-      return { app, running, url: `http://127.0.0.1:${running.server.port}`, stop: async () => (await running.stop(), closeApp(app)) };
+    // On the cluster, the database is the cluster's own (the file is not used).
+    let srv = await serve({ db: file, registration: "open" });
+    cleanups.push(() => srv.stop());
+    /** On SQLite, a new server on the same file; on the cluster, every node stopped and started again on the same database. */
+    const restart = async () => {
+      if (cluster) return (srv as Served & { restart(): Promise<void> }).restart();
+      await srv.stop();
+      srv = await serve({ db: file, registration: "open" });
     };
     const register = (url: string, account: string) =>
       fetch(url + "/api/user/create", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ account, password: "password1" }) }).then((r) => r.status);
-    let srv = boot();
     const root = await user(srv.app, "ad_keeper");
     await setUserAdmin(fixture(srv.app), root.uid, true);
     const settings = (body?: unknown) =>
@@ -117,11 +118,9 @@ describe("invites and settings", () => {
     expect(await register(srv.url, "ad_first")).toBe(200);
     expect((await settings({ registration: "closed" })).data.registration).toBe("closed");
     expect(await register(srv.url, "ad_second")).toBe(403);
-    await srv.stop();
-    srv = boot();
+    await restart();
     expect(await register(srv.url, "ad_third")).toBe(403);
     expect((await settings()).data.registration).toBe("closed");
-    await srv.stop();
   });
 
   test("inviters=admins: a member's /api/user/invite is 403, an admin's works", async () => {
@@ -142,20 +141,22 @@ describe("the CLI", () => {
   test("user create --admin, promote and demote", async () => {
     const tmp = tempDir();
     cleanups.push(() => tmp.cleanup());
-    const db = join(tmp.dir, "rim.db");
-    const rim = (args: string[]) => {
-      const r = Bun.spawnSync(["bun", "src/main.ts", ...args, "--db", db, "--argon2-memory", "256", "--argon2-time", "1", "--log-level", "silent"], { cwd: import.meta.dir + "/.." });
-      return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+    // The operator's commands on the database the server uses: a SQLite file, or the cluster's PostgreSQL database.
+    const app = await makeApp({ db: join(tmp.dir, "rim.db") });
+    cleanups.push(() => app.close());
+    const db = app.config.db;
+    // Not spawnSync: the cluster's nodes run in this process and keep their heartbeats meanwhile.
+    const rim = async (args: string[]) => {
+      const p = Bun.spawn(["bun", "src/main.ts", ...args, "--db", db, "--argon2-memory", "256", "--argon2-time", "1", "--log-level", "silent"], { cwd: import.meta.dir + "/..", stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      return { code, out, err };
     };
-    expect(rim(["migrate"]).code).toBe(0);
-    expect(rim(["user", "create", "--account", "cli_root", "--password", "secret12", "--admin"])).toMatchObject({ code: 0, out: expect.stringContaining("server admin") });
-    expect(rim(["user", "create", "--account", "cli_ann", "--password", "secret12"]).code).toBe(0);
-    expect(rim(["user", "promote", "--account", "cli_ann"])).toMatchObject({ code: 0, out: expect.stringContaining("now a server admin") });
-    expect(rim(["user", "demote", "--account", "cli_root"]).code).toBe(0);
-    expect(rim(["user", "promote", "--account", "cli_nobody"]).code).not.toBe(0);
-    const app = createApp(testConfig({ db }));
-    const admins = app.db.$client.query("SELECT account FROM users WHERE is_admin = 1").all();
-    closeApp(app);
-    expect(admins).toEqual([{ account: "cli_ann" }]);
+    expect((await rim(["migrate"])).code).toBe(0);
+    expect(await rim(["user", "create", "--account", "cli_root", "--password", "secret12", "--admin"])).toMatchObject({ code: 0, out: expect.stringContaining("server admin") });
+    expect((await rim(["user", "create", "--account", "cli_ann", "--password", "secret12"])).code).toBe(0);
+    expect(await rim(["user", "promote", "--account", "cli_ann"])).toMatchObject({ code: 0, out: expect.stringContaining("now a server admin") });
+    expect((await rim(["user", "demote", "--account", "cli_root"])).code).toBe(0);
+    expect((await rim(["user", "promote", "--account", "cli_nobody"])).code).not.toBe(0);
+    expect(await sqlAll(app, "SELECT account FROM users WHERE is_admin")).toEqual([{ account: "cli_ann" }]);
   });
 });

@@ -91,9 +91,12 @@ async function clusterDatabase(): Promise<{ url: string; drop(): Promise<void> }
   };
 }
 
+/** What a test hands every node: its clock, and the hold on each batch after its COMMIT (write.kit's heldServer). */
+export type NodeOptions = { clock?: Clock; commitReply?: () => Promise<void> };
+
 /** How a node is built and closed: the App over PostgreSQL by default; the harness's own test puts in another. */
 export type NodeBuilder = {
-  create(config: Config, opts: { clock?: Clock }): Promise<App>;
+  create(config: Config, opts: NodeOptions): Promise<App>;
   close(app: App): Promise<void>;
 };
 
@@ -101,7 +104,7 @@ export type NodeBuilder = {
 const postgresNodes: NodeBuilder = {
   async create(config, opts) {
     const mod = (await import("../src/app")) as Record<string, unknown>;
-    const create = mod.createPostgresApp as ((config: Config, opts: { clock?: Clock; poolSize?: number }) => Promise<App>) | undefined;
+    const create = mod.createPostgresApp as ((config: Config, opts: NodeOptions & { poolSize?: number }) => Promise<App>) | undefined;
     if (typeof create !== "function")
       throw new Error("cluster backend: src/app.ts has no createPostgresApp yet (serving on PostgreSQL, issue 13's serve branch, is not in main)");
     // A small pool per node: a test file may hold several clusters at once, and the test server allows 200 connections.
@@ -124,60 +127,86 @@ export function useNodeBuilder(b: NodeBuilder): () => void {
 export type Node = { app: App; running: Running | null };
 
 /** Three nodes on one fresh database, one shared files folder and the shared Redis, keyed apart from other clusters in that Redis. */
-export async function startNodes(config: Config, opts: { clock?: Clock }, listen: boolean): Promise<{ nodes: Node[]; databaseUrl: string; stop(): Promise<void> }> {
+export async function startNodes(
+  config: Config,
+  opts: NodeOptions,
+  listen: boolean,
+): Promise<{ nodes: Node[]; databaseUrl: string; stop(): Promise<void>; restart(): Promise<void> }> {
   const db = await clusterDatabase();
   const nodes: Node[] = [];
   // Every node must see every node's uploads: one --files folder for the cluster.
   const files = mkdtempSync(join(tmpdir(), "rim-cluster-files-"));
-  const stop = async () => {
+  const stopNodes = async () => {
     for (const n of nodes.splice(0).reverse()) {
       await n.running?.stop();
       await builder.close(n.app);
     }
+  };
+  let bus = "";
+  // Every cluster keys its shared state and its bus channels apart in the one Redis.
+  const busPrefix = `rim:${process.pid}:${clusters}:`;
+  const startAll = async () => {
+    for (let i = 0; i < NODES; i++) {
+      // One port is one listener: a --legacy-ws-port asked for is node 1's; the other nodes listen on /ws only.
+      const own = i === 0 ? {} : { legacyWsPort: 0 };
+      const app = await builder.create({ ...config, db: db.url, bus, busPrefix, files, ...own }, { clock: opts.clock, commitReply: opts.commitReply });
+      nodes.push({ app, running: listen ? startServer(app) : null });
+    }
+  };
+  const stop = async () => {
+    await stopNodes();
     await clients.get(db.url)?.close();
     clients.delete(db.url);
     await db.drop();
     rmSync(files, { recursive: true, force: true });
   };
   try {
-    const bus = await redisUrl();
-    // Every cluster keys its shared state and its bus channels apart in the one Redis.
-    const busPrefix = `rim:${process.pid}:${clusters}:`;
-    for (let i = 0; i < NODES; i++) {
-      // One port is one listener: a --legacy-ws-port asked for is node 1's; the other nodes listen on /ws only.
-      const own = i === 0 ? {} : { legacyWsPort: 0 };
-      const app = await builder.create({ ...config, db: db.url, bus, busPrefix, files, ...own }, { clock: opts.clock });
-      nodes.push({ app, running: listen ? startServer(app) : null });
-    }
+    bus = await redisUrl();
+    await startAll();
   } catch (err) {
     await stop().catch(() => {});
     throw err;
   }
-  return { nodes, databaseUrl: db.url, stop };
+  // Every node stopped, then started afresh on the same database, files and Redis keys (new ports).
+  const restart = async () => {
+    await stopNodes();
+    await startAll();
+  };
+  return { nodes, databaseUrl: db.url, stop, restart };
 }
 
 /** makeApp on the cluster: node 1, whose REST (app.http) the test calls; the other two nodes run beside it. */
-export async function clusterApp(config: Config, opts: { clock?: Clock }): Promise<TestApp> {
+export async function clusterApp(config: Config, opts: NodeOptions): Promise<TestApp> {
   const { nodes, stop } = await startNodes(config, opts, false);
   const app = nodes[0]!.app;
   // close() returns the stop's promise: afterAll(() => app.close()) waits for the database to be dropped.
   return Object.assign(app, { http: createHttpApp(app), close: stop });
 }
 
-/** serve on the cluster: REST on node 1; every read of wsUrl names the next of the other nodes. */
-export async function clusterServe(config: Config, opts: { clock?: Clock }): Promise<Served & { nodes: Node[] }> {
-  const { nodes, stop } = await startNodes({ ...config, port: 0 }, opts, true);
+/**
+ * serve on the cluster: REST on node 1; every read of wsUrl names the next of the other nodes.
+ * restart() stops every node and starts them again on the same database (app, running and url then name the new node 1).
+ */
+export async function clusterServe(config: Config, opts: NodeOptions): Promise<Served & { nodes: Node[]; restart(): Promise<void> }> {
+  const { nodes, stop, restart } = await startNodes({ ...config, port: 0 }, opts, true);
   const urlOf = (n: Node) => `http://127.0.0.1:${n.running!.server.port}`;
   let next = 0;
   return {
-    app: nodes[0]!.app,
-    running: nodes[0]!.running!,
-    url: urlOf(nodes[0]!),
+    get app() {
+      return nodes[0]!.app;
+    },
+    get running() {
+      return nodes[0]!.running!;
+    },
+    get url() {
+      return urlOf(nodes[0]!);
+    },
     get wsUrl() {
       const n = nodes[1 + (next++ % (nodes.length - 1))]!;
       return urlOf(n).replace("http:", "ws:") + "/ws";
     },
     nodes,
     stop,
+    restart,
   };
 }

@@ -13,8 +13,8 @@ afterEach(async () => {
   cleanups = [];
 });
 
-async function setup() {
-  const s = heldServer({ sync: "normal" });
+async function setup(overrides = {}) {
+  const s = await heldServer({ sync: "normal", ...overrides });
   const [owner, admin, member, outsider] = [await user(s.app, "gl_owner"), await user(s.app, "gl_admin"), await user(s.app, "gl_member"), await user(s.app, "gl_out")];
   const gid = await group(s.app, owner, [admin, member], { admins: [admin] });
   const sockets: Client[] = [];
@@ -135,6 +135,27 @@ describe("delete", () => {
     const ack = await back.request("Sync", { msgId: last.serverMsgId });
     expect(back.frames.map((f) => f.body.content)).toEqual(["GroupDeleted"]);
     expect(ack).toMatchObject({ content: "Ok", serverMsgId: back.frames[0]!.body.eventId, more: false });
+  });
+
+  // The held disk: SQLite's fsync (so --sync full), or each node's batch after its COMMIT on the cluster.
+  test.each([
+    ["made durable: the owner's 200 and everyone's GroupDeleted follow", null, 200],
+    ["never confirmed: a 500 and nobody hears of it", new Error("EIO"), 500],
+  ] as const)("a delete is heard of only once durable; %s", async (_label, failure, status) => {
+    const { s, owner, admin, gid, open } = await setup({ sync: "full" });
+    const ca = await open(admin);
+    s.disk.hold();
+    let answered = false;
+    const reply = post(s, "/api/group/delete", owner, { gid }).finally(() => (answered = true));
+    await s.disk.held();
+    await roundTrip(ca);
+    expect(ca.frames.filter(isNotify("GroupDeleted"))).toEqual([]);
+    expect(answered).toBe(false);
+    s.disk.release(failure);
+    expect((await reply).status).toBe(status);
+    s.disk.pass();
+    if (status === 200) expect((await ca.next(isNotify("GroupDeleted"))).body.gid).toBe(gid);
+    else expect(await ca.expectNone(isNotify("GroupDeleted"))).toBe(true);
   });
 
   test("a deleted direct chat frees the pair: creating it again makes a new one", async () => {

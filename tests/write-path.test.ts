@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 async function setup(overrides = {}) {
-  const s = heldServer(overrides);
+  const s = await heldServer(overrides);
   const a = await user(s.app, "wp_a");
   const b = await user(s.app, "wp_b");
   const c = await user(s.app, "wp_c");

@@ -1,10 +1,13 @@
 // Tools to force each interleaving of the write path, without sleeping: a disk
 // whose fsyncs wait until released (with a hook saying one is waiting), a hook
 // on commits, and a round-trip barrier that proves a socket was sent nothing.
+// On the cluster (RIM_TEST_BACKEND=cluster) the held disk holds each node's
+// batches after their COMMIT instead (createPostgresApp's commitReply).
 import { join } from "node:path";
 import { closeApp, createApp, type App } from "../src/app";
 import { startServer, type Running } from "../src/server";
-import { Client, tempDir, testConfig, type TestUser } from "./helpers";
+import { Client, tempDir, testConfig, type Maybe, type TestUser } from "./helpers";
+import { cluster, clusterServe } from "./cluster";
 import type { Config } from "../src/config";
 import type { Clock } from "../src/time";
 
@@ -75,8 +78,13 @@ export function roundTrip(c: Client): Promise<void> {
 
 export type HeldServer = { app: App; running: Running; disk: ReturnType<typeof heldDisk>; wsUrl: string; url: string; file: string; stop(): Promise<void> };
 
-/** A server on a real database file with --sync full and a held disk (passing through until hold()). */
-export function heldServer(overrides: Partial<Config> = {}, opts: { clock?: Clock } = {}): HeldServer {
+/**
+ * A server on a real database file with --sync full and a held disk (passing through until hold()).
+ * On the cluster, three nodes (tests/cluster.ts) whose every batch is held after its COMMIT while the disk holds;
+ * `file` is then the database's URL.
+ */
+export function heldServer(overrides: Partial<Config> = {}, opts: { clock?: Clock } = {}): Maybe<HeldServer> {
+  if (cluster) return heldCluster(overrides, opts);
   const tmp = tempDir("rim-write-");
   const disk = heldDisk();
   const file = join(tmp.dir, "rim.db");
@@ -94,6 +102,26 @@ export function heldServer(overrides: Partial<Config> = {}, opts: { clock?: Cloc
       await running.stop();
       closeApp(app);
       tmp.cleanup();
+    },
+  };
+}
+
+async function heldCluster(overrides: Partial<Config>, opts: { clock?: Clock }): Promise<HeldServer> {
+  const disk = heldDisk();
+  const commitReply = () => new Promise<void>((resolve, reject) => disk.sync(-1, (err) => (err ? reject(err) : resolve())));
+  const s = await clusterServe(testConfig(overrides), { clock: opts.clock, commitReply });
+  return {
+    app: s.app,
+    running: s.running,
+    disk,
+    file: s.app.config.db,
+    url: s.url,
+    get wsUrl() {
+      return s.wsUrl;
+    },
+    async stop() {
+      disk.pass();
+      await s.stop();
     },
   };
 }

@@ -64,6 +64,11 @@ export function createPgWriter(deps: {
   log: Logger;
   metrics?: Metrics;
   onCommitted?: OnCommitted;
+  /**
+   * Awaited once COMMIT has returned, before anything of the batch is answered or handed over: tests hold a batch
+   * there (as a held fsync on SQLite). A rejection is a COMMIT whose reply never came: stored, yet answered as failed.
+   */
+  commitReply?: () => Promise<void>;
 }) {
   const { log, metrics } = deps;
   let pending: PgJob[] = [];
@@ -180,6 +185,7 @@ export function createPgWriter(deps: {
       await conn.unsafe("BEGIN");
       for (const job of jobs) results.push(await runJob(job, conn, wrote));
       await conn.unsafe("COMMIT");
+      await deps.commitReply?.();
       committed = true;
     } catch (err) {
       // Nothing of the batch is stored (PostgreSQL gone, the commit refused, or a job without a savepoint failed after writing): nothing is announced.
