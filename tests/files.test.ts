@@ -5,7 +5,7 @@
 // backup and restore carrying the files.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { closeApp, createApp } from "../src/app";
 import { collectFiles } from "../src/domain/files";
 import { removeMembers, sqlAll, sqlGet, sqlRun, cluster } from "./helpers";
@@ -69,13 +69,17 @@ function walk(dir: string, base = dir): string[] {
 const blobsIn = (dir: string) => walk(dir).filter((p) => !p.startsWith("tmp/"));
 const rows = (s: Server) => sqlAll(s.app, "SELECT id, sha256, name, size, mime, uploader_uid AS uid FROM files ORDER BY created_at, id");
 
-/** A server on a database file in a temporary folder, its files beside it. */
+/**
+ * A server on a database file in a temporary folder, its files beside it; on the cluster, three nodes
+ * whose files folder is the cluster's shared --files folder (tests/cluster.ts startNodes).
+ */
 async function fileServer(overrides: Parameters<typeof serve>[0] = {}) {
   const tmp = tempDir("rim-files-");
-  const s = await serve({ db: join(tmp.dir, "rim.db"), ...overrides });
-  const filesDir = join(tmp.dir, "files");
+  const db = join(tmp.dir, "rim.db");
+  const s = await serve({ db, ...overrides });
   return Object.assign(s, {
-    filesDir,
+    db,
+    filesDir: s.app.files.dir,
     async close() {
       await s.stop();
       tmp.cleanup();
@@ -95,7 +99,8 @@ describe("upload", () => {
   });
   afterAll(() => s.close());
 
-  test("answers {id, name, size, mime}; the bytes are fsynced beside the database under their sha256", async () => {
+  test("answers {id, name, size, mime}; the bytes are fsynced in the files folder (on SQLite beside the database) under their sha256", async () => {
+    expect(s.filesDir).toBe(cluster ? s.app.config.files : join(dirname(s.db), "files"));
     const body = bytes(5000);
     const r = await upload(s, a, body, { name: "report 2026.pdf", type: "application/pdf" });
     expect(r).toEqual({ status: 200, body: { ok: true, code: 200, msg: null, data: { id: expect.stringMatching(/^[A-Za-z0-9_-]{21}$/), name: "report 2026.pdf", size: 5000, mime: "application/pdf" } } });
