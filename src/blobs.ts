@@ -9,10 +9,16 @@
 // crashed server are swept when it starts again. Rows (domain/files.ts) are
 // written only after the rename, so a row always has its bytes.
 //
+// The folder also holds cookie.key, the key that signs the download cookie
+// (http/files.ts): every node of a cluster shares the folder, so a cookie
+// minted on one node is good on all; a copy of the database holds nothing to
+// forge one with, and whoever can read the key can read every file already.
+//
 // Garbage collection (domain/files.ts collectFiles) may unlink a blob no row
 // names; an upload pins its sha256 from before the rename until its row is
 // committed (or refused), so a blob on its way to a row is never collected.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { open, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,6 +29,10 @@ import { AppError, badRequest } from "./errors";
 export const HEAD_BYTES = 32;
 
 const SHA = /^[0-9a-f]{64}$/;
+
+/** The download cookie's signing key, beside the blobs. */
+const KEY_FILE = "cookie.key";
+const KEY_BYTES = 32;
 
 export type Received = {
   sha256: string;
@@ -57,6 +67,7 @@ export function createBlobStore(configured: string | null) {
   };
   const tmp = () => join(root(), "tmp");
   const pins = new Map<string, number>();
+  let key: Buffer | null = null;
   let ready = false;
   const ensure = () => {
     if (!ready) mkdirSync(tmp(), { recursive: true });
@@ -140,6 +151,37 @@ export function createBlobStore(configured: string | null) {
         (s) => s.isFile(),
         () => false,
       );
+    },
+
+    /**
+     * The key that signs download cookies: read from the folder, or made there by the first node that needs
+     * it. Made under a name of its own and hard-linked into place, which fails if another node's got there
+     * first: then that one is read, so every node ends with the same key.
+     */
+    signingKey(): Buffer {
+      if (key) return key;
+      const path = join(root(), KEY_FILE);
+      if (!existsSync(path)) {
+        mkdirSync(root(), { recursive: true });
+        const mine = `${path}.${nanoid()}`;
+        const fd = openSync(mine, "wx", 0o600);
+        try {
+          writeSync(fd, randomBytes(KEY_BYTES));
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        try {
+          linkSync(mine, path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        } finally {
+          unlinkSync(mine);
+        }
+      }
+      const read = readFileSync(path);
+      if (read.length !== KEY_BYTES) throw new Error(`${path} is not a key of ${KEY_BYTES} bytes: remove it (every download cookie then needs renewing)`);
+      return (key = read);
     },
 
     /** Every sha256 stored. */

@@ -123,7 +123,11 @@ export function useNodeBuilder(b: NodeBuilder): () => void {
 export type Node = { app: App; running: Running | null };
 
 /** Three nodes on one fresh database, one shared files folder and the shared Redis, keyed apart from other clusters in that Redis. */
-export async function startNodes(config: Config, opts: { clock?: Clock }, listen: boolean): Promise<{ nodes: Node[]; databaseUrl: string; stop(): Promise<void> }> {
+export async function startNodes(
+  config: Config,
+  opts: { clock?: Clock },
+  listen: boolean,
+): Promise<{ nodes: Node[]; databaseUrl: string; stop(): Promise<void>; restart(i: number): Promise<void> }> {
   const db = await clusterDatabase();
   const nodes: Node[] = [];
   // Every node must see every node's uploads: one --files folder for the cluster.
@@ -138,21 +142,31 @@ export async function startNodes(config: Config, opts: { clock?: Clock }, listen
     await db.drop();
     rmSync(files, { recursive: true, force: true });
   };
+  // Every cluster keys its shared state and its bus channels apart in the one Redis.
+  const prefix = `rim:${process.pid}:${clusters}:`;
+  const start = async (nodeConfig: Config): Promise<Node> => {
+    const app = await builder.create(nodeConfig, { clock: opts.clock, shared: { prefix } });
+    return { app, running: listen ? startServer(app) : null };
+  };
   try {
     const bus = await redisUrl();
-    // Every cluster keys its shared state and its bus channels apart in the one Redis.
-    const prefix = `rim:${process.pid}:${clusters}:`;
     for (let i = 0; i < NODES; i++) {
       // One port is one listener: a --legacy-ws-port asked for is node 1's; the other nodes listen on /ws only.
       const own = i === 0 ? {} : { legacyWsPort: 0 };
-      const app = await builder.create({ ...config, db: db.url, bus, files, ...own }, { clock: opts.clock, shared: { prefix } });
-      nodes.push({ app, running: listen ? startServer(app) : null });
+      nodes.push(await start({ ...config, db: db.url, bus, files, ...own }));
     }
   } catch (err) {
     await stop().catch(() => {});
     throw err;
   }
-  return { nodes, databaseUrl: db.url, stop };
+  /** Stops node i (its server, then its App) and starts it again with the same config, on a new port. */
+  const restart = async (i: number) => {
+    const old = nodes[i]!;
+    await old.running?.stop();
+    await builder.close(old.app);
+    nodes[i] = await start(old.app.config);
+  };
+  return { nodes, databaseUrl: db.url, stop, restart };
 }
 
 /** makeApp on the cluster: node 1, whose REST (app.http) the test calls; the other two nodes run beside it. */
@@ -163,15 +177,28 @@ export async function clusterApp(config: Config, opts: { clock?: Clock }): Promi
   return Object.assign(app, { http: createHttpApp(app), close: stop });
 }
 
-/** serve on the cluster: REST on node 1; every read of wsUrl names the next of the other nodes. */
-export async function clusterServe(config: Config, opts: { clock?: Clock }): Promise<Served & { nodes: Node[] }> {
-  const { nodes, stop } = await startNodes({ ...config, port: 0 }, opts, true);
+export type ClusterServed = Served & { nodes: Node[]; urls: string[]; restart(i: number): Promise<void> };
+
+/** serve on the cluster: REST on node 1; every read of wsUrl names the next of the other nodes. app, running and url follow a restart of node 1. */
+export async function clusterServe(config: Config, opts: { clock?: Clock }): Promise<ClusterServed> {
+  const { nodes, stop, restart } = await startNodes({ ...config, port: 0 }, opts, true);
   const urlOf = (n: Node) => `http://127.0.0.1:${n.running!.server.port}`;
   let next = 0;
   return {
-    app: nodes[0]!.app,
-    running: nodes[0]!.running!,
-    url: urlOf(nodes[0]!),
+    get app() {
+      return nodes[0]!.app;
+    },
+    get running() {
+      return nodes[0]!.running!;
+    },
+    get url() {
+      return urlOf(nodes[0]!);
+    },
+    /** Every node's REST URL, node 1's first. */
+    get urls() {
+      return nodes.map(urlOf);
+    },
+    restart,
     get wsUrl() {
       const n = nodes[1 + (next++ % (nodes.length - 1))]!;
       return urlOf(n).replace("http:", "ws:") + "/ws";

@@ -14,6 +14,7 @@ import { createHttpApp } from "../src/http/app";
 import { manualClock } from "../src/time";
 import { ServerProcess } from "./crash-run";
 import { Client, fixture, group, serve, tempDir, testConfig, user, type TestUser } from "./helpers";
+import type { ClusterServed } from "./cluster";
 
 const ROOT = join(import.meta.dir, "..");
 type Server = Awaited<ReturnType<typeof serve>>;
@@ -66,7 +67,8 @@ function walk(dir: string, base = dir): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name), base) : [relative(base, join(dir, e.name))]));
 }
-const blobsIn = (dir: string) => walk(dir).filter((p) => !p.startsWith("tmp/"));
+/** The blobs under dir: <two hex digits>/<sha256> (not tmp/, not the cookie's key). */
+const blobsIn = (dir: string) => walk(dir).filter((p) => /^[0-9a-f]{2}\/[0-9a-f]{64}$/.test(p));
 const rows = (s: Server) => sqlAll(s.app, "SELECT id, sha256, name, size, mime, uploader_uid AS uid FROM files ORDER BY created_at, id");
 
 /**
@@ -379,21 +381,42 @@ describe("sharing a file in a message, and who may download it", () => {
     expect((await get(s, f.id, { Cookie: cookie })).status).toBe(401);
   });
 
-  test("a cookie does not outlive the server's process: a restart needs a new one", async () => {
+  test("a cookie is good on every node and after a restart, while its session lasts; its key is the files folder's, and removing it ends every cookie", async () => {
     const tmp = tempDir("rim-files-restart-");
     const db = join(tmp.dir, "rim.db");
-    let s1: Server | null = await serve({ db });
+    let s: Server | null = await serve({ db });
+    /** Every node's REST URL (SQLite: the one server's). */
+    const urls = () => (cluster ? (s as ClusterServed).urls : [s!.url]);
+    /** SQLite: the server stopped and served again on its database; the cluster: each node in turn, the others serving meanwhile. */
+    const restart = async () => {
+      if (cluster) for (let i = 0; i < urls().length; i++) await (s as ClusterServed).restart(i);
+      else {
+        await s!.stop();
+        s = null;
+        s = await serve({ db });
+      }
+    };
+    const statuses = async (id: string, cookie: string) => Promise.all(urls().map(async (url) => (await fetch(`${url}/api/file/${id}`, { headers: { Cookie: cookie } })).status));
     try {
-      const u = await user(s1.app, "rs_ann");
-      const f = await uploaded(s1, u, bytes(10, 16));
-      const cookie = await fileCookie(s1, u);
-      expect((await get(s1, f.id, { Cookie: cookie })).status).toBe(200);
-      await s1.stop();
-      s1 = await serve({ db });
-      expect((await get(s1, f.id, { Cookie: cookie })).status).toBe(401);
-      expect((await get(s1, f.id, { Cookie: await fileCookie(s1, u) })).status).toBe(200);
+      const u = await user(s.app, "rs_ann");
+      const f = await uploaded(s, u, bytes(10, 16));
+      const cookie = await fileCookie(s, u);
+      expect(await statuses(f.id, cookie)).toEqual(urls().map(() => 200));
+      const key = join(s.app.files.dir, "cookie.key");
+      expect(statSync(key).mode & 0o777).toBe(0o600);
+      await restart();
+      expect(await statuses(f.id, cookie)).toEqual(urls().map(() => 200));
+      // The operator's way to end every cookie at once: remove the key, restart.
+      rmSync(key);
+      await restart();
+      expect(await statuses(f.id, cookie)).toEqual(urls().map(() => 401));
+      const renewed = await fileCookie(s, u);
+      expect(await statuses(f.id, renewed)).toEqual(urls().map(() => 200));
+      // Bound to the session on every node: a logout ends it everywhere.
+      expect((await fetch(`${s.url}/api/user/logout`, { method: "POST", headers: { Authorization: `Bearer ${u.token}` } })).status).toBe(200);
+      expect(await statuses(f.id, renewed)).toEqual(urls().map(() => 401));
     } finally {
-      await s1?.stop();
+      await s?.stop();
       tmp.cleanup();
     }
   });
