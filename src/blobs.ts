@@ -16,10 +16,14 @@
 //
 // Garbage collection (domain/files.ts collectFiles) may unlink a blob no row
 // names; an upload pins its sha256 from before the rename until its row is
-// committed (or refused), so a blob on its way to a row is never collected.
+// committed (or refused), so a blob on its way to a row is never collected by
+// its own process. Pins are no help to the other nodes of a cluster: there a
+// blob is collected only once its modification time is old (an upload's blob
+// keeps its part file's, and bytes found stored already are touched), and the
+// row's job checks its bytes are still there (domain/files.ts recordUpload).
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from "node:fs";
-import { open, rename, rm, stat, unlink } from "node:fs/promises";
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { open, rename, rm, stat, unlink, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { nanoid } from "nanoid";
@@ -122,8 +126,11 @@ export function createBlobStore(configured: string | null) {
         async commit() {
           const target = store.path(sha256);
           if (existsSync(target)) {
-            // Those bytes are stored already: keep the one copy (pinned, so collection leaves it alone).
+            // Those bytes are stored already: keep the one copy (pinned, so this process's collection leaves it
+            // alone; touched, so another node's sees it young).
             await unlink(part);
+            const now = new Date();
+            await utimes(target, now, now).catch(() => {});
             return;
           }
           mkdirSync(dirname(target), { recursive: true });
@@ -144,6 +151,15 @@ export function createBlobStore(configured: string | null) {
     /** Whether an upload holds this sha256 between its rename and its row. */
     pinned(sha256: string): boolean {
       return pins.has(sha256);
+    },
+
+    /** When the blob was last written or touched (the file system's wall clock, ms), or null if it is not there. */
+    modifiedAt(sha256: string): number | null {
+      try {
+        return statSync(store.path(sha256)).mtimeMs;
+      } catch {
+        return null;
+      }
     },
 
     async exists(sha256: string): Promise<boolean> {
@@ -232,12 +248,24 @@ export function createBlobStore(configured: string | null) {
       await fsyncDir(dirname(target));
     },
 
-    /** Removes the .part files a crashed server left (only while no upload runs: at start). */
-    sweepPartials(): number {
+    /**
+     * Removes the .part files a crashed server left: every one at the start of a server that has the folder
+     * to itself, only those last written before `before` (the file system's wall clock, ms) where other nodes
+     * may be uploading into it (an upload writes its part until it is renamed).
+     */
+    sweepPartials(before?: number): number {
       if (dir === null || !existsSync(tmp())) return 0;
       let n = 0;
       for (const name of readdirSync(tmp())) {
-        rmSync(join(tmp(), name), { force: true, recursive: true });
+        const path = join(tmp(), name);
+        if (before !== undefined) {
+          try {
+            if (statSync(path).mtimeMs >= before) continue;
+          } catch {
+            continue; // gone meanwhile: renamed by its upload, or removed
+          }
+        }
+        rmSync(path, { force: true, recursive: true });
         n++;
       }
       return n;

@@ -576,11 +576,11 @@ describe.skipIf(cluster)("collection of unshared uploads (the app's clock)", () 
       clock.advance(86_400_000 - 1);
       const young = await put(bytes(100, 5));
       const sameBytesYoung = await put(bytes(100, 3));
-      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 1 }); // only the orphan: nothing is a day old yet
+      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 1, parts: 0 }); // only the orphan: nothing is a day old yet
       expect(existsSync(app.files.path(sha256(orphan)))).toBe(false);
 
       clock.advance(2);
-      expect(await collectFiles(app)).toEqual({ rows: 2, blobs: 1 });
+      expect(await collectFiles(app)).toEqual({ rows: 2, blobs: 1, parts: 0 });
       const left = (await sqlAll(app, "SELECT id FROM files") as { id: string }[]).map((r) => r.id).sort();
       expect(left).toEqual([shared, young, sameBytesYoung].sort());
       expect(existsSync(app.files.path(sha256(bytes(100, 2))))).toBe(false); // unshared: its bytes too
@@ -603,10 +603,10 @@ describe.skipIf(cluster)("collection of unshared uploads (the app's clock)", () 
       const body = bytes(64, 6);
       const received = await app.files.receive(new Request("http://x/", { method: "POST", body }), null, 1000);
       await received.commit();
-      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 0 });
+      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 0, parts: 0 });
       expect(existsSync(app.files.path(received.sha256))).toBe(true);
       await received.release(); // its row was refused (say, over the quota): now it is garbage
-      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 1 });
+      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 1, parts: 0 });
     } finally {
       closeApp(app);
       tmp.cleanup();
@@ -824,7 +824,7 @@ describe("an uploaded picture as an avatar", () => {
     expect(res).toMatchObject({ status: 200, body: { data: { avatar: `/api/file/${pic.id}` } } });
     expect(await download(eve, pic.id)).toBe(200);
     const { collectFiles } = await import("../src/domain/files");
-    expect((await collectFiles(s.app, -1)).rows).toBe(0);
+    expect((await collectFiles(s.app, { maxAgeMs: -1 })).rows).toBe(0);
     expect(await download(eve, pic.id)).toBe(200);
   });
 
