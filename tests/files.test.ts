@@ -4,10 +4,13 @@
 // collection of unshared uploads (the app's clock), a SIGKILL mid-upload, and
 // backup and restore carrying the files.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, utimesSync, watchFile, writeFileSync } from "node:fs";
+import { SQL } from "bun";
 import { dirname, join, relative } from "node:path";
 import { closeApp, createApp } from "../src/app";
-import { collectFiles } from "../src/domain/files";
+import { collectFiles, recordUpload } from "../src/domain/files";
+import { collectUploads } from "../src/server";
+import { RIM_COLLECT_LOCK } from "../src/db/pg/one-node";
 import { removeMembers, sqlAll, sqlGet, sqlRun, cluster } from "./helpers";
 import { sendMessage } from "./helpers";
 import { createHttpApp } from "../src/http/app";
@@ -75,10 +78,10 @@ const rows = (s: Server) => sqlAll(s.app, "SELECT id, sha256, name, size, mime, 
  * A server on a database file in a temporary folder, its files beside it; on the cluster, three nodes
  * whose files folder is the cluster's shared --files folder (tests/cluster.ts startNodes).
  */
-async function fileServer(overrides: Parameters<typeof serve>[0] = {}) {
+async function fileServer(overrides: Parameters<typeof serve>[0] = {}, opts: Parameters<typeof serve>[1] = {}) {
   const tmp = tempDir("rim-files-");
   const db = join(tmp.dir, "rim.db");
-  const s = await serve({ db, ...overrides });
+  const s = await serve({ db, ...overrides }, opts);
   return Object.assign(s, {
     db,
     filesDir: s.app.files.dir,
@@ -549,7 +552,7 @@ describe("download headers", () => {
 
 // ---------------------------------------------------------------- collection
 
-// Skipped on the cluster (RIM_TEST_BACKEND=cluster): file collection on a SQLite file (on PostgreSQL: the serving work's lock or its disabling, and a test of its own).
+// Skipped on the cluster (RIM_TEST_BACKEND=cluster): file collection on a SQLite file, in one process (the cluster's has the test of its own below).
 describe.skipIf(cluster)("collection of unshared uploads (the app's clock)", () => {
   test("older than a day and shared by no message: row and bytes gone; shared, young, or bytes another row needs: kept", async () => {
     const clock = manualClock();
@@ -610,6 +613,103 @@ describe.skipIf(cluster)("collection of unshared uploads (the app's clock)", () 
     } finally {
       closeApp(app);
       tmp.cleanup();
+    }
+  });
+});
+
+// Only on the cluster: several nodes on one PostgreSQL and one shared --files folder, where collection runs on one node at a
+// time and must leave alone what the other nodes' uploads are bringing to a row (SQLite's one process is tested above).
+describe.skipIf(!cluster)("collection on a cluster", () => {
+  const HOUR = 3_600_000;
+  const age = (path: string, ms: number) => {
+    const then = new Date(Date.now() - ms);
+    utimesSync(path, then, then);
+  };
+  test("one node at a time (the advisory lock); old unshared rows, their bytes, orphans and left-over parts go; what another node is uploading or bringing to a row stays; a row never lacks its bytes", async () => {
+    const clock = manualClock();
+    const s = await fileServer({}, { clock });
+    const { nodes, urls } = s as unknown as ClusterServed;
+    const tmpDir = join(s.filesDir, "tmp");
+    try {
+      const [a, b] = [await user(s.app, "cgc_ann"), await user(s.app, "cgc_bob")];
+      const gid = await group(s.app, a, [b]);
+      const shared = await uploaded(s, a, bytes(100, 1));
+      await sendMessage(fixture(s.app), a.uid, { gid, kind: "File", content: shared.id, clientMsgId: "cgc-1" });
+      const unshared = await uploaded(s, a, bytes(100, 2));
+      // An orphan: bytes no row names, written two hours ago (a node died between its rename and its row).
+      const orphan = bytes(100, 3);
+      mkdirSync(dirname(s.app.files.path(sha256(orphan))), { recursive: true });
+      writeFileSync(s.app.files.path(sha256(orphan)), orphan);
+      age(s.app.files.path(sha256(orphan)), 2 * HOUR);
+      // Bytes node 3 has renamed and whose row its write path has not stored yet (pinned there, not on the collector's node).
+      const onTheirWay = await nodes[2]!.app.files.receive(new Request("http://x/", { method: "POST", body: bytes(100, 4) }), null, 1000);
+      await onTheirWay.commit();
+      // An upload node 2 is receiving now (chunked: its part grows as the body comes).
+      let feed!: ReadableStreamDefaultController<Uint8Array>;
+      const written = partFileWritten(tmpDir);
+      const live = fetch(`${urls[1]}/api/file/upload?name=live.bin`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${a.token}` },
+        body: new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) }),
+        duplex: "half",
+      } as RequestInit);
+      const liveBody = bytes(3000, 5);
+      feed.enqueue(liveBody.slice(0, 1000));
+      const livePart = join(tmpDir, await written);
+      // A part a dead node left two hours ago.
+      const leftover = join(tmpDir, "left-over.part");
+      writeFileSync(leftover, bytes(10, 6));
+      age(leftover, 2 * HOUR);
+      // The unshared upload is a day old by the app's clock and its bytes as old on disk.
+      clock.advance(86_400_000 + 1);
+      age(s.app.files.path(sha256(bytes(100, 2))), 2 * HOUR);
+
+      // Another holder of the lock (a node collecting): every node skips its turn, and nothing is touched.
+      const pool = new SQL(s.app.config.db, { max: 1 });
+      const holder = await pool.reserve();
+      try {
+        await holder.unsafe(`SELECT pg_advisory_lock(${RIM_COLLECT_LOCK})`);
+        expect(await Promise.all(nodes.map((n) => collectUploads(n.app)))).toEqual([null, null, null]);
+        expect((await rows(s)).length).toBe(2);
+      } finally {
+        await holder.unsafe(`SELECT pg_advisory_unlock(${RIM_COLLECT_LOCK})`);
+        holder.release();
+        await pool.close();
+      }
+
+      // All three at once: whichever takes the lock collects; any after it finds nothing left.
+      const results = await Promise.all(nodes.map((n) => collectUploads(n.app)));
+      const worked = results.filter((r) => r && (r.rows || r.blobs || r.parts));
+      expect(worked).toEqual([{ rows: 1, blobs: 2, parts: 1 }]);
+      expect((await rows(s)).map((r) => r.id)).toEqual([shared.id]);
+      const onDisk = blobsIn(s.filesDir);
+      for (const kept of [bytes(100, 1), bytes(100, 4)]) expect(onDisk).toContain(`${sha256(kept).slice(0, 2)}/${sha256(kept)}`);
+      for (const gone of [bytes(100, 2), orphan]) expect(onDisk).not.toContain(`${sha256(gone).slice(0, 2)}/${sha256(gone)}`);
+      expect(existsSync(leftover)).toBe(false);
+      expect(existsSync(livePart)).toBe(true);
+
+      // The upload in progress ends as any other; node 3's row is stored with its bytes.
+      feed.enqueue(liveBody.slice(1000));
+      feed.close();
+      const res = await live;
+      expect(res.status).toBe(200);
+      const liveId = ((await res.json()) as { data: { id: string } }).data.id;
+      expect(sha256(new Uint8Array(await (await getAs(s, a, liveId)).arrayBuffer()))).toBe(sha256(liveBody));
+      const row = (sha: string, id: string) => ({ id, sha256: sha, name: "f", size: 100, mime: "application/octet-stream", uploaderUid: a.uid });
+      await nodes[2]!.app.write((w) => recordUpload(w, row(onTheirWay.sha256, "onTheirWay_ok_0000000"), 0));
+      await onTheirWay.release();
+
+      // Bytes another node took while their own node stalled past the grace: the row is refused (500, try again), never stored without them.
+      const stalled = await nodes[2]!.app.files.receive(new Request("http://x/", { method: "POST", body: bytes(100, 7) }), null, 1000);
+      await stalled.commit();
+      age(s.app.files.path(stalled.sha256), 2 * HOUR);
+      expect(await collectUploads(nodes[0]!.app)).toEqual({ rows: 0, blobs: 1, parts: 0 });
+      const refused = await nodes[2]!.app.write((w) => recordUpload(w, row(stalled.sha256, "stalled_refused_00000"), 0)).then(() => null, (err) => err);
+      expect(refused).toMatchObject({ code: "internal", message: "could not store, try again" });
+      await stalled.release();
+      expect((await rows(s)).map((r) => r.id).sort()).toEqual([shared.id, liveId, "onTheirWay_ok_0000000"].sort());
+    } finally {
+      await s.close();
     }
   });
 });
