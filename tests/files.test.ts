@@ -4,7 +4,7 @@
 // collection of unshared uploads (the app's clock), a SIGKILL mid-upload, and
 // backup and restore carrying the files.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, utimesSync, watchFile, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, watch, writeFileSync } from "node:fs";
 import { SQL } from "bun";
 import { dirname, join, relative } from "node:path";
 import { closeApp, createApp } from "../src/app";
@@ -717,52 +717,42 @@ describe.skipIf(!cluster)("collection on a cluster", () => {
 // ---------------------------------------------------------------- a crash mid-upload
 
 /**
- * Resolves once a .part file in dir holds bytes. Waits on the runtime's stat
- * watchers (of the folder, then of the part file): they report a change of
- * state, so a file created or grown before they looked is not missed, as
- * inotify's coalesced edge events through fs.watch can be.
+ * Resolves once `done()` holds for dir: looked at on every change inside it (inotify reports a file
+ * created, written or removed there), and once after the watch is set, so what happened before is seen
+ * too. Each look reads the state afresh, so coalesced events lose nothing. (Stat watchers of the part
+ * file missed a part written between the look that found it empty and their first stat.)
  */
-function partFileWritten(dir: string): Promise<string> {
+function dirWhere<T>(dir: string, done: () => T | undefined): Promise<T> {
   return new Promise((resolve) => {
-    let done = false;
-    const watched = new Set<string>([dir]);
-    const finish = (name: string) => {
-      if (done) return;
-      done = true;
-      for (const f of watched) unwatchFile(f);
-      resolve(name);
-    };
+    let found = false;
     const look = () => {
-      for (const name of readdirSync(dir)) {
-        const path = join(dir, name);
-        if (!name.endsWith(".part")) continue;
-        try {
-          if (statSync(path).size > 0) return finish(name);
-        } catch {}
-        if (!watched.has(path)) {
-          watched.add(path);
-          watchFile(path, { interval: 5 }, look);
-        }
-      }
+      if (found) return;
+      const v = done();
+      if (v === undefined) return;
+      found = true;
+      watcher.close();
+      resolve(v);
     };
-    watchFile(dir, { interval: 5 }, look);
+    const watcher = watch(dir, look);
     look();
   });
 }
 
-/** Resolves once dir holds no file (its stat watcher reports the unlink). */
-function emptied(dir: string): Promise<void> {
-  return new Promise((resolve) => {
-    const look = () => {
-      if (readdirSync(dir).length === 0) {
-        unwatchFile(dir);
-        resolve();
+/** Resolves with the name of a .part file in dir once one holds bytes. */
+const partFileWritten = (dir: string): Promise<string> =>
+  dirWhere(dir, () =>
+    readdirSync(dir).find((name) => {
+      if (!name.endsWith(".part")) return false;
+      try {
+        return statSync(join(dir, name)).size > 0;
+      } catch {
+        return false; // removed meanwhile
       }
-    };
-    watchFile(dir, { interval: 5 }, look);
-    look();
-  });
-}
+    }),
+  );
+
+/** Resolves once dir holds no file. */
+const emptied = (dir: string): Promise<void> => dirWhere(dir, () => (readdirSync(dir).length === 0 ? true : undefined)).then(() => {});
 
 /** A raw HTTP/1.1 connection: bytes go out exactly as given, and may stop anywhere. */
 async function rawConnection(url: string) {
