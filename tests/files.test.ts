@@ -4,7 +4,7 @@
 // collection of unshared uploads (the app's clock), a SIGKILL mid-upload, and
 // backup and restore carrying the files.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, watch, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, utimesSync, watchFile, writeFileSync } from "node:fs";
 import { SQL } from "bun";
 import { dirname, join, relative } from "node:path";
 import { closeApp, createApp } from "../src/app";
@@ -646,7 +646,7 @@ describe.skipIf(!cluster)("collection on a cluster", () => {
       await onTheirWay.commit();
       // An upload node 2 is receiving now (chunked: its part grows as the body comes).
       let feed!: ReadableStreamDefaultController<Uint8Array>;
-      const written = partFileWritten(tmpDir);
+      const receiving = partFileCreated(tmpDir);
       const live = fetch(`${urls[1]}/api/file/upload?name=live.bin`, {
         method: "POST",
         headers: { Authorization: `Bearer ${a.token}` },
@@ -655,7 +655,7 @@ describe.skipIf(!cluster)("collection on a cluster", () => {
       } as RequestInit);
       const liveBody = bytes(3000, 5);
       feed.enqueue(liveBody.slice(0, 1000));
-      const livePart = join(tmpDir, await written);
+      const livePart = join(tmpDir, await receiving);
       // A part a dead node left two hours ago.
       const leftover = join(tmpDir, "left-over.part");
       writeFileSync(leftover, bytes(10, 6));
@@ -717,39 +717,37 @@ describe.skipIf(!cluster)("collection on a cluster", () => {
 // ---------------------------------------------------------------- a crash mid-upload
 
 /**
- * Resolves once `done()` holds for dir: looked at on every change inside it (inotify reports a file
- * created, written or removed there), and once after the watch is set, so what happened before is seen
- * too. Each look reads the state afresh, so coalesced events lose nothing. (Stat watchers of the part
- * file missed a part written between the look that found it empty and their first stat.)
+ * Resolves once `done()` holds for dir: looked at whenever the folder's stat watcher reports a change
+ * (a file created or removed in it), once that watcher is known to have its first stat: when it
+ * reports a file made for the purpose (a change before that first stat would go unseen). Each look
+ * reads the state afresh. (A stat watcher of the part file itself missed a part written between the
+ * look that found it empty and that watcher's first stat: the cut-off test hung.)
  */
 function dirWhere<T>(dir: string, done: () => T | undefined): Promise<T> {
   return new Promise((resolve) => {
+    const sentinel = join(dir, `.watching-${process.pid}-${++watches}`);
+    let ready = false;
     let found = false;
     const look = () => {
-      if (found) return;
+      if (!ready && existsSync(sentinel)) {
+        ready = true;
+        rmSync(sentinel, { force: true });
+      }
+      if (!ready || found) return;
       const v = done();
       if (v === undefined) return;
       found = true;
-      watcher.close();
+      unwatchFile(dir, look);
       resolve(v);
     };
-    const watcher = watch(dir, look);
-    look();
+    watchFile(dir, { interval: 5 }, look);
+    writeFileSync(sentinel, "");
   });
 }
+let watches = 0;
 
-/** Resolves with the name of a .part file in dir once one holds bytes. */
-const partFileWritten = (dir: string): Promise<string> =>
-  dirWhere(dir, () =>
-    readdirSync(dir).find((name) => {
-      if (!name.endsWith(".part")) return false;
-      try {
-        return statSync(join(dir, name)).size > 0;
-      } catch {
-        return false; // removed meanwhile
-      }
-    }),
-  );
+/** Resolves with the name of a .part file in dir once there is one: the server is receiving an upload. */
+const partFileCreated = (dir: string): Promise<string> => dirWhere(dir, () => readdirSync(dir).find((name) => name.endsWith(".part")));
 
 /** Resolves once dir holds no file. */
 const emptied = (dir: string): Promise<void> => dirWhere(dir, () => (readdirSync(dir).length === 0 ? true : undefined)).then(() => {});
@@ -782,11 +780,11 @@ describe("an upload cut off", () => {
     try {
       const a = await user(s.app, "cut_ann");
       mkdirSync(join(s.filesDir, "tmp"), { recursive: true });
-      const written = partFileWritten(join(s.filesDir, "tmp"));
+      const receiving = partFileCreated(join(s.filesDir, "tmp"));
       const conn = await rawConnection(s.url);
       await conn.write(uploadHead(conn.hostname, a.token, 2 * 1024 * 1024));
       await conn.write(bytes(256 * 1024, 1));
-      await written;
+      await receiving;
       conn.sock.end();
       await emptied(join(s.filesDir, "tmp"));
       expect(blobsIn(s.filesDir)).toEqual([]);
@@ -810,14 +808,14 @@ describe.skipIf(cluster)("a crash during an upload", () => {
       await post(srv.url, "/api/user/create", { account: "crash_ann", password: "password1" });
       const token = await post(srv.url, "/api/user/login", { account: "crash_ann", password: "password1" });
       mkdirSync(join(filesDir, "tmp"), { recursive: true });
-      const written = partFileWritten(join(filesDir, "tmp"));
+      const receiving = partFileCreated(join(filesDir, "tmp"));
 
       // Announce 4 MiB, send 1 MiB, and stop there.
       const conn = await rawConnection(srv.url);
       const whole = bytes(4 * 1024 * 1024, 7);
       await conn.write(uploadHead(conn.hostname, token, whole.length));
       await conn.write(whole.subarray(0, 1024 * 1024));
-      await written;
+      await receiving;
       srv.signal("SIGKILL");
       await srv.exited;
       conn.sock.end();
