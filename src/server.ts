@@ -184,7 +184,7 @@ const COLLECT_FIRST_MS = 60_000;
 const COLLECT_MS = 3_600_000;
 // On a cluster, blobs and part files written within this are left alone: another node may be between an
 // upload's rename and its row, or still writing the part (an idle connection is cut off after Bun's idle timeout, 10 s).
-export const CLUSTER_FILES_GRACE_MS = 3_600_000;
+const CLUSTER_FILES_GRACE_MS = 3_600_000;
 
 /**
  * One collection of unshared uploads (domain/files.ts collectFiles). On PostgreSQL one node of the cluster

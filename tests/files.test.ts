@@ -1,8 +1,9 @@
 // Files: upload (limits, quota, names, the bytes streamed to disk and stored
 // once), sharing them in messages, who may download them, the headers of a
-// download (Range, ETag, types never run inline), the <img> cookie,
-// collection of unshared uploads (the app's clock), a SIGKILL mid-upload, and
-// backup and restore carrying the files.
+// download (Range, ETag, types never run inline), the <img> cookie (good on
+// every node), collection of unshared uploads (the app's clock; on a cluster
+// one node at a time, sparing the other nodes' uploads), a SIGKILL mid-upload,
+// and backup and restore carrying the files.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, utimesSync, watchFile, writeFileSync } from "node:fs";
 import { SQL } from "bun";
