@@ -9,11 +9,21 @@
 // crashed server are swept when it starts again. Rows (domain/files.ts) are
 // written only after the rename, so a row always has its bytes.
 //
+// The folder also holds cookie.key, the key that signs the download cookie
+// (http/files.ts): every node of a cluster shares the folder, so a cookie
+// minted on one node is good on all; a copy of the database holds nothing to
+// forge one with, and whoever can read the key can read every file already.
+//
 // Garbage collection (domain/files.ts collectFiles) may unlink a blob no row
 // names; an upload pins its sha256 from before the rename until its row is
-// committed (or refused), so a blob on its way to a row is never collected.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from "node:fs";
-import { open, rename, rm, stat, unlink } from "node:fs/promises";
+// committed (or refused), so a blob on its way to a row is never collected by
+// its own process. Pins are no help to the other nodes of a cluster: there a
+// blob is collected only once its modification time is old (an upload's blob
+// keeps its part file's, and bytes found stored already are touched), and the
+// row's job checks its bytes are still there (domain/files.ts recordUpload).
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { open, rename, rm, stat, unlink, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { nanoid } from "nanoid";
@@ -23,6 +33,10 @@ import { AppError, badRequest } from "./errors";
 export const HEAD_BYTES = 32;
 
 const SHA = /^[0-9a-f]{64}$/;
+
+/** The download cookie's signing key, beside the blobs. */
+const KEY_FILE = "cookie.key";
+const KEY_BYTES = 32;
 
 export type Received = {
   sha256: string;
@@ -57,6 +71,7 @@ export function createBlobStore(configured: string | null) {
   };
   const tmp = () => join(root(), "tmp");
   const pins = new Map<string, number>();
+  let key: Buffer | null = null;
   let ready = false;
   const ensure = () => {
     if (!ready) mkdirSync(tmp(), { recursive: true });
@@ -111,8 +126,11 @@ export function createBlobStore(configured: string | null) {
         async commit() {
           const target = store.path(sha256);
           if (existsSync(target)) {
-            // Those bytes are stored already: keep the one copy (pinned, so collection leaves it alone).
+            // Those bytes are stored already: keep the one copy (pinned, so this process's collection leaves it
+            // alone; touched, so another node's sees it young).
             await unlink(part);
+            const now = new Date();
+            await utimes(target, now, now).catch(() => {});
             return;
           }
           mkdirSync(dirname(target), { recursive: true });
@@ -135,11 +153,51 @@ export function createBlobStore(configured: string | null) {
       return pins.has(sha256);
     },
 
+    /** When the blob was last written or touched (the file system's wall clock, ms), or null if it is not there. */
+    modifiedAt(sha256: string): number | null {
+      try {
+        return statSync(store.path(sha256)).mtimeMs;
+      } catch {
+        return null;
+      }
+    },
+
     async exists(sha256: string): Promise<boolean> {
       return stat(store.path(sha256)).then(
         (s) => s.isFile(),
         () => false,
       );
+    },
+
+    /**
+     * The key that signs download cookies: read from the folder, or made there by the first node that needs
+     * it. Made under a name of its own and hard-linked into place, which fails if another node's got there
+     * first: then that one is read, so every node ends with the same key.
+     */
+    signingKey(): Buffer {
+      if (key) return key;
+      const path = join(root(), KEY_FILE);
+      if (!existsSync(path)) {
+        mkdirSync(root(), { recursive: true });
+        const mine = `${path}.${nanoid()}`;
+        const fd = openSync(mine, "wx", 0o600);
+        try {
+          writeSync(fd, randomBytes(KEY_BYTES));
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        try {
+          linkSync(mine, path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        } finally {
+          unlinkSync(mine);
+        }
+      }
+      const read = readFileSync(path);
+      if (read.length !== KEY_BYTES) throw new Error(`${path} is not a key of ${KEY_BYTES} bytes: remove it (every download cookie then needs renewing)`);
+      return (key = read);
     },
 
     /** Every sha256 stored. */
@@ -190,12 +248,24 @@ export function createBlobStore(configured: string | null) {
       await fsyncDir(dirname(target));
     },
 
-    /** Removes the .part files a crashed server left (only while no upload runs: at start). */
-    sweepPartials(): number {
+    /**
+     * Removes the .part files a crashed server left: every one at the start of a server that has the folder
+     * to itself, only those last written before `before` (the file system's wall clock, ms) where other nodes
+     * may be uploading into it (an upload writes its part until it is renamed).
+     */
+    sweepPartials(before?: number): number {
       if (dir === null || !existsSync(tmp())) return 0;
       let n = 0;
       for (const name of readdirSync(tmp())) {
-        rmSync(join(tmp(), name), { force: true, recursive: true });
+        const path = join(tmp(), name);
+        if (before !== undefined) {
+          try {
+            if (statSync(path).mtimeMs >= before) continue;
+          } catch {
+            continue; // gone meanwhile: renamed by its upload, or removed
+          }
+        }
+        rmSync(path, { force: true, recursive: true });
         n++;
       }
       return n;

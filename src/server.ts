@@ -6,7 +6,9 @@ import { AppError, errorEnvelope } from "./errors";
 import { createHttpApp } from "./http/app";
 import type { SocketData } from "./ws/hub";
 import { createSocketHandlers, newSocketData } from "./ws/server";
-import { collectFiles } from "./domain/files";
+import { collectFiles, type Collected } from "./domain/files";
+import { onOneNode, RIM_COLLECT_LOCK } from "./db/pg/one-node";
+import type { PgApp } from "./app";
 import { startCheckpoints } from "./db/checkpoints";
 import { lastRevocationId, purgeExpiredSessions, revocationsAfter } from "./domain/sessions";
 import { redactUrl } from "./db/pg/open";
@@ -180,6 +182,20 @@ const PURGE_MS = 3_600_000;
 // Uploads nobody shared for a day are collected: first a minute after start, then hourly.
 const COLLECT_FIRST_MS = 60_000;
 const COLLECT_MS = 3_600_000;
+// On a cluster, blobs and part files written within this are left alone: another node may be between an
+// upload's rename and its row, or still writing the part (an idle connection is cut off after Bun's idle timeout, 10 s).
+const CLUSTER_FILES_GRACE_MS = 3_600_000;
+
+/**
+ * One collection of unshared uploads (domain/files.ts collectFiles). On PostgreSQL one node of the cluster
+ * at a time collects, under an advisory lock; a node that finds it held skips its turn (null). On a
+ * node without a shared --files folder, nothing: it would judge its own folder only.
+ */
+export function collectUploads(app: App): Promise<Collected | null> {
+  if (app.engine === "sqlite") return collectFiles(app);
+  if (!app.config.files) return Promise.resolve(null);
+  return onOneNode((app as PgApp).db.$client, RIM_COLLECT_LOCK, () => collectFiles(app, { graceMs: CLUSTER_FILES_GRACE_MS }));
+}
 
 /**
  * The server's own clockwork: sockets outliving their token are closed
@@ -188,8 +204,9 @@ const COLLECT_MS = 3_600_000;
  * expired sessions are purged; uploads nobody shared are collected.
  */
 function startTimers(app: App) {
-  // No upload runs yet: a .part file is what a crashed server left.
-  const swept = app.files.sweepPartials();
+  // No upload of this server runs yet: a .part file is what a crashed server left. On a cluster, other nodes
+  // may be writing theirs into the shared folder: only parts untouched for the grace are left-overs.
+  const swept = app.files.sweepPartials(app.engine === "sqlite" ? undefined : Date.now() - CLUSTER_FILES_GRACE_MS);
   if (swept) app.log.warn("files.partials_removed", { count: swept });
   // Revocations made before this server started are not its business (its sockets are all newer).
   let seen: number | null = null;
@@ -226,11 +243,9 @@ function startTimers(app: App) {
       (err) => app.log.error("sessions.purge_failed", { error: String(err) }),
     );
   }, PURGE_MS);
-  // On PostgreSQL, collection is off: its blob pass relies on SQLite answering at once (no upload's row can
-  // land between its check and its unlink), and on a cluster another node's upload could (docs/storage.md).
   const collect = () =>
-    app.engine !== "sqlite" ? Promise.resolve() : collectFiles(app).then(
-      (r) => (r.rows || r.blobs) && app.log.info("files.collected", r),
+    collectUploads(app).then(
+      (r) => r && (r.rows || r.blobs || r.parts) && app.log.info("files.collected", r),
       (err) => app.log.error("files.collect_failed", { error: String(err) }),
     );
   let collector: ReturnType<typeof setInterval> | undefined;

@@ -131,30 +131,31 @@ export async function startNodes(
   config: Config,
   opts: NodeOptions,
   listen: boolean,
-): Promise<{ nodes: Node[]; databaseUrl: string; stop(): Promise<void>; restart(): Promise<void> }> {
+): Promise<{ nodes: Node[]; databaseUrl: string; stop(): Promise<void>; restart(i?: number): Promise<void> }> {
   const db = await clusterDatabase();
   const nodes: Node[] = [];
   // Every node must see every node's uploads: one --files folder for the cluster.
   const files = mkdtempSync(join(tmpdir(), "rim-cluster-files-"));
-  const stopNodes = async () => {
-    for (const n of nodes.splice(0).reverse()) {
-      await n.running?.stop();
-      await builder.close(n.app);
-    }
+  const stopNode = async (n: Node) => {
+    await n.running?.stop();
+    await builder.close(n.app);
   };
-  let bus = "";
   // Every cluster keys its shared state and its bus channels apart in the one Redis.
   const busPrefix = `rim:${process.pid}:${clusters}:`;
+  const start = async (nodeConfig: Config): Promise<Node> => {
+    const app = await builder.create(nodeConfig, { clock: opts.clock, commitReply: opts.commitReply });
+    return { app, running: listen ? startServer(app) : null };
+  };
+  let bus = "";
   const startAll = async () => {
     for (let i = 0; i < NODES; i++) {
       // One port is one listener: a --legacy-ws-port asked for is node 1's; the other nodes listen on /ws only.
       const own = i === 0 ? {} : { legacyWsPort: 0 };
-      const app = await builder.create({ ...config, db: db.url, bus, busPrefix, files, ...own }, { clock: opts.clock, commitReply: opts.commitReply });
-      nodes.push({ app, running: listen ? startServer(app) : null });
+      nodes.push(await start({ ...config, db: db.url, bus, busPrefix, files, ...own }));
     }
   };
   const stop = async () => {
-    await stopNodes();
+    for (const n of nodes.splice(0).reverse()) await stopNode(n);
     await clients.get(db.url)?.close();
     clients.delete(db.url);
     await db.drop();
@@ -167,10 +168,15 @@ export async function startNodes(
     await stop().catch(() => {});
     throw err;
   }
-  // Every node stopped, then started afresh on the same database, files and Redis keys (new ports).
-  const restart = async () => {
-    await stopNodes();
-    await startAll();
+  /** Node i stopped (its server, then its App) and started again with the same config on a new port; without i, every node, all stopped first. */
+  const restart = async (i?: number) => {
+    if (i === undefined) {
+      for (const n of nodes.splice(0).reverse()) await stopNode(n);
+      return startAll();
+    }
+    const old = nodes[i]!;
+    await stopNode(old);
+    nodes[i] = await start(old.app.config);
   };
   return { nodes, databaseUrl: db.url, stop, restart };
 }
@@ -183,11 +189,13 @@ export async function clusterApp(config: Config, opts: NodeOptions): Promise<Tes
   return Object.assign(app, { http: createHttpApp(app), close: stop });
 }
 
+export type ClusterServed = Served & { nodes: Node[]; urls: string[]; restart(i?: number): Promise<void> };
+
 /**
  * serve on the cluster: REST on node 1; every read of wsUrl names the next of the other nodes.
- * restart() stops every node and starts them again on the same database (app, running and url then name the new node 1).
+ * restart(i) restarts node i, restart() every node, on the same database (app, running and url follow node 1).
  */
-export async function clusterServe(config: Config, opts: NodeOptions): Promise<Served & { nodes: Node[]; restart(): Promise<void> }> {
+export async function clusterServe(config: Config, opts: NodeOptions): Promise<ClusterServed> {
   const { nodes, stop, restart } = await startNodes({ ...config, port: 0 }, opts, true);
   const urlOf = (n: Node) => `http://127.0.0.1:${n.running!.server.port}`;
   let next = 0;
@@ -201,12 +209,16 @@ export async function clusterServe(config: Config, opts: NodeOptions): Promise<S
     get url() {
       return urlOf(nodes[0]!);
     },
+    /** Every node's REST URL, node 1's first. */
+    get urls() {
+      return nodes.map(urlOf);
+    },
+    restart,
     get wsUrl() {
       const n = nodes[1 + (next++ % (nodes.length - 1))]!;
       return urlOf(n).replace("http:", "ws:") + "/ws";
     },
     nodes,
     stop,
-    restart,
   };
 }

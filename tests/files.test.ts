@@ -1,19 +1,24 @@
 // Files: upload (limits, quota, names, the bytes streamed to disk and stored
 // once), sharing them in messages, who may download them, the headers of a
-// download (Range, ETag, types never run inline), the <img> cookie,
-// collection of unshared uploads (the app's clock), a SIGKILL mid-upload, and
-// backup and restore carrying the files.
+// download (Range, ETag, types never run inline), the <img> cookie (good on
+// every node), collection of unshared uploads (the app's clock; on a cluster
+// one node at a time, sparing the other nodes' uploads), a SIGKILL mid-upload,
+// and backup and restore carrying the files.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unwatchFile, utimesSync, watchFile, writeFileSync } from "node:fs";
+import { SQL } from "bun";
+import { dirname, join, relative } from "node:path";
 import { closeApp, createApp } from "../src/app";
-import { collectFiles } from "../src/domain/files";
+import { collectFiles, recordUpload } from "../src/domain/files";
+import { collectUploads } from "../src/server";
+import { RIM_COLLECT_LOCK } from "../src/db/pg/one-node";
 import { removeMembers, sqlAll, sqlGet, sqlRun, cluster } from "./helpers";
 import { sendMessage } from "./helpers";
 import { createHttpApp } from "../src/http/app";
 import { manualClock } from "../src/time";
 import { ServerProcess } from "./crash-run";
 import { Client, fixture, group, serve, tempDir, testConfig, user, type TestUser } from "./helpers";
+import type { ClusterServed } from "./cluster";
 
 const ROOT = join(import.meta.dir, "..");
 type Server = Awaited<ReturnType<typeof serve>>;
@@ -66,16 +71,21 @@ function walk(dir: string, base = dir): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name), base) : [relative(base, join(dir, e.name))]));
 }
-const blobsIn = (dir: string) => walk(dir).filter((p) => !p.startsWith("tmp/"));
+/** The blobs under dir: <two hex digits>/<sha256> (not tmp/, not the cookie's key). */
+const blobsIn = (dir: string) => walk(dir).filter((p) => /^[0-9a-f]{2}\/[0-9a-f]{64}$/.test(p));
 const rows = (s: Server) => sqlAll(s.app, "SELECT id, sha256, name, size, mime, uploader_uid AS uid FROM files ORDER BY created_at, id");
 
-/** A server on a database file in a temporary folder, its files beside it. */
-async function fileServer(overrides: Parameters<typeof serve>[0] = {}) {
+/**
+ * A server on a database file in a temporary folder, its files beside it; on the cluster, three nodes
+ * whose files folder is the cluster's shared --files folder (tests/cluster.ts startNodes).
+ */
+async function fileServer(overrides: Parameters<typeof serve>[0] = {}, opts: Parameters<typeof serve>[1] = {}) {
   const tmp = tempDir("rim-files-");
-  const s = await serve({ db: join(tmp.dir, "rim.db"), ...overrides });
-  const filesDir = join(tmp.dir, "files");
+  const db = join(tmp.dir, "rim.db");
+  const s = await serve({ db, ...overrides }, opts);
   return Object.assign(s, {
-    filesDir,
+    db,
+    filesDir: s.app.files.dir,
     async close() {
       await s.stop();
       tmp.cleanup();
@@ -95,7 +105,8 @@ describe("upload", () => {
   });
   afterAll(() => s.close());
 
-  test("answers {id, name, size, mime}; the bytes are fsynced beside the database under their sha256", async () => {
+  test("answers {id, name, size, mime}; the bytes are fsynced in the files folder (on SQLite beside the database) under their sha256", async () => {
+    expect(s.filesDir).toBe(cluster ? s.app.config.files : join(dirname(s.db), "files"));
     const body = bytes(5000);
     const r = await upload(s, a, body, { name: "report 2026.pdf", type: "application/pdf" });
     expect(r).toEqual({ status: 200, body: { ok: true, code: 200, msg: null, data: { id: expect.stringMatching(/^[A-Za-z0-9_-]{21}$/), name: "report 2026.pdf", size: 5000, mime: "application/pdf" } } });
@@ -374,21 +385,42 @@ describe("sharing a file in a message, and who may download it", () => {
     expect((await get(s, f.id, { Cookie: cookie })).status).toBe(401);
   });
 
-  test("a cookie does not outlive the server's process: a restart needs a new one", async () => {
+  test("a cookie is good on every node and after a restart, while its session lasts; its key is the files folder's, and removing it ends every cookie", async () => {
     const tmp = tempDir("rim-files-restart-");
     const db = join(tmp.dir, "rim.db");
-    let s1: Server | null = await serve({ db });
+    let s: Server | null = await serve({ db });
+    /** Every node's REST URL (SQLite: the one server's). */
+    const urls = () => (cluster ? (s as ClusterServed).urls : [s!.url]);
+    /** SQLite: the server stopped and served again on its database; the cluster: each node in turn, the others serving meanwhile. */
+    const restart = async () => {
+      if (cluster) for (let i = 0; i < urls().length; i++) await (s as ClusterServed).restart(i);
+      else {
+        await s!.stop();
+        s = null;
+        s = await serve({ db });
+      }
+    };
+    const statuses = async (id: string, cookie: string) => Promise.all(urls().map(async (url) => (await fetch(`${url}/api/file/${id}`, { headers: { Cookie: cookie } })).status));
     try {
-      const u = await user(s1.app, "rs_ann");
-      const f = await uploaded(s1, u, bytes(10, 16));
-      const cookie = await fileCookie(s1, u);
-      expect((await get(s1, f.id, { Cookie: cookie })).status).toBe(200);
-      await s1.stop();
-      s1 = await serve({ db });
-      expect((await get(s1, f.id, { Cookie: cookie })).status).toBe(401);
-      expect((await get(s1, f.id, { Cookie: await fileCookie(s1, u) })).status).toBe(200);
+      const u = await user(s.app, "rs_ann");
+      const f = await uploaded(s, u, bytes(10, 16));
+      const cookie = await fileCookie(s, u);
+      expect(await statuses(f.id, cookie)).toEqual(urls().map(() => 200));
+      const key = join(s.app.files.dir, "cookie.key");
+      expect(statSync(key).mode & 0o777).toBe(0o600);
+      await restart();
+      expect(await statuses(f.id, cookie)).toEqual(urls().map(() => 200));
+      // The operator's way to end every cookie at once: remove the key, restart.
+      rmSync(key);
+      await restart();
+      expect(await statuses(f.id, cookie)).toEqual(urls().map(() => 401));
+      const renewed = await fileCookie(s, u);
+      expect(await statuses(f.id, renewed)).toEqual(urls().map(() => 200));
+      // Bound to the session on every node: a logout ends it everywhere.
+      expect((await fetch(`${s.url}/api/user/logout`, { method: "POST", headers: { Authorization: `Bearer ${u.token}` } })).status).toBe(200);
+      expect(await statuses(f.id, renewed)).toEqual(urls().map(() => 401));
     } finally {
-      await s1?.stop();
+      await s?.stop();
       tmp.cleanup();
     }
   });
@@ -521,7 +553,7 @@ describe("download headers", () => {
 
 // ---------------------------------------------------------------- collection
 
-// Skipped on the cluster (RIM_TEST_BACKEND=cluster): file collection on a SQLite file (on PostgreSQL: the serving work's lock or its disabling, and a test of its own).
+// Skipped on the cluster (RIM_TEST_BACKEND=cluster): file collection on a SQLite file, in one process (the cluster's has the test of its own below).
 describe.skipIf(cluster)("collection of unshared uploads (the app's clock)", () => {
   test("older than a day and shared by no message: row and bytes gone; shared, young, or bytes another row needs: kept", async () => {
     const clock = manualClock();
@@ -548,11 +580,11 @@ describe.skipIf(cluster)("collection of unshared uploads (the app's clock)", () 
       clock.advance(86_400_000 - 1);
       const young = await put(bytes(100, 5));
       const sameBytesYoung = await put(bytes(100, 3));
-      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 1 }); // only the orphan: nothing is a day old yet
+      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 1, parts: 0 }); // only the orphan: nothing is a day old yet
       expect(existsSync(app.files.path(sha256(orphan)))).toBe(false);
 
       clock.advance(2);
-      expect(await collectFiles(app)).toEqual({ rows: 2, blobs: 1 });
+      expect(await collectFiles(app)).toEqual({ rows: 2, blobs: 1, parts: 0 });
       const left = (await sqlAll(app, "SELECT id FROM files") as { id: string }[]).map((r) => r.id).sort();
       expect(left).toEqual([shared, young, sameBytesYoung].sort());
       expect(existsSync(app.files.path(sha256(bytes(100, 2))))).toBe(false); // unshared: its bytes too
@@ -575,10 +607,10 @@ describe.skipIf(cluster)("collection of unshared uploads (the app's clock)", () 
       const body = bytes(64, 6);
       const received = await app.files.receive(new Request("http://x/", { method: "POST", body }), null, 1000);
       await received.commit();
-      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 0 });
+      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 0, parts: 0 });
       expect(existsSync(app.files.path(received.sha256))).toBe(true);
       await received.release(); // its row was refused (say, over the quota): now it is garbage
-      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 1 });
+      expect(await collectFiles(app)).toEqual({ rows: 0, blobs: 1, parts: 0 });
     } finally {
       closeApp(app);
       tmp.cleanup();
@@ -586,55 +618,140 @@ describe.skipIf(cluster)("collection of unshared uploads (the app's clock)", () 
   });
 });
 
+// Only on the cluster: several nodes on one PostgreSQL and one shared --files folder, where collection runs on one node at a
+// time and must leave alone what the other nodes' uploads are bringing to a row (SQLite's one process is tested above).
+describe.skipIf(!cluster)("collection on a cluster", () => {
+  const HOUR = 3_600_000;
+  const age = (path: string, ms: number) => {
+    const then = new Date(Date.now() - ms);
+    utimesSync(path, then, then);
+  };
+  test("one node at a time (the advisory lock); old unshared rows, their bytes, orphans and left-over parts go; what another node is uploading or bringing to a row stays; a row never lacks its bytes", async () => {
+    const clock = manualClock();
+    const s = await fileServer({}, { clock });
+    const { nodes, urls } = s as unknown as ClusterServed;
+    const tmpDir = join(s.filesDir, "tmp");
+    try {
+      const [a, b] = [await user(s.app, "cgc_ann"), await user(s.app, "cgc_bob")];
+      const gid = await group(s.app, a, [b]);
+      const shared = await uploaded(s, a, bytes(100, 1));
+      await sendMessage(fixture(s.app), a.uid, { gid, kind: "File", content: shared.id, clientMsgId: "cgc-1" });
+      const unshared = await uploaded(s, a, bytes(100, 2));
+      // An orphan: bytes no row names, written two hours ago (a node died between its rename and its row).
+      const orphan = bytes(100, 3);
+      mkdirSync(dirname(s.app.files.path(sha256(orphan))), { recursive: true });
+      writeFileSync(s.app.files.path(sha256(orphan)), orphan);
+      age(s.app.files.path(sha256(orphan)), 2 * HOUR);
+      // Bytes node 3 has renamed and whose row its write path has not stored yet (pinned there, not on the collector's node).
+      const onTheirWay = await nodes[2]!.app.files.receive(new Request("http://x/", { method: "POST", body: bytes(100, 4) }), null, 1000);
+      await onTheirWay.commit();
+      // An upload node 2 is receiving now (chunked: its part grows as the body comes).
+      let feed!: ReadableStreamDefaultController<Uint8Array>;
+      const receiving = partFileCreated(tmpDir);
+      const live = fetch(`${urls[1]}/api/file/upload?name=live.bin`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${a.token}` },
+        body: new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) }),
+        duplex: "half",
+      } as RequestInit);
+      const liveBody = bytes(3000, 5);
+      feed.enqueue(liveBody.slice(0, 1000));
+      const livePart = join(tmpDir, await receiving);
+      // A part a dead node left two hours ago.
+      const leftover = join(tmpDir, "left-over.part");
+      writeFileSync(leftover, bytes(10, 6));
+      age(leftover, 2 * HOUR);
+      // The unshared upload is a day old by the app's clock and its bytes as old on disk.
+      clock.advance(86_400_000 + 1);
+      age(s.app.files.path(sha256(bytes(100, 2))), 2 * HOUR);
+
+      // Another holder of the lock (a node collecting): every node skips its turn, and nothing is touched.
+      const pool = new SQL(s.app.config.db, { max: 1 });
+      const holder = await pool.reserve();
+      try {
+        await holder.unsafe(`SELECT pg_advisory_lock(${RIM_COLLECT_LOCK})`);
+        expect(await Promise.all(nodes.map((n) => collectUploads(n.app)))).toEqual([null, null, null]);
+        expect((await rows(s)).length).toBe(2);
+      } finally {
+        await holder.unsafe(`SELECT pg_advisory_unlock(${RIM_COLLECT_LOCK})`);
+        holder.release();
+        await pool.close();
+      }
+
+      // All three at once: whichever takes the lock collects; any after it finds nothing left.
+      const results = await Promise.all(nodes.map((n) => collectUploads(n.app)));
+      const worked = results.filter((r) => r && (r.rows || r.blobs || r.parts));
+      expect(worked).toEqual([{ rows: 1, blobs: 2, parts: 1 }]);
+      expect((await rows(s)).map((r) => r.id)).toEqual([shared.id]);
+      const onDisk = blobsIn(s.filesDir);
+      for (const kept of [bytes(100, 1), bytes(100, 4)]) expect(onDisk).toContain(`${sha256(kept).slice(0, 2)}/${sha256(kept)}`);
+      for (const gone of [bytes(100, 2), orphan]) expect(onDisk).not.toContain(`${sha256(gone).slice(0, 2)}/${sha256(gone)}`);
+      expect(existsSync(leftover)).toBe(false);
+      expect(existsSync(livePart)).toBe(true);
+
+      // The upload in progress ends as any other; node 3's row is stored with its bytes.
+      feed.enqueue(liveBody.slice(1000));
+      feed.close();
+      const res = await live;
+      expect(res.status).toBe(200);
+      const liveId = ((await res.json()) as { data: { id: string } }).data.id;
+      expect(sha256(new Uint8Array(await (await getAs(s, a, liveId)).arrayBuffer()))).toBe(sha256(liveBody));
+      const row = (sha: string, id: string) => ({ id, sha256: sha, name: "f", size: 100, mime: "application/octet-stream", uploaderUid: a.uid });
+      await nodes[2]!.app.write((w) => recordUpload(w, row(onTheirWay.sha256, "onTheirWay_ok_0000000"), 0));
+      await onTheirWay.release();
+
+      // Bytes another node took while their own node stalled past the grace: the row is refused (500, try again), never stored without them.
+      const stalled = await nodes[2]!.app.files.receive(new Request("http://x/", { method: "POST", body: bytes(100, 7) }), null, 1000);
+      await stalled.commit();
+      age(s.app.files.path(stalled.sha256), 2 * HOUR);
+      expect(await collectUploads(nodes[0]!.app)).toEqual({ rows: 0, blobs: 1, parts: 0 });
+      const refused = await nodes[2]!.app.write((w) => recordUpload(w, row(stalled.sha256, "stalled_refused_00000"), 0)).then(() => null, (err) => err);
+      expect(refused).toMatchObject({ code: "internal", message: "could not store, try again" });
+      await stalled.release();
+      expect((await rows(s)).map((r) => r.id).sort()).toEqual([shared.id, liveId, "onTheirWay_ok_0000000"].sort());
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------- a crash mid-upload
 
 /**
- * Resolves once a .part file in dir holds bytes. Waits on the runtime's stat
- * watchers (of the folder, then of the part file): they report a change of
- * state, so a file created or grown before they looked is not missed, as
- * inotify's coalesced edge events through fs.watch can be.
+ * Resolves once `done()` holds for dir: looked at whenever the folder's stat watcher reports a change
+ * (a file created or removed in it), once that watcher is known to have its first stat: when it
+ * reports a file made for the purpose (a change before that first stat would go unseen). Each look
+ * reads the state afresh. (A stat watcher of the part file itself missed a part written between the
+ * look that found it empty and that watcher's first stat: the cut-off test hung.)
  */
-function partFileWritten(dir: string): Promise<string> {
+function dirWhere<T>(dir: string, done: () => T | undefined): Promise<T> {
   return new Promise((resolve) => {
-    let done = false;
-    const watched = new Set<string>([dir]);
-    const finish = (name: string) => {
-      if (done) return;
-      done = true;
-      for (const f of watched) unwatchFile(f);
-      resolve(name);
-    };
+    const sentinel = join(dir, `.watching-${process.pid}-${++watches}`);
+    let ready = false;
+    let found = false;
     const look = () => {
-      for (const name of readdirSync(dir)) {
-        const path = join(dir, name);
-        if (!name.endsWith(".part")) continue;
-        try {
-          if (statSync(path).size > 0) return finish(name);
-        } catch {}
-        if (!watched.has(path)) {
-          watched.add(path);
-          watchFile(path, { interval: 5 }, look);
-        }
+      if (!ready && existsSync(sentinel)) {
+        ready = true;
+        rmSync(sentinel, { force: true });
       }
+      if (!ready || found) return;
+      const v = done();
+      if (v === undefined) return;
+      found = true;
+      unwatchFile(dir, look);
+      resolve(v);
     };
     watchFile(dir, { interval: 5 }, look);
-    look();
+    writeFileSync(sentinel, "");
   });
 }
+let watches = 0;
 
-/** Resolves once dir holds no file (its stat watcher reports the unlink). */
-function emptied(dir: string): Promise<void> {
-  return new Promise((resolve) => {
-    const look = () => {
-      if (readdirSync(dir).length === 0) {
-        unwatchFile(dir);
-        resolve();
-      }
-    };
-    watchFile(dir, { interval: 5 }, look);
-    look();
-  });
-}
+/** Resolves with the name of a .part file in dir once there is one: the server is receiving an upload. */
+const partFileCreated = (dir: string): Promise<string> => dirWhere(dir, () => readdirSync(dir).find((name) => name.endsWith(".part")));
+
+/** Resolves once dir holds no file. */
+const emptied = (dir: string): Promise<void> => dirWhere(dir, () => (readdirSync(dir).length === 0 ? true : undefined)).then(() => {});
 
 /** A raw HTTP/1.1 connection: bytes go out exactly as given, and may stop anywhere. */
 async function rawConnection(url: string) {
@@ -664,11 +781,11 @@ describe("an upload cut off", () => {
     try {
       const a = await user(s.app, "cut_ann");
       mkdirSync(join(s.filesDir, "tmp"), { recursive: true });
-      const written = partFileWritten(join(s.filesDir, "tmp"));
+      const receiving = partFileCreated(join(s.filesDir, "tmp"));
       const conn = await rawConnection(s.url);
       await conn.write(uploadHead(conn.hostname, a.token, 2 * 1024 * 1024));
       await conn.write(bytes(256 * 1024, 1));
-      await written;
+      await receiving;
       conn.sock.end();
       await emptied(join(s.filesDir, "tmp"));
       expect(blobsIn(s.filesDir)).toEqual([]);
@@ -692,14 +809,14 @@ describe.skipIf(cluster)("a crash during an upload", () => {
       await post(srv.url, "/api/user/create", { account: "crash_ann", password: "password1" });
       const token = await post(srv.url, "/api/user/login", { account: "crash_ann", password: "password1" });
       mkdirSync(join(filesDir, "tmp"), { recursive: true });
-      const written = partFileWritten(join(filesDir, "tmp"));
+      const receiving = partFileCreated(join(filesDir, "tmp"));
 
       // Announce 4 MiB, send 1 MiB, and stop there.
       const conn = await rawConnection(srv.url);
       const whole = bytes(4 * 1024 * 1024, 7);
       await conn.write(uploadHead(conn.hostname, token, whole.length));
       await conn.write(whole.subarray(0, 1024 * 1024));
-      await written;
+      await receiving;
       srv.signal("SIGKILL");
       await srv.exited;
       conn.sock.end();
@@ -796,7 +913,7 @@ describe("an uploaded picture as an avatar", () => {
     expect(res).toMatchObject({ status: 200, body: { data: { avatar: `/api/file/${pic.id}` } } });
     expect(await download(eve, pic.id)).toBe(200);
     const { collectFiles } = await import("../src/domain/files");
-    expect((await collectFiles(s.app, -1)).rows).toBe(0);
+    expect((await collectFiles(s.app, { maxAgeMs: -1 })).rows).toBe(0);
     expect(await download(eve, pic.id)).toBe(200);
   });
 

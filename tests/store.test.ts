@@ -72,6 +72,9 @@ const sessionOf = (token: string) => (c: Ctx) =>
     return { userId: s.userId, stale: s.stale, expiresAt: s.expiresAt };
   })();
 
+/** The blob store as recordUpload sees it: every upload's bytes are there but those of the sha256 "gone". */
+const BYTES_ON_DISK = { modifiedAt: (sha: string) => (sha === "gone" ? null : NOW), pinned: () => false };
+
 const CASES: Case[] = [
   { name: "a member sends: id 1, seq 1", flow: (c) => pick(c, send(1, {})(c)), expected: { seq: 1, mentions: [], file: null, duplicate: false } },
   { name: "a resend returns the original", flow: (c) => pick(c, send(1, { content: "changed" })(c)), expected: { seq: 1, mentions: [], file: null, duplicate: true } },
@@ -182,7 +185,7 @@ describe.each(["sqlite", "postgres"] as const)("the domain over the %s store", (
   afterAll(() => close?.());
 
   let ids = 0;
-  const ctx = () => ({ store, clock: () => NOW, limits: { maxContent: 100 }, effects: [], onRollback() {}, newId: (n = 21) => `id${++ids}`.padEnd(n, "x"), auth: { tokenTtlMs: 1000 } }) as unknown as Ctx;
+  const ctx = () => ({ store, clock: () => NOW, limits: { maxContent: 100 }, effects: [], onRollback() {}, newId: (n = 21) => `id${++ids}`.padEnd(n, "x"), auth: { tokenTtlMs: 1000 }, files: BYTES_ON_DISK }) as unknown as Ctx;
 
   test.each(CASES.map((c, i) => [c.name, i] as const))("%s", async (_name, i) => {
     const c = CASES[i]!;
@@ -428,6 +431,26 @@ function searchAndFileCases(): Case[] {
         return { f, used: yield* usedBytes(c, 2), refused };
       })(),
       expected: { f: { id: "f3f3f3f3f3f3f3f3f3f3f", name: "a.txt", size: 30, mime: "text/plain" }, used: 30, refused: "too_large" },
+    },
+    {
+      name: "recordUpload: bytes gone meanwhile (collected by another node) are refused, no row",
+      flow: (c) => (function* () {
+        let refused = "";
+        try {
+          yield* recordUpload(w(c), { id: "f5f5f5f5f5f5f5f5f5f5f", sha256: "gone", name: "c.txt", size: 1, mime: "text/plain", uploaderUid: 2 }, 0);
+        } catch (err) {
+          refused = toAppError(err).code;
+        }
+        return { refused, named: yield* c.store.namedShas(["gone"]) };
+      })(),
+      expected: { refused: "internal", named: [] },
+    },
+    {
+      name: "namedShas: which of these a row names",
+      flow: (c) => (function* () {
+        return (yield* c.store.namedShas(["aa", "zz", "bb"])).sort();
+      })(),
+      expected: ["aa", "bb"],
     },
     {
       name: "deleteUnsharedFiles: the ones nobody shares, made before the cut",

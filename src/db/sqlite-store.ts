@@ -65,6 +65,7 @@ WHERE gm.user_id = ? ORDER BY g.last_msg_id DESC LIMIT ? OFFSET ?`,
     // A picture in use as an avatar stays.
     "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar = '/api/file/' || f.id) AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.avatar = '/api/file/' || f.id)) RETURNING id",
   fileShas: "SELECT DISTINCT sha256 FROM files",
+  namedShas: "SELECT DISTINCT sha256 FROM files WHERE sha256 IN (SELECT value FROM json_each(?))",
   unindex: "DELETE FROM message_search WHERE rowid = ?",
   listUsers: `SELECT ${USER_COLUMNS()} FROM users ORDER BY id DESC LIMIT ? OFFSET ?`,
   listUsersLike: `SELECT ${USER_COLUMNS()} FROM users WHERE lower(account) LIKE ?1 ESCAPE '\\' OR name_fold LIKE ?1 ESCAPE '\\' ORDER BY id DESC LIMIT ?2 OFFSET ?3`,
@@ -490,6 +491,10 @@ export function sqliteStore(sqlite: Database): Store {
 
     *fileShas() {
       return q<{ sha256: string }, []>("fileShas").all().map((r) => r.sha256);
+    },
+
+    *namedShas(shas) {
+      return q<{ sha256: string }, [string]>("namedShas").all(JSON.stringify(shas)).map((r) => r.sha256);
     },
 
     *unindexMessage(msgId) {

@@ -137,9 +137,14 @@ export function quotaError(quota: number) {
 
 export type NewUpload = { id: string; sha256: string; name: string; size: number; mime: string; uploaderUid: number };
 
-/** Records an upload whose bytes are durable; 413 if it takes the uploader over the quota. On the write path. */
+/**
+ * Records an upload whose bytes are durable; 413 if it takes the uploader over the quota. On the write path,
+ * where collection unlinks too (one job at a time, cluster-wide on PostgreSQL): bytes another node's
+ * collection took between the rename and this job are a 500 to retry, never a row without its bytes.
+ */
 export function* recordUpload(w: WriteCtx, f: NewUpload, quota: number): Flow<FileView> {
   if (quota > 0 && (yield* usedBytes(w, f.uploaderUid)) + f.size > quota) throw quotaError(quota);
+  if (w.files.modifiedAt(f.sha256) === null) throw new AppError("internal", "could not store, try again");
   yield* w.store.insertFile({ ...f, createdAt: w.clock() });
   return fileView(f);
 }
@@ -160,22 +165,55 @@ export function* attachFiles<T extends MessageView>(ctx: Ctx, views: T[]): Flow<
 
 // ---------------------------------------------------------------- collection
 
+export type CollectOptions = {
+  /** Rows of uploads older than this (by the app's clock) that nothing shares are deleted. */
+  maxAgeMs?: number;
+  /**
+   * Blobs and part files last written less than this long ago are kept: on a cluster, where another node
+   * may be between an upload's rename and its row, or still writing its part (0: one process, whose own
+   * pins and start-up sweep suffice).
+   */
+  graceMs?: number;
+  /** The file system's wall clock, against which modification times are read. */
+  wallClock?: () => number;
+};
+
+export type Collected = { rows: number; blobs: number; parts: number };
+
+/** How many blobs one job of the blob pass looks at: each job holds the write path (cluster-wide on PostgreSQL). */
+const BLOBS_PER_JOB = 500;
+
 /**
- * Deletes the rows of uploads older than UNSHARED_TTL_MS (by the app's
- * clock) that no not-deleted message shares, then unlinks every blob no row
- * names and no upload has pinned. The blob pass runs in one turn of the
- * event loop, so no upload can slip a row in between the check and the unlink.
+ * Deletes the rows of uploads older than maxAgeMs (by the app's clock) that
+ * nothing shares, then unlinks every blob no row names, no upload of this
+ * process has pinned and, with a grace, not written within it; with a grace
+ * also part files not written within it. Rows are deleted and blobs unlinked
+ * in jobs of the write path, whose jobs run one at a time (on PostgreSQL
+ * under the ids lock, cluster-wide), so no row naming a blob can be written
+ * between a job's check and its unlink, and a message sharing a file is
+ * either in before its row is judged or finds the row gone.
  */
-export async function collectFiles(ctx: Ctx, maxAgeMs = UNSHARED_TTL_MS): Promise<{ rows: number; blobs: number }> {
+export async function collectFiles(ctx: Ctx, opts: CollectOptions = {}): Promise<Collected> {
+  const { maxAgeMs = UNSHARED_TTL_MS, graceMs = 0, wallClock = Date.now } = opts;
   const rows = await ctx.write((w) => w.store.deleteUnsharedFiles(w.clock() - maxAgeMs));
-  // On SQLite the names are read at once and the blob pass below follows in the same turn (only promise
-  // callbacks between, and rows are written in the writer's own turns), so no upload can slip a row in
-  // between the check and the unlink. (PostgreSQL, where the read waits, needs this reworked.)
+  const old = (sha: string) => {
+    if (graceMs === 0) return true;
+    const at = ctx.files.modifiedAt(sha);
+    return at !== null && at < wallClock() - graceMs;
+  };
+  // Listed and narrowed outside the write path (a folder may be large); checked again inside.
   const named = new Set(await ctx.read(ctx.store.fileShas()));
+  const candidates = ctx.files.list().filter((sha) => !named.has(sha) && !ctx.files.pinned(sha) && old(sha));
   let blobs = 0;
-  for (const sha of ctx.files.list()) {
-    if (named.has(sha) || ctx.files.pinned(sha)) continue;
-    if (ctx.files.removeSync(sha)) blobs++;
+  for (let i = 0; i < candidates.length; i += BLOBS_PER_JOB) {
+    const some = candidates.slice(i, i + BLOBS_PER_JOB);
+    blobs += await ctx.write(function* (w) {
+      const namedNow = new Set(yield* w.store.namedShas(some));
+      let n = 0;
+      for (const sha of some) if (!namedNow.has(sha) && !w.files.pinned(sha) && old(sha) && w.files.removeSync(sha)) n++;
+      return n;
+    });
   }
-  return { rows, blobs };
+  const parts = graceMs === 0 ? 0 : ctx.files.sweepPartials(wallClock() - graceMs);
+  return { rows, blobs, parts };
 }

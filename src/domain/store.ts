@@ -92,6 +92,8 @@ export interface Store {
   deleteUnsharedFiles(before: number): Op<number>;
   /** The sha256 of every file row (the blobs still named). */
   fileShas(): Op<string[]>;
+  /** Which of these sha256 a file row names. */
+  namedShas(shas: string[]): Op<string[]>;
 
   // ---- search
   /** Drops a message from the search index. */

@@ -2,7 +2,7 @@
 // uploader and to members of a group a message shared it in; 404 to anyone
 // else), and the cookie with which the web client's <img> may download
 // without a Bearer header.
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { ServingApp as App } from "../app";
@@ -52,7 +52,7 @@ const downloadRoute = createRoute({
 const cookieRoute = createRoute({
   method: "post",
   path: "/cookie",
-  summary: "Set the HttpOnly rim_file cookie, with which <img> may download files (this session's, this server run's)",
+  summary: "Set the HttpOnly rim_file cookie, with which <img> may download files (this session's, on every node)",
   security: BEARER,
   responses: replies(z.literal(true)),
 });
@@ -173,10 +173,9 @@ export function parseRange(header: string | undefined, size: number): { start: n
 // ---------------------------------------------------------------- the cookie of <img>
 
 const COOKIE = "rim_file";
-const keys = new WeakMap<App, Buffer>();
-// A key of this process: a cookie outlives neither its session nor a restart of the server, and the database holds nothing to forge one with.
-const keyOf = (app: App) => keys.get(app) ?? (keys.set(app, randomBytes(32)), keys.get(app)!);
-const mac = (app: App, data: string) => createHmac("sha256", keyOf(app)).update(data).digest("base64url");
+// The key is the files folder's (blobs.ts): the same on every node that shares the folder, kept across restarts,
+// and in no database: a cookie outlives its session nowhere, and a copy of the database cannot forge one.
+const mac = (app: App, data: string) => createHmac("sha256", app.files.signingKey()).update(data).digest("base64url");
 
 function signCookie(app: App, sessionId: number, expiresAt: number): string {
   const data = `${sessionId}.${expiresAt}`;
@@ -185,8 +184,8 @@ function signCookie(app: App, sessionId: number, expiresAt: number): string {
 
 /**
  * The session a download's `rim_file` cookie stands for, or null. Only for
- * GET /api/file/:id: the cookie reads files, nothing else. Signed with this
- * process's key, bound to its session: a logout, a password change or a
+ * GET /api/file/:id: the cookie reads files, nothing else. Signed with the
+ * files folder's key (good on every node), bound to its session: a logout, a password change or a
  * disabled account ends it at once.
  */
 export async function fileCookieSession(app: App, c: Ctx): Promise<Session | null> {

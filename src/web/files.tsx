@@ -73,7 +73,7 @@ store.subscribe(() => {
   if (!state.me) return;
   // A new login (or a page load with a saved token): a cookie for this session.
   if (getToken() !== cookieToken) void refreshCookie();
-  // Back after a lost connection: the server may have restarted, which ends every cookie.
+  // Back after a lost connection: the session may have ended meanwhile, or every cookie (the key removed, a restart).
   else if (state.link === "online" && lastLink === "offline") void refreshCookie();
   lastLink = state.link;
 });
