@@ -87,6 +87,28 @@ describe("Typing", () => {
     expect(await forwarded(ca, g1)).toBe(0);
   });
 
+  test("a Typing whose 2 s window is decided after the same socket's next Msg is not forwarded: nobody sees \"typing…\" under the message", async () => {
+    const { s, a, g1, ca, cb } = await typingWorld();
+    // The window's answer held back, as a slow Redis would (on SQLite too: the answer is then a promise as in a cluster).
+    const answers: ((v: boolean) => void)[] = [];
+    for (const { app } of (s as { nodes?: { app: App }[] }).nodes ?? [s]) app.shared.typing.take = () => new Promise<boolean>((r) => answers.push(r));
+    expect((await ca.request("Typing", { gid: g1 })).content).toBe("Ok");
+    expect(answers).toHaveLength(1);
+    expect((await ca.request("Msg", { gid: g1, content: "first" })).content).toBe("Ok");
+    answers[0]!(true);
+    // Submitted after the held Typing's job: if that one forwarded, cb would hear it between the two messages.
+    expect((await ca.request("Msg", { gid: g1, content: "second" })).content).toBe("Ok");
+    const isMsg = (f: { event?: string }) => f.event === "Msg";
+    expect((await cb.next(isMsg)).body.content).toBe("first");
+    expect((await cb.next(isMsg)).body.content).toBe("second");
+    await roundTrip(cb);
+    expect(cb.frames.filter(isTyping)).toEqual([]);
+    // A Typing decided with no Msg in between still goes out.
+    expect((await ca.request("Typing", { gid: g1 })).content).toBe("Ok");
+    answers[1]!(true);
+    expect((await cb.next(isTyping)).body).toMatchObject({ uid: a.uid, gid: g1 });
+  });
+
   test("another user's Typing in the same group is not held back by the first's", async () => {
     const { g1, ca, ca2, cb } = await typingWorld();
     await ca.request("Typing", { gid: g1 });

@@ -79,6 +79,7 @@ export const handlers: { [E in EventName]: Handler<E> } = {
 
   *Msg(app, w, ws, b) {
     const uid = identity(ws, b.uid);
+    ws.data.msgs++;
     const { message, duplicate } = yield* sendMessage(w, uid, { gid: b.gid, kind: b.kind, content: b.content, clientMsgId: b.clientMsgId, replyTo: b.replyTo });
     reply(w, ws, msgAck(b.clientMsgId, message.id, message.seq));
     if (!duplicate) {
@@ -172,11 +173,20 @@ export const handlers: { [E in EventName]: Handler<E> } = {
   },
 };
 
-/** In a cluster the 2 s window is in Redis: once it answers, the Typing goes out on a job of its own (a job may not submit another). */
+/**
+ * In a cluster the 2 s window is in Redis: once it answers, the Typing goes out on a job of its own (a job may not
+ * submit another). A Msg this socket sent meanwhile has gone first: its job was submitted before this one, so the
+ * Typing would reach the others after the message and show "typing…" under it. Such a Typing is dropped.
+ */
 function forwardTypingLater(app: App, taken: Promise<boolean>, ws: Sock, uid: number, gid: number) {
+  const msgs = ws.data.msgs;
   void taken.then((yes) => {
     if (!yes || app.writer.closed) return;
-    app.writer.submit({ db: false, run: (w) => void w.effects.push({ type: "publish", gid, data: typingFrame(uid, gid), except: ws }), settle: () => {} });
+    app.writer.submit({
+      db: false,
+      run: (w) => void (ws.data.msgs === msgs && w.effects.push({ type: "publish", gid, data: typingFrame(uid, gid), except: ws })),
+      settle: () => {},
+    });
   });
 }
 

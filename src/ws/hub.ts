@@ -20,6 +20,8 @@ export type SocketData = {
   admitted: { uid: number; ok: boolean } | null;
   /** Frames that arrived while this socket's Login waited on the shared state, handled once it is decided. */
   held: (string | Buffer)[] | null;
+  /** Msg jobs run for this socket: a Typing decided later than a Msg that followed it is not forwarded (ws/dispatch.ts). */
+  msgs: number;
 };
 
 export type Sock = ServerWebSocket<SocketData>;

@@ -41,6 +41,7 @@ export function newSocketData(ip: string, legacy: boolean): SocketData {
     loginTimer: null,
     admitted: null,
     held: null,
+    msgs: 0,
   };
 }
 
