@@ -55,6 +55,8 @@ const MAX_BATCH = 2000;
 
 type Ran = { outcome: Outcome; effects: Effect[]; undo: (() => void)[] };
 
+const noop = () => {};
+
 const OK_UNDEFINED: Outcome = Object.freeze({ ok: true, value: undefined });
 
 export function createPgWriter(deps: {
@@ -69,6 +71,8 @@ export function createPgWriter(deps: {
   let pending: PgJob[] = [];
   let scheduled = false;
   let inFlight: Promise<void> | null = null;
+  // The last batch's unlock, answered or not yet; its connection goes back to the pool once it is.
+  let unlocking: Promise<void> = Promise.resolve();
   // Effects carried out, jobs settled and settled() waiters, in commit order (write/settlement.ts).
   const settlement = createSettlement({ apply: deps.apply, log });
   let closed = false;
@@ -175,9 +179,10 @@ export function createPgWriter(deps: {
     let committed = false;
     try {
       conn = await deps.sql.reserve();
-      await conn.unsafe(`SELECT pg_advisory_lock(${RIM_IDS_LOCK})`);
+      // Set first: should this fail, the lock may be held all the same, and the unlock below is harmless if not.
       locked = true;
-      await conn.unsafe("BEGIN");
+      // One round trip for both: a session's lock is not the transaction's, so the BEGIN after it leaves it held.
+      await conn.unsafe(`SELECT pg_advisory_lock(${RIM_IDS_LOCK}); BEGIN`);
       for (const job of jobs) results.push(await runJob(job, conn, wrote));
       await conn.unsafe("COMMIT");
       committed = true;
@@ -197,8 +202,11 @@ export function createPgWriter(deps: {
       settlement.deliver(jobs, results);
     } finally {
       if (conn) {
-        if (locked) await conn.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).catch(() => {});
-        conn.release();
+        const c = conn;
+        // Sent, not awaited: PostgreSQL lets the lock go as it reads this, whenever this node gets to its answer
+        // (after the sends the batch just queued, on a busy event loop). The next batch takes another connection.
+        const unlocked = locked ? c.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).then(noop, noop) : Promise.resolve();
+        unlocking = unlocked.finally(() => c.release());
       }
     }
   }
@@ -261,6 +269,7 @@ export function createPgWriter(deps: {
         if (!inFlight) flush();
         await inFlight;
       }
+      await unlocking;
     },
     /** Calls fn after each batch's commit (or failure), before its effects are carried out: a hook for tests. */
     onCommit(fn: (jobs: number) => void): () => void {
