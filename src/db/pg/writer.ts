@@ -16,9 +16,11 @@
 // pg_advisory_lock(RIM_IDS_LOCK) before its BEGIN and holds it past its
 // COMMIT: batches commit in the order they took ids. It is held further,
 // while the batch's effects are handed to `onCommitted` (the bus publishes
-// them there, so the order on the bus is the order of the ids) and carried
-// out on this node; then it is let go. A session lock and not a transaction's,
-// since the hand-over follows the commit.
+// them there, so the order on the bus is the order of the ids); then it is
+// let go, and in the same turn the effects are carried out on this node (no
+// later batch of another node can reach this node's sockets before: that
+// comes over the bus, on a later turn). A session lock and not a
+// transaction's, since the hand-over follows the commit.
 //
 // A failed batch (PostgreSQL gone, the connection cut, a job without a
 // savepoint failing after writing) is answered with an error for each job and
@@ -198,17 +200,18 @@ export function createPgWriter(deps: {
     for (const fn of commitListeners) fn(jobs.length);
     try {
       if (committed) await handOver(results);
-      // Carried out here before the lock goes, so no later batch's effects (from the bus) can come first.
-      settlement.deliver(jobs, results);
     } finally {
       if (conn) {
         const c = conn;
         // Sent, not awaited: PostgreSQL lets the lock go as it reads this, whenever this node gets to its answer
-        // (after the sends the batch just queued, on a busy event loop). The next batch takes another connection.
+        // (after the sends the batch is about to queue, on a busy event loop). The next batch takes another connection.
         const unlocked = locked ? c.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).then(noop, noop) : Promise.resolve();
         unlocking = unlocked.finally(() => c.release());
       }
     }
+    // Carried out in the turn that sent the unlock, so outside the lock's hold and still first here: another node's
+    // later batch reaches this node only through the bus, whose messages are handled on a later turn.
+    settlement.deliver(jobs, results);
   }
 
   /** The batch's effects, in commit order, to onCommitted (if any, and if there are any). */
