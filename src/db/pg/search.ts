@@ -13,8 +13,23 @@
 const DIACRITIC = /([\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}])\p{Mn}+/gu;
 export const foldDiacritics = (token: string) => token.normalize("NFD").replace(DIACRITIC, "$1").normalize("NFC");
 
-/** A lexeme, folded and quoted for a tsvector/tsquery literal. */
-const lexeme = (token: string) => `'${foldDiacritics(token).replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+// PostgreSQL refuses a lexeme over 2046 bytes ("word is too long"), and with it the statement that stores the
+// message: a longer word is indexed by its first 2046 bytes, which a search (at most 200 characters, by prefix) still finds.
+const MAX_LEXEME_BYTES = 2046;
+
+/** The token cut to at most MAX_LEXEME_BYTES of UTF-8, at a character's start. */
+function clip(token: string): string {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most tokens are known short without encoding them.
+  if (token.length * 3 <= MAX_LEXEME_BYTES) return token;
+  const bytes = Buffer.from(token);
+  if (bytes.length <= MAX_LEXEME_BYTES) return token;
+  let end = MAX_LEXEME_BYTES;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString();
+}
+
+/** A lexeme, folded, clipped and quoted for a tsvector/tsquery literal. */
+const lexeme = (token: string) => `'${clip(foldDiacritics(token)).replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 
 // tsvector positions stop at 16383.
 const MAX_POSITION = 16383;
