@@ -73,8 +73,6 @@ export function createPgWriter(deps: {
   let pending: PgJob[] = [];
   let scheduled = false;
   let inFlight: Promise<void> | null = null;
-  // The last batch's unlock, answered or not yet; its connection goes back to the pool once it is.
-  let unlocking: Promise<void> = Promise.resolve();
   // Effects carried out, jobs settled and settled() waiters, in commit order (write/settlement.ts).
   const settlement = createSettlement({ apply: deps.apply, log });
   let closed = false;
@@ -198,20 +196,23 @@ export function createPgWriter(deps: {
     }
     metrics?.observeCommit(performance.now() - started, jobs.length);
     for (const fn of commitListeners) fn(jobs.length);
+    let unlocked: Promise<void> = Promise.resolve();
     try {
       if (committed) await handOver(results);
     } finally {
       if (conn) {
         const c = conn;
-        // Sent, not awaited: PostgreSQL lets the lock go as it reads this, whenever this node gets to its answer
-        // (after the sends the batch is about to queue, on a busy event loop). The next batch takes another connection.
-        const unlocked = locked ? c.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).then(noop, noop) : Promise.resolve();
-        unlocking = unlocked.finally(() => c.release());
+        // PostgreSQL lets the lock go as it reads this; its answer is awaited below, after the effects are carried out.
+        unlocked = (locked ? c.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).then(noop, noop) : Promise.resolve()).finally(() => c.release());
       }
     }
     // Carried out in the turn that sent the unlock, so outside the lock's hold and still first here: another node's
     // later batch reaches this node only through the bus, whose messages are handled on a later turn.
     settlement.deliver(jobs, results);
+    // The next batch asks for the lock only once this node has got through the sends just queued (the answer comes
+    // after them): granted to a node whose event loop is still busy, the lock would sit unused while every other
+    // node waits. (Asking at once measured no better: BENCHMARKS.md, "Round trips under the ids lock".)
+    await unlocked;
   }
 
   /** The batch's effects, in commit order, to onCommitted (if any, and if there are any). */
@@ -272,7 +273,6 @@ export function createPgWriter(deps: {
         if (!inFlight) flush();
         await inFlight;
       }
-      await unlocking;
     },
     /** Calls fn after each batch's commit (or failure), before its effects are carried out: a hook for tests. */
     onCommit(fn: (jobs: number) => void): () => void {
