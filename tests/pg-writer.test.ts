@@ -6,6 +6,8 @@ import { migratePostgres } from "../src/db/pg/migrate";
 import { createPgWriter, type PgWriter } from "../src/db/pg/writer";
 import type { Ctx } from "../src/domain/context";
 import { sendMessage, type Sent } from "../src/domain/messages";
+import { markRead } from "../src/domain/reads";
+import { FAILS_BEFORE_WRITING } from "../src/ws/dispatch";
 import { createLogger } from "../src/log";
 import type { Effect } from "../src/write/effects";
 import { freshDatabase } from "./services";
@@ -195,5 +197,41 @@ test("a batch that stores nothing (Typing, presence) is handed over too, without
     expect(handed).toEqual([[{ type: "publish", gid: 1, data: "typing" }]]);
   } finally {
     writers[0]!.setOnCommitted(undefined);
+  }
+});
+
+test("round trips under the ids lock: a batch of a message and a read receipt is 7 statements, each of them 2", async () => {
+  // What every batch of every node waits behind (BENCHMARKS.md, "Round trips under the ids lock"): counted, so a
+  // statement added to the hot path shows here rather than as a slower cluster.
+  const first = await send(0, 1, "rt-seed");
+  const pool = new SQL(fresh.url, { max: 2 });
+  const statements: string[] = [];
+  const counting = {
+    async reserve() {
+      const conn = await pool.reserve();
+      return { unsafe: (text: string, params?: never[]) => (statements.push(text), conn.unsafe(text, params)), release: () => conn.release() };
+    },
+  } as unknown as SQL;
+  const ctx = { clock: () => 1_700_000_000_000, limits: { maxContent: 100 } } as unknown as Ctx;
+  const writer = createPgWriter({ ctx, sql: counting, log: createLogger({ level: "silent", format: "json" }), apply: () => {} });
+  try {
+    const settled = (job: (w: Parameters<Parameters<PgWriter["run"]>[0]>[0]) => Generator<unknown, unknown, unknown>, event: "Msg" | "Read") =>
+      new Promise((resolve, reject) =>
+        writer.submit({ run: job, savepoint: !FAILS_BEFORE_WRITING.has(event), settle: (o) => (o.ok ? resolve(o.value) : reject(o.error)) }),
+      );
+    // Submitted in one turn: one batch, as a socket's Read and Msg are.
+    const done = Promise.all([
+      settled((w) => sendMessage(w, 2, { gid: 1, kind: "Text", content: "counted", clientMsgId: "rt-1" }), "Msg"),
+      settled((w) => markRead(w, 2, 1, first.message.id), "Read"),
+    ]);
+    await done;
+    await writer.drained();
+    expect(statements).toHaveLength(7);
+    expect(statements[0]).toContain("pg_advisory_lock");
+    expect(statements[0]).toContain("BEGIN");
+    expect(statements[5]).toBe("COMMIT");
+    expect(statements[6]).toContain("pg_advisory_unlock");
+  } finally {
+    await pool.close();
   }
 });

@@ -139,6 +139,13 @@ describe("the index", () => {
     expect(indexText("한")).toBe("한");
   });
 
+  test("a word longer than PostgreSQL keeps as one lexeme (2046 bytes) is stored, and found by its beginning", async () => {
+    // 6,001 bytes, the cut falling inside a 2-byte letter; the hostile test's 8 KiB messages failed whole batches on PostgreSQL.
+    const id = await say(team, ann.uid, `x${"ж".repeat(3000)} omega`);
+    expect(await found("xжжж")).toEqual([id]);
+    expect(await found("omega")).toEqual([id]);
+  });
+
   test("a snippet never cuts a surrogate pair and marks every match", () => {
     const s = snippet("😀".repeat(60) + " deploy " + "😀".repeat(60) + " deploy", [{ cjk: false, text: "deploy" }] as any);
     expect(s.startsWith("…")).toBe(true);

@@ -230,6 +230,14 @@ export function sqliteStore(sqlite: Database): Store {
       return q<MemberRow, [number, number]>("membership").get(gid, uid);
     },
 
+    *receiptTarget(gid: number, uid: number, msgId: number) {
+      return {
+        group: q<GroupRow, [number]>("group").get(gid) != null,
+        member: q<MemberRow, [number, number]>("membership").get(gid, uid),
+        message: q<{ id: number }, [number, number]>("inGroup").get(msgId, gid) != null,
+      };
+    },
+
     *groupIdByDirectKey(key: string) {
       return q<{ id: number }, [string]>("byDirectKey").get(key)?.id ?? null;
     },
@@ -571,12 +579,13 @@ export function sqliteStore(sqlite: Database): Store {
       return row ? { deleted: row.deletedAt !== null } : null;
     },
 
-    *insertMessage(m: NewMessage, seenLastSeq: number) {
+    *insertMessage(m: NewMessage, seenLastSeq: number, searchBody: string | null) {
       const seq = seenLastSeq + 1;
       const inserted = (insert ??= q("insert")).run(m.groupId, seq, m.senderUid, m.kind, m.content, m.clientMsgId, m.createdAt, m.updatedAt, m.replyTo, m.mentions);
       if (inserted.changes === 0) return null;
       const id = Number(inserted.lastInsertRowid);
       (bump ??= q("bump")).run(seq, id, m.groupId);
+      if (searchBody) (index ??= q("index")).run(id, searchBody);
       return { id, seq };
     },
 

@@ -71,11 +71,10 @@ export function* sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage)
   const stored = yield* store.insertMessage(
     { groupId: input.gid, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now, replyTo, mentions },
     found.lastSeq,
+    indexedBody(input.gid, input.content, input.kind),
   );
   if (!stored) return (yield* resent())!;
   const { id, seq } = stored;
-  const body = indexedBody(input.gid, input.content, input.kind);
-  if (body) yield* store.indexMessage(id, input.gid, body);
   if (mentioned.length) yield* storeMentions(ctx, { id, gid: input.gid, sender: senderId }, mentioned, false);
   const row: MessageRow = {
     id, groupId: input.gid, seq, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now,

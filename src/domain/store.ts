@@ -57,6 +57,11 @@ export interface Store {
   // ---- groups
   groupById(gid: number): Op<GroupRow | null>;
   membership(gid: number, uid: number): Op<MemberRow | null>;
+  /**
+   * What a read or delivery receipt checks, in one look: whether the group
+   * exists, uid's membership, whether the message is in the group.
+   */
+  receiptTarget(gid: number, uid: number, msgId: number): Op<{ group: boolean; member: MemberRow | null; message: boolean }>;
   /** The ids of the groups uid is in. */
   groupIdsOf(uid: number): Op<number[]>;
 
@@ -214,8 +219,10 @@ export interface Store {
    * `lastSeq` is groupForSender's, read in the same transaction: the SQLite
    * store (one writer) takes lastSeq + 1; a store with concurrent writers
    * takes the next seq under the group row's lock instead, so seqs stay dense.
+   * `searchBody` (domain/search.ts indexedBody), if any, goes into the search
+   * index with it (on PostgreSQL, all of it is one statement).
    */
-  insertMessage(m: NewMessage, lastSeq: number): Op<{ id: number; seq: number } | null>;
+  insertMessage(m: NewMessage, lastSeq: number, searchBody: string | null): Op<{ id: number; seq: number } | null>;
   messageById(id: number): Op<MessageRow | null>;
   /** A new content, its mentions (JSON or null), edited at `at`. */
   editMessageRow(id: number, content: string, mentions: string | null, at: number): Op<void>;

@@ -150,6 +150,16 @@ export function pgStore(sql: SQL): Store {
       return r ? toGroup(r) : null;
     },
 
+    *receiptTarget(gid: number, uid: number, msgId: number) {
+      const [r] = yield* query(
+        'SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1) AS "group", EXISTS (SELECT 1 FROM messages WHERE id = $3 AND group_id = $1) AS message, ' +
+          'm.group_id AS "groupId", m.user_id AS "userId", m.role, m.joined_at AS "joinedAt", m.read_msg_id AS "readMsgId", m.delivered_msg_id AS "deliveredMsgId" ' +
+          "FROM (SELECT 1) one LEFT JOIN group_members m ON m.group_id = $1 AND m.user_id = $2",
+        [gid, uid, msgId],
+      );
+      return { group: r!.group === true, member: r!.userId === null || r!.userId === undefined ? null : toMember(r!), message: r!.message === true };
+    },
+
     *membership(gid: number, uid: number): Op<MemberRow | null> {
       const [r] = yield* query(
         'SELECT group_id AS "groupId", user_id AS "userId", role, joined_at AS "joinedAt", read_msg_id AS "readMsgId", delivered_msg_id AS "deliveredMsgId" FROM group_members WHERE group_id = $1 AND user_id = $2',
@@ -636,24 +646,20 @@ WHERE gm.user_id = $1 ORDER BY g.last_msg_id DESC LIMIT $2 OFFSET $3`,
       return r ? { deleted: r.deletedAt !== null } : null;
     },
 
-    *insertMessage(m: NewMessage, _seenLastSeq: number) {
-      // The group row's lock, held to the commit, orders this group's senders on every node.
-      const [g] = yield* query("UPDATE groups SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq", [m.groupId]);
-      if (!g) return null;
-      const seq = num(g.last_seq);
+    *insertMessage(m: NewMessage, _seenLastSeq: number, searchBody: string | null) {
+      // One statement, one round trip made while the batch holds the ids lock: the seq is taken under the
+      // group row's lock (FOR UPDATE, held to the commit), which orders this group's senders on every node;
+      // a resend (the conflict) inserts nothing, so the group row is not touched and no seq is used up.
       const [r] = yield* query(
-        "INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at, reply_to, mentions) " +
-          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sender_uid, client_msg_id) DO NOTHING RETURNING id",
-        [m.groupId, seq, m.senderUid, m.kind, m.content, m.clientMsgId, m.createdAt, m.updatedAt, m.replyTo, m.mentions],
+        "WITH g AS (SELECT last_seq + 1 AS seq FROM groups WHERE id = $1::bigint FOR UPDATE), " +
+          "m AS (INSERT INTO messages (group_id, seq, sender_uid, kind, content, client_msg_id, created_at, updated_at, reply_to, mentions) " +
+          "SELECT $1::bigint, g.seq, $2::bigint, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint, $9::text FROM g ON CONFLICT (sender_uid, client_msg_id) DO NOTHING RETURNING id, seq), " +
+          "s AS (INSERT INTO message_search (message_id, group_id, body) SELECT m.id, $1, $10::text::tsvector FROM m WHERE $10::text IS NOT NULL) " +
+          // An UPDATE last, so the statement reports a row changed exactly when the message was stored (the writer counts writes by it).
+          "UPDATE groups SET last_seq = m.seq, last_msg_id = m.id FROM m WHERE groups.id = $1 RETURNING m.id AS id, m.seq AS seq",
+        [m.groupId, m.senderUid, m.kind, m.content, m.clientMsgId, m.createdAt, m.updatedAt, m.replyTo, m.mentions, searchBody ? tsvectorLiteral(searchBody) : null],
       );
-      if (!r) {
-        // A resend (maybe through another node): its seq goes back, still under the lock, so seqs stay dense.
-        yield* query("UPDATE groups SET last_seq = last_seq - 1 WHERE id = $1", [m.groupId]);
-        return null;
-      }
-      const id = num(r.id);
-      yield* query("UPDATE groups SET last_msg_id = $2 WHERE id = $1", [m.groupId, id]);
-      return { id, seq };
+      return r ? { id: num(r.id), seq: num(r.seq) } : null;
     },
 
     *messagesPage(gid: number, size: number, at: { beforeId: number } | { offset: number }) {

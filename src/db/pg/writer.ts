@@ -16,9 +16,11 @@
 // pg_advisory_lock(RIM_IDS_LOCK) before its BEGIN and holds it past its
 // COMMIT: batches commit in the order they took ids. It is held further,
 // while the batch's effects are handed to `onCommitted` (the bus publishes
-// them there, so the order on the bus is the order of the ids) and carried
-// out on this node; then it is let go. A session lock and not a transaction's,
-// since the hand-over follows the commit.
+// them there, so the order on the bus is the order of the ids); then it is
+// let go, and in the same turn the effects are carried out on this node (no
+// later batch of another node can reach this node's sockets before: that
+// comes over the bus, on a later turn). A session lock and not a
+// transaction's, since the hand-over follows the commit.
 //
 // A failed batch (PostgreSQL gone, the connection cut, a job without a
 // savepoint failing after writing) is answered with an error for each job and
@@ -54,6 +56,8 @@ export type PgWriter = ReturnType<typeof createPgWriter>;
 const MAX_BATCH = 2000;
 
 type Ran = { outcome: Outcome; effects: Effect[]; undo: (() => void)[] };
+
+const noop = () => {};
 
 const OK_UNDEFINED: Outcome = Object.freeze({ ok: true, value: undefined });
 
@@ -180,9 +184,10 @@ export function createPgWriter(deps: {
     let committed = false;
     try {
       conn = await deps.sql.reserve();
-      await conn.unsafe(`SELECT pg_advisory_lock(${RIM_IDS_LOCK})`);
+      // Set first: should this fail, the lock may be held all the same, and the unlock below is harmless if not.
       locked = true;
-      await conn.unsafe("BEGIN");
+      // One round trip for both: a session's lock is not the transaction's, so the BEGIN after it leaves it held.
+      await conn.unsafe(`SELECT pg_advisory_lock(${RIM_IDS_LOCK}); BEGIN`);
       for (const job of jobs) results.push(await runJob(job, conn, wrote));
       await conn.unsafe("COMMIT");
       await deps.commitReply?.();
@@ -197,16 +202,23 @@ export function createPgWriter(deps: {
     }
     metrics?.observeCommit(performance.now() - started, jobs.length);
     for (const fn of commitListeners) fn(jobs.length);
+    let unlocked: Promise<void> = Promise.resolve();
     try {
       if (committed) await handOver(results);
-      // Carried out here before the lock goes, so no later batch's effects (from the bus) can come first.
-      settlement.deliver(jobs, results);
     } finally {
       if (conn) {
-        if (locked) await conn.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).catch(() => {});
-        conn.release();
+        const c = conn;
+        // PostgreSQL lets the lock go as it reads this; its answer is awaited below, after the effects are carried out.
+        unlocked = (locked ? c.unsafe(`SELECT pg_advisory_unlock(${RIM_IDS_LOCK})`).then(noop, noop) : Promise.resolve()).finally(() => c.release());
       }
     }
+    // Carried out in the turn that sent the unlock, so outside the lock's hold and still first here: another node's
+    // later batch reaches this node only through the bus, whose messages are handled on a later turn.
+    settlement.deliver(jobs, results);
+    // The next batch asks for the lock only once this node has got through the sends just queued (the answer comes
+    // after them): granted to a node whose event loop is still busy, the lock would sit unused while every other
+    // node waits. (Asking at once measured no better: BENCHMARKS.md, "Round trips under the ids lock".)
+    await unlocked;
   }
 
   /** The batch's effects, in commit order, to onCommitted (if any, and if there are any). */
