@@ -6,15 +6,16 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { decodeEnvelope, encodeEnvelope, SequenceTracker, type Bus, type ResyncReason } from "../src/bus/bus";
 import { connectRedisBus } from "../src/bus/redis";
+import { createLogger, type Logger } from "../src/log";
 import { freePort, redisUrl, startRedis } from "./services";
 import { recorder } from "./recorder";
 
 type Node = { bus: Bus<string>; batches: ReturnType<typeof recorder<string>>; resyncs: ReturnType<typeof recorder<string>> };
 
 const opened: Bus<string>[] = [];
-async function node(url: string): Promise<Node> {
+async function node(url: string, opts: { deadlineMs?: number; log?: Logger } = {}): Promise<Node> {
   const resyncs = recorder<string>();
-  const bus = await connectRedisBus<string>(url, { onResync: (reason: ResyncReason, channel?: string) => resyncs.push(channel ? `${reason} ${channel}` : reason) });
+  const bus = await connectRedisBus<string>(url, { ...opts, onResync: (reason: ResyncReason, channel?: string) => resyncs.push(channel ? `${reason} ${channel}` : reason) });
   opened.push(bus);
   return { bus, batches: recorder<string>(), resyncs };
 }
@@ -39,8 +40,10 @@ describe("SequenceTracker", () => {
     ["in order from 1", [["c", "p", 1], ["c", "p", 2], ["c", "p", 3]], ["first", "next", "next"]],
     ["joined late: the first number seen is where it starts", [["c", "p", 41], ["c", "p", 42]], ["first", "next"]],
     ["one skipped", [["c", "p", 1], ["c", "p", 3], ["c", "p", 4]], ["first", "gap", "next"]],
-    ["repeated", [["c", "p", 1], ["c", "p", 1]], ["first", "gap"]],
-    ["backwards", [["c", "p", 5], ["c", "p", 4]], ["first", "gap"]],
+    ["repeated: stale", [["c", "p", 1], ["c", "p", 1]], ["first", "stale"]],
+    ["backwards: stale", [["c", "p", 5], ["c", "p", 4]], ["first", "stale"]],
+    // A batch delivered late (its publish timed out on a silent Redis): the last seen stays, what follows it is next.
+    ["late, after a later one: stale, and the count goes on from the later", [["c", "p", 1], ["c", "p", 3], ["c", "p", 2], ["c", "p", 4]], ["first", "gap", "stale", "next"]],
     ["two publishers counted apart", [["c", "p", 1], ["c", "q", 7], ["c", "p", 2], ["c", "q", 8]], ["first", "first", "next", "next"]],
     ["two channels counted apart", [["c", "p", 1], ["d", "p", 1], ["c", "p", 2], ["d", "p", 3]], ["first", "first", "next", "gap"]],
   ])("%s", (_label, seen, want) => {
@@ -94,6 +97,18 @@ describe("the Redis bus", () => {
     expect(b.resyncs.items).toEqual([`gap ${c}`]);
   });
 
+  test("a stale batch (a number not above the last, as a silent Redis delivers late) is not delivered, and is a gap", async () => {
+    const c = channel();
+    const b = await node(url);
+    await listen(b, c);
+    for (const s of [1, 2, 4, 3, 5]) await raw.publish(c, encodeEnvelope({ p: "other-node", s, b: `n${s}` }));
+    await raw.publish(c, encodeEnvelope({ p: "other-node", s: 5, b: "n5 again" }));
+    await raw.publish(c, encodeEnvelope({ p: "other-node", s: 6, b: "n6" }));
+    await b.batches.until((x) => x.includes("n6"));
+    expect(b.batches.items).toEqual(["n1", "n2", "n4", "n5", "n6"]);
+    expect(b.resyncs.items).toEqual([`gap ${c}`, `gap ${c}`, `gap ${c}`]);
+  });
+
   test("a marker (no batch) is not delivered but still counts", async () => {
     const c = channel();
     const b = await node(url);
@@ -138,6 +153,39 @@ describe("the Redis bus", () => {
       expect(b.batches.items).toEqual(["before", "after"]);
       expect(b.resyncs.items).toEqual(["lost", "reconnected"]);
       expect(a.resyncs.items).toEqual(["lost", "reconnected"]);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  test("Redis frozen (SIGSTOP): a publish fails at its deadline, the next at once, logged once; awake, the gap shows and batches flow", async () => {
+    const redis = await startRedis();
+    try {
+      const c = channel();
+      const lines: string[] = [];
+      const log = createLogger({ level: "warn", format: "json", write: (l) => lines.push(l) });
+      const [a, b] = await Promise.all([node(redis.url, { deadlineMs: 200, log }), node(redis.url, { deadlineMs: 200 })]);
+      await listen(b, c);
+      expect(await a.bus.publish(c, "before")).toBe(true);
+      await b.batches.until((x) => x.includes("before"));
+
+      await redis.pause();
+      try {
+        expect(await a.bus.publish(c, "taken, unanswered")).toBe(false);
+        // Its connection was dropped at the deadline: not sent at all.
+        expect(await a.bus.publish(c, "never sent")).toBe(false);
+      } finally {
+        redis.resume();
+      }
+      expect(lines.filter((l) => l.includes("bus.publish_failed")).length).toBe(1);
+      // Reconnected, a marker shows the gap (the unanswered batch, delivered late or not, leaves one).
+      await b.resyncs.until((x) => x.includes(`gap ${c}`));
+      await a.bus.connected();
+      expect(await a.bus.publish(c, "after")).toBe(true);
+      await b.batches.until((x) => x.includes("after"));
+      // What Redis had taken may come late, in its publisher's order or not at all; nothing else came.
+      expect(b.batches.items.filter((x) => x !== "taken, unanswered")).toEqual(["before", "after"]);
+      expect(b.resyncs.items.every((r) => r === `gap ${c}`)).toBe(true);
     } finally {
       await redis.stop();
     }

@@ -52,15 +52,20 @@ export function decodeEnvelope<T>(text: string): Envelope<T> | null {
 /**
  * The last sequence number seen per publisher and channel. The first batch of
  * a publisher sets where it starts (it may have published before we
- * subscribed); after that, anything but the next number is a gap.
+ * subscribed); after that, anything but the next number is a gap, and a
+ * number not above the last is stale: a batch Redis delivered late, after
+ * later ones of its publisher (its publish timed out while Redis was silent,
+ * but Redis had taken it and ran it once it woke: src/bus/redis.ts). It must
+ * not be applied, and it shows something was out of order: a gap too.
  */
 export class SequenceTracker {
   private last = new Map<string, number>();
 
-  /** "next" in order, "first" from a publisher not seen on this channel yet, "gap" otherwise. */
-  observe(channel: string, publisher: string, seq: number): "first" | "next" | "gap" {
+  /** "next" in order, "first" from a publisher not seen on this channel yet, "stale" for a number not above the last, "gap" otherwise. */
+  observe(channel: string, publisher: string, seq: number): "first" | "next" | "gap" | "stale" {
     const key = `${channel}\u0000${publisher}`;
     const before = this.last.get(key);
+    if (before !== undefined && seq <= before) return "stale";
     this.last.set(key, seq);
     if (before === undefined) return "first";
     return seq === before + 1 ? "next" : "gap";

@@ -13,6 +13,35 @@
 // then disconnected, it would Sync from 11 and never see 10. Publishing before
 // the next batch may take ids makes the bus order the id order on every node.
 //
+// Redis silent (frozen, or packets dropped without a reset): the publish has a
+// deadline (bus/redis.ts, BUS_DEADLINE_MS), past which it counts as failed, as
+// when Redis is down, and the writer lets the lock go and acks. Why nothing
+// acked is lost and clients still end with everything in order:
+// - an ack follows the COMMIT (durable), never the publish: the message is in
+//   the database whatever the bus did with it; the bus only says "look".
+// - the batch may never arrive, or arrive late (Redis had taken it and runs it
+//   when it wakes). Either way its publisher skipped its sequence number, so
+//   the next envelope of that publisher that reaches a node (the marker it
+//   sends once reconnected, or its next batch) is a gap there: Resync to every
+//   socket of every node. A publisher that never comes back is reaped: Resync
+//   too (nodeGone).
+// - arriving after a later batch of its publisher, it is stale: not applied
+//   (it would put that node's pushes out of order), a gap. Arriving before,
+//   it is applied in its publisher's order, but perhaps after another node's
+//   batch with greater ids (the lock was let go before it was on the bus):
+//   the Resync above still follows it.
+// - the web client Syncs from its cursor at the previous Resync, taken before
+//   the outage and so below every id written during it, and keeps messages by
+//   id: it ends with every acked message once, in id order.
+// What a client sees: its own acks as usual; no live pushes of the other
+// nodes while Redis is silent (perhaps, as it wakes, a few that came late, out
+// of id order with another node's); then Resync, and its Sync fills in the
+// rest. The one window left is a client reconnecting between a later id's
+// push and that Resync: it resumes from the later id and its next Resync
+// Syncs from there, past the late one (as when a node dies between its COMMIT
+// and its publish): stored and in the group's history, but never pushed to
+// that session.
+//
 // Which effects cross: publish (to the group's subscribers on every node; the
 // `except` socket is this node's, so other nodes publish to all), join and
 // leave (the users' sockets everywhere), offline (Presence), revoke (the
@@ -43,8 +72,9 @@ export type EffectBus = {
   /**
    * A committed batch's effects, in commit order: publishes the ones other
    * nodes need as one bus batch (the writer's onCommitted). Resolves once
-   * Redis answered (or the publish failed: subscribers will see a gap and
-   * Resync); never rejects. Nothing to send: resolves at once, nothing sent.
+   * Redis answered, or the publish failed or passed its deadline (subscribers
+   * will see a gap and Resync); never rejects. Nothing to send: resolves at
+   * once, nothing sent.
    */
   publishCommitted(effects: readonly Effect[]): Promise<void>;
   /**
@@ -186,9 +216,9 @@ export function createEffectBus(deps: { bus: Promise<Bus<EffectBatch>>; channel:
 }
 
 /** A node's effect bus on the Redis at url, connecting in the background: ready() says when (or that it failed). */
-export function connectEffectBus(url: string, opts: { prefix: string; hub: Hub; log: Logger; metrics?: Metrics }): EffectBus {
+export function connectEffectBus(url: string, opts: { prefix: string; hub: Hub; log: Logger; metrics?: Metrics; deadlineMs?: number }): EffectBus {
   const effects = createEffectBus({
-    bus: connectRedisBus<EffectBatch>(url, { onResync: (reason) => effects.onResync(reason), log: opts.log }),
+    bus: connectRedisBus<EffectBatch>(url, { onResync: (reason) => effects.onResync(reason), log: opts.log, deadlineMs: opts.deadlineMs }),
     channel: effectsChannel(opts.prefix),
     hub: opts.hub,
     log: opts.log,

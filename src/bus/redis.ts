@@ -4,12 +4,36 @@
 // us with a capped backoff: Bun's own reconnection gives up after a number
 // of tries and would keep a dropped subscription's listeners without
 // resubscribing them.
+//
+// A silent Redis (frozen, or the path to it dropping packets without a reset)
+// answers nothing and closes nothing: every wait on it has a deadline. A
+// publish without an answer within it counts as failed (the PostgreSQL writer
+// awaits it holding the cluster-wide ids lock, so without one every node's
+// writes would wait on this node's socket: src/bus/effects.ts), and its
+// connection is dropped, so the publishes that follow fail at once instead of
+// each waiting out the deadline; a connection attempt (the handshake, the
+// subscriptions, the markers) has the same deadline, or a frozen Redis would
+// hold the reconnection forever. What a silent Redis took before it froze it
+// may still deliver when it wakes, late: the sequence number of the batch that
+// timed out is skipped (the next envelope always shows a gap), and subscribers
+// drop an envelope older than one they have seen (SequenceTracker's "stale").
 import { RedisClient } from "bun";
 import type { Logger } from "../log";
 import { decodeEnvelope, encodeEnvelope, SequenceTracker, type Bus, type BusOptions } from "./bus";
 
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
+/** How long Redis may take to answer a publish or a connection attempt before it counts as silent. */
+export const BUS_DEADLINE_MS = 1000;
+
+class Silent extends Error {}
+
+/** p, or a Silent rejection once ms have passed without it settling. */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Silent(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 type Link = {
   readonly client: RedisClient | null;
@@ -22,14 +46,19 @@ type Link = {
  * onDown when it drops, and retries until closed. The first connection must
  * succeed: its failure rejects (a node should not start on a wrong --bus).
  */
-async function keepConnected(url: string, hooks: { onUp(client: RedisClient, again: boolean): Promise<void>; onDown(err: Error): void }, log?: Logger): Promise<Link> {
+async function keepConnected(
+  url: string,
+  deadlineMs: number,
+  hooks: { onUp(client: RedisClient, again: boolean): Promise<void>; onDown(err: Error): void },
+  log?: Logger,
+): Promise<Link> {
   let client: RedisClient | null = null;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let waiters: (() => void)[] = [];
 
   const attempt = async (again: boolean): Promise<void> => {
-    const c = new RedisClient(url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: 5000 });
+    const c = new RedisClient(url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: deadlineMs });
     c.onclose = (err) => {
       if (c !== client) return;
       client = null;
@@ -39,8 +68,11 @@ async function keepConnected(url: string, hooks: { onUp(client: RedisClient, aga
       retry(0);
     };
     try {
-      await c.connect();
-      await hooks.onUp(c, again);
+      await withDeadline(
+        c.connect().then(() => hooks.onUp(c, again)),
+        deadlineMs,
+        "connecting",
+      );
       // Dropped while being set up: its onclose was ignored (not yet the current one), so retry from here.
       if (!c.connected) throw new Error("connection closed while subscribing");
     } catch (err) {
@@ -77,22 +109,26 @@ async function keepConnected(url: string, hooks: { onUp(client: RedisClient, aga
   };
 }
 
-/** Connects to the Redis at `url` (redis://HOST:PORT); rejects if it cannot be reached now. */
-export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?: Logger }): Promise<Bus<T>> {
+/** Connects to the Redis at `url` (redis://HOST:PORT); rejects if it cannot be reached now. deadlineMs: see the header (BUS_DEADLINE_MS). */
+export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?: Logger; deadlineMs?: number }): Promise<Bus<T>> {
   const id = crypto.randomUUID();
   const log = opts.log;
+  const deadlineMs = opts.deadlineMs ?? BUS_DEADLINE_MS;
   const tracker = new SequenceTracker();
   const handlers = new Map<string, (batch: T, publisher: string) => void>();
   const seqs = new Map<string, number>();
   // Channels whose last publish failed: on reconnection a marker with the next number shows subscribers the gap at once.
+  // Logged as it joins, so once per outage, not once per batch while Redis is away.
   const failed = new Set<string>();
 
   const receive = (message: string, channel: string) => {
     const e = decodeEnvelope<T>(message);
     if (!e) return log?.warn("bus.bad_message", { channel });
     if (e.p === id) return;
-    if (tracker.observe(channel, e.p, e.s) === "gap") opts.onResync("gap", channel);
-    if (e.b !== undefined) handlers.get(channel)?.(e.b, e.p);
+    const seen = tracker.observe(channel, e.p, e.s);
+    if (seen === "gap" || seen === "stale") opts.onResync("gap", channel);
+    // Stale: a batch a silent Redis delivered late, after a later one of its publisher: applying it now would put it out of order.
+    if (seen !== "stale" && e.b !== undefined) handlers.get(channel)?.(e.b, e.p);
   };
 
   const nextSeq = (channel: string) => {
@@ -103,12 +139,14 @@ export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?:
 
   const pub = await keepConnected(
     url,
+    deadlineMs,
     {
       async onUp(client, again) {
         if (!again) return;
         for (const channel of [...failed]) {
-          failed.delete(channel);
           await client.publish(channel, encodeEnvelope({ p: id, s: nextSeq(channel) }));
+          // Only once sent: an attempt abandoned at its deadline leaves the marker to the next one.
+          failed.delete(channel);
         }
       },
       onDown() {},
@@ -119,6 +157,7 @@ export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?:
   try {
     sub = await keepConnected(
       url,
+      deadlineMs,
       {
         async onUp(client, again) {
           for (const channel of handlers.keys()) await client.subscribe(channel, receive);
@@ -136,6 +175,11 @@ export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?:
     throw err;
   }
 
+  const publishFailed = (channel: string, err: unknown) => {
+    if (!failed.has(channel)) log?.warn("bus.publish_failed", { channel, error: err instanceof Error ? err.message : String(err) });
+    failed.add(channel);
+  };
+
   return {
     id,
     async publish(channel, batch) {
@@ -143,11 +187,16 @@ export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?:
       const client = pub.client;
       try {
         if (!client) throw new Error("not connected");
-        await client.publish(channel, envelope);
+        await withDeadline(client.publish(channel, envelope), deadlineMs, "publish");
         return true;
       } catch (err) {
-        failed.add(channel);
-        log?.warn("bus.publish_failed", { channel, error: err instanceof Error ? err.message : String(err) });
+        if (err instanceof Silent) {
+          // Redis may still deliver it when it wakes: skipped, its number leaves a gap before the next envelope even then.
+          nextSeq(channel);
+          publishFailed(channel, err);
+          // Dropped (its onclose reconnects): the publishes that follow fail at once while Redis stays silent.
+          if (client && pub.client === client) client.close();
+        } else publishFailed(channel, err);
         return false;
       }
     },
