@@ -19,7 +19,7 @@ import { SHARED_TIMING } from "./nodes.kit";
 import { freshDatabase, startRedis, type RedisServer } from "./services";
 import { SQL } from "bun";
 
-const DEADLINE_MS = 300;
+const DEADLINE_MS = 1000;
 
 type Node = { app: PgApp; running: Running; url: string; wsUrl: string; logs: string[] };
 

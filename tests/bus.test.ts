@@ -164,7 +164,7 @@ describe("the Redis bus", () => {
       const c = channel();
       const lines: string[] = [];
       const log = createLogger({ level: "warn", format: "json", write: (l) => lines.push(l) });
-      const [a, b] = await Promise.all([node(redis.url, { deadlineMs: 200, log }), node(redis.url, { deadlineMs: 200 })]);
+      const [a, b] = await Promise.all([node(redis.url, { deadlineMs: 1000, log }), node(redis.url, { deadlineMs: 1000 })]);
       await listen(b, c);
       expect(await a.bus.publish(c, "before")).toBe(true);
       await b.batches.until((x) => x.includes("before"));

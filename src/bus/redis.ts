@@ -24,7 +24,7 @@ import { decodeEnvelope, encodeEnvelope, SequenceTracker, type Bus, type BusOpti
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
 /** How long Redis may take to answer a publish or a connection attempt before it counts as silent. */
-export const BUS_DEADLINE_MS = 1000;
+export const BUS_DEADLINE_MS = 2000;
 
 class Silent extends Error {}
 
