@@ -30,9 +30,11 @@
 //   it is applied in its publisher's order, but perhaps after another node's
 //   batch with greater ids (the lock was let go before it was on the bus):
 //   the Resync above still follows it.
-// - the web client Syncs from its cursor at the previous Resync, taken before
-//   the outage and so below every id written during it, and keeps messages by
-//   id: it ends with every acked message once, in id order.
+// - the web client Syncs from its cursor at the previous Resync and keeps
+//   messages by id. That cursor was taken either before the batch committed,
+//   so below its ids (no greater id exists before it: ids are taken under the
+//   lock), or after, at a Resync whose own Sync started later and brought it:
+//   the client ends with every acked message once, in id order.
 // What a client sees: its own acks as usual; no live pushes of the other
 // nodes while Redis is silent (perhaps, as it wakes, a few that came late, out
 // of id order with another node's); then Resync, and its Sync fills in the
