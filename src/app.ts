@@ -155,7 +155,7 @@ function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?
       })
     : createLocalSharedState(local, (uid) => hub.isOnline(uid));
   // In a cluster, what a commit changes for other nodes' sockets crosses on the bus (bus/effects.ts).
-  const effects = config.bus ? connectEffectBus(config.bus, { prefix: config.busPrefix, hub, log, metrics, deadlineMs: opts.shared?.busDeadlineMs }) : null;
+  const effects = config.bus ? connectEffectBus(config.bus, { prefix: config.busPrefix, hub, log, metrics, deadlineMs: opts.shared?.busDeadlineMs ?? config.busDeadlineMs }) : null;
   const app: ServingApp = {
     engine: "sqlite",
     config,

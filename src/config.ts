@@ -29,6 +29,10 @@ export const OPTIONS = {
     placeholder: "<text>",
     help: "start of this cluster's Redis keys and channel: clusters sharing one Redis each need their own, none the start of another",
   },
+  busDeadlineMs: {
+    schema: int(50, 600_000).default(2000),
+    help: "ms a publish to the --bus (or a connection to it) may take before it counts as failed: writes go on, clients are told to resync",
+  },
   files: { schema: z.string().default(""), help: "folder of uploaded files (default: files/ beside the --db file)" },
   sync: { schema: z.enum(["full", "normal"]).default("full"), help: "full: nothing is acked before it is fsynced (survives power loss); normal: survives process crashes only" },
   walRestartFrames: { schema: int(16, 1_000_000).default(4096), help: "WAL pages (4 KiB each) after which the checkpoint thread starts the WAL over: its size on disk" },

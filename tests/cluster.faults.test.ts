@@ -130,7 +130,8 @@ describe("cluster faults, real processes", () => {
   test("a node killed after its commit but before its publish: the other nodes' sockets still get that message (Resync)", async () => {
     const redis = await startRedis();
     redises.push(redis);
-    const c = await cluster(3, redis.url);
+    // The publish held by the pause must outlast the kill: past its deadline the node would ack the message itself.
+    const c = await cluster(3, redis.url, { args: ["--bus-deadline-ms", "600000"] });
     const { users, gids } = await team(c, 3, 1);
     const clients = await connectAll(c, users);
     const gid = gids[0]!;

@@ -81,6 +81,9 @@ describe("flags and env", () => {
     ["RIM_BUS_PREFIX", [], { RIM_BUS_PREFIX: "staging_2.rim-" }, { busPrefix: "staging_2.rim-" }],
     ["--bus-prefix beats RIM_BUS_PREFIX", ["--bus-prefix", "a:"], { RIM_BUS_PREFIX: "b:" }, { busPrefix: "a:" }],
     ["a bus prefix of 64 characters", ["--bus-prefix", "p".repeat(64)], {}, { busPrefix: "p".repeat(64) }],
+    ["the bus deadline 2 s by default", [], {}, { busDeadlineMs: 2000 }],
+    ["--bus-deadline-ms", ["--bus-deadline-ms", "30000"], {}, { busDeadlineMs: 30000 }],
+    ["RIM_BUS_DEADLINE_MS", [], { RIM_BUS_DEADLINE_MS: "250" }, { busDeadlineMs: 250 }],
   ])("%s", (_label, argv, env, want) => {
     expect(parseConfig(argv, env).config).toMatchObject(want);
   });
@@ -148,6 +151,8 @@ describe("bad input is a ConfigError naming the flag (or the variable it came fr
     ["a bus with the default SQLite file", ["serve", "--bus", "redis://cache:6379"], {}, "--bus needs a PostgreSQL --db: a SQLite file is served by one node, which has no other node to talk to"],
     ["RIM_BUS with --db FILE, for any command", ["migrate", "--db", "a.db"], { RIM_BUS: "redis://cache:6379" }, "RIM_BUS needs a PostgreSQL --db: a SQLite file is served by one node, which has no other node to talk to"],
     ["--bus-prefix with an empty value", ["--bus-prefix="], {}, "--bus-prefix must be 1 to 64 letters, digits or : _ . -"],
+    ["--bus-deadline-ms 0", ["--bus-deadline-ms", "0"], {}, "--bus-deadline-ms must be an integer from 50 to 600000"],
+    ["--bus-deadline-ms 2s", ["--bus-deadline-ms", "2s"], {}, "--bus-deadline-ms must be an integer from 50 to 600000"],
     ["--bus-prefix with a space", ["--bus-prefix", "rim prod:"], {}, "--bus-prefix must be 1 to 64 letters, digits or : _ . -"],
     ["--bus-prefix with a Redis glob", ["--bus-prefix", "rim:*"], {}, "--bus-prefix must be 1 to 64 letters, digits or : _ . -"],
     ["RIM_BUS_PREFIX of 65 characters", [], { RIM_BUS_PREFIX: "p".repeat(65) }, "RIM_BUS_PREFIX must be 1 to 64 letters, digits or : _ . -"],
