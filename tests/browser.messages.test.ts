@@ -113,10 +113,22 @@ run(
     await send(cat.page, "Hi Ann, on the train: patchy signal");
     await settled(cat.page);
     await until(() => catRow.locator(".preview").textContent(), "Hi Ann, on the train: patchy signal");
-    // Ann opens it: she sees Cat online; a direct chat says "Seen", not "Read by 1".
+    // Ann opens it: she sees Cat online; a direct chat says "Seen", not "Read by 1". The answer to the
+    // presence question opening it asks is held until Cat has gone (as a slow server would answer it).
+    let answered!: () => void;
+    const asked = new Promise<void>((r) => (answered = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await ann.page.route("**/api/user/presence**", async (route) => {
+      const answer = await route.fetch();
+      answered();
+      await released;
+      await route.fulfill({ response: answer });
+    }, { times: 1 });
     await catRow.click();
     await until(() => header(ann.page), "@cat · online");
     await until(() => cat.page.locator(".msg.mine .status").last().textContent(), "Seen");
+    await asked;
 
     // The train enters a tunnel: Cat's link is gone (the server sees the socket close). Her dot goes.
     const catId = (await searchUser(suite.server.app, "cat"))!.id;
@@ -124,6 +136,12 @@ run(
     for (const ws of suite.server.app.hub.socketsOf(catId)) ws.close(1012, "gone");
     await cat.page.locator(".banner").waitFor();
     await catRow.locator(".presence-dot").waitFor({ state: "detached" });
+    // The answer from before she went ("online") comes after her Presence offline: it must not bring the dot back.
+    const late = ann.page.waitForResponse("**/api/user/presence**");
+    release();
+    await (await late).finished();
+    await ann.page.evaluate(() => new Promise((r) => setTimeout(() => requestAnimationFrame(r))));
+    expect(await catRow.locator(".presence-dot").count()).toBe(0);
     await until(async () => /^@cat · last seen \d\d:\d\d$/.test((await header(ann.page)) ?? ""), true);
 
     // ---- the burst Cat misses ----

@@ -369,15 +369,21 @@ export async function loadMembers(c: Conv) {
 
 // ---- presence ----
 
+// Presence notifies received, and the count at each user's latest: an answer to a question asked before a
+// user's latest notify is older than it (Cat's "online" answered while her "offline" notify overtook it).
+let presenceNotifies = 0;
+const presenceHeardAt = new Map<number, number>();
+
 /** Asks who of these is online (Presence notifies keep it up to date from then on). */
 export function refreshPresence(uids: number[]) {
   const want = [...new Set(uids)].filter((u) => u !== state.me?.id).slice(0, 1000);
   if (!want.length || !state.me) return;
   const me = state.me;
+  const asked = presenceNotifies;
   api.presence(want).then(
     (list) => {
       if (state.me !== me) return;
-      for (const p of list) state.presence.set(p.uid, { online: p.online, lastSeen: p.lastSeen });
+      for (const p of list) if ((presenceHeardAt.get(p.uid) ?? -1) < asked) state.presence.set(p.uid, { online: p.online, lastSeen: p.lastSeen });
       changed();
     },
     () => {},
@@ -461,6 +467,7 @@ function onPush(p: Push) {
     if (c && b.message) replace(c, fromPush(b.message));
   } else if (b.content === "Typing") onTyping(b.gid, b.uid);
   else if (b.content === "Presence") {
+    presenceHeardAt.set(b.uid, presenceNotifies++);
     state.presence.set(b.uid, { online: b.online === true, lastSeen: b.online === true ? null : nowString() });
   } else if (b.content === "Read") onRead(b.gid, b.uid, b.msgId);
   else if (b.content === "MemberAdded" || b.content === "MemberRemoved") onMembers(b.gid, b.content === "MemberAdded", b.uids ?? []);
