@@ -16,6 +16,7 @@ import type { Ctx } from "../src/domain/context";
 import { directory } from "../src/domain/people";
 import { runSync } from "../src/domain/store";
 import { tempDir } from "./helpers";
+import { FOUND_AFTER_UPGRADE, NAMES_BEFORE_FOLD } from "./name-fold.cases";
 
 const ROOT = join(import.meta.dir, "..");
 const journal = JSON.parse(readFileSync(join(ROOT, "drizzle/meta/_journal.json"), "utf8")) as { entries: { tag: string; when: number }[] };
@@ -118,25 +119,17 @@ describe("the embedded module is in step with drizzle/", () => {
 // Names are matched by their fold (users.name_fold, domain/fold.ts), which SQL cannot compute: the migration adds
 // the column, and migrate() folds in JS every name without a fold, at the upgrade and at each start after.
 describe("upgrading a database with users: their names are found in any case and script", () => {
-  const NAMES: [string, string][] = [["p1", "Émile Zola"], ["p2", "Øyvind Berg"], ["p3", "Ирина Петрова"], ["p4", "山田太郎"], ["p5", "Οδυσσέας"]];
   const found = (db: Database, q: string) => runSync(directory({ store: sqliteStore(db) } as Ctx, q, 10)).map((u) => u.account);
   const listed = (db: Database, q: string) => runSync(listUsers({ store: sqliteStore(db) } as Ctx, { q, page: 1, size: 10 })).users.map((u) => u.account);
 
   function olderDatabase(): Database {
     const db = new Database(":memory:");
     migrate(db, MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.tag.endsWith("_name_fold"))));
-    for (const [account, name] of NAMES) db.run("INSERT INTO users (account, name, password_hash, created_at) VALUES (?, ?, 'h', 1)", [account, name]);
+    for (const [account, name] of NAMES_BEFORE_FOLD) db.run("INSERT INTO users (account, name, password_hash, created_at) VALUES (?, ?, 'h', 1)", [account, name]);
     return db;
   }
 
-  test.each([
-    ["émile", ["p1"]],
-    ["EMILE", ["p1"]],
-    ["ØYVIND", ["p2"]],
-    ["ирина", ["p3"]],
-    ["太郎", ["p4"]],
-    ["ΟΔΥΣΣΕΑΣ", ["p5"]],
-  ] as const)("%p finds %p after the upgrade, in the directory and the admin's list", (q, accounts) => {
+  test.each(FOUND_AFTER_UPGRADE)("%p finds %p after the upgrade, in the directory and the admin's list", (q, accounts) => {
     const db = olderDatabase();
     expect(migrate(db).some((tag) => tag.endsWith("_name_fold"))).toBe(true);
     expect(found(db, q)).toEqual([...accounts]);

@@ -22,6 +22,7 @@ import type { Ctx } from "../src/domain/context";
 import { directory } from "../src/domain/people";
 import { runAsync } from "../src/domain/store";
 import { freshDatabase } from "./services";
+import { FOUND_AFTER_UPGRADE, NAMES_BEFORE_FOLD } from "./name-fold.cases";
 
 const ROOT = join(import.meta.dir, "..");
 const TAGS = MIGRATIONS.map((m) => m.tag);
@@ -85,7 +86,6 @@ describe("migratePostgres", () => {
 // Names are matched by their fold (users.name_fold, domain/fold.ts), which SQL cannot compute: the migration adds the
 // column, and migratePostgres folds in JS every name without a fold, under its lock, at the upgrade and each start after.
 describe("upgrading a database with users: their names are found in any case and script", () => {
-  const NAMES: [string, string][] = [["p1", "Émile Zola"], ["p2", "Øyvind Berg"], ["p3", "Ирина Петрова"], ["p4", "山田太郎"], ["p5", "Οδυσσέας"]];
   const BEFORE = MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.tag.endsWith("_name_fold")));
   let old: Awaited<ReturnType<typeof freshDatabase>>;
   let node: SQL;
@@ -93,7 +93,7 @@ describe("upgrading a database with users: their names are found in any case and
     old = await freshDatabase();
     node = new SQL(old.url, { max: 2 });
     await migratePostgres(node, BEFORE);
-    for (const [account, name] of NAMES) await node`INSERT INTO users (account, name, password_hash, created_at) VALUES (${account}, ${name}, 'h', 1)`;
+    for (const [account, name] of NAMES_BEFORE_FOLD) await node`INSERT INTO users (account, name, password_hash, created_at) VALUES (${account}, ${name}, 'h', 1)`;
     expect((await migratePostgres(node)).some((tag) => tag.endsWith("_name_fold"))).toBe(true);
   });
   afterAll(async () => {
@@ -104,14 +104,7 @@ describe("upgrading a database with users: their names are found in any case and
   const found = async (q: string) => (await runAsync(directory(ctx(), q, 10))).map((u) => u.account);
   const listed = async (q: string) => (await runAsync(listUsers(ctx(), { q, page: 1, size: 10 }))).users.map((u) => u.account);
 
-  test.each([
-    ["émile", ["p1"]],
-    ["EMILE", ["p1"]],
-    ["ØYVIND", ["p2"]],
-    ["ирина", ["p3"]],
-    ["太郎", ["p4"]],
-    ["ΟΔΥΣΣΕΑΣ", ["p5"]],
-  ] as const)("%p finds %p after the upgrade, in the directory and the admin's list", async (q, accounts) => {
+  test.each(FOUND_AFTER_UPGRADE)("%p finds %p after the upgrade, in the directory and the admin's list", async (q, accounts) => {
     expect(await found(q)).toEqual([...accounts]);
     expect(await listed(q)).toEqual([...accounts]);
   });
