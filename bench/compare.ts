@@ -6,11 +6,13 @@
 //   bun bench/compare.ts [--rim NAME=DIR]... [--rounds 5] [--size 100]
 //                        [--mode closed|open] [--rate 5000] [--inflight 64]
 //                        [--warmup 1000] [--duration 3000] [--syscalls] [--profile DIR]
-//                        [--mode mixed [--rest-rate 1000]] [--edit-share 0.1]
+//                        [--mode mixed [--rest-rate 1000]] [--edit-share 0.1] [--args NAME="flags"]
+//                        [--words] [--content-bytes 64]
 // --mode mixed: issue 9's REST target, as bench/scenarios/mixed.ts loads it: the
 // open-loop fan-out (--rate) and, at the same time, REST writes (--rest-rate:
 // group/read of the fan-out group 80 %, renames of groups of 10 20 %); no
 // ceiling (it has no REST); medians of REST p50/p99 and the fan-out's p99s.
+// --words: messages are sentences of words (as the search index sees chat), not one word of "x".
 // --edit-share: every rim also runs as NAME+changes (a server of its own),
 // with that share of the frames Edit and React; the summary then gives the
 // same-round ratio of its frames/s to NAME's (the target: ≥ 0.9).
@@ -39,6 +41,20 @@ for (let i = 0; i < argv.length; i++) {
   rims.push({ name: name!, dir: dir! });
 }
 if (rims.length === 0) rims.push({ name: "rim", dir: ROOT });
+// --args NAME="--flag value ...": extra `rim serve` flags for the rim named NAME (one checkout under two settings).
+const extraArgs = new Map<string, string[]>();
+// --env NAME="K=V K=V": extra environment for the rim named NAME.
+const extraEnv = new Map<string, Record<string, string>>();
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] !== "--env") continue;
+  const at = argv[i + 1]!.indexOf("=");
+  extraEnv.set(argv[i + 1]!.slice(0, at), Object.fromEntries(argv[i + 1]!.slice(at + 1).split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])));
+}
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] !== "--args") continue;
+  const at = argv[i + 1]!.indexOf("=");
+  extraArgs.set(argv[i + 1]!.slice(0, at), argv[i + 1]!.slice(at + 1).split(/\s+/).filter(Boolean));
+}
 const rounds = Number(value("--rounds", "5"));
 const size = Number(value("--size", "100"));
 const mixedMode = value("--mode", "closed") === "mixed";
@@ -54,6 +70,16 @@ const syscalls = argv.includes("--syscalls");
 const profileDir = argv.includes("--profile") ? value("--profile", "") : "";
 const editShare = Number(value("--edit-share", "0"));
 const SYSCALLS = ["sendto", "write", "pwrite64", "pread64", "recvfrom", "fdatasync", "fsync", "epoll_pwait2", "epoll_wait", "futex"];
+
+/** rim's commit counters (/metrics), to print how many jobs a commit carried; null for the ceiling. */
+async function commitCounts(s: ServerProc): Promise<{ commits: number; jobs: number } | null> {
+  if (s.kind !== "rim") return null;
+  const text = await fetch(s.url + "/metrics").then((r) => r.text(), () => "");
+  const count = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  // Counters are rendered once they are above 0; the histogram's count always is.
+  const commits = count("rim_commit_seconds_count");
+  return Number.isFinite(commits) ? { commits, jobs: count("rim_commit_jobs_total") || 0 } : null;
+}
 
 const dir = mkdtempSync(join(tmpdir(), "rim-compare-"));
 const hash = await productionHash();
@@ -73,7 +99,7 @@ try {
       for (let i = 0; mixedMode && i + 10 <= users.length; i += 10) side.push({ gid: seedGroup(db, users.slice(i, i + 10).map((u) => u.uid)), owner: users[i]! });
       closeSeedDb(db);
       const rimCmd = ["bun", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, name)] : []), join(r.dir, "src/main.ts")];
-      servers.push({ name, s: await startServer({ kind: "rim", rimCmd, db: file }), gid, users, editShare: share, side, ...(share > 0 ? { plain: r.name } : {}) });
+      servers.push({ name, s: await startServer({ kind: "rim", rimCmd, db: file, args: ["--metrics", "on", ...(extraArgs.get(name) ?? [])], env: extraEnv.get(name) }), gid, users, editShare: share, side, ...(share > 0 ? { plain: r.name } : {}) });
     }
   }
   useMigrations(MIGRATIONS);
@@ -97,13 +123,15 @@ try {
         warmupMs,
         durationMs,
         probes: 8,
-        contentBytes: 64,
+        contentBytes: Number(value("--content-bytes", "64")),
+        contentWords: argv.includes("--words"),
         editShare: x.editShare,
       };
       const statFile = join(dir, `perf-${round}-${x.name}.txt`);
       const perf = syscalls
         ? Bun.spawn(["perf", "stat", "-x", ",", "-o", statFile, "-e", SYSCALLS.map((c) => `syscalls:sys_enter_${c}`).join(","), "-p", String(x.s.pid)], { stderr: "ignore" })
         : null;
+      const commitsBefore = await commitCounts(x.s);
       let r: any;
       if (mixedMode) {
         const restCfg: RestConfig = {
@@ -139,11 +167,16 @@ try {
         r.syscalls_per_msg = counts;
         console.error(`round ${round} ${x.name}: system calls per message (whole run, ${r.sent} messages): ${JSON.stringify(counts)}`);
       }
+      const commitsAfter = await commitCounts(x.s);
+      if (commitsBefore && commitsAfter) {
+        const commits = commitsAfter.commits - commitsBefore.commits;
+        r.jobs_per_commit = commits > 0 ? Math.round(((commitsAfter.jobs - commitsBefore.jobs) / commits) * 10) / 10 : 0;
+      }
       const perMsg = (pct: number) => Math.round(((pct / 100) * 1e6) / r.msgs_per_s * 10) / 10;
       const usPerMsg = perMsg(r.server_cpu_pct);
       const sysPerMsg = perMsg(r.server_sys_pct);
       rows.push({ round, name: x.name, ...r, usPerMsg, sysPerMsg, load: load() });
-      console.error(`round ${round} ${x.name}: ${r.msgs_per_s} msg/s, cpu ${r.server_cpu_pct}%, ${usPerMsg} µs/msg (kernel ${sysPerMsg}), ack p50/p99 ${r.ack_ms.p50}/${r.ack_ms.p99}, e2e p99 ${r.e2e_ms.p99}, client ${r.client_cpu_pct}%, load ${load()}${r.errors ? ` errors ${r.errors}` : ""}${r.undelivered ? ` undelivered ${r.undelivered}` : ""}${r.overloaded ? " overloaded" : ""}`);
+      console.error(`round ${round} ${x.name}: ${r.msgs_per_s} msg/s, cpu ${r.server_cpu_pct}%, ${usPerMsg} µs/msg (kernel ${sysPerMsg}), ack p50/p99 ${r.ack_ms.p50}/${r.ack_ms.p99}, e2e p99 ${r.e2e_ms.p99}, client ${r.client_cpu_pct}%, load ${load()}${r.jobs_per_commit ? `, ${r.jobs_per_commit} jobs a commit` : ""}${r.errors ? ` errors ${r.errors}` : ""}${r.undelivered ? ` undelivered ${r.undelivered}` : ""}${r.overloaded ? " overloaded" : ""}`);
     }
   }
   const median = (xs: number[]) => {

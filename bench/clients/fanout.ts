@@ -27,9 +27,24 @@ export type FanoutConfig = {
   durationMs: number;
   probes: number;
   contentBytes: number;
+  /** Sentences of words (64 of them, in turn, each about contentBytes long) instead of one word of "x": what the search index sees of real chat. */
+  contentWords?: boolean;
   /** Share of the sender's frames that are changes (Edit and React, alternately) to its latest message instead of new messages. */
   editShare?: number;
 };
+
+const WORDS = ("meeting moved to three tomorrow please bring the quarterly report and your laptop deploy went fine after " +
+  "the rollback we should talk about pricing lunch is on me can someone review my change before friday thanks").split(" ");
+/** 64 different sentences of about `bytes` characters (JSON-safe), from WORDS in a fixed order. */
+function sentences(bytes: number): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < 64; k++) {
+    const words: string[] = [];
+    for (let j = 0; words.join(" ").length < bytes; j++) words.push(WORDS[(k * 7 + j * (k % 5 + 1)) % WORDS.length]!);
+    out.push(words.join(" "));
+  }
+  return out;
+}
 
 const NEEDLE = Buffer.from('"clientMsgId":"f');
 const MAX_MSGS = 1 << 21;
@@ -86,7 +101,8 @@ runMain(async () => {
     return n;
   };
 
-  const body = "x".repeat(cfg.contentBytes);
+  const bodies = cfg.contentWords ? sentences(cfg.contentBytes) : ["x".repeat(cfg.contentBytes)];
+  let body = bodies[0]!;
   // Unique per run: a resent clientMsgId is (rightly) deduplicated by the server and not pushed again.
   const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   const share = cfg.editShare ?? 0;
@@ -104,6 +120,7 @@ runMain(async () => {
       else sender.send(`{"event":"React","body":{"gid":${cfg.gid},"msgId":${newest},"emoji":"${EMOJIS[(k >> 1) % EMOJIS.length]}","on":true,"clientMsgId":"f${i}.${run}"}}`);
       return;
     }
+    body = bodies[i % bodies.length]!;
     sender.send(`{"event":"Msg","body":{"kind":"Text","gid":${cfg.gid},"content":"${body}","clientMsgId":"f${i}.${run}"}}`);
   };
 
