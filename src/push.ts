@@ -33,10 +33,9 @@ const str = JSON.stringify;
  * message on the hot path; tests/frames.fast.test.ts compares the two).
  */
 export const msgPush = (m: MessageView) =>
-  `{"event":"Msg","body":{"kind":${str(m.kind)},"uid":${str(m.uid)},"gid":${str(m.gid)},"content":${str(m.content)},"clientMsgId":${str(m.client_msg_id)},"msgId":${str(m.id)},"seq":${str(m.seq)},"createTime":${str(m.createTime)},` +
-  `"replyTo":${str(m.replyTo)},"mentions":${str(m.mentions)},"editedAt":${str(m.editedAt)},"deleted":${str(m.deleted)},"reactions":${str(m.reactions)}${m.file ? `,"file":${str(m.file)}` : ""}}}`;
-
-/** The push every member receives for a stored message. */
+  // Numbers, booleans and null are their own JSON; only strings and non-empty arrays need JSON.stringify.
+  `{"event":"Msg","body":{"kind":${str(m.kind)},"uid":${m.uid},"gid":${m.gid},"content":${str(m.content)},"clientMsgId":${str(m.client_msg_id)},"msgId":${m.id},"seq":${m.seq},"createTime":${str(m.createTime)},` +
+  `"replyTo":${m.replyTo},"mentions":${m.mentions.length ? str(m.mentions) : "[]"},"editedAt":${m.editedAt === null ? "null" : str(m.editedAt)},"deleted":${m.deleted},"reactions":${m.reactions.length ? str(m.reactions) : "[]"}${m.file ? `,"file":${str(m.file)}` : ""}}}`;
 
 /** Notify names: the group log's kinds, plus live-only ones (not stored, not replayed, no eventId). */
 export type NotifyName = "Read" | "Typing" | "Presence" | "Resync" | GroupEvent["kind"];

@@ -5,9 +5,18 @@ export const systemClock: Clock = () => Date.now();
 
 const pad = (n: number) => (n < 10 ? "0" + n : String(n));
 
+// The text depends on the whole second only (local offsets change on whole seconds), and a busy
+// server formats the same second thousands of times (createTime and updateTime of every message).
+let lastSecond = NaN;
+let lastText = "";
+
 export function formatTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second === lastSecond) return lastText;
   const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  lastText = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  lastSecond = second;
+  return lastText;
 }
 
 /** A clock tests can move by hand. */

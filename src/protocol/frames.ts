@@ -131,6 +131,6 @@ export const okAck = (clientMsgId: string, serverMsgId: number | null, extra: Re
 
 /** JSON.stringify(okAck(clientMsgId, serverMsgId, { seq })), written out: the Msg's reply, once per message. */
 export const msgAck = (clientMsgId: string, serverMsgId: number, seq: number) =>
-  `{"clientMsgId":${JSON.stringify(clientMsgId)},"serverMsgId":${JSON.stringify(serverMsgId)},"kind":"Ack","content":"Ok","seq":${JSON.stringify(seq)}}`;
+  `{"clientMsgId":${JSON.stringify(clientMsgId)},"serverMsgId":${serverMsgId},"kind":"Ack","content":"Ok","seq":${seq}}`;
 
 export { msgPush } from "../push";
