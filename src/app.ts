@@ -67,11 +67,12 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     onError: (err) => log.error("db.fsync_failed", { error: String(err) }),
   });
   const app = servingParts(config, { clock, log, shared: opts.shared, files: createBlobStore(filesDir(config)) }) as App;
+  const store = sqliteStore(db.$client);
   Object.assign(app, {
     engine: "sqlite",
     durability,
     db,
-    store: sqliteStore(db.$client),
+    store,
     read(flow: Flow<unknown>) {
       try {
         return Promise.resolve(runSync(flow));
@@ -87,6 +88,7 @@ export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; f
     durability,
     apply: (e) => applyEffect(app.hub, e),
     onCommitted: effects ? (batch) => effects.publishCommitted(batch) : undefined,
+    lastMessages: store.lastMessages,
     log,
     metrics: app.metrics,
   });

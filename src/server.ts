@@ -12,6 +12,7 @@ import type { PgApp } from "./app";
 import { startCheckpoints } from "./db/checkpoints";
 import { lastRevocationId, purgeExpiredSessions, revocationsAfter } from "./domain/sessions";
 import { redactUrl } from "./db/pg/open";
+import { catchUpSearch, INDEX_EVERY_MS } from "./search-indexer";
 
 export type Running = { server: Server<SocketData>; legacy: Server<SocketData> | null; url: string; stop(): Promise<void> };
 
@@ -201,7 +202,8 @@ export function collectUploads(app: App): Promise<Collected | null> {
  * The server's own clockwork: sockets outliving their token are closed
  * (4001); revocations another process made on this database (the CLI's
  * disable or reset-password) close this server's sockets on those tokens;
- * expired sessions are purged; uploads nobody shared are collected.
+ * expired sessions are purged; messages stored since are put in the search
+ * index (search-indexer.ts); uploads nobody shared are collected.
  */
 function startTimers(app: App) {
   // No upload of this server runs yet: a .part file is what a crashed server left. On a cluster, other nodes
@@ -243,6 +245,14 @@ function startTimers(app: App) {
       (err) => app.log.error("sessions.purge_failed", { error: String(err) }),
     );
   }, PURGE_MS);
+  let indexing = false;
+  const indexer = setInterval(() => {
+    if (indexing) return;
+    indexing = true;
+    catchUpSearch(app)
+      .catch((err) => app.log.error("search.index_failed", { error: String(err) }))
+      .finally(() => (indexing = false));
+  }, INDEX_EVERY_MS);
   const collect = () =>
     collectUploads(app).then(
       (r) => r && (r.rows || r.blobs || r.parts) && app.log.info("files.collected", r),
@@ -256,11 +266,13 @@ function startTimers(app: App) {
   }, COLLECT_FIRST_MS);
   watch.unref();
   purge.unref();
+  indexer.unref();
   first.unref();
   return {
     stop() {
       clearInterval(watch);
       clearInterval(purge);
+      clearInterval(indexer);
       clearTimeout(first);
       clearInterval(collector);
     },

@@ -262,12 +262,17 @@ const TABLES = cluster
   ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'message_search%' ORDER BY 1"
   : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'message_search%' ORDER BY name";
 
-/** Every row of every table, but the session's last-used time (a read may refresh it); the search index follows messages. */
+/**
+ * Every row of every table, but the session's last-used time (a read may refresh it); the search index follows
+ * messages, and so does how far it has got (SQLite's watermark: a search first indexes what waits).
+ */
 async function dump(app: App): Promise<Record<string, unknown[]>> {
   const tables = (await sqlAll<{ name: string }>(app, TABLES)).map((r) => r.name);
   const out: Record<string, unknown[]> = {};
   for (const t of tables) {
-    const rows = (await sqlAll<Record<string, unknown>>(app, `SELECT * FROM "${t}"`)).map((r) => (t === "sessions" ? (({ last_used_at: _, ...rest }) => rest)(r) : r));
+    const rows = (await sqlAll<Record<string, unknown>>(app, `SELECT * FROM "${t}"`))
+      .filter((r) => !(t === "settings" && r.key === "search_indexed_upto"))
+      .map((r) => (t === "sessions" ? (({ last_used_at: _, ...rest }) => rest)(r) : r));
     // In a set order whatever the engine (PostgreSQL has no rowid).
     out[t] = rows.map((r) => [JSON.stringify(r), r] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
   }

@@ -119,8 +119,8 @@ describe("the embedded module is in step with drizzle/", () => {
 // Names are matched by their fold (users.name_fold, domain/fold.ts), which SQL cannot compute: the migration adds
 // the column, and migrate() folds in JS every name without a fold, at the upgrade and at each start after.
 describe("upgrading a database with users: their names are found in any case and script", () => {
-  const found = (db: Database, q: string) => runSync(directory({ store: sqliteStore(db) } as Ctx, q, 10)).map((u) => u.account);
-  const listed = (db: Database, q: string) => runSync(listUsers({ store: sqliteStore(db) } as Ctx, { q, page: 1, size: 10 })).users.map((u) => u.account);
+  const found = (db: Database, q: string) => runSync(directory({ store: sqliteStore(db) } as unknown as Ctx, q, 10)).map((u) => u.account);
+  const listed = (db: Database, q: string) => runSync(listUsers({ store: sqliteStore(db) } as unknown as Ctx, { q, page: 1, size: 10 })).users.map((u) => u.account);
 
   function olderDatabase(): Database {
     const db = new Database(":memory:");

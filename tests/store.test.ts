@@ -12,7 +12,7 @@ import { pgStore } from "../src/db/pg/store";
 import { sqliteStore } from "../src/db/sqlite-store";
 import type { Ctx } from "../src/domain/context";
 import { attachFiles, readableFile, recordUpload, usedBytes } from "../src/domain/files";
-import { searchMessages } from "../src/domain/search";
+import { indexPending, searchMessages } from "../src/domain/search";
 import { chatList, markDelivered, markGroupRead, markRead } from "../src/domain/reads";
 import { deleteMessage, editMessage, reactToMessage } from "../src/domain/changes";
 import { findMessageInGroup, history, sendMessage } from "../src/domain/messages";
@@ -398,8 +398,10 @@ function adminCases(): Case[] {
 /** Search (FTS5 on SQLite, tsvector on PostgreSQL: the same answers) and uploads. */
 function searchAndFileCases(): Case[] {
   const w = (c: Ctx) => c as WriteCtx;
+  // SQLite indexes in batches (searchIndexing): what the server's indexer and the search route do first.
   const found = (uid: number, q: Parameters<typeof searchMessages>[2]) => (c: Ctx) =>
     (function* () {
+      yield* indexPending(c, 1000);
       return (yield* searchMessages(c, uid, q)).map((h) => [h.content, h.snippet]);
     })();
   return [
@@ -412,6 +414,7 @@ function searchAndFileCases(): Case[] {
     { name: "search: creme", flow: found(2, { q: "creme BRULEE", limit: 10 }), expected: [["Crème brûlée tonight", "Crème brûlée tonight"]] },
     { name: "search: a CJK substring", flow: found(1, { q: "京都", limit: 10 }), expected: [["東京都に行きます", "東<mark>京都</mark>に行きます"]] },
     { name: "search: a limit, and before an id", flow: (c) => (function* () {
+      yield* indexPending(c, 1000);
       const [newest] = yield* searchMessages(c, 1, { q: "numbers", limit: 1 });
       return [newest!.content, (yield* searchMessages(c, 1, { q: "numbers", limit: 5, beforeId: newest!.id })).map((h) => h.content)];
     })(), expected: ["the numbers again", ["quarterly numbers"]] },
@@ -492,7 +495,7 @@ function changeCases(): Case[] {
   const view = (ch: { message: { content: string; mentions: number[]; reactions: unknown; deleted: boolean; editedAt: string | null }; duplicate: boolean; event: { kind: string } | null }) => ({
     content: ch.message.content, mentions: ch.message.mentions, reactions: ch.message.reactions, deleted: ch.message.deleted, edited: ch.message.editedAt !== null, duplicate: ch.duplicate, kind: ch.event?.kind ?? null,
   });
-  const found = (c: Ctx, q: string) => (function* () { return (yield* searchMessages(c, 1, { q, limit: 10 })).map((h) => h.content); })();
+  const found = (c: Ctx, q: string) => (function* () { yield* indexPending(c, 1000); return (yield* searchMessages(c, 1, { q, limit: 10 })).map((h) => h.content); })();
   return [
     {
       name: "editMessage: new words found, old ones not, mentions anew",
@@ -503,6 +506,18 @@ function changeCases(): Case[] {
       })(),
       // The reply (r1) still says hello; the edited message no longer does.
       expected: { ch: { content: "goodbye @bob", mentions: [2], edited: true, duplicate: false, kind: "Edited" }, goodbye: ["goodbye @bob"], hello: ["hello"] },
+    },
+    {
+      // SQLite indexes later, in batches: a message edited or deleted before its batch is indexed as it is then.
+      name: "edited, or deleted, before the index took it: found by its new words only, or not at all",
+      flow: (c) => (function* () {
+        const edited = (yield* sendMessage(c, 2, { gid: 1, kind: "Text", content: "walrus draft", clientMsgId: "ix1" })).message.id;
+        const deleted = (yield* sendMessage(c, 2, { gid: 1, kind: "Text", content: "walrus secret", clientMsgId: "ix2" })).message.id;
+        yield* editMessage(w(c), 2, { gid: 1, msgId: edited, content: "narwhal final" });
+        yield* deleteMessage(w(c), 2, { gid: 1, msgId: deleted });
+        return { walrus: yield* found(c, "walrus"), narwhal: yield* found(c, "narwhal") };
+      })(),
+      expected: { walrus: [], narwhal: ["narwhal final"] },
     },
     { name: "editMessage: the same frame again is the first change", flow: (c) => (function* () { const id = yield* idOf(c, 1, "c1"); return view(yield* editMessage(w(c), 1, { gid: 1, msgId: id, content: "other", clientMsgId: "e1" })); })(), expected: { content: "goodbye @bob", duplicate: true, kind: "Edited" } },
     { name: "editMessage: someone else's", flow: (c) => (function* () { const id = yield* idOf(c, 1, "c1"); return yield* editMessage(w(c), 2, { gid: 1, msgId: id, content: "x" }); })(), expected: { error: "forbidden" } },

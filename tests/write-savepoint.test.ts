@@ -161,3 +161,65 @@ describe("a job without a savepoint", () => {
     ]);
   });
 });
+
+// A group's last_seq / last_msg_id move once a batch (db/sqlite-store.ts lastMessages), not once a message:
+// a read in the batch, a savepoint rolled back and a batch rolled back must all see or leave the row right.
+describe("the group's last message, written once a batch", () => {
+  const lastOf = (app: TestApp, gid: number) => app.db.$client.query<{ seq: number; id: number | null }, [number]>("SELECT last_seq AS seq, last_msg_id AS id FROM groups WHERE id = ?").get(gid)!;
+  const seqsOf = (app: TestApp, gid: number) => app.db.$client.query<{ seq: number }, [number]>("SELECT seq FROM messages WHERE group_id = ? ORDER BY id").all(gid).map((r) => r.seq);
+  async function twoGroups() {
+    const app = await setup();
+    const a = await user(app, `lm_${apps.length}`);
+    const [g1, g2] = [await group(app, a, []), await group(app, a, [])];
+    let n = 0;
+    const send = (gid: number) => (w: WriteCtx) => (sendMessage(w, a.uid, { gid, kind: "Text", content: "hi", clientMsgId: `lm-${++n}` }) as Sent).message;
+    return { app, g1, g2, send };
+  }
+
+  test("reads in the batch (a savepoint job, a job without) see the group as of the messages before them", async () => {
+    const { app, g1, g2, send } = await twoGroups();
+    const { runSync } = await import("../src/domain/store");
+    const read = (w: WriteCtx, gid: number) => { const g = runSync(w.store.groupById(gid))!; return { seq: g.lastSeq, id: g.lastMsgId }; };
+    const seen: { seq: number; id: number | null }[] = [];
+    const { outcomes } = batch(app, [
+      { savepoint: false, run: send(g1) },
+      { savepoint: false, run: send(g2) },
+      { savepoint: false, run: send(g1) },
+      { run: (w) => void seen.push(read(w, g1)) },
+      { savepoint: false, run: send(g1) },
+      { savepoint: false, run: (w) => void seen.push(read(w, g1), read(w, g2)) },
+    ]);
+    const sent = ((await outcomes) as { ok: true; value: { id: number; seq: number } }[]).map((o) => o.value);
+    expect(seen).toEqual([{ seq: 2, id: sent[2]!.id }, { seq: 3, id: sent[4]!.id }, { seq: 1, id: sent[1]!.id }]);
+    expect([lastOf(app, g1), lastOf(app, g2)]).toEqual([{ seq: 3, id: sent[4]!.id }, { seq: 1, id: sent[1]!.id }]);
+  });
+
+  test("a savepoint job rolled back takes its message's seq with it; the batch's other messages stay", async () => {
+    const { app, g1, send } = await twoGroups();
+    const { outcomes } = batch(app, [
+      { savepoint: false, run: send(g1) },
+      { run: (w) => { send(g1)(w); throw new Error("after its message"); } },
+      { savepoint: false, run: send(g1) },
+    ]);
+    const [a, failed, c] = (await outcomes) as any[];
+    expect([a.ok, failed.ok, c.ok]).toEqual([true, false, true]);
+    expect([a.value.seq, c.value.seq]).toEqual([1, 2]);
+    expect(seqsOf(app, g1)).toEqual([1, 2]);
+    expect(lastOf(app, g1)).toEqual({ seq: 2, id: c.value.id });
+  });
+
+  test("a batch rolled back leaves the group row as it was, and the next message takes the next seq", async () => {
+    const { app, g1, send } = await twoGroups();
+    await app.writer.run(send(g1));
+    const before = lastOf(app, g1);
+    const { outcomes } = batch(app, [
+      { savepoint: false, run: send(g1) },
+      { savepoint: false, run: (w) => { send(g1)(w); throw new Error("after writing"); } },
+    ]);
+    expect(((await outcomes) as Outcome[]).every((o) => !o.ok)).toBe(true);
+    expect(lastOf(app, g1)).toEqual(before);
+    const next = await app.writer.run(send(g1));
+    expect(next.seq).toBe(2);
+    expect(lastOf(app, g1)).toEqual({ seq: 2, id: next.id });
+  });
+});

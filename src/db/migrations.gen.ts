@@ -11,6 +11,7 @@ import m8 from "../../drizzle/0008_files.sql" with { type: "text" };
 import m9 from "../../drizzle/0009_live_messages.sql" with { type: "text" };
 import m10 from "../../drizzle/0010_avatar_files.sql" with { type: "text" };
 import m11 from "../../drizzle/0011_name_fold.sql" with { type: "text" };
+import m12 from "../../drizzle/0012_search_watermark.sql" with { type: "text" };
 
 export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795313994150, sql: m0 },
@@ -25,4 +26,5 @@ export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0009_live_messages", when: 1796138974812, sql: m9 },
   { tag: "0010_avatar_files", when: 1796140673424, sql: m10 },
   { tag: "0011_name_fold", when: 1796155456271, sql: m11 },
+  { tag: "0012_search_watermark", when: 1796163148372, sql: m12 },
 ];

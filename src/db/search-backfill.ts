@@ -23,6 +23,8 @@ export function backfillSearchIndex(sqlite: Database, log: (n: number) => void =
       after = rows[rows.length - 1]!.id;
     }
     sqlite.run("UPDATE settings SET value = 'done' WHERE key = 'search_backfill'");
+    // Every message is in the index now: the batched indexing (domain/search.ts indexPending) goes on from the last.
+    sqlite.run("UPDATE settings SET value = (SELECT coalesce(max(id), 0) FROM messages) WHERE key = 'search_indexed_upto'");
   })();
   if (n > 0) log(n);
   return n;

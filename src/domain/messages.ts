@@ -71,7 +71,7 @@ export function* sendMessage(ctx: Ctx, senderId: number, input: OutgoingMessage)
   const stored = yield* store.insertMessage(
     { groupId: input.gid, senderUid: senderId, kind: input.kind, content: input.content, clientMsgId: input.clientMsgId, createdAt: now, updatedAt: now, replyTo, mentions },
     found.lastSeq,
-    indexedBody(input.gid, input.content, input.kind),
+    store.searchIndexing === "inline" ? indexedBody(input.gid, input.content, input.kind) : null,
   );
   if (!stored) return (yield* resent())!;
   const { id, seq } = stored;

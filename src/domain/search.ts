@@ -63,12 +63,36 @@ export function* indexMessage(ctx: Ctx, id: number, gid: number, content: string
 }
 
 /**
+ * Indexes up to `limit` of the messages stored since the last batch (a store whose searchIndexing is
+ * "batched"), as they are now: an edited one with its new words, a deleted one not at all. Returns how
+ * many it took (`limit`: more may wait).
+ */
+export function* indexPending(ctx: Ctx, limit: number): Flow<number> {
+  const rows = yield* ctx.store.unindexedMessages(limit);
+  if (rows.length === 0) return 0;
+  const items: { id: number; body: string }[] = [];
+  for (const r of rows) {
+    const body = r.deletedAt === null ? indexedBody(r.groupId, r.content, r.kind) : null;
+    if (body) items.push({ id: r.id, body });
+  }
+  yield* ctx.store.indexBatch(items, rows[rows.length - 1]!.id);
+  return rows.length;
+}
+
+/** Whether stored messages wait for indexPending. */
+export function* searchBacklog(ctx: Ctx): Flow<boolean> {
+  return yield* ctx.store.searchBacklog();
+}
+
+/**
  * Re-indexes an edited message, or drops a deleted one (content ""). An edit that leaves its
  * words as they were (punctuation, case) leaves the index alone: a delete from FTS5 makes it
  * write out the terms of the batch's messages so far as a segment of their own (≈ 20 µs, and
  * more segments to merge), and so does re-adding an older rowid.
  */
 export function* reindexMessage(ctx: Ctx, id: number, gid: number, before: string, after: string, kind = "Text"): Flow<void> {
+  // Not indexed yet: indexPending will index it as it is then (or not at all, deleted).
+  if (ctx.store.searchIndexing === "batched" && id > (yield* ctx.store.searchIndexedUpTo())) return;
   const old = indexedBody(gid, before, kind);
   const body = indexedBody(gid, after, kind);
   if (old === body) return;
@@ -111,11 +135,18 @@ export function snippet(content: string, ts: SearchTerm[]): string {
 export type SearchHit = MessageView & { snippet: string };
 
 /** Messages matching q in the caller's groups (or one of them), newest first. */
-export function* searchMessages(ctx: Ctx, uid: number, q: { q: string; gid?: number; limit: number; beforeId?: number }): Flow<SearchHit[]> {
+export type SearchQuery = { q: string; gid?: number; limit: number; beforeId?: number };
+
+/** The query's terms and the groups it searches; refuses a query too short (400) or a group not the caller's (403/404). */
+export function* searchScope(ctx: Ctx, uid: number, q: SearchQuery): Flow<{ ts: SearchTerm[]; gids: number[] }> {
   const ts = terms(q.q);
   if ([...q.q.trim()].length < 2 || ts.length === 0) throw badRequest("q: at least 2 characters, letters or digits");
   if (q.gid !== undefined) yield* memberOf(ctx, q.gid, uid);
-  const gids = q.gid !== undefined ? [q.gid] : yield* groupIdsOf(ctx, uid);
+  return { ts, gids: q.gid !== undefined ? [q.gid] : yield* groupIdsOf(ctx, uid) };
+}
+
+export function* searchMessages(ctx: Ctx, uid: number, q: SearchQuery): Flow<SearchHit[]> {
+  const { ts, gids } = yield* searchScope(ctx, uid, q);
   if (gids.length === 0) return [];
   const rows = yield* ctx.store.searchMessages({ terms: ts, groupTokens: gids.map(groupToken), uid, gid: q.gid, beforeId: q.beforeId, limit: q.limit });
   return rows.map((r) => ({ ...messageView(r), snippet: snippet(r.content, ts) }));

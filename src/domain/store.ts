@@ -101,6 +101,21 @@ export interface Store {
   namedShas(shas: string[]): Op<string[]>;
 
   // ---- search
+  /**
+   * How the search index is kept. "inline": insertMessage indexes the message in its own statement
+   * (PostgreSQL). "batched": insertMessage leaves it out and indexPending (domain/search.ts) indexes the
+   * messages stored since, many to a transaction, later (SQLite: FTS5 writes a segment of its own for
+   * every transaction, which cost a message more than the rest of its storage; BENCHMARKS.md run 7).
+   */
+  readonly searchIndexing: "inline" | "batched";
+  /** Batched: the highest message id offered to the index; every message above it is not in it yet. */
+  searchIndexedUpTo(): Op<number>;
+  /** Batched: whether stored messages wait to be indexed. */
+  searchBacklog(): Op<boolean>;
+  /** Batched: up to `limit` messages above the watermark, oldest first. */
+  unindexedMessages(limit: number): Op<{ id: number; groupId: number; kind: string; content: string; deletedAt: number | null }[]>;
+  /** Batched: adds these indexed bodies (domain/search.ts indexedBody) and moves the watermark to `upTo`. */
+  indexBatch(items: { id: number; body: string }[], upTo: number): Op<void>;
   /** Drops a message from the search index. */
   unindexMessage(msgId: number): Op<void>;
   /**
@@ -220,7 +235,8 @@ export interface Store {
    * store (one writer) takes lastSeq + 1; a store with concurrent writers
    * takes the next seq under the group row's lock instead, so seqs stay dense.
    * `searchBody` (domain/search.ts indexedBody), if any, goes into the search
-   * index with it (on PostgreSQL, all of it is one statement).
+   * index with it (on PostgreSQL, all of it is one statement); a "batched"
+   * store is handed null and indexes the message later.
    */
   insertMessage(m: NewMessage, lastSeq: number, searchBody: string | null): Op<{ id: number; seq: number } | null>;
   messageById(id: number): Op<MessageRow | null>;

@@ -2,7 +2,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { ServingApp as App } from "../app";
-import { searchMessages } from "../domain/search";
+import { searchMessages, searchScope } from "../domain/search";
+import { catchUpSearch } from "../search-indexer";
 import { callerUid, reply } from "./context";
 import { BEARER, MessageInfo, replies, RestRoutes } from "./openapi";
 import { searchQuery } from "./schemas";
@@ -19,6 +20,13 @@ export function searchRoutes(app: App) {
       request: { query: searchQuery },
       responses: replies(z.array(SearchHit)),
     }),
-    async (c) => reply(c, await app.read(searchMessages(app, callerUid(c), c.req.valid("query")))),
+    async (c) => {
+      const uid = callerUid(c);
+      const q = c.req.valid("query");
+      // A refused search writes nothing; an allowed one first has the messages stored before it indexed.
+      await app.read(searchScope(app, uid, q));
+      await catchUpSearch(app);
+      return reply(c, await app.read(searchMessages(app, uid, q)));
+    },
   );
 }

@@ -10,6 +10,7 @@
 import { createSettlement } from "./settlement";
 import type { Database } from "bun:sqlite";
 import type { Durability } from "../db/durability";
+import type { HeldBack } from "../db/sqlite-store";
 import type { Ctx } from "../domain/context";
 import { isFlow, runSync } from "../domain/store";
 import { AppError, toAppError } from "../errors";
@@ -71,10 +72,13 @@ export function createWriter(deps: {
    * single node: no work at all.
    */
   onCommitted?: (effects: Effect[]) => unknown;
+  /** The store's writes held back to the end of a batch (db/sqlite-store.ts lastMessages): written before COMMIT and each savepoint, dropped on a rollback. */
+  lastMessages?: HeldBack;
   log: Logger;
   metrics: Metrics;
 }) {
   const { sqlite, durability, log, metrics } = deps;
+  const heldBack: HeldBack = deps.lastMessages ?? { flush() {}, discard() {}, written: 0 };
   // Prepared once (the query cache finalizes them on close), not parsed again for every job.
   const sql = {
     begin: sqlite.query("BEGIN IMMEDIATE"),
@@ -123,12 +127,16 @@ export function createWriter(deps: {
   }
 
   function withSavepoint(job: Job, w: Ran): unknown {
+    // What earlier jobs held back is theirs: written before the savepoint, so rolling back to it drops only this job's.
+    heldBack.flush();
     sql.savepoint.run();
     try {
       const value = runBody(job, w);
+      heldBack.flush();
       sql.release.run();
       return value;
     } catch (err) {
+      heldBack.discard();
       sql.rollbackTo.run();
       sql.release.run();
       throw err;
@@ -136,12 +144,13 @@ export function createWriter(deps: {
   }
 
   function withoutSavepoint(job: Job, w: Ran): unknown {
-    const before = sql.totalChanges.get()!.n;
+    // Rows the store writes for earlier jobs meanwhile (held back to now) are not this job's writes.
+    const before = sql.totalChanges.get()!.n - heldBack.written;
     try {
       return runBody(job, w);
     } catch (err) {
       // Its writes cannot be taken back alone: the batch is rolled back (flush).
-      if (sql.totalChanges.get()!.n !== before) throw new FailedAfterWriting(err);
+      if (sql.totalChanges.get()!.n - heldBack.written !== before) throw new FailedAfterWriting(err);
       throw err;
     }
   }
@@ -181,10 +190,12 @@ export function createWriter(deps: {
         try {
           sql.begin.run();
           for (const job of jobs) results.push(runJob(job));
+          heldBack.flush();
           sql.commit.run();
         } catch (err) {
           // The commit itself failed (disk full, I/O error), or a job without a savepoint failed after
           // writing: nothing of the batch is stored, so nothing is announced.
+          heldBack.discard();
           try {
             if (sqlite.inTransaction) sqlite.run("ROLLBACK");
           } catch {}

@@ -539,6 +539,23 @@ WHERE gm.user_id = $1 ORDER BY g.last_msg_id DESC LIMIT $2 OFFSET $3`,
       return (yield* query(`SELECT DISTINCT sha256 FROM files WHERE sha256 IN ${idsIn("text")}`, [JSON.stringify(shas)])).map((r) => r.sha256 as string);
     },
 
+    // Indexed by insertMessage, in the message's own statement.
+    searchIndexing: "inline",
+
+    *searchIndexedUpTo() {
+      return Number.MAX_SAFE_INTEGER;
+    },
+
+    *searchBacklog() {
+      return false;
+    },
+
+    *unindexedMessages() {
+      return [];
+    },
+
+    *indexBatch() {},
+
     *unindexMessage(msgId) {
       yield* query("DELETE FROM message_search WHERE message_id = $1", [msgId]);
     },
