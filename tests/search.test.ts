@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { closeApp, createApp } from "../src/app";
 import { removeMembers, sqlGet, sqlRun, cluster } from "./helpers";
 import { sendMessage } from "./helpers";
-import { indexText, snippet } from "../src/domain/search";
+import { INDEXED_CHARS, indexText, snippet } from "../src/domain/search";
 import { call, fixture, group, makeApp, tempDir, testConfig, user } from "./helpers";
 
 const app = await makeApp();
@@ -139,11 +139,37 @@ describe("the index", () => {
     expect(indexText("한")).toBe("한");
   });
 
+  test.each([
+    ["words up to the cut", `${"a".repeat(INDEXED_CHARS - 2)} b c`, `${"a".repeat(INDEXED_CHARS - 2)} b`],
+    ["a word crossing the cut is left out whole", `b ${"a".repeat(INDEXED_CHARS)}`, "b"],
+  ])("indexed up to INDEXED_CHARS: %s", (_label, content, indexed) => {
+    expect(indexText(content)).toBe(indexed);
+    expect(indexText(content).length).toBeLessThanOrEqual(INDEXED_CHARS);
+  });
+
   test("a word longer than PostgreSQL keeps as one lexeme (2046 bytes) is stored, and found by its beginning", async () => {
     // 6,001 bytes, the cut falling inside a 2-byte letter; the hostile test's 8 KiB messages failed whole batches on PostgreSQL.
     const id = await say(team, ann.uid, `x${"ж".repeat(3000)} omega`);
     expect(await found("xжжж")).toEqual([id]);
     expect(await found("omega")).toEqual([id]);
+  });
+
+  test("a message of 900 KB of different words (--max-content raised) is stored, and searched by its first 64 Ki characters", async () => {
+    // Indexed whole, its tsvector would pass PostgreSQL's 1 MB and the message be refused.
+    const big = await makeApp({ maxContent: 4_000_000 });
+    try {
+      const o = await user(big, "se_big");
+      const g = await group(big, o, []);
+      const words = Array.from({ length: 150_000 }, (_, i) => `w${i.toString(36)}`);
+      const sent = await sendMessage(fixture(big), o.uid, { gid: g, kind: "Text", content: `alphafirst ${words.join(" ")} omegalast`, clientMsgId: "big-1" });
+      const hits = async (q: string) => (await call(big, "GET", `/api/message/search?q=${q}`, { token: o.token })).body.data.map((m: { id: number }) => m.id);
+      expect(await hits("alphafirst")).toEqual([sent.message.id]);
+      expect(await hits(words[10_000]!)).toEqual([sent.message.id]);
+      expect(await hits(words[100_000]!)).toEqual([]);
+      expect(await hits("omegalast")).toEqual([]);
+    } finally {
+      big.close();
+    }
   });
 
   test("a snippet never cuts a surrogate pair and marks every match", () => {

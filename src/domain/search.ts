@@ -3,8 +3,10 @@
 // and Korean have no spaces between words, so their runs are indexed as
 // overlapping pairs of characters: a query of any 2 or more such characters
 // is a phrase of pairs and finds any substring. The index is contentless
-// (the text lives in messages) and kept in step on the write path, in the
-// same transaction as the message (sendMessage, edits, deletions). Each
+// (the text lives in messages) and kept in step on the write path: on
+// SQLite in batches shortly after the messages commit (indexPending; a
+// search first indexes what waits), on PostgreSQL in the message's own
+// statement; edits and deletions re-index in their own transaction. Each
 // message also carries its group as a token (§ and the gid, a character no
 // query can contain), so "these words in the caller's groups" is one
 // intersection of posting lists inside FTS5, however many other groups use
@@ -30,10 +32,20 @@ function pairs(run: string): string[] {
   return out;
 }
 
-/** The text FTS5 indexes for a message: its words, and its CJK runs as character pairs. */
+// A message is searched by its first 64 Ki characters of words: all of it at the default --max-content
+// (32 KiB), and never a tsvector past PostgreSQL's 1 MB, which would refuse the message itself.
+export const INDEXED_CHARS = 64 * 1024;
+
+/** The text FTS5 indexes for a message: its words, and its CJK runs as character pairs, up to INDEXED_CHARS. */
 export function indexText(content: string): string {
   const out: string[] = [];
-  for (const m of fold(content).matchAll(RUNS)) out.push(m[1] ? pairs(m[1]).join(" ") : m[2]!);
+  let length = 0;
+  for (const m of fold(content).matchAll(RUNS)) {
+    const text = m[1] ? pairs(m[1]).join(" ") : m[2]!;
+    if (length + text.length > INDEXED_CHARS) break;
+    out.push(text);
+    length += text.length + 1;
+  }
   return out.join(" ");
 }
 
