@@ -4,7 +4,8 @@
 // publish holding the cluster-wide ids lock, so without the deadline
 // (src/bus/redis.ts) the first write hangs every node's writes and this test
 // waits forever. With it: writes on both nodes are acked while Redis is still
-// frozen; once it wakes, every socket gets Resync and its client, Syncing from
+// frozen (each node's health check may call its subscription lost meanwhile,
+// and Resync); once it wakes, every socket gets Resync and its client, Syncing from
 // its cursor at the previous Resync, ends with every acked message once, in
 // id order. Every wait is for an ack, a frame or a log line.
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -110,7 +111,8 @@ test("Redis frozen: writes on every node are acked meanwhile; once it wakes ever
     for (let i = 0; i < 3; i++) await sendAcked(annA, gid, `A${i}`);
     for (let i = 0; i < 3; i++) await sendAcked(bobB, gid, `B${i}`);
     await sendAcked(annA, gid, "A3");
-    expect(annA.resyncs + catA.resyncs + bobB.resyncs + danB.resyncs).toBe(0);
+    // (A node's health check may already call its subscription lost meanwhile and Resync its sockets: their Sync reads
+    // PostgreSQL, which is up. Once Redis wakes, every node Resyncs again, below.)
   } finally {
     redis.resume();
   }

@@ -7,15 +7,16 @@ import { RedisClient } from "bun";
 import { decodeEnvelope, encodeEnvelope, SequenceTracker, type Bus, type ResyncReason } from "../src/bus/bus";
 import { connectRedisBus } from "../src/bus/redis";
 import { createLogger, type Logger } from "../src/log";
-import { freePort, redisUrl, startRedis } from "./services";
+import { freePort, redisUrl, startRedis, tcpProxy } from "./services";
 import { recorder } from "./recorder";
 
 type Node = { bus: Bus<string>; batches: ReturnType<typeof recorder<string>>; resyncs: ReturnType<typeof recorder<string>> };
 
 const opened: Bus<string>[] = [];
-async function node(url: string, opts: { deadlineMs?: number; log?: Logger } = {}): Promise<Node> {
+// The subscription's health check (src/bus/redis.ts) is off but where a test turns it on: each test expects its own resyncs.
+async function node(url: string, opts: { deadlineMs?: number; log?: Logger; healthMs?: number } = {}): Promise<Node> {
   const resyncs = recorder<string>();
-  const bus = await connectRedisBus<string>(url, { ...opts, onResync: (reason: ResyncReason, channel?: string) => resyncs.push(channel ? `${reason} ${channel}` : reason) });
+  const bus = await connectRedisBus<string>(url, { healthMs: 3_600_000, ...opts, onResync: (reason: ResyncReason, channel?: string) => resyncs.push(channel ? `${reason} ${channel}` : reason) });
   opened.push(bus);
   return { bus, batches: recorder<string>(), resyncs };
 }
@@ -189,6 +190,30 @@ describe("the Redis bus", () => {
     } finally {
       await redis.stop();
     }
+  });
+
+  test("a subscription gone silent (the path holds every byte, closes nothing), the node publishing nothing: 'lost' at the health check, 'reconnected' once the path answers, and batches flow", async () => {
+    const proxy = await tcpProxy(Number(new URL(url).port));
+    const c = channel();
+    const a = await node(`redis://127.0.0.1:${proxy.port}`, { deadlineMs: 300, healthMs: 100 });
+    const b = await node(url);
+    await listen(a, c);
+    expect(await b.bus.publish(c, "before")).toBe(true);
+    await a.batches.until((x) => x.includes("before"));
+    proxy.mute();
+    try {
+      // Nothing was closed and a publishes nothing: only its own ping, unheard, can tell.
+      await a.resyncs.until((x) => x.includes("lost"));
+      expect(await b.bus.publish(c, "while silent")).toBe(true);
+    } finally {
+      proxy.unmute();
+    }
+    await a.resyncs.until((x) => x.includes("reconnected"));
+    await a.bus.connected();
+    expect(await b.bus.publish(c, "after")).toBe(true);
+    await a.batches.until((x) => x.includes("after"));
+    // What was published while it was silent is for Sync (the Resync); what follows arrives.
+    expect(a.batches.items.filter((x) => x !== "while silent")).toEqual(["before", "after"]);
   });
 
   test("a Redis that cannot be reached at start is an error", async () => {

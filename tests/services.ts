@@ -270,14 +270,21 @@ export type TcpProxy = {
   cut(): void;
   /** Accepts connections again, on the same port. */
   restore(): void;
+  /** Holds every byte either way from now on, closing nothing: a path gone silent (TCP still retransmitting). */
+  mute(): void;
+  /** Delivers what it held, in order, and forwards again. */
+  unmute(): void;
 };
 
 /** A TCP proxy to 127.0.0.1:target on a free port of its own, for tests that take a service away and bring it back. */
 export async function tcpProxy(target: number): Promise<TcpProxy> {
   type Side = { peer: Bun.Socket<Side> | null; queued: Uint8Array[] };
   const open = new Set<Bun.Socket<Side>>();
+  let muted = false;
+  const held: [Bun.Socket<Side>, Uint8Array][] = [];
   const handlers = {
     data(s: Bun.Socket<Side>, chunk: Uint8Array) {
+      if (muted) return void held.push([s, new Uint8Array(chunk)]);
       if (s.data.peer) s.data.peer.write(chunk);
       else s.data.queued.push(new Uint8Array(chunk));
     },
@@ -323,6 +330,13 @@ export async function tcpProxy(target: number): Promise<TcpProxy> {
     },
     restore() {
       if (!listener) listen();
+    },
+    mute() {
+      muted = true;
+    },
+    unmute() {
+      muted = false;
+      for (const [s, chunk] of held.splice(0)) handlers.data(s, chunk);
     },
   };
 }

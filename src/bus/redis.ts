@@ -17,6 +17,12 @@
 // may still deliver when it wakes, late: the sequence number of the batch that
 // timed out is skipped (the next envelope always shows a gap), and subscribers
 // drop an envelope older than one they have seen (SequenceTracker's "stale").
+//
+// A subscription can go silent too, and nothing would tell: no close, no gap
+// (gaps show only when something arrives). So every HEALTH_MS a node
+// publishes a ping to itself, on a channel only it listens to; a ping not
+// heard back within the deadline drops the subscribing connection, which
+// calls onResync("lost") and reconnects ("reconnected").
 import { RedisClient } from "bun";
 import type { Logger } from "../log";
 import { decodeEnvelope, encodeEnvelope, SequenceTracker, type Bus, type BusOptions } from "./bus";
@@ -25,6 +31,8 @@ const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
 /** How long Redis may take to answer a publish or a connection attempt before it counts as silent. */
 export const BUS_DEADLINE_MS = 2000;
+/** How often a node checks that its subscription still hears it (the header). */
+export const HEALTH_MS = 1000;
 
 class Silent extends Error {}
 
@@ -110,10 +118,17 @@ async function keepConnected(
 }
 
 /** Connects to the Redis at `url` (redis://HOST:PORT); rejects if it cannot be reached now. deadlineMs: see the header (BUS_DEADLINE_MS). */
-export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?: Logger; deadlineMs?: number }): Promise<Bus<T>> {
+export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?: Logger; deadlineMs?: number; healthMs?: number }): Promise<Bus<T>> {
   const id = crypto.randomUUID();
   const log = opts.log;
   const deadlineMs = opts.deadlineMs ?? BUS_DEADLINE_MS;
+  // This node's own channel for its health pings (the header).
+  const loopback = `rim-bus-loopback:${id}`;
+  let ping: { n: number; at: number; client: RedisClient } | null = null;
+  let pings = 0;
+  const heard = (message: string) => {
+    if (ping && Number(message) >= ping.n) ping = null;
+  };
   const tracker = new SequenceTracker();
   const handlers = new Map<string, (batch: T, publisher: string) => void>();
   const seqs = new Map<string, number>();
@@ -160,6 +175,7 @@ export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?:
       deadlineMs,
       {
         async onUp(client, again) {
+          await client.subscribe(loopback, heard);
           for (const channel of handlers.keys()) await client.subscribe(channel, receive);
           if (again) opts.onResync("reconnected");
         },
@@ -174,6 +190,26 @@ export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?:
     pub.close();
     throw err;
   }
+
+  const checkHealth = () => {
+    const listening = sub.client;
+    if (!listening) return void (ping = null); // down already: reconnecting
+    if (ping && ping.client !== listening) ping = null; // subscribed again since
+    if (ping) {
+      if (performance.now() - ping.at < deadlineMs) return;
+      log?.warn("bus.subscription_silent", { waitedMs: Math.round(performance.now() - ping.at) });
+      ping = null;
+      // Its onclose reports "lost" and reconnects.
+      return listening.close();
+    }
+    const publisher = pub.client;
+    // The publishing connection is down (it reconnects): no ping, no verdict on the subscription.
+    if (!publisher) return;
+    ping = { n: ++pings, at: performance.now(), client: listening };
+    publisher.publish(loopback, String(ping.n)).catch(() => {});
+  };
+  const health = setInterval(checkHealth, opts.healthMs ?? HEALTH_MS);
+  health.unref();
 
   const publishFailed = (channel: string, err: unknown) => {
     if (!failed.has(channel)) log?.warn("bus.publish_failed", { channel, error: err instanceof Error ? err.message : String(err) });
@@ -214,6 +250,7 @@ export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?:
       await Promise.all([pub.up(), sub.up()]);
     },
     async close() {
+      clearInterval(health);
       pub.close();
       sub.close();
     },
