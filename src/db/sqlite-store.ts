@@ -186,7 +186,10 @@ WHERE gm.user_id = ? ORDER BY g.last_msg_id DESC LIMIT ? OFFSET ?`,
   searchUpTo: "SELECT CAST(value AS INTEGER) AS n FROM settings WHERE key = 'search_indexed_upto'",
   searchBacklog:
     "SELECT (SELECT coalesce(max(id), 0) FROM messages) > (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'search_indexed_upto') AS behind",
-  unindexed: "SELECT id, group_id AS groupId, kind, content, deleted_at AS deletedAt FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+  // No watermark row (a database the migration did not reach): the comparison is NULL, nothing waits.
+  unindexed:
+    "SELECT id, group_id AS groupId, kind, content, deleted_at AS deletedAt FROM messages " +
+    "WHERE id > (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'search_indexed_upto') ORDER BY id LIMIT ?",
   setSearchUpTo: "UPDATE settings SET value = ? WHERE key = 'search_indexed_upto'",
   file: `SELECT ${FILE_COLUMNS} FROM files WHERE id = ?`,
   userAvatar: "SELECT 1 AS ok FROM users WHERE avatar = ? AND disabled_at IS NULL LIMIT 1",
@@ -555,8 +558,7 @@ export function sqliteStore(sqlite: Database): SqliteStore {
     },
 
     *unindexedMessages(limit) {
-      const upTo = q<{ n: number }, []>("searchUpTo").get()?.n;
-      return upTo === undefined ? [] : q<{ id: number; groupId: number; kind: string; content: string; deletedAt: number | null }, [number, number]>("unindexed").all(upTo, limit);
+      return q<{ id: number; groupId: number; kind: string; content: string; deletedAt: number | null }, [number]>("unindexed").all(limit);
     },
 
     *indexBatch(items, upTo) {

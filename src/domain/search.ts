@@ -61,17 +61,11 @@ function terms(q: string): SearchTerm[] {
 /** The token every indexed body of the group carries. */
 export const groupToken = (gid: number) => `§${gid}`;
 
-
 /** What the index holds for a message, or null for a message not searched (not text, or no words). */
 export function indexedBody(gid: number, content: string, kind = "Text"): string | null {
   if (kind !== "Text" && kind !== "RichText") return null;
   const text = indexText(content);
   return text ? `${text} ${groupToken(gid)}` : null;
-}
-
-export function* indexMessage(ctx: Ctx, id: number, gid: number, content: string, kind = "Text"): Flow<void> {
-  const body = indexedBody(gid, content, kind);
-  if (body) yield* ctx.store.indexMessage(id, gid, body);
 }
 
 /**
@@ -146,22 +140,27 @@ export function snippet(content: string, ts: SearchTerm[]): string {
 
 export type SearchHit = MessageView & { snippet: string };
 
-/** Messages matching q in the caller's groups (or one of them), newest first. */
 export type SearchQuery = { q: string; gid?: number; limit: number; beforeId?: number };
+export type SearchScope = { ts: SearchTerm[]; gids: number[] };
 
 /** The query's terms and the groups it searches; refuses a query too short (400) or a group not the caller's (403/404). */
-export function* searchScope(ctx: Ctx, uid: number, q: SearchQuery): Flow<{ ts: SearchTerm[]; gids: number[] }> {
+export function* searchScope(ctx: Ctx, uid: number, q: SearchQuery): Flow<SearchScope> {
   const ts = terms(q.q);
   if ([...q.q.trim()].length < 2 || ts.length === 0) throw badRequest("q: at least 2 characters, letters or digits");
   if (q.gid !== undefined) yield* memberOf(ctx, q.gid, uid);
   return { ts, gids: q.gid !== undefined ? [q.gid] : yield* groupIdsOf(ctx, uid) };
 }
 
-export function* searchMessages(ctx: Ctx, uid: number, q: SearchQuery): Flow<SearchHit[]> {
-  const { ts, gids } = yield* searchScope(ctx, uid, q);
+/** Messages matching q within a scope searchScope gave (the store still keeps to uid's groups), newest first. */
+export function* searchWithin(ctx: Ctx, uid: number, q: SearchQuery, { ts, gids }: SearchScope): Flow<SearchHit[]> {
   if (gids.length === 0) return [];
   const rows = yield* ctx.store.searchMessages({ terms: ts, groupTokens: gids.map(groupToken), uid, gid: q.gid, beforeId: q.beforeId, limit: q.limit });
   return rows.map((r) => ({ ...messageView(r), snippet: snippet(r.content, ts) }));
+}
+
+/** Messages matching q in the caller's groups (or one of them), newest first. */
+export function* searchMessages(ctx: Ctx, uid: number, q: SearchQuery): Flow<SearchHit[]> {
+  return yield* searchWithin(ctx, uid, q, yield* searchScope(ctx, uid, q));
 }
 
 export const isCjk = (s: string) => CJK.test(s);

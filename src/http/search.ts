@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { ServingApp as App } from "../app";
-import { searchMessages, searchScope } from "../domain/search";
+import { searchScope, searchWithin } from "../domain/search";
 import { catchUpSearch } from "../search-indexer";
 import { callerUid, reply } from "./context";
 import { BEARER, MessageInfo, replies, RestRoutes } from "./openapi";
@@ -24,9 +24,9 @@ export function searchRoutes(app: App) {
       const uid = callerUid(c);
       const q = c.req.valid("query");
       // A refused search writes nothing; an allowed one first has the messages stored before it indexed.
-      await app.read(searchScope(app, uid, q));
+      const scope = await app.read(searchScope(app, uid, q));
       await catchUpSearch(app);
-      return reply(c, await app.read(searchMessages(app, uid, q)));
+      return reply(c, await app.read(searchWithin(app, uid, q, scope)));
     },
   );
 }
