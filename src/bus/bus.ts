@@ -76,3 +76,13 @@ export class SequenceTracker {
     this.last.clear();
   }
 }
+
+/**
+ * p, or a rejection with fail() once ms have passed without it settling; the timer goes either way. A Redis
+ * that is frozen, or cut off without a reset, answers nothing and closes nothing: every wait on it has one.
+ */
+export function withDeadline<T>(p: Promise<T>, ms: number, fail: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(fail()), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}

@@ -25,7 +25,7 @@
 // calls onResync("lost") and reconnects ("reconnected").
 import { RedisClient } from "bun";
 import type { Logger } from "../log";
-import { decodeEnvelope, encodeEnvelope, SequenceTracker, type Bus, type BusOptions } from "./bus";
+import { decodeEnvelope, encodeEnvelope, SequenceTracker, withDeadline, type Bus, type BusOptions } from "./bus";
 
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
@@ -37,11 +37,7 @@ export const HEALTH_MS = 1000;
 class Silent extends Error {}
 
 /** p, or a Silent rejection once ms have passed without it settling. */
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Silent(`${what}: no answer within ${ms} ms`)), ms)));
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
+const answeredWithin = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => withDeadline(p, ms, () => new Silent(`${what}: no answer within ${ms} ms`));
 
 type Link = {
   readonly client: RedisClient | null;
@@ -76,7 +72,7 @@ async function keepConnected(
       retry(0);
     };
     try {
-      await withDeadline(
+      await answeredWithin(
         c.connect().then(() => hooks.onUp(c, again)),
         deadlineMs,
         "connecting",
@@ -223,7 +219,7 @@ export async function connectRedisBus<T>(url: string, opts: BusOptions & { log?:
       const client = pub.client;
       try {
         if (!client) throw new Error("not connected");
-        await withDeadline(client.publish(channel, envelope), deadlineMs, "publish");
+        await answeredWithin(client.publish(channel, envelope), deadlineMs, "publish");
         return true;
       } catch (err) {
         if (err instanceof Silent) {

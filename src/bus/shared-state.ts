@@ -21,6 +21,7 @@ import type { Logger } from "../log";
 import { TYPING_MS } from "../domain/typing";
 import type { LimitSettings, LocalLimits, SharedState } from "../domain/shared-state";
 import type { Clock } from "../time";
+import { withDeadline } from "./bus";
 
 export type RedisSharedOptions = {
   url: string;
@@ -256,19 +257,15 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
     log?.warn("redis.limits_local", { what, error: err instanceof Error ? err.message : String(err), note: "limits count on this node only until Redis answers" });
   };
 
-  const deadline = () => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Unavailable(`no answer within ${timeoutMs} ms`)), timeoutMs)));
-    return Object.assign(late, { cancel: () => clearTimeout(timer) });
-  };
+  /** p, or Unavailable once the deadline passed without it settling. */
+  const answered = <T>(p: Promise<T>): Promise<T> => withDeadline(p, timeoutMs, () => new Unavailable(`no answer within ${timeoutMs} ms`));
 
   /** One call to Redis within the deadline; Unavailable when it is down or late. */
   const call = async <T>(command: string, args: string[]): Promise<T> => {
     const c = client;
     if (!c) throw new Unavailable("not connected");
-    const late = deadline();
     try {
-      return (await Promise.race([c.send(command, args), late])) as T;
+      return (await answered(c.send(command, args))) as T;
     } catch (err) {
       if (err instanceof Unavailable && client === c) {
         // Not answering: dropped and reconnected, so the next calls fall back at once instead of each waiting.
@@ -278,8 +275,6 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
         retry(0);
       }
       throw err instanceof Unavailable ? err : new Unavailable(err instanceof Error ? err.message : String(err));
-    } finally {
-      late.cancel();
     }
   };
   const script = <T>(lua: string, keys: string[], args: (string | number)[]) => call<T>("EVAL", [lua, String(keys.length), ...keys, ...args.map(String)]);
@@ -333,8 +328,7 @@ export function createRedisSharedState(opts: RedisSharedOptions): SharedState & 
       await c.connect();
       if (closed) return c.close();
       // This node's share goes in before anything else may use the connection.
-      const late = deadline();
-      await Promise.race([c.send("EVAL", [RESYNC, "1", nodesKey, p, node, String(nodeTtlMs), share()]), late]).finally(late.cancel);
+      await answered(c.send("EVAL", [RESYNC, "1", nodesKey, p, node, String(nodeTtlMs), share()]));
       if (closed) return c.close();
       client = c;
     } catch (err) {
