@@ -15,7 +15,7 @@ import { attachFiles, readableFile, recordUpload, usedBytes } from "../src/domai
 import { indexPending, searchMessages } from "../src/domain/search";
 import { chatList, markDelivered, markGroupRead, markRead } from "../src/domain/reads";
 import { deleteMessage, editMessage, reactToMessage } from "../src/domain/changes";
-import { findMessageInGroup, history, sendMessage } from "../src/domain/messages";
+import { history, sendMessage } from "../src/domain/messages";
 import { runAsync, runSync, type Flow, type Store } from "../src/domain/store";
 import { findUserByAccount, getUser, getUsers, markLastSeen, searchUser, setDisabled, sharingAGroup } from "../src/domain/users";
 import { createInvite, inviteIsLive, redeemInvite } from "../src/domain/invites";
@@ -109,7 +109,6 @@ const CASES: Case[] = [
     return (yield* history(c, 1, { gid: 1, page: 1, size: 10, beforeId: third })).map((p) => p.msg.seq);
   })(), expected: [1, 2] },
   { name: "history: not a member", flow: (c) => history(c, 3, { gid: 1, page: 1, size: 10 }), expected: { error: "forbidden" } },
-  { name: "findMessageInGroup", flow: (c) => (function* () { return [!!(yield* findMessageInGroup(c, 1, 1)), !!(yield* findMessageInGroup(c, 2, 1))]; })(), expected: [true, false] },
   { name: "getUsers", flow: (c) => (function* () { return [...(yield* getUsers(c, [2, 1, 2, 99])).values()].sort((a, b) => a.id - b.id); })(), expected: [
     { id: 1, name: "Ann", avatar: "", email: "", account: "Ann" },
     { id: 2, name: "Bob", avatar: "", email: "", account: "bob" },

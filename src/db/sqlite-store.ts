@@ -272,9 +272,11 @@ export function sqliteStore(sqlite: Database): SqliteStore {
     },
 
     *receiptTarget(gid: number, uid: number, msgId: number) {
+      const member = q<MemberRow, [number, number]>("membership").get(gid, uid);
       return {
-        group: q<GroupRow, [number]>("group").get(gid) != null,
-        member: q<MemberRow, [number, number]>("membership").get(gid, uid),
+        // A membership is a group's (its foreign key, ON DELETE CASCADE): the group row is read only for a non-member.
+        group: member !== null || q<GroupRow, [number]>("group").get(gid) != null,
+        member,
         message: q<{ id: number }, [number, number]>("inGroup").get(msgId, gid) != null,
       };
     },
@@ -656,10 +658,6 @@ export function sqliteStore(sqlite: Database): SqliteStore {
       return "beforeId" in at
         ? q<MessageRow, [number, number, number]>("pageBefore").all(gid, at.beforeId, size)
         : q<MessageRow, [number, number, number]>("page").all(gid, size, at.offset);
-    },
-
-    *messageInGroup(msgId: number, gid: number) {
-      return q<{ id: number }, [number, number]>("inGroup").get(msgId, gid);
     },
 
     *memberAccounts(gid: number) {

@@ -96,7 +96,3 @@ export function* history(ctx: Ctx, callerId: number, q: HistoryQuery): Flow<{ gr
   const views = yield* attachFiles(ctx, rows.map(messageView));
   return rows.map((r, i) => ({ group, msg: views[i]!, user: senders.get(r.senderUid)!, unread: null }));
 }
-
-export function* findMessageInGroup(ctx: Ctx, gid: number, msgId: number): Flow<{ id: number } | undefined> {
-  return (yield* ctx.store.messageInGroup(msgId, gid)) ?? undefined;
-}

@@ -253,8 +253,6 @@ export interface Store {
   setReactions(msgId: number, reactions: string | null): Op<void>;
   /** A page of the group's messages, newest first: before an id, or at an offset. */
   messagesPage(gid: number, size: number, at: { beforeId: number } | { offset: number }): Op<MessageRow[]>;
-  /** The message's id if it is in this group. */
-  messageInGroup(msgId: number, gid: number): Op<{ id: number } | null>;
 
   // ---- mentions and search
   /** The group's members with their accounts lowercased. */
