@@ -223,14 +223,12 @@ export function createWriter(deps: {
     });
   }
 
-
   function handOver(results: Ran[]) {
     const effects: Effect[] = [];
     for (const r of results) for (const e of r.effects) effects.push(e);
     // SQLite is one node's database: no ids lock to hold across the publish, so it is not awaited.
     if (effects.length > 0) void deps.onCommitted!(effects);
   }
-
 
   const writer = {
     submit(job: Job) {

@@ -96,6 +96,8 @@ const USER_COLUMNS = (a: string) =>
   `${a}.id, ${a}.account, ${a}.name, ${a}.avatar, ${a}.email, ${a}.password_hash AS "passwordHash", ${a}.created_at AS "createdAt", ${a}.disabled_at AS "disabledAt", ${a}.is_admin AS "isAdmin", ${a}.last_seen_at AS "lastSeenAt"`;
 const GROUP_COLUMNS = (a: string) =>
   `${a}.id, ${a}.name, ${a}.avatar, ${a}.mode, ${a}.creator_uid AS "creatorUid", ${a}.direct_key AS "directKey", ${a}.last_seq AS "lastSeq", ${a}.last_msg_id AS "lastMsgId", ${a}.created_at AS "createdAt", ${a}.deleted_at AS "deletedAt"`;
+const MEMBER_COLUMNS = (a: string) =>
+  `${a}.group_id AS "groupId", ${a}.user_id AS "userId", ${a}.role, ${a}.joined_at AS "joinedAt", ${a}.read_msg_id AS "readMsgId", ${a}.delivered_msg_id AS "deliveredMsgId"`;
 
 const toUser = (r: Row): UserRow => ({
   id: num(r.id),
@@ -153,7 +155,7 @@ export function pgStore(sql: SQL): Store {
     *receiptTarget(gid: number, uid: number, msgId: number) {
       const [r] = yield* query(
         'SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1) AS "group", EXISTS (SELECT 1 FROM messages WHERE id = $3 AND group_id = $1) AS message, ' +
-          'm.group_id AS "groupId", m.user_id AS "userId", m.role, m.joined_at AS "joinedAt", m.read_msg_id AS "readMsgId", m.delivered_msg_id AS "deliveredMsgId" ' +
+          `${MEMBER_COLUMNS("m")} ` +
           "FROM (SELECT 1) one LEFT JOIN group_members m ON m.group_id = $1 AND m.user_id = $2",
         [gid, uid, msgId],
       );
@@ -162,7 +164,7 @@ export function pgStore(sql: SQL): Store {
 
     *membership(gid: number, uid: number): Op<MemberRow | null> {
       const [r] = yield* query(
-        'SELECT group_id AS "groupId", user_id AS "userId", role, joined_at AS "joinedAt", read_msg_id AS "readMsgId", delivered_msg_id AS "deliveredMsgId" FROM group_members WHERE group_id = $1 AND user_id = $2',
+        `SELECT ${MEMBER_COLUMNS("m")} FROM group_members m WHERE m.group_id = $1 AND m.user_id = $2`,
         [gid, uid],
       );
       return r ? toMember(r) : null;
@@ -685,11 +687,6 @@ WHERE gm.user_id = $1 ORDER BY g.last_msg_id DESC LIMIT $2 OFFSET $3`,
           ? yield* query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, [gid, at.beforeId, size])
           : yield* query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, [gid, size, at.offset]);
       return rows.map(toMessage);
-    },
-
-    *messageInGroup(msgId: number, gid: number) {
-      const [r] = yield* query("SELECT id FROM messages WHERE id = $1 AND group_id = $2", [msgId, gid]);
-      return r ? { id: num(r.id) } : null;
     },
 
     *memberAccounts(gid: number) {

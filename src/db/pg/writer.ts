@@ -190,7 +190,7 @@ export function createPgWriter(deps: {
       await conn.unsafe(`SELECT pg_advisory_lock(${RIM_IDS_LOCK}); BEGIN`);
       for (const job of jobs) results.push(await runJob(job, conn, wrote));
       await conn.unsafe("COMMIT");
-      await deps.commitReply?.();
+      if (deps.commitReply) await deps.commitReply();
       committed = true;
     } catch (err) {
       // Nothing of the batch is stored (PostgreSQL gone, the commit refused, or a job without a savepoint failed after writing): nothing is announced.
