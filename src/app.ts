@@ -46,10 +46,7 @@ export type App = ServingApp & { engine: "sqlite"; db: Db; durability: Durabilit
 export type PgApp = ServingApp & { engine: "postgres"; db: PgDb; writer: PgWriter };
 
 /** How often the shared limits talk to Redis; tests shorten the heartbeat. */
-export type SharedTiming = Pick<RedisSharedOptions, "heartbeatMs" | "nodeTtlMs" | "timeoutMs"> & {
-  /** How long the effect bus waits for Redis to answer a publish (bus/redis.ts, BUS_DEADLINE_MS): tests shorten it. */
-  busDeadlineMs?: number;
-};
+export type SharedTiming = Pick<RedisSharedOptions, "heartbeatMs" | "nodeTtlMs" | "timeoutMs">;
 
 export function createApp(config: Config, opts: { clock?: Clock; log?: Logger; fsync?: DurabilityOptions["sync"]; shared?: SharedTiming } = {}): App {
   const clock = opts.clock ?? systemClock;
@@ -157,7 +154,7 @@ function servingParts(config: Config, opts: { clock: Clock; log: Logger; shared?
       })
     : createLocalSharedState(local, (uid) => hub.isOnline(uid));
   // In a cluster, what a commit changes for other nodes' sockets crosses on the bus (bus/effects.ts).
-  const effects = config.bus ? connectEffectBus(config.bus, { prefix: config.busPrefix, hub, log, metrics, deadlineMs: opts.shared?.busDeadlineMs ?? config.busDeadlineMs }) : null;
+  const effects = config.bus ? connectEffectBus(config.bus, { prefix: config.busPrefix, hub, log, metrics, deadlineMs: config.busDeadlineMs }) : null;
   const app: ServingApp = {
     engine: "sqlite",
     config,

@@ -43,9 +43,9 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const logs: string[] = [];
     const log = createLogger({ level: "warn", format: "json", write: (l) => (logs.push(l), changed()) });
-    const app = await createPostgresApp(testConfig({ db: fresh.url, bus: redis.url, busPrefix: `rim-deadline-${process.pid}:`, registerMaxPerIp: 0 }), {
+    const app = await createPostgresApp(testConfig({ db: fresh.url, bus: redis.url, busPrefix: `rim-deadline-${process.pid}:`, busDeadlineMs: DEADLINE_MS, registerMaxPerIp: 0 }), {
       log,
-      shared: { ...SHARED_TIMING, busDeadlineMs: DEADLINE_MS },
+      shared: SHARED_TIMING,
       poolSize: 3,
     });
     await Promise.all([app.shared.ready(), app.effects!.ready()]);
